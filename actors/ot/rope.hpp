@@ -1,0 +1,44 @@
+// A persistent (immutable, structurally shared) rope of UTF-8 text indexed by
+// Unicode code points. Copying a rope is O(1) (it shares nodes), so the
+// document actor can keep the text at several revisions cheaply; edits are
+// O(log n) and return new ropes sharing the untouched parts.
+//
+// Thread-safety: a rope is an immutable value; concurrent readers are safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace collab::ot {
+
+class rope {
+public:
+  rope();
+  explicit rope(std::string_view utf8);
+
+  // Length in code points, and in UTF-8 bytes.
+  uint64_t size() const;
+  uint64_t bytes() const;
+  bool empty() const { return size() == 0; }
+
+  // REQUIRES: pos <= size(); `utf8` is valid UTF-8.
+  rope insert(uint64_t pos, std::string_view utf8) const;
+  // REQUIRES: pos + n <= size().
+  rope erase(uint64_t pos, uint64_t n) const;
+  // The code points [pos, pos + n) as UTF-8. REQUIRES: pos + n <= size().
+  std::string substr(uint64_t pos, uint64_t n) const;
+
+  std::string to_string() const;
+  // Appends the whole text to `out` without intermediate copies.
+  void append_to(std::string& out) const;
+
+  struct node;
+
+private:
+  explicit rope(std::shared_ptr<const node> root);
+  std::shared_ptr<const node> root_;
+};
+
+} // namespace collab::ot
