@@ -1,0 +1,66 @@
+// Authentication and authorisation (PROTOCOL.md, "Transport"): HS256 JWT
+// verification with libjwt (algorithm pinned: `none` and every other alg are
+// refused), document-id patterns, the Origin allow-list, and where a token
+// may come from at the upgrade (Authorization header or collab_token cookie,
+// never the query string).
+//
+// Thread-safety: token_verifier is immutable after construction; all
+// functions are safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace collab::net {
+
+struct token_claims {
+  std::string sub;
+  int64_t exp = 0;                 // seconds since the epoch
+  std::string jti;                 // empty when absent
+  std::vector<std::string> docs;   // patterns the user may edit
+  std::vector<std::string> read;   // patterns the user may only read
+};
+
+enum class access : uint8_t { none, read, write };
+
+class token_verifier {
+public:
+  explicit token_verifier(std::string secret, int64_t leeway_seconds = 30);
+  // True when `jwt` is an HS256 token signed with the secret, unexpired
+  // (with leeway), past its nbf, with `sub`, `exp` and `docs` present and
+  // well-typed. Otherwise false with a reason in `why`.
+  bool verify(std::string_view jwt, token_claims& out, std::string& why) const;
+
+private:
+  std::string secret_;
+  int64_t leeway_;
+};
+
+// `*` matches any run of characters (including none); everything else is literal.
+bool pattern_match(std::string_view pattern, std::string_view id);
+// write when a `docs` pattern matches, read when only a `read` pattern does.
+access access_for(const token_claims& c, std::string_view doc);
+
+// Mints an HS256 token (development tokens, tests, the bench).
+std::string mint_token(const std::string& secret, const std::string& sub,
+                       const std::vector<std::string>& docs,
+                       const std::vector<std::string>& read, int64_t ttl_seconds,
+                       const std::string& jti = {});
+
+// True when the upgrade may proceed: no Origin header (not a browser), or an
+// Origin equal to one of `allowed` (exact match, scheme://host[:port]), or
+// `allowed` holds "*".
+bool origin_allowed(std::string_view origin_header,
+                    const std::vector<std::string>& allowed);
+
+// The token of an upgrade or API request: `Authorization: Bearer <jwt>` first,
+// else the `collab_token` cookie. nullopt when neither is present.
+std::optional<std::string> extract_token(std::string_view authorization_header,
+                                         std::string_view cookie_header);
+// True when the request target's query string carries a token (refused).
+bool query_has_token(std::string_view target);
+
+} // namespace collab::net

@@ -1,0 +1,71 @@
+// The JSON codec for every PROTOCOL.md message: one decoder for client
+// frames, one encoder per server message. RapidJSON in situ parsing, no
+// exceptions on the hot path: a bad frame comes back as a decode_error.
+//
+// Thread-safety: stateless functions; safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "actors/errors.hpp"
+#include "actors/ot/rope.hpp"
+#include "actors/ot/text_unicode.hpp"
+
+namespace collab::net {
+
+enum class msg_type : uint8_t { hello, join, op, presence, leave, auth, ping };
+
+struct client_message {
+  msg_type type = msg_type::ping;
+  std::string client;             // hello
+  int64_t v = 0;                  // hello
+  std::string doc;                // join, op, presence, leave
+  std::optional<uint64_t> rev;    // join (optional), op (required: base rev)
+  uint64_t seq = 0;               // op
+  ot::op op;                      // op (checked: valid and normalized)
+  std::string presence;           // presence: `data` as raw JSON text ("null")
+  std::string token;              // auth
+};
+
+struct decode_error {
+  errc code = errc::bad_request;
+  std::string message;
+  std::string doc;                // set when the frame named a valid doc
+  std::optional<uint64_t> seq;    // set for op frames that carried a seq
+};
+
+// Limits the decoder enforces (besides the frame limit, which the socket does).
+struct decode_limits {
+  size_t max_presence_bytes = 4096;
+};
+
+// Decodes one text frame. Returns false and fills `err` on any problem:
+// bad_request (not JSON, unknown type, missing or mistyped field, bad id),
+// bad_op (the op is malformed or not normalized), too_large (presence data
+// over the limit).
+bool decode(std::string_view frame, client_message& out, decode_error& err,
+            const decode_limits& limits = {});
+
+bool valid_doc_id(std::string_view id);     // 1..200 of [A-Za-z0-9._~/-], no leading '/'
+bool valid_client_id(std::string_view id);  // 1..64 of [A-Za-z0-9_-]
+
+std::string encode_welcome(std::string_view node, std::string_view session);
+// `text` null: a resumed join (no text field).
+std::string encode_joined(std::string_view doc, uint64_t rev,
+                          const ot::rope* text);
+std::string encode_op(std::string_view doc, uint64_t rev,
+                      std::string_view client, uint64_t seq, const ot::op& op);
+std::string encode_ack(std::string_view doc, uint64_t seq, uint64_t rev);
+// `data_json` is raw JSON ("null" to clear), inserted verbatim.
+std::string encode_presence(std::string_view doc, std::string_view client,
+                            std::string_view user, std::string_view data_json);
+std::string encode_left(std::string_view doc);
+std::string encode_pong();
+std::string encode_error(errc code, std::string_view message,
+                         std::string_view doc = {},
+                         std::optional<uint64_t> seq = std::nullopt);
+
+} // namespace collab::net
