@@ -28,11 +28,17 @@ enum class access : uint8_t { none, read, write };
 
 class token_verifier {
 public:
+  // The leeway is clamped to [0, 30] s (PROTOCOL.md: at most 30 s). An
+  // empty secret refuses every token.
   explicit token_verifier(std::string secret, int64_t leeway_seconds = 30);
   // True when `jwt` is an HS256 token signed with the secret, unexpired
   // (with leeway), past its nbf, with `sub`, `exp` and `docs` present and
   // well-typed. Otherwise false with a reason in `why`.
   bool verify(std::string_view jwt, token_claims& out, std::string& why) const;
+  // verify() at a given time (seconds since the epoch): for tests and for
+  // re-checking a connected session's token on a timer.
+  bool verify_at(std::string_view jwt, int64_t now, token_claims& out,
+                 std::string& why) const;
 
 private:
   std::string secret_;

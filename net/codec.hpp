@@ -68,4 +68,10 @@ std::string encode_error(errc code, std::string_view message,
                          std::string_view doc = {},
                          std::optional<uint64_t> seq = std::nullopt);
 
+// Building blocks for other JSON answers (the HTTP document API):
+// appends `utf8` as a quoted, escaped JSON string (REQUIRES: valid UTF-8),
+// and an op as its compact JSON array (byte-identical to ot::op_to_json).
+void append_json_string(std::string& out, std::string_view utf8);
+void append_op_json(std::string& out, const ot::op& a);
+
 } // namespace collab::net

@@ -1,0 +1,467 @@
+// Authentication and authorisation (net/auth.hpp): JWT verification pinned
+// to HS256, document-id patterns, the Origin allow-list and token sources.
+//
+// verify() is defence in depth against algorithm confusion and `alg: none`:
+//   1. the token must be three base64url parts with a non-empty signature;
+//   2. our own parse of the header must say exactly "alg":"HS256" (no
+//      duplicate keys, no `crit` extensions we would not understand);
+//   3. we check the HMAC-SHA256 ourselves with a constant-time compare;
+//   4. libjwt must decode it with the secret and report JWT_ALG_HS256;
+//   5. the claims (from jwt_get_grants_json) must be present and well-typed.
+// Any step failing refuses the token; libjwt alone would never be trusted to
+// pick the algorithm.
+//
+// Thread-safety: token_verifier is immutable after construction; every
+// function here is reentrant (libjwt and OpenSSL HMAC keep no shared state).
+#include "net/auth.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <memory>
+
+#include <jwt.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace collab::net {
+
+namespace {
+
+namespace rj = rapidjson;
+
+// Far above any real token; bounds the work an unauthenticated peer causes.
+constexpr size_t max_token_bytes = 16 * 1024;
+constexpr int64_t max_leeway_seconds = 30;
+
+struct jwt_deleter {
+  void operator()(jwt_t* j) const { jwt_free(j); }
+};
+using jwt_ptr = std::unique_ptr<jwt_t, jwt_deleter>;
+
+struct malloc_deleter {
+  void operator()(char* p) const { std::free(p); }
+};
+using malloc_str = std::unique_ptr<char, malloc_deleter>;
+
+int64_t now_seconds() { return static_cast<int64_t>(std::time(nullptr)); }
+
+char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// base64url (RFC 4648 section 5, no padding, as JWS uses it)
+
+constexpr std::array<int8_t, 256> make_b64url_table() {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int i = 0; i < 26; ++i) {
+    t['A' + i] = static_cast<int8_t>(i);
+    t['a' + i] = static_cast<int8_t>(26 + i);
+  }
+  for (int i = 0; i < 10; ++i) t['0' + i] = static_cast<int8_t>(52 + i);
+  t['-'] = 62;
+  t['_'] = 63;
+  return t;
+}
+
+constexpr auto b64url_table = make_b64url_table();
+
+// Strict: no padding, no foreign characters, zero trailing bits (so each
+// byte string has exactly one accepted encoding).
+bool base64url_decode(std::string_view in, std::string& out) {
+  if (in.size() % 4 == 1) return false;
+  out.clear();
+  out.reserve(in.size() / 4 * 3 + 2);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    const int v = b64url_table[static_cast<unsigned char>(c)];
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+      acc &= (1u << bits) - 1;
+    }
+  }
+  return acc == 0;
+}
+
+// ---------------------------------------------------------------------------
+// Verification steps
+
+bool has_duplicate_keys(const rj::Value& obj) {
+  for (auto i = obj.MemberBegin(); i != obj.MemberEnd(); ++i)
+    for (auto j = obj.MemberBegin(); j != i; ++j)
+      if (i->name == j->name) return true;
+  return false;
+}
+
+// Step 2: the header, parsed by us, must pin HS256.
+bool header_is_hs256(std::string_view b64, std::string& why) {
+  std::string json;
+  if (!base64url_decode(b64, json) || json.find('\0') != std::string::npos) {
+    why = "malformed token header";
+    return false;
+  }
+  rj::Document d;
+  d.Parse<rj::kParseValidateEncodingFlag | rj::kParseIterativeFlag>(json.data(),
+                                                                   json.size());
+  if (d.HasParseError() || !d.IsObject() || d.MemberCount() > 16 ||
+      has_duplicate_keys(d)) {
+    why = "malformed token header";
+    return false;
+  }
+  const auto alg = d.FindMember("alg");
+  if (alg == d.MemberEnd() || !alg->value.IsString() ||
+      std::string_view(alg->value.GetString(), alg->value.GetStringLength()) != "HS256") {
+    why = "token algorithm not allowed (only HS256)";
+    return false;
+  }
+  if (d.HasMember("crit")) {
+    why = "token has critical header extensions";
+    return false;
+  }
+  return true;
+}
+
+// Step 3: HMAC-SHA256 over "header.payload", compared in constant time.
+bool signature_ok(const std::string& secret, std::string_view signing_input,
+                  std::string_view sig_b64) {
+  std::string sig;
+  if (!base64url_decode(sig_b64, sig) || sig.size() != 32) return false;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+           reinterpret_cast<const unsigned char*>(signing_input.data()),
+           signing_input.size(), mac, &mac_len) == nullptr ||
+      mac_len != 32)
+    return false;
+  return CRYPTO_memcmp(mac, sig.data(), 32) == 0;
+}
+
+bool string_array(const rj::Value& obj, const char* name, bool required,
+                  std::vector<std::string>& out, std::string& why) {
+  const auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd()) {
+    if (required) why = std::string("token has no '") + name + "' claim";
+    return !required;
+  }
+  if (!it->value.IsArray()) {
+    why = std::string("token claim '") + name + "' must be an array of strings";
+    return false;
+  }
+  out.clear();
+  out.reserve(it->value.Size());
+  for (const auto& v : it->value.GetArray()) {
+    if (!v.IsString()) {
+      why = std::string("token claim '") + name + "' must be an array of strings";
+      return false;
+    }
+    out.emplace_back(v.GetString(), v.GetStringLength());
+  }
+  return true;
+}
+
+// Reads an optional integer claim; false when present but not an integer.
+bool optional_int(const rj::Value& obj, const char* name, std::optional<int64_t>& out,
+                  std::string& why) {
+  const auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd()) return true;
+  if (!it->value.IsInt64()) {
+    why = std::string("token claim '") + name + "' must be an integer";
+    return false;
+  }
+  out = it->value.GetInt64();
+  return true;
+}
+
+// Step 5: the claims, with the time checks.
+bool read_claims(const char* grants_json, int64_t now, int64_t leeway,
+                 token_claims& c, std::string& why) {
+  rj::Document d;
+  d.Parse<rj::kParseValidateEncodingFlag | rj::kParseIterativeFlag>(grants_json);
+  if (d.HasParseError() || !d.IsObject()) {
+    why = "malformed token payload";
+    return false;
+  }
+  const auto sub = d.FindMember("sub");
+  if (sub == d.MemberEnd() || !sub->value.IsString() || sub->value.GetStringLength() == 0) {
+    why = "token has no 'sub' claim (a non-empty string)";
+    return false;
+  }
+  std::optional<int64_t> exp, nbf, iat;
+  if (!optional_int(d, "exp", exp, why) || !optional_int(d, "nbf", nbf, why) ||
+      !optional_int(d, "iat", iat, why))
+    return false;
+  if (!exp) {
+    why = "token has no 'exp' claim";
+    return false;
+  }
+  // Written as now - leeway so that a huge exp cannot overflow.
+  if (now - leeway > *exp) {
+    why = "token expired";
+    return false;
+  }
+  if (nbf && *nbf > now + leeway) {
+    why = "token not valid yet (nbf)";
+    return false;
+  }
+  const auto jti = d.FindMember("jti");
+  if (jti != d.MemberEnd() && !jti->value.IsString()) {
+    why = "token claim 'jti' must be a string";
+    return false;
+  }
+  if (!string_array(d, "docs", true, c.docs, why) ||
+      !string_array(d, "read", false, c.read, why))
+    return false;
+  c.sub.assign(sub->value.GetString(), sub->value.GetStringLength());
+  c.exp = *exp;
+  if (jti != d.MemberEnd()) c.jti.assign(jti->value.GetString(), jti->value.GetStringLength());
+  return true;
+}
+
+void write_string_array(rj::Writer<rj::StringBuffer>& w, const char* name,
+                        const std::vector<std::string>& v) {
+  w.Key(name);
+  w.StartArray();
+  for (const auto& s : v) w.String(s.data(), static_cast<rj::SizeType>(s.size()));
+  w.EndArray();
+}
+
+// Percent-decodes (and '+' to space) and lowercases a query parameter name.
+void percent_decode_lower(std::string_view in, std::string& out) {
+  out.clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '+') {
+      c = ' ';
+    } else if (c == '%' && i + 2 < in.size()) {
+      auto hex = [](char h) {
+        if (h >= '0' && h <= '9') return h - '0';
+        h = ascii_lower(h);
+        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+        return -1;
+      };
+      const int hi = hex(in[i + 1]);
+      const int lo = hex(in[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        c = static_cast<char>(hi * 16 + lo);
+        i += 2;
+      }
+    }
+    out += ascii_lower(c);
+  }
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------
+
+token_verifier::token_verifier(std::string secret, int64_t leeway_seconds)
+    : secret_(std::move(secret)),
+      leeway_(std::clamp<int64_t>(leeway_seconds, 0, max_leeway_seconds)) {}
+
+bool token_verifier::verify(std::string_view jwt, token_claims& out,
+                            std::string& why) const {
+  return verify_at(jwt, now_seconds(), out, why);
+}
+
+bool token_verifier::verify_at(std::string_view jwt, int64_t now, token_claims& out,
+                               std::string& why) const {
+  if (secret_.empty()) {
+    why = "no token secret configured";
+    return false;
+  }
+  if (jwt.empty() || jwt.size() > max_token_bytes) {
+    why = "malformed token";
+    return false;
+  }
+  // Step 1: three parts.
+  const size_t dot1 = jwt.find('.');
+  const size_t dot2 = dot1 == std::string_view::npos ? dot1 : jwt.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || jwt.find('.', dot2 + 1) != std::string_view::npos) {
+    why = "malformed token";
+    return false;
+  }
+  if (dot2 + 1 == jwt.size()) {
+    why = "unsigned token refused";
+    return false;
+  }
+  if (!header_is_hs256(jwt.substr(0, dot1), why)) return false;
+  if (!signature_ok(secret_, jwt.substr(0, dot2), jwt.substr(dot2 + 1))) {
+    why = "bad token signature";
+    return false;
+  }
+
+  // Step 4: libjwt, with the key, must agree (and parses the payload).
+  const std::string token(jwt);  // libjwt wants a NUL-terminated string
+  jwt_t* raw = nullptr;
+  const int rc = jwt_decode(&raw, token.c_str(),
+                            reinterpret_cast<const unsigned char*>(secret_.data()),
+                            static_cast<int>(secret_.size()));
+  const jwt_ptr decoded(raw);
+  if (rc != 0 || decoded == nullptr) {
+    why = "token rejected by the JWT decoder";
+    return false;
+  }
+  if (jwt_get_alg(decoded.get()) != JWT_ALG_HS256) {
+    why = "token algorithm not allowed (only HS256)";
+    return false;
+  }
+  const malloc_str grants(jwt_get_grants_json(decoded.get(), nullptr));
+  if (grants == nullptr) {
+    why = "malformed token payload";
+    return false;
+  }
+  token_claims claims;
+  if (!read_claims(grants.get(), now, leeway_, claims, why)) return false;
+  out = std::move(claims);
+  why.clear();
+  return true;
+}
+
+bool pattern_match(std::string_view pattern, std::string_view id) {
+  // Greedy glob with one backtrack point (the last `*`): O(|pattern| * |id|)
+  // at worst, never exponential.
+  size_t p = 0;
+  size_t i = 0;
+  size_t star = std::string_view::npos;
+  size_t resume = 0;
+  while (i < id.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = i;
+    } else if (p < pattern.size() && pattern[p] == id[i]) {
+      ++p;
+      ++i;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      i = ++resume;  // let the last `*` swallow one more character
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+access access_for(const token_claims& c, std::string_view doc) {
+  for (const auto& p : c.docs)
+    if (pattern_match(p, doc)) return access::write;
+  for (const auto& p : c.read)
+    if (pattern_match(p, doc)) return access::read;
+  return access::none;
+}
+
+std::string mint_token(const std::string& secret, const std::string& sub,
+                       const std::vector<std::string>& docs,
+                       const std::vector<std::string>& read, int64_t ttl_seconds,
+                       const std::string& jti) {
+  jwt_t* raw = nullptr;
+  if (jwt_new(&raw) != 0 || raw == nullptr) return {};
+  const jwt_ptr j(raw);
+
+  rj::StringBuffer buf;
+  rj::Writer<rj::StringBuffer> w(buf);
+  w.StartObject();
+  write_string_array(w, "docs", docs);
+  write_string_array(w, "read", read);
+  w.EndObject();
+
+  const int64_t now = now_seconds();
+  if (jwt_add_grant(j.get(), "sub", sub.c_str()) != 0 ||
+      jwt_add_grant_int(j.get(), "iat", static_cast<long>(now)) != 0 ||
+      jwt_add_grant_int(j.get(), "exp", static_cast<long>(now + ttl_seconds)) != 0 ||
+      jwt_add_grants_json(j.get(), buf.GetString()) != 0 ||
+      (!jti.empty() && jwt_add_grant(j.get(), "jti", jti.c_str()) != 0) ||
+      jwt_set_alg(j.get(), JWT_ALG_HS256,
+                  reinterpret_cast<const unsigned char*>(secret.data()),
+                  static_cast<int>(secret.size())) != 0)
+    return {};
+  const malloc_str token(jwt_encode_str(j.get()));
+  return token != nullptr ? std::string(token.get()) : std::string();
+}
+
+bool origin_allowed(std::string_view origin_header,
+                    const std::vector<std::string>& allowed) {
+  const std::string_view origin = trim(origin_header);
+  if (origin.empty()) return true;  // not a browser: no cross-site risk
+  for (const auto& a : allowed) {
+    std::string_view entry = trim(a);
+    if (entry == "*") return true;
+    // Scheme and host are case-insensitive; tolerate "https://x/" in config.
+    if (entry.size() > 1 && entry.back() == '/') entry.remove_suffix(1);
+    if (iequals(entry, origin)) return true;
+  }
+  return false;
+}
+
+std::optional<std::string> extract_token(std::string_view authorization_header,
+                                         std::string_view cookie_header) {
+  const std::string_view auth = trim(authorization_header);
+  constexpr std::string_view bearer = "bearer";
+  if (auth.size() > bearer.size() && iequals(auth.substr(0, bearer.size()), bearer) &&
+      (auth[bearer.size()] == ' ' || auth[bearer.size()] == '\t')) {
+    const std::string_view token = trim(auth.substr(bearer.size()));
+    if (!token.empty()) return std::string(token);
+  }
+
+  std::string_view rest = cookie_header;
+  while (!rest.empty()) {
+    const size_t semi = rest.find(';');
+    const std::string_view pair = trim(rest.substr(0, semi));
+    rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+    const size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) continue;
+    if (trim(pair.substr(0, eq)) != "collab_token") continue;  // cookie names are case-sensitive
+    std::string_view value = trim(pair.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    if (!value.empty()) return std::string(value);
+  }
+  return std::nullopt;
+}
+
+bool query_has_token(std::string_view target) {
+  const size_t q = target.find('?');
+  if (q == std::string_view::npos) return false;
+  std::string_view query = target.substr(q + 1);
+  query = query.substr(0, query.find('#'));
+  std::string name;
+  while (!query.empty()) {
+    const size_t sep = query.find_first_of("&;");
+    const std::string_view param = query.substr(0, sep);
+    query = sep == std::string_view::npos ? std::string_view{} : query.substr(sep + 1);
+    // `%74oken=` is still a token: compare the decoded, lowercased name.
+    percent_decode_lower(param.substr(0, param.find('=')), name);
+    const std::string_view n = trim(name);
+    if (n == "token" || n == "access_token" || n == "jwt" || n == "collab_token" ||
+        n == "auth")
+      return true;
+  }
+  return false;
+}
+
+} // namespace collab::net

@@ -1,0 +1,771 @@
+// The JSON codec (net/codec.hpp): decoding of client frames and encoding of
+// server messages, PROTOCOL.md "Client to server" / "Server to client".
+//
+// Decoding copies the frame into a reusable per-thread buffer and parses it
+// in situ with RapidJSON's iterative (non-recursive) reader, so hostile
+// nesting cannot overflow the stack. A guard handler between the reader and
+// the DOM bounds the nesting depth and refuses duplicate keys at every level.
+// The DOM lives in a stack-buffer memory pool: a typical frame costs no heap
+// allocation besides the strings copied into the client_message.
+//
+// Encoding appends to one std::string with a table-driven escaper that emits
+// exactly what RapidJSON's Writer emits (so ops encode byte-identically to
+// ot::op_to_json), passing UTF-8 through raw. The joined text is copied out
+// of the rope straight into the output and escaped there in place.
+//
+// Thread-safety: all functions are reentrant; the scratch buffers are
+// thread_local.
+#include "net/codec.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <vector>
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "actors/ot/op_json.hpp"
+
+namespace collab::net {
+
+namespace {
+
+namespace rj = rapidjson;
+
+// ---------------------------------------------------------------------------
+// Identifier character classes
+
+constexpr std::array<bool, 256> make_class(std::string_view extra) {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (char c : extra) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+
+constexpr auto doc_chars = make_class("._~/-");
+constexpr auto client_chars = make_class("_-");
+
+// ---------------------------------------------------------------------------
+// JSON string escaping
+
+// 0: copy raw; 'u': \u00XX; otherwise the character after the backslash.
+// Same table as RapidJSON's Writer, so the two produce identical bytes.
+constexpr std::array<char, 256> make_escape_table() {
+  std::array<char, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = 'u';
+  t['\b'] = 'b';
+  t['\t'] = 't';
+  t['\n'] = 'n';
+  t['\f'] = 'f';
+  t['\r'] = 'r';
+  t['"'] = '"';
+  t['\\'] = '\\';
+  return t;
+}
+
+constexpr auto escape_table = make_escape_table();
+constexpr char hex_digits[] = "0123456789ABCDEF";
+
+inline char escape_of(char c) {
+  return escape_table[static_cast<unsigned char>(c)];
+}
+
+void append_escape(std::string& out, char c, char esc) {
+  if (esc == 'u') {
+    const auto u = static_cast<unsigned char>(c);
+    const char buf[6] = {'\\', 'u', '0', '0', hex_digits[u >> 4], hex_digits[u & 15]};
+    out.append(buf, 6);
+  } else {
+    const char buf[2] = {'\\', esc};
+    out.append(buf, 2);
+  }
+}
+
+// Escapes the body of a JSON string (no quotes). REQUIRES: valid UTF-8 (the
+// callers pass validated ids, ops and text); bytes >= 0x80 pass through.
+void append_escaped(std::string& out, std::string_view s) {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  const char* run = p;
+  for (; p != end; ++p) {
+    const char esc = escape_of(*p);
+    if (esc == 0) continue;
+    out.append(run, p);
+    append_escape(out, *p, esc);
+    run = p + 1;
+  }
+  out.append(run, end);
+}
+
+// Length of the valid UTF-8 sequence at [p, end), or 0 when it is invalid
+// (overlong, surrogate, above U+10FFFF, truncated).
+size_t utf8_sequence_length(const unsigned char* p, const unsigned char* end) {
+  const unsigned c = p[0];
+  const auto left = static_cast<size_t>(end - p);
+  auto cont = [&](size_t i) { return i < left && (p[i] & 0xC0) == 0x80; };
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (c == 0xE0 && p[1] < 0xA0) return 0;   // overlong
+    if (c == 0xED && p[1] >= 0xA0) return 0;  // UTF-16 surrogate
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (c == 0xF0 && p[1] < 0x90) return 0;   // overlong
+    if (c == 0xF4 && p[1] >= 0x90) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+// Like append_escaped, but for text we did not validate (error messages,
+// user names, node ids): invalid UTF-8 becomes U+FFFD, so the frame is
+// always valid UTF-8 and the browser does not drop the connection.
+void append_escaped_sanitized(std::string& out, std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* const end = p + s.size();
+  while (p != end) {
+    const char esc = escape_of(static_cast<char>(*p));
+    if (esc != 0) {
+      append_escape(out, static_cast<char>(*p), esc);
+      ++p;
+      continue;
+    }
+    const size_t n = utf8_sequence_length(p, end);
+    if (n == 0) {
+      out.append("\xEF\xBF\xBD");
+      ++p;
+      continue;
+    }
+    out.append(reinterpret_cast<const char*>(p), n);
+    p += n;
+  }
+}
+
+// Escapes out[start, size()) in place: grows the string once by the number
+// of extra bytes the escapes need, then rewrites it back to front so that
+// no byte is read after it was overwritten.
+void escape_in_place(std::string& out, size_t start) {
+  size_t extra = 0;
+  for (size_t i = start; i < out.size(); ++i) {
+    const char esc = escape_of(out[i]);
+    if (esc != 0) extra += esc == 'u' ? 5 : 1;
+  }
+  if (extra == 0) return;
+  size_t src = out.size();
+  out.resize(src + extra);
+  char* const d = out.data();
+  size_t dst = out.size();
+  while (src > start) {
+    // Move the run of raw bytes that ends at src in one go.
+    size_t run = src;
+    while (run > start && escape_of(d[run - 1]) == 0) --run;
+    const size_t n = src - run;
+    dst -= n;
+    if (n != 0) std::memmove(d + dst, d + run, n);
+    src = run;
+    if (src == start) break;
+    const char c = d[--src];
+    const char esc = escape_of(c);
+    if (esc == 'u') {
+      const auto u = static_cast<unsigned char>(c);
+      dst -= 6;
+      d[dst] = '\\';
+      d[dst + 1] = 'u';
+      d[dst + 2] = '0';
+      d[dst + 3] = '0';
+      d[dst + 4] = hex_digits[u >> 4];
+      d[dst + 5] = hex_digits[u & 15];
+    } else {
+      dst -= 2;
+      d[dst] = '\\';
+      d[dst + 1] = esc;
+    }
+  }
+}
+
+void append_string(std::string& out, std::string_view s) {
+  out += '"';
+  append_escaped(out, s);
+  out += '"';
+}
+
+void append_string_sanitized(std::string& out, std::string_view s) {
+  out += '"';
+  append_escaped_sanitized(out, s);
+  out += '"';
+}
+
+void append_u64(std::string& out, uint64_t v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+// ---------------------------------------------------------------------------
+// Decoding
+
+using pool_allocator = rj::MemoryPoolAllocator<rj::CrtAllocator>;
+using document = rj::GenericDocument<rj::UTF8<>, pool_allocator, pool_allocator>;
+using reader = rj::GenericReader<rj::UTF8<>, rj::UTF8<>, pool_allocator>;
+
+constexpr unsigned parse_flags =
+    rj::kParseInsituFlag | rj::kParseValidateEncodingFlag | rj::kParseIterativeFlag;
+
+// Deep enough for any sane presence payload, shallow enough that the
+// recursive re-serialisation of `data` stays far from the stack limit.
+constexpr int max_depth = 64;
+
+// Objects up to this size are checked for duplicate keys pairwise; larger
+// ones are sorted (so a 100k-key object cannot make us quadratic).
+constexpr size_t pairwise_limit = 16;
+
+struct key_ref {
+  const char* data;
+  rj::SizeType size;
+  std::string_view view() const { return {data, size}; }
+};
+
+// Per-thread scratch reused across frames, so the steady state allocates
+// nothing for the copy of the frame or the key bookkeeping.
+struct scratch {
+  std::string frame;
+  std::vector<key_ref> keys;
+  std::vector<size_t> object_starts;
+  std::vector<std::string_view> sorted;
+};
+
+thread_local scratch tls_scratch;
+
+// Frames up to this size keep their buffer for the next one.
+constexpr size_t keep_buffer_bytes = 256 * 1024;
+
+// Forwards SAX events to the DOM, refusing too deep nesting and duplicate
+// keys. Keys point into the in-situ buffer, so they stay valid until the end.
+class guard_handler {
+public:
+  guard_handler(document& doc, scratch& s) : doc_(doc), s_(s) {
+    s_.keys.clear();
+    s_.object_starts.clear();
+  }
+
+  const char* failure() const { return failure_; }
+
+  bool Null() { return doc_.Null(); }
+  bool Bool(bool b) { return doc_.Bool(b); }
+  bool Int(int i) { return doc_.Int(i); }
+  bool Uint(unsigned i) { return doc_.Uint(i); }
+  bool Int64(int64_t i) { return doc_.Int64(i); }
+  bool Uint64(uint64_t i) { return doc_.Uint64(i); }
+  bool Double(double d) { return doc_.Double(d); }
+  bool RawNumber(const char* s, rj::SizeType n, bool copy) {
+    return doc_.RawNumber(s, n, copy);
+  }
+  bool String(const char* s, rj::SizeType n, bool copy) {
+    return doc_.String(s, n, copy);
+  }
+
+  bool StartObject() {
+    if (!enter()) return false;
+    s_.object_starts.push_back(s_.keys.size());
+    return doc_.StartObject();
+  }
+  bool Key(const char* s, rj::SizeType n, bool copy) {
+    s_.keys.push_back({s, n});
+    return doc_.Key(s, n, copy);
+  }
+  bool EndObject(rj::SizeType members) {
+    --depth_;
+    const size_t first = s_.object_starts.back();
+    s_.object_starts.pop_back();
+    const bool unique = keys_unique(first);
+    s_.keys.resize(first);
+    if (!unique) {
+      failure_ = "duplicate key in a JSON object";
+      return false;
+    }
+    return doc_.EndObject(members);
+  }
+  bool StartArray() {
+    if (!enter()) return false;
+    return doc_.StartArray();
+  }
+  bool EndArray(rj::SizeType elements) {
+    --depth_;
+    return doc_.EndArray(elements);
+  }
+
+private:
+  bool enter() {
+    if (++depth_ > max_depth) {
+      failure_ = "JSON nested too deeply";
+      return false;
+    }
+    return true;
+  }
+
+  bool keys_unique(size_t first) {
+    const size_t n = s_.keys.size() - first;
+    const key_ref* k = s_.keys.data() + first;
+    if (n <= pairwise_limit) {
+      for (size_t i = 1; i < n; ++i)
+        for (size_t j = 0; j < i; ++j)
+          if (k[i].view() == k[j].view()) return false;
+      return true;
+    }
+    auto& v = s_.sorted;
+    v.clear();
+    for (size_t i = 0; i < n; ++i) v.push_back(k[i].view());
+    std::sort(v.begin(), v.end());
+    return std::adjacent_find(v.begin(), v.end()) == v.end();
+  }
+
+  document& doc_;
+  scratch& s_;
+  int depth_ = 0;
+  const char* failure_ = nullptr;
+};
+
+// The members a client frame may carry; unknown members are ignored so that
+// clients may add fields (PROTOCOL.md lets the server add some too).
+struct frame_fields {
+  const rj::Value* type = nullptr;
+  const rj::Value* client = nullptr;
+  const rj::Value* v = nullptr;
+  const rj::Value* doc = nullptr;
+  const rj::Value* rev = nullptr;
+  const rj::Value* seq = nullptr;
+  const rj::Value* op = nullptr;
+  const rj::Value* data = nullptr;
+  const rj::Value* token = nullptr;
+};
+
+void collect_fields(const rj::Value& obj, frame_fields& f) {
+  for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
+    const std::string_view k(it->name.GetString(), it->name.GetStringLength());
+    const rj::Value* v = &it->value;
+    switch (k.size()) {
+      case 1:
+        if (k == "v") f.v = v;
+        break;
+      case 2:
+        if (k == "op") f.op = v;
+        break;
+      case 3:
+        if (k == "doc") f.doc = v;
+        else if (k == "rev") f.rev = v;
+        else if (k == "seq") f.seq = v;
+        break;
+      case 4:
+        if (k == "type") f.type = v;
+        else if (k == "data") f.data = v;
+        break;
+      case 5:
+        if (k == "token") f.token = v;
+        break;
+      case 6:
+        if (k == "client") f.client = v;
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+std::string_view as_view(const rj::Value& v) {
+  return {v.GetString(), v.GetStringLength()};
+}
+
+// Shapes a short, printable excerpt of client input for an error message;
+// anything else is left out rather than echoed.
+std::string quoted_if_printable(std::string_view s) {
+  if (s.empty() || s.size() > 32) return {};
+  for (char c : s)
+    if (c < 0x20 || c > 0x7E) return {};
+  std::string r = " '";
+  r.append(s);
+  r += '\'';
+  return r;
+}
+
+// Decoding state for one frame: fills `out`/`err` and remembers what the
+// error must carry (the doc and seq, once they were found valid).
+class frame_decoder {
+public:
+  frame_decoder(client_message& out, decode_error& err,
+                const decode_limits& limits)
+      : out_(out), err_(err), limits_(limits) {}
+
+  bool run(const rj::Value& root) {
+    if (!root.IsObject()) return fail(errc::bad_request, "a frame must be a JSON object");
+    collect_fields(root, f_);
+    if (f_.type == nullptr) return fail(errc::bad_request, "missing field 'type'");
+    if (!f_.type->IsString())
+      return fail(errc::bad_request, "field 'type' must be a string");
+    const std::string_view type = as_view(*f_.type);
+    if (type == "op") return op();
+    if (type == "presence") return presence();
+    if (type == "join") return join();
+    if (type == "ping") return ping();
+    if (type == "leave") return leave();
+    if (type == "hello") return hello();
+    if (type == "auth") return auth();
+    return fail(errc::bad_request, "unknown message type" + quoted_if_printable(type));
+  }
+
+private:
+  bool fail(errc code, std::string message) {
+    err_.code = code;
+    err_.message = std::move(message);
+    return false;
+  }
+
+  bool missing(const char* field) {
+    return fail(errc::bad_request, std::string("missing field '") + field + "'");
+  }
+
+  bool hello() {
+    out_.type = msg_type::hello;
+    if (f_.client == nullptr) return missing("client");
+    if (!f_.client->IsString() || !valid_client_id(as_view(*f_.client)))
+      return fail(errc::bad_request,
+                  "field 'client' must be 1 to 64 characters of [A-Za-z0-9_-]");
+    if (f_.v == nullptr) return missing("v");
+    if (!f_.v->IsInt64()) return fail(errc::bad_request, "field 'v' must be an integer");
+    out_.client.assign(as_view(*f_.client));
+    out_.v = f_.v->GetInt64();
+    return true;
+  }
+
+  // Reads the required `doc`; once valid, errors carry it.
+  bool read_doc() {
+    if (f_.doc == nullptr) return missing("doc");
+    if (!f_.doc->IsString() || !valid_doc_id(as_view(*f_.doc)))
+      return fail(errc::bad_request,
+                  "field 'doc' must be 1 to 200 characters of [A-Za-z0-9._~/-], "
+                  "not starting with '/'");
+    out_.doc.assign(as_view(*f_.doc));
+    err_.doc = out_.doc;
+    return true;
+  }
+
+  bool read_rev() {
+    if (!f_.rev->IsUint64())
+      return fail(errc::bad_request, "field 'rev' must be a non-negative integer");
+    out_.rev = f_.rev->GetUint64();
+    return true;
+  }
+
+  bool join() {
+    out_.type = msg_type::join;
+    if (!read_doc()) return false;
+    return f_.rev == nullptr || read_rev();
+  }
+
+  bool op() {
+    out_.type = msg_type::op;
+    if (!read_doc()) return false;
+    if (f_.seq == nullptr) return missing("seq");
+    if (!f_.seq->IsUint64() || f_.seq->GetUint64() == 0)
+      return fail(errc::bad_request, "field 'seq' must be an integer >= 1");
+    out_.seq = f_.seq->GetUint64();
+    err_.seq = out_.seq;
+    if (f_.rev == nullptr) return missing("rev");
+    if (!read_rev()) return false;
+    if (f_.op == nullptr) return missing("op");
+    ot::status why = ot::op_from_json(*f_.op, out_.op);
+    if (!why.empty()) return fail(errc::bad_op, "malformed op: " + why);
+    if (!ot::check(out_.op, &why))
+      return fail(errc::bad_op, "invalid op: " + why);
+    return true;
+  }
+
+  bool presence() {
+    out_.type = msg_type::presence;
+    if (!read_doc()) return false;
+    if (f_.data == nullptr) return missing("data");
+    if (f_.data->IsNull()) {
+      out_.presence.assign("null");
+      return true;
+    }
+    // Re-serialised compactly: the sender's whitespace is not forwarded, and
+    // the limit applies to what the other sessions will receive.
+    rj::StringBuffer buf;
+    rj::Writer<rj::StringBuffer> w(buf);
+    if (!f_.data->Accept(w))
+      return fail(errc::bad_request, "field 'data' cannot be serialised");
+    if (buf.GetSize() > limits_.max_presence_bytes)
+      return fail(errc::too_large, "presence data is larger than " +
+                                       std::to_string(limits_.max_presence_bytes) +
+                                       " bytes");
+    out_.presence.assign(buf.GetString(), buf.GetSize());
+    return true;
+  }
+
+  bool leave() {
+    out_.type = msg_type::leave;
+    return read_doc();
+  }
+
+  bool auth() {
+    out_.type = msg_type::auth;
+    if (f_.token == nullptr) return missing("token");
+    if (!f_.token->IsString() || f_.token->GetStringLength() == 0)
+      return fail(errc::bad_request, "field 'token' must be a non-empty string");
+    out_.token.assign(as_view(*f_.token));
+    return true;
+  }
+
+  bool ping() {
+    out_.type = msg_type::ping;
+    return true;
+  }
+
+  client_message& out_;
+  decode_error& err_;
+  const decode_limits& limits_;
+  frame_fields f_;
+};
+
+void reset(client_message& m) {
+  // clear() keeps capacity when the caller reuses one message per socket.
+  m.type = msg_type::ping;
+  m.client.clear();
+  m.v = 0;
+  m.doc.clear();
+  m.rev.reset();
+  m.seq = 0;
+  m.op.clear();
+  m.presence.clear();
+  m.token.clear();
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------
+
+bool valid_doc_id(std::string_view id) {
+  if (id.empty() || id.size() > 200 || id.front() == '/') return false;
+  for (char c : id)
+    if (!doc_chars[static_cast<unsigned char>(c)]) return false;
+  return true;
+}
+
+bool valid_client_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!client_chars[static_cast<unsigned char>(c)]) return false;
+  return true;
+}
+
+bool decode(std::string_view frame, client_message& out, decode_error& err,
+            const decode_limits& limits) {
+  reset(out);
+  err = decode_error{};
+  // RapidJSON sizes are 32-bit; the socket's frame limit is far below this.
+  if (frame.size() > (1u << 30)) {
+    err.code = errc::too_large;
+    err.message = "frame too large";
+    return false;
+  }
+
+  scratch& s = tls_scratch;
+  s.frame.assign(frame.data(), frame.size());  // in situ parsing needs a NUL-terminated, writable copy
+
+  // Pools for the DOM and the reader's stack: small frames stay on the stack.
+  char value_buffer[8192];
+  char doc_stack_buffer[2048];
+  char reader_stack_buffer[1024];
+  pool_allocator value_alloc(value_buffer, sizeof value_buffer);
+  pool_allocator doc_stack_alloc(doc_stack_buffer, sizeof doc_stack_buffer);
+  pool_allocator reader_stack_alloc(reader_stack_buffer, sizeof reader_stack_buffer);
+  document doc(&value_alloc, 1024, &doc_stack_alloc);
+
+  rj::InsituStringStream stream(s.frame.data());
+  reader rd(&reader_stack_alloc, 256);
+  guard_handler guard(doc, s);
+  auto generate = [&](document& d) {
+    (void)d;
+    return !rd.Parse<parse_flags>(stream, guard).IsError();
+  };
+  doc.Populate(generate);
+
+  bool ok;
+  if (rd.HasParseError()) {
+    err.code = errc::bad_request;
+    if (guard.failure() != nullptr) {
+      err.message = guard.failure();
+    } else {
+      err.message = std::string("not valid JSON: ") +
+                    rj::GetParseError_En(rd.GetParseErrorCode()) + " (at byte " +
+                    std::to_string(rd.GetErrorOffset()) + ")";
+    }
+    ok = false;
+  } else if (stream.Tell() != frame.size()) {
+    // The reader stops at a NUL byte; anything after it is garbage.
+    err.code = errc::bad_request;
+    err.message = "not valid JSON: NUL byte after the value (at byte " +
+                  std::to_string(stream.Tell()) + ")";
+    ok = false;
+  } else {
+    ok = frame_decoder(out, err, limits).run(doc);
+  }
+
+  if (s.frame.capacity() > keep_buffer_bytes) std::string().swap(s.frame);
+  return ok;
+}
+
+// ---------------------------------------------------------------------------
+// Encoders
+
+void append_json_string(std::string& out, std::string_view utf8) {
+  append_string(out, utf8);
+}
+
+void append_op_json(std::string& out, const ot::op& a) {
+  out += '[';
+  bool first = true;
+  for (const auto& c : a) {
+    if (!first) out += ',';
+    first = false;
+    switch (c.k) {
+      case ot::component::kind::skip:
+        append_u64(out, c.n);
+        break;
+      case ot::component::kind::insert:
+        append_string(out, c.text);
+        break;
+      case ot::component::kind::del:
+        out.append("{\"d\":");
+        if (c.has_text) append_string(out, c.text);
+        else append_u64(out, c.n);
+        out += '}';
+        break;
+    }
+  }
+  out += ']';
+}
+
+std::string encode_welcome(std::string_view node, std::string_view session) {
+  std::string out;
+  out.reserve(48 + node.size() + session.size());
+  out.append("{\"type\":\"welcome\",\"node\":");
+  append_string_sanitized(out, node);
+  out.append(",\"session\":");
+  append_string_sanitized(out, session);
+  out.append(",\"v\":1}");
+  return out;
+}
+
+std::string encode_joined(std::string_view doc, uint64_t rev, const ot::rope* text) {
+  std::string out;
+  // Room for the text plus some escapes (newlines are common), so the
+  // in-place escaping usually does not reallocate.
+  const size_t text_bytes = text != nullptr ? text->bytes() : 0;
+  out.reserve(64 + doc.size() + text_bytes + text_bytes / 16);
+  out.append("{\"type\":\"joined\",\"doc\":");
+  append_string(out, doc);
+  out.append(",\"rev\":");
+  append_u64(out, rev);
+  if (text != nullptr) {
+    out.append(",\"text\":\"");
+    const size_t start = out.size();
+    text->append_to(out);
+    escape_in_place(out, start);
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string encode_op(std::string_view doc, uint64_t rev, std::string_view client,
+                      uint64_t seq, const ot::op& op) {
+  size_t op_bytes = 2;
+  for (const auto& c : op) op_bytes += c.text.size() + 24;
+  std::string out;
+  out.reserve(64 + doc.size() + client.size() + op_bytes);
+  out.append("{\"type\":\"op\",\"doc\":");
+  append_string(out, doc);
+  out.append(",\"rev\":");
+  append_u64(out, rev);
+  out.append(",\"client\":");
+  append_string(out, client);
+  out.append(",\"seq\":");
+  append_u64(out, seq);
+  out.append(",\"op\":");
+  append_op_json(out, op);
+  out += '}';
+  return out;
+}
+
+std::string encode_ack(std::string_view doc, uint64_t seq, uint64_t rev) {
+  std::string out;
+  out.reserve(64 + doc.size());
+  out.append("{\"type\":\"ack\",\"doc\":");
+  append_string(out, doc);
+  out.append(",\"seq\":");
+  append_u64(out, seq);
+  out.append(",\"rev\":");
+  append_u64(out, rev);
+  out += '}';
+  return out;
+}
+
+std::string encode_presence(std::string_view doc, std::string_view client,
+                            std::string_view user, std::string_view data_json) {
+  if (data_json.empty()) data_json = "null";  // never emit `"data":}`
+  std::string out;
+  out.reserve(64 + doc.size() + client.size() + user.size() + data_json.size());
+  out.append("{\"type\":\"presence\",\"doc\":");
+  append_string(out, doc);
+  out.append(",\"client\":");
+  append_string(out, client);
+  out.append(",\"user\":");
+  append_string_sanitized(out, user);
+  out.append(",\"data\":");
+  out.append(data_json);
+  out += '}';
+  return out;
+}
+
+std::string encode_left(std::string_view doc) {
+  std::string out;
+  out.reserve(32 + doc.size());
+  out.append("{\"type\":\"left\",\"doc\":");
+  append_string(out, doc);
+  out += '}';
+  return out;
+}
+
+std::string encode_pong() { return "{\"type\":\"pong\"}"; }
+
+std::string encode_error(errc code, std::string_view message, std::string_view doc,
+                         std::optional<uint64_t> seq) {
+  std::string out;
+  out.reserve(64 + message.size() + doc.size());
+  out.append("{\"type\":\"error\",\"code\":\"");
+  out.append(to_wire(code));
+  out.append("\",\"message\":");
+  append_string_sanitized(out, message);
+  if (!doc.empty()) {
+    out.append(",\"doc\":");
+    append_string_sanitized(out, doc);
+  }
+  if (seq) {
+    out.append(",\"seq\":");
+    append_u64(out, *seq);
+  }
+  out += '}';
+  return out;
+}
+
+} // namespace collab::net
