@@ -4,6 +4,11 @@
 // O(log n) and return new ropes sharing the untouched parts.
 //
 // Thread-safety: a rope is an immutable value; concurrent readers are safe.
+// Nodes are shared between ropes through shared_ptr<const node> (atomic
+// reference counts), so ropes may be copied and dropped on any thread.
+//
+// Representation (rope.cpp): an AVL tree whose leaves hold UTF-8 chunks of at
+// most 1 KiB; every node caches its code point and byte counts and height.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +38,13 @@ public:
   std::string to_string() const;
   // Appends the whole text to `out` without intermediate copies.
   void append_to(std::string& out) const;
+
+  // Introspection for tests and benchmarks: tree height (0 when empty),
+  // number of leaves, and a full invariant check (AVL balance, cached
+  // counts, leaf sizes, no empty leaf).
+  int height() const;
+  uint64_t leaf_count() const;
+  bool valid() const;
 
   struct node;
 

@@ -43,28 +43,34 @@ enum class side : uint8_t { left, right };
 // An empty string means success; otherwise a human-readable reason.
 using status = std::string;
 
-// True when `a` is a valid, normalized op (what ot-text-unicode's checkOp
-// accepts). `why` receives the reason otherwise.
+// True when `a` is a valid op: exactly what ot-text-unicode's checkOp accepts
+// (no empty component, no adjacent skips, no trailing skip; adjacent inserts
+// or deletes are accepted, as the reference does). `why` receives the reason
+// otherwise.
 bool check(const op& a, status* why = nullptr);
 
 // Merges adjacent same-kind components, drops empty ones and a trailing skip.
+// Two merged deletes keep {"d": "text"} only when both carry text.
 op normalize(op a);
 
 // Applies `a` to `doc`. Refuses (returns non-empty status, `doc` unchanged)
-// when a skip or delete runs past the end of the document.
+// when check(a) fails or a skip or delete runs past the end of the document
+// (ot-text-unicode would truncate such a delete silently).
 // O(k log n) for an op with k components on a document of n code points.
 status apply(rope& doc, const op& a);
 status apply(std::string& utf8_doc, const op& a);
 
 // Rewrites `a` so it applies after `b` (both made on the same document).
 // `s` breaks ties between inserts at one position: left goes first.
+// REQUIRES: check(a) && check(b) (the reference throws otherwise).
 op transform(const op& a, const op& b, side s);
 
 // One op with the effect of `a` followed by `b`.
+// REQUIRES: check(a) && check(b) (the reference throws otherwise).
 op compose(const op& a, const op& b);
 
 // Where `cursor` moves to after `a`; an insert exactly at the cursor leaves
-// the cursor before the insert.
+// the cursor before the insert. Like the reference, does not check `a`.
 uint64_t transform_position(uint64_t cursor, const op& a);
 
 // Code points the op inserts, and the length change it makes.
