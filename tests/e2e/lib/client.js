@@ -148,15 +148,15 @@ class Client extends EventEmitter {
   }
 
   // Sends an op and resolves with its ack or error (whichever comes first).
-  async op(doc, rev, seq, op) {
+  async op(doc, rev, seq, op, timeoutMs) {
     this.send({ type: 'op', doc, rev, seq, op });
     return this.next((x) => (x.type === 'ack' && x.doc === doc && x.seq === seq) ||
-      (x.type === 'error' && (x.seq === seq || x.seq === undefined)));
+      (x.type === 'error' && (x.seq === seq || x.seq === undefined)), timeoutMs);
   }
 
   // Like op() but throws unless acked.
-  async opAck(doc, rev, seq, op) {
-    const m = await this.op(doc, rev, seq, op);
+  async opAck(doc, rev, seq, op, timeoutMs) {
+    const m = await this.op(doc, rev, seq, op, timeoutMs);
     if (m.type !== 'ack') throw new Error(`${this.label}: op seq ${seq} on ${doc} not acked: ${short(m)}`);
     return m;
   }
