@@ -210,8 +210,8 @@ test('resume: join with rev replays exactly rev+1..current, then joined without 
 
     // the seam: the next live op is rev 7, no repeat, no gap
     await a.opAck(doc, 6, 7, [6, 'z']);
-    const live = await b.next({ type: 'op', doc });
-    assert.equal(live.rev, 7);
+    const live = await b.next({ type: 'op', doc, rev: 7 });
+    assert.deepEqual(live.op, [6, 'z']);
     assert.equal(b.all.filter((m) => m.type === 'op').length, 5);
 
     // resume at the current rev: nothing replayed

@@ -71,6 +71,9 @@ class Client extends EventEmitter {
     });
   }
 
+  // Forgets every unconsumed message.
+  drain() { this.queue.length = 0; }
+
   get isOpen() { return this.ws.readyState === WebSocket.OPEN; }
 
   send(obj) {
@@ -151,7 +154,7 @@ class Client extends EventEmitter {
   async op(doc, rev, seq, op, timeoutMs) {
     this.send({ type: 'op', doc, rev, seq, op });
     return this.next((x) => (x.type === 'ack' && x.doc === doc && x.seq === seq) ||
-      (x.type === 'error' && (x.seq === seq || x.seq === undefined)), timeoutMs);
+      (x.type === 'error' && (x.seq === seq || (x.seq === undefined && x.doc === doc))), timeoutMs);
   }
 
   // Like op() but throws unless acked.
@@ -218,7 +221,11 @@ function tryConnect(server, opts = {}) {
       res.on('close', done);
     });
     ws.once('error', (e) => {
-      if (ws.readyState !== WebSocket.OPEN) reject(e);
+      if (ws.readyState === WebSocket.OPEN) return;
+      if (server.alive && !server.alive()) {
+        try { server.assertAlive(); } catch (died) { reject(died); return; }
+      }
+      reject(e);
     });
   });
 }
