@@ -1,0 +1,492 @@
+#include "actors/document_actor.hpp"
+
+#include <deque>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/metrics.hpp"
+
+namespace collab {
+namespace {
+
+struct subscriber {
+  caf::actor conn;
+  std::string client;
+  std::string user;
+  std::string presence;                // raw JSON; empty when none
+  bool catching_up = false;            // resume being read from the store
+  std::vector<shared_op> buffered;     // live ops held back while catching up
+};
+
+// An op applied at head but not yet durable.
+struct pending_op {
+  committed_op op;
+  ot::rope text_after;
+  caf::actor sender;
+  std::string session;
+  // Further (conn, session) pairs that resubmitted this op meanwhile.
+  std::vector<std::pair<caf::actor, std::string>> also_ack;
+};
+
+struct client_seq {
+  uint64_t seq = 0;
+  uint64_t rev = 0;
+};
+
+struct document_state {
+  // Constant after construction.
+  std::string doc;
+  document_store_actor store;
+  document_options opts;
+
+  // Durable state: what clients may know.
+  uint64_t durable_rev = 0;
+  ot::rope durable_text;
+  std::unordered_map<std::string, client_seq> clients;  // last durable op
+
+  // Head: durable plus pending ops.
+  uint64_t head_rev = 0;
+  ot::rope head_text;
+  std::deque<committed_op> history;    // ops (head_rev - size, head_rev]
+  std::deque<pending_op> queued;       // pending, not yet sent to the store
+  std::vector<pending_op> in_flight;   // pending, being committed
+  std::unordered_map<std::string, uint64_t> pending_seq;  // client -> seq
+
+  std::unordered_map<std::string, subscriber> subs;       // by session
+  std::unordered_map<caf::actor_addr, std::string> session_of;
+  uint64_t idle_generation = 0;
+
+  static inline const char* name = "document";
+};
+
+using self_ptr = caf::stateful_actor<document_state>*;
+
+void send_error(self_ptr self, const caf::actor& to, errc code,
+                std::string message, const uint64_t* seq = nullptr) {
+  node_metrics().count_error(code);
+  error_event e{self->state.doc, code, std::move(message), seq != nullptr,
+                seq ? *seq : 0};
+  self->send(to, std::move(e));
+}
+
+uint64_t oldest_history_rev(const document_state& st) {
+  return st.head_rev - st.history.size();  // ops after this one are held
+}
+
+void arm_idle_timer(self_ptr self) {
+  auto& st = self->state;
+  if (!st.subs.empty() || !st.in_flight.empty() || !st.queued.empty())
+    return;
+  self->delayed_send(self, st.opts.idle_timeout, idle_atom_v,
+                     ++st.idle_generation);
+}
+
+void deliver(self_ptr self, subscriber& sub, const shared_op& op) {
+  if (sub.catching_up)
+    sub.buffered.push_back(op);
+  else
+    self->send(sub.conn, op_event{op});
+}
+
+void flush(self_ptr self);
+
+// The store made the in-flight batch durable: tell everyone.
+void on_durable(self_ptr self) {
+  auto& st = self->state;
+  auto batch = std::move(st.in_flight);
+  st.in_flight.clear();
+  for (auto& p : batch) {
+    st.durable_rev = p.op.rev;
+    st.durable_text = p.text_after;
+    st.clients[p.op.client] = client_seq{p.op.seq, p.op.rev};
+    auto ps = st.pending_seq.find(p.op.client);
+    if (ps != st.pending_seq.end() && ps->second == p.op.seq)
+      st.pending_seq.erase(ps);
+    shared_op shared{p.op};
+    ack_event ack{st.doc, p.op.seq, p.op.rev};
+    self->send(p.sender, ack);
+    for (auto& [conn, session] : p.also_ack)
+      if (session != p.session)
+        self->send(conn, ack);
+    for (auto& [session, sub] : st.subs)
+      if (session != p.session)
+        deliver(self, sub, shared);
+  }
+  node_metrics().ops_committed.fetch_add(batch.size(),
+                                         std::memory_order_relaxed);
+  flush(self);
+  arm_idle_timer(self);
+}
+
+// The store refused: nothing pending is durable. Roll head back.
+void on_commit_failed(self_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  spdlog::warn("doc={} event=commit_failed error={} pending={}", st.doc,
+               self->system().render(err), st.in_flight.size() + st.queued.size());
+  auto fail = [&](pending_op& p) {
+    send_error(self, p.sender, errc::unavailable,
+               "storage cannot commit now; retry with the same seq", &p.op.seq);
+    for (auto& [conn, session] : p.also_ack)
+      send_error(self, conn, errc::unavailable,
+                 "storage cannot commit now; retry with the same seq",
+                 &p.op.seq);
+  };
+  for (auto& p : st.in_flight)
+    fail(p);
+  for (auto& p : st.queued)
+    fail(p);
+  auto dropped = st.head_rev - st.durable_rev;
+  st.history.erase(st.history.end() - std::min<uint64_t>(dropped, st.history.size()),
+                   st.history.end());
+  st.in_flight.clear();
+  st.queued.clear();
+  st.pending_seq.clear();
+  st.head_rev = st.durable_rev;
+  st.head_text = st.durable_text;
+  arm_idle_timer(self);
+}
+
+// Sends the queued ops to the store unless a commit is in flight: ops that
+// arrive meanwhile form the next batch (group commit per document).
+void flush(self_ptr self) {
+  auto& st = self->state;
+  if (!st.in_flight.empty() || st.queued.empty())
+    return;
+  std::vector<committed_op> batch;
+  batch.reserve(st.queued.size());
+  for (auto& p : st.queued) {
+    batch.push_back(p.op);
+    st.in_flight.push_back(std::move(p));
+  }
+  st.queued.clear();
+  node_metrics().commit_batches.fetch_add(1, std::memory_order_relaxed);
+  auto started = std::chrono::steady_clock::now();
+  self
+    ->request(st.store, st.opts.store_timeout, commit_atom_v, st.doc,
+              std::move(batch))
+    .then(
+      [=](uint64_t durable) {
+        node_metrics().commit_latency.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now()
+                                        - started)
+            .count());
+        if (durable != self->state.in_flight.back().op.rev) {
+          on_commit_failed(self, caf::make_error(caf::sec::invalid_argument,
+                                                 "store answered a wrong rev"));
+          return;
+        }
+        on_durable(self);
+      },
+      [=](caf::error& err) { on_commit_failed(self, err); });
+}
+
+// A duplicate (client, seq) is re-acked with its original revision.
+void reack_duplicate(self_ptr self, const caf::actor& conn,
+                     const submit_request& req) {
+  auto& st = self->state;
+  node_metrics().duplicate_ops.fetch_add(1, std::memory_order_relaxed);
+  auto matches = [&](const committed_op& op) {
+    return op.client == req.client && op.seq == req.seq;
+  };
+  // Pending: ack together with the original once it is durable.
+  auto join_pending = [&](auto& list) {
+    for (auto& p : list)
+      if (matches(p.op)) {
+        p.also_ack.emplace_back(conn, req.session);
+        return true;
+      }
+    return false;
+  };
+  if (join_pending(st.in_flight) || join_pending(st.queued))
+    return;
+  for (auto i = st.history.rbegin(); i != st.history.rend(); ++i)
+    if (i->rev <= st.durable_rev && matches(*i)) {
+      self->send(conn, ack_event{st.doc, req.seq, i->rev});
+      return;
+    }
+  // Older than the history: ask the store.
+  self
+    ->request(st.store, st.opts.store_timeout, find_seq_atom_v, st.doc,
+              req.client, req.seq)
+    .then(
+      [=](const std::vector<committed_op>& found) {
+        if (found.empty())
+          send_error(self, conn, errc::internal,
+                     "duplicate seq without a committed op", &req.seq);
+        else
+          self->send(conn, ack_event{self->state.doc, req.seq, found[0].rev});
+      },
+      [=](caf::error&) {
+        send_error(self, conn, errc::unavailable,
+                   "storage cannot answer now; retry with the same seq",
+                   &req.seq);
+      });
+}
+
+void on_submit(self_ptr self, submit_request& req) {
+  auto& st = self->state;
+  auto conn = caf::actor_cast<caf::actor>(self->current_sender());
+  if (st.subs.count(req.session) == 0) {
+    send_error(self, conn, errc::not_joined, "join the document first",
+               &req.seq);
+    return;
+  }
+  // Exactly once: the last seq of this client, pending or durable.
+  uint64_t last = 0;
+  if (auto i = st.pending_seq.find(req.client); i != st.pending_seq.end())
+    last = i->second;
+  else if (auto j = st.clients.find(req.client); j != st.clients.end())
+    last = j->second.seq;
+  if (req.seq <= last) {
+    reack_duplicate(self, conn, req);
+    return;
+  }
+  if (req.seq != last + 1) {
+    send_error(self, conn, errc::seq_gap,
+               "expected seq " + std::to_string(last + 1), &req.seq);
+    return;
+  }
+  if (req.base_rev > st.durable_rev) {
+    send_error(self, conn, errc::rev_ahead,
+               "base revision " + std::to_string(req.base_rev)
+                 + " is ahead of the document",
+               &req.seq);
+    return;
+  }
+  if (req.base_rev < oldest_history_rev(st)) {
+    send_error(self, conn, errc::rev_too_old,
+               "base revision is older than the history kept for transform; "
+               "rejoin and rebase",
+               &req.seq);
+    return;
+  }
+  // Transform over every op after the base (side left: ShareDB's rule).
+  auto op = std::move(req.op);
+  auto skip = st.history.size() - (st.head_rev - req.base_rev);
+  for (auto i = st.history.begin() + skip; i != st.history.end(); ++i)
+    op = ot::transform(op, i->op, ot::side::left);
+  auto text = st.head_text;
+  if (auto err = ot::apply(text, op); !err.empty()) {
+    send_error(self, conn, errc::bad_op, err, &req.seq);
+    return;
+  }
+  if (text.bytes() > st.opts.max_doc_bytes
+      && text.bytes() > st.head_text.bytes()) {
+    send_error(self, conn, errc::too_large,
+               "the document would exceed "
+                 + std::to_string(st.opts.max_doc_bytes) + " bytes",
+               &req.seq);
+    return;
+  }
+  committed_op c{st.doc, st.head_rev + 1, req.client, req.seq, req.user,
+                 std::move(op)};
+  st.head_rev = c.rev;
+  st.head_text = text;
+  st.pending_seq[req.client] = req.seq;
+  st.history.push_back(c);
+  while (st.history.size() > st.opts.history_window
+         && st.history.front().rev <= st.durable_rev)
+    st.history.pop_front();
+  st.queued.push_back(pending_op{std::move(c), std::move(text), conn,
+                                 req.session, {}});
+  flush(self);
+}
+
+void broadcast_presence(self_ptr self, const std::string& from_session,
+                        const subscriber& from, const std::string& data) {
+  presence_event ev{self->state.doc, from.client, from.user, data};
+  for (auto& [session, sub] : self->state.subs)
+    if (session != from_session)
+      self->send(sub.conn, ev);
+}
+
+void remove_subscriber(self_ptr self, const std::string& session) {
+  auto& st = self->state;
+  auto i = st.subs.find(session);
+  if (i == st.subs.end())
+    return;
+  auto sub = std::move(i->second);
+  st.subs.erase(i);
+  st.session_of.erase(sub.conn.address());
+  node_metrics().joined_sessions.fetch_sub(1, std::memory_order_relaxed);
+  if (!sub.presence.empty() && sub.presence != "null")
+    broadcast_presence(self, session, sub, "null");
+  arm_idle_timer(self);
+}
+
+// After `joined`: the presence of everyone else.
+void send_presences(self_ptr self, const caf::actor& to,
+                    const std::string& session) {
+  for (auto& [s, sub] : self->state.subs)
+    if (s != session && !sub.presence.empty() && sub.presence != "null")
+      self->send(to, presence_event{self->state.doc, sub.client, sub.user,
+                                    sub.presence});
+}
+
+void finish_catch_up(self_ptr self, const std::string& session) {
+  auto i = self->state.subs.find(session);
+  if (i == self->state.subs.end())
+    return;
+  auto& sub = i->second;
+  sub.catching_up = false;
+  for (auto& op : sub.buffered)
+    self->send(sub.conn, op_event{op});
+  sub.buffered.clear();
+}
+
+void on_join(self_ptr self, join_request& req) {
+  auto& st = self->state;
+  auto conn = req.conn;
+  if (req.resume && req.rev > st.durable_rev) {
+    send_error(self, conn, errc::rev_ahead,
+               "revision " + std::to_string(req.rev)
+                 + " is ahead of the document (at "
+                 + std::to_string(st.durable_rev) + ")");
+    return;
+  }
+  if (st.subs.count(req.session) == 0) {
+    node_metrics().joined_sessions.fetch_add(1, std::memory_order_relaxed);
+    self->monitor(conn);
+  }
+  auto& sub = st.subs[req.session];
+  sub = subscriber{conn, req.client, req.user, {}, false, {}};
+  st.session_of[conn.address()] = req.session;
+  auto full_join = [&] {
+    self->send(conn, joined_event{st.doc, st.durable_rev, true, st.durable_text});
+  };
+  if (!req.resume) {
+    full_join();
+  } else if (req.rev >= oldest_history_rev(st)) {
+    // Replay from memory: ops rev+1 .. durable_rev, then joined.
+    auto first = st.history.size() - (st.head_rev - req.rev);
+    for (auto i = st.history.begin() + first;
+         i != st.history.end() && i->rev <= st.durable_rev; ++i)
+      self->send(conn, op_event{shared_op{*i}});
+    self->send(conn, joined_event{st.doc, st.durable_rev, false, {}});
+  } else {
+    // Replay from the store; live ops wait in `buffered` meanwhile.
+    sub.catching_up = true;
+    auto upto = st.durable_rev;
+    auto session = req.session;
+    self
+      ->request(st.store, st.opts.store_timeout, read_ops_atom_v, st.doc,
+                req.rev, upto - req.rev)
+      .then(
+        [=](std::vector<committed_op>& ops) {
+          auto& st = self->state;
+          auto i = st.subs.find(session);
+          if (i == st.subs.end())
+            return;
+          if (ops.size() != upto - req.rev) {
+            // The store no longer has the range: a full join.
+            i->second.buffered.clear();
+            i->second.catching_up = false;
+            self->send(conn, joined_event{st.doc, st.durable_rev, true,
+                                          st.durable_text});
+            send_presences(self, conn, session);
+            return;
+          }
+          for (auto& op : ops)
+            self->send(conn, op_event{shared_op{std::move(op)}});
+          self->send(conn, joined_event{st.doc, upto, false, {}});
+          finish_catch_up(self, session);
+          send_presences(self, conn, session);
+        },
+        [=](caf::error&) {
+          auto& st = self->state;
+          auto i = st.subs.find(session);
+          if (i == st.subs.end())
+            return;
+          i->second.buffered.clear();
+          i->second.catching_up = false;
+          self->send(conn, joined_event{st.doc, st.durable_rev, true,
+                                        st.durable_text});
+          send_presences(self, conn, session);
+        });
+    return;
+  }
+  send_presences(self, conn, req.session);
+}
+
+caf::behavior running(self_ptr self) {
+  return {
+    [=](join_request& req) { on_join(self, req); },
+    [=](submit_request& req) { on_submit(self, req); },
+    [=](leave_request& req) { remove_subscriber(self, req.session); },
+    [=](presence_request& req) {
+      auto& st = self->state;
+      auto i = st.subs.find(req.session);
+      if (i == st.subs.end()) {
+        send_error(self, caf::actor_cast<caf::actor>(self->current_sender()),
+                   errc::not_joined, "join the document first");
+        return;
+      }
+      i->second.presence = req.data;
+      broadcast_presence(self, req.session, i->second, req.data);
+    },
+    [=](snapshot_atom) {
+      // Reads of a live document come from its actor: always current.
+      return caf::make_message(self->state.durable_rev,
+                               self->state.durable_text);
+    },
+    [=](idle_atom, uint64_t generation) {
+      auto& st = self->state;
+      if (generation == st.idle_generation && st.subs.empty()
+          && st.in_flight.empty() && st.queued.empty()) {
+        spdlog::debug("doc={} event=passivate rev={}", st.doc, st.durable_rev);
+        self->quit();
+      }
+    },
+  };
+}
+
+caf::behavior document(self_ptr self, std::string doc,
+                       document_store_actor store, document_options opts) {
+  auto& st = self->state;
+  st.doc = std::move(doc);
+  st.store = std::move(store);
+  st.opts = opts;
+  node_metrics().live_documents.fetch_add(1, std::memory_order_relaxed);
+  self->attach_functor([] {
+    node_metrics().live_documents.fetch_sub(1, std::memory_order_relaxed);
+  });
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    auto i = st.session_of.find(dm.source);
+    if (i != st.session_of.end())
+      remove_subscriber(self, std::string{i->second});
+  });
+  // Loading: everything else waits in the mailbox until the store answers.
+  self
+    ->request(st.store, st.opts.store_timeout, load_atom_v, st.doc,
+              st.opts.history_window)
+    .await(
+      [=](doc_snapshot& snap) {
+        auto& st = self->state;
+        st.durable_rev = st.head_rev = snap.rev;
+        st.durable_text = st.head_text = std::move(snap.text);
+        st.history.assign(snap.tail.begin(), snap.tail.end());
+        for (auto& op : snap.clients)
+          st.clients[op.client] = client_seq{op.seq, op.rev};
+        spdlog::debug("doc={} event=activate rev={}", st.doc, st.durable_rev);
+        arm_idle_timer(self);
+      },
+      [=](caf::error& err) {
+        spdlog::error("doc={} event=load_failed error={}", self->state.doc,
+                      self->system().render(err));
+        self->quit(err);
+      });
+  return running(self);
+}
+
+} // namespace
+
+caf::actor spawn_document(caf::actor_system& sys, std::string doc,
+                          document_store_actor store, document_options opts) {
+  return sys.spawn(document, std::move(doc), std::move(store), opts);
+}
+
+} // namespace collab

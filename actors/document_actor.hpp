@@ -1,0 +1,38 @@
+// The document actor: the one writer of one document. It orders edits
+// (transform over the history since the op's base, apply, assign the next
+// revision), makes them durable through the document store, and only then
+// acks the sender and broadcasts to every other subscriber (DESIGN.md,
+// contract 1). It also keeps subscribers and their ephemeral presence.
+//
+//   loading --(store answers load)--> running --(idle, no subscribers)--> quit
+//
+// Revisions: durable_rev <= head_rev. Ops in (durable_rev, head_rev] are
+// applied and ordered, but not yet durable, so nobody hears of them; new ops
+// are transformed over them. A failed commit rolls head back to durable and
+// answers `unavailable` for every op that was not made durable.
+//
+// Thread-safety: an actor; state is touched only by its own handlers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "persistence/document_store.hpp"
+
+namespace collab {
+
+struct document_options {
+  uint64_t history_window = 10000;      // ops kept in memory for transform
+  uint64_t max_doc_bytes = 64ull << 20; // too_large above
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds store_timeout{5000};
+};
+
+caf::actor spawn_document(caf::actor_system& sys, std::string doc,
+                          document_store_actor store, document_options opts);
+
+} // namespace collab

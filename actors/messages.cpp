@@ -1,0 +1,27 @@
+#include "actors/messages.hpp"
+
+namespace collab {
+
+shared_op::shared_op(committed_op op) : cell_(std::make_shared<cell>()) {
+  cell_->op = std::move(op);
+}
+
+// add_message_type<T> also registers std::vector<T>.
+void register_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<ot::component>("collab::ot::component");
+  cfg.add_message_type<ot::rope>("collab::ot::rope");
+  cfg.add_message_type<committed_op>("collab::committed_op");
+  cfg.add_message_type<shared_op>("collab::shared_op");
+  cfg.add_message_type<join_request>("collab::join_request");
+  cfg.add_message_type<leave_request>("collab::leave_request");
+  cfg.add_message_type<submit_request>("collab::submit_request");
+  cfg.add_message_type<presence_request>("collab::presence_request");
+  cfg.add_message_type<joined_event>("collab::joined_event");
+  cfg.add_message_type<op_event>("collab::op_event");
+  cfg.add_message_type<ack_event>("collab::ack_event");
+  cfg.add_message_type<presence_event>("collab::presence_event");
+  cfg.add_message_type<error_event>("collab::error_event");
+  cfg.add_message_type<doc_snapshot>("collab::doc_snapshot");
+}
+
+} // namespace collab

@@ -1,0 +1,99 @@
+#include "actors/metrics.hpp"
+
+#include <cstdio>
+
+namespace collab {
+
+void latency_histogram::observe(double seconds) {
+  size_t i = 0;
+  while (i < bounds.size() && seconds > bounds[i])
+    ++i;
+  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_micros_.fetch_add(static_cast<uint64_t>(seconds * 1e6),
+                        std::memory_order_relaxed);
+}
+
+void latency_histogram::render(std::string& out, const char* name,
+                               const char* help) const {
+  char line[256];
+  std::snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s histogram\n", name,
+                help, name);
+  out += line;
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i <= bounds.size(); ++i) {
+    cumulative += counts_[i].load(std::memory_order_relaxed);
+    if (i < bounds.size())
+      std::snprintf(line, sizeof line, "%s_bucket{le=\"%g\"} %llu\n", name,
+                    bounds[i], static_cast<unsigned long long>(cumulative));
+    else
+      std::snprintf(line, sizeof line, "%s_bucket{le=\"+Inf\"} %llu\n", name,
+                    static_cast<unsigned long long>(cumulative));
+    out += line;
+  }
+  std::snprintf(line, sizeof line, "%s_sum %.6f\n%s_count %llu\n", name,
+                sum_micros_.load(std::memory_order_relaxed) / 1e6, name,
+                static_cast<unsigned long long>(cumulative));
+  out += line;
+}
+
+namespace {
+template <class T>
+void gauge(std::string& out, const char* type, const char* name,
+           const char* help, const std::atomic<T>& v) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+  out += name;
+  out += ' ';
+  out += std::to_string(v.load(std::memory_order_relaxed));
+  out += '\n';
+}
+} // namespace
+
+std::string metrics::render() const {
+  std::string out;
+  out.reserve(4096);
+  gauge(out, "gauge", "collab_connections", "open WebSocket connections",
+        connections);
+  gauge(out, "gauge", "collab_joined_sessions", "joined (session, document) pairs",
+        joined_sessions);
+  gauge(out, "gauge", "collab_live_documents", "live document actors",
+        live_documents);
+  gauge(out, "counter", "collab_ops_committed_total", "ops committed",
+        ops_committed);
+  gauge(out, "counter", "collab_commit_batches_total",
+        "commit batches sent to the store", commit_batches);
+  gauge(out, "counter", "collab_duplicate_ops_total",
+        "ops re-acked as duplicates", duplicate_ops);
+  gauge(out, "counter", "collab_frames_in_total", "frames received", frames_in);
+  gauge(out, "counter", "collab_frames_out_total", "frames sent", frames_out);
+  gauge(out, "counter", "collab_slow_reader_closes_total",
+        "sockets closed 1013 for reading too slowly", slow_reader_closes);
+  out += "# HELP collab_errors_total error messages sent, by code\n"
+         "# TYPE collab_errors_total counter\n";
+  for (int i = 0; i < errc_count; ++i) {
+    out += "collab_errors_total{code=\"";
+    out += to_wire(static_cast<errc>(i));
+    out += "\"} ";
+    out += std::to_string(errors[i].load(std::memory_order_relaxed));
+    out += '\n';
+  }
+  ack_latency.render(out, "collab_ack_latency_seconds",
+                     "op frame received to ack sent");
+  commit_latency.render(out, "collab_commit_latency_seconds",
+                        "store commit round trip");
+  return out;
+}
+
+metrics& node_metrics() {
+  static metrics instance;
+  return instance;
+}
+
+} // namespace collab

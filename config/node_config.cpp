@@ -1,0 +1,68 @@
+// CLI11 binds each node_config field to a flag, an environment variable and
+// a config-file key of the same name, so the three sources cannot drift.
+#include "config/node_config.hpp"
+
+#include <CLI/CLI.hpp>
+
+namespace collab {
+
+int parse_node_config(int argc, char** argv, node_config& cfg) {
+  CLI::App app{"collabd: a node of the collab editing cluster"};
+  app.set_config("--config", "", "config file (INI or TOML)");
+  app.allow_config_extras(false);
+  auto opt = [&](const char* name, auto& field, const char* env,
+                 const char* help) {
+    return app.add_option(std::string("--") + name, field, help)
+      ->envname(env)
+      ->capture_default_str();
+  };
+  opt("node-id", cfg.node_id, "COLLAB_NODE_ID", "node id shown to clients");
+  opt("bind", cfg.bind, "COLLAB_BIND", "client listener address");
+  opt("client-port", cfg.client_port, "COLLAB_CLIENT_PORT",
+      "client (HTTP and WebSocket) port; 0 picks a free one");
+  opt("io-threads", cfg.io_threads, "COLLAB_IO_THREADS",
+      "threads running the network I/O")
+    ->check(CLI::Range(1, 64));
+  opt("jwt-secret", cfg.jwt_secret, "COLLAB_JWT_SECRET",
+      "HS256 secret for client tokens (empty: random, development only)");
+  opt("jwt-leeway", cfg.jwt_leeway, "COLLAB_JWT_LEEWAY",
+      "seconds of clock-skew leeway for exp/nbf")
+    ->check(CLI::Range(0, 30));
+  opt("allowed-origins", cfg.allowed_origins, "COLLAB_ALLOWED_ORIGINS",
+      "Origins allowed to open WebSockets (comma-separated; * = any)")
+    ->delimiter(',');
+  app.add_flag("--dev", cfg.dev, "development mode: print a dev token")
+    ->envname("COLLAB_DEV");
+  opt("max-frame-bytes", cfg.max_frame_bytes, "COLLAB_MAX_FRAME_BYTES",
+      "largest WebSocket frame (close 1009 above)");
+  opt("max-doc-bytes", cfg.max_doc_bytes, "COLLAB_MAX_DOC_BYTES",
+      "largest document in UTF-8 bytes (too_large above)");
+  opt("rate-limit", cfg.rate_limit, "COLLAB_RATE_LIMIT",
+      "messages per second per connection");
+  opt("rate-burst", cfg.rate_burst, "COLLAB_RATE_BURST",
+      "burst size of the per-connection rate limit");
+  opt("send-queue-bytes", cfg.send_queue_bytes, "COLLAB_SEND_QUEUE_BYTES",
+      "outbound bytes queued per socket before it is closed 1013");
+  opt("history-window", cfg.history_window, "COLLAB_HISTORY_WINDOW",
+      "ops kept in memory for transform (older base: rev_too_old)")
+    ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
+  opt("doc-idle-ms", cfg.doc_idle_ms, "COLLAB_DOC_IDLE_MS",
+      "passivate a document without subscribers after this long");
+  opt("pg-url", cfg.pg_url, "COLLAB_PG_URL", "PostgreSQL connection URL");
+  opt("redis-url", cfg.redis_url, "COLLAB_REDIS_URL", "Redis URL");
+  opt("cluster-port", cfg.cluster_port, "COLLAB_CLUSTER_PORT",
+      "cluster transport port");
+  opt("seeds", cfg.seeds, "COLLAB_SEEDS", "seed nodes host:port (comma-separated)")
+    ->delimiter(',');
+  opt("log-level", cfg.log_level, "COLLAB_LOG_LEVEL",
+      "trace, debug, info, warn, error")
+    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);  // prints help or the error; 0 for --help
+  }
+  return -1;
+}
+
+} // namespace collab

@@ -1,0 +1,53 @@
+// The configuration of one collabd node: every setting with its default.
+// Sources, strongest first: command line, environment (COLLAB_*), a config
+// file (--config FILE, INI/TOML), the defaults below. collabd starts with
+// no file at all. See config/collabd.example.toml for the documented file.
+//
+// Thread-safety: filled once at start-up, then read-only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace collab {
+
+struct node_config {
+  // Identity and listeners.
+  std::string node_id = "node-1";
+  std::string bind = "127.0.0.1";
+  uint16_t client_port = 8080;  // 0: pick a free port
+  int io_threads = 1;
+
+  // Authentication.
+  std::string jwt_secret;       // empty: a random one (development only)
+  int64_t jwt_leeway = 30;      // seconds, 0..30
+  std::vector<std::string> allowed_origins;  // empty: this node's own URL
+  bool dev = false;             // development mode: prints a token
+
+  // Limits and backpressure.
+  uint64_t max_frame_bytes = 1 << 20;
+  uint64_t max_doc_bytes = 64ull << 20;
+  double rate_limit = 500;      // messages per second per connection
+  double rate_burst = 1000;
+  uint64_t send_queue_bytes = 16ull << 20;
+
+  // Documents.
+  uint64_t history_window = 10000;  // ops kept for transform
+  int64_t doc_idle_ms = 60000;      // passivate an unsubscribed doc after this
+
+  // Storage and cluster (used from the durability and cluster issues on).
+  std::string pg_url;
+  std::string redis_url;
+  uint16_t cluster_port = 0;
+  std::vector<std::string> seeds;
+
+  std::string log_level = "info";
+};
+
+// Parses argv, the environment and an optional config file into `cfg`.
+// Returns -1 when the node should start, else the process exit code (0 after
+// --help, 2 on a bad option, with the message already printed).
+int parse_node_config(int argc, char** argv, node_config& cfg);
+
+} // namespace collab

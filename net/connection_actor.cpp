@@ -1,0 +1,411 @@
+#include "net/connection_actor.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/messages.hpp"
+#include "actors/metrics.hpp"
+#include "net/codec.hpp"
+
+namespace collab::net {
+namespace {
+
+using clock = std::chrono::steady_clock;
+constexpr auto resolve_timeout = std::chrono::seconds(10);
+
+// Token bucket: `rate` messages per second, bursts up to `burst`.
+class rate_bucket {
+public:
+  rate_bucket(double rate, double burst)
+    : rate_(rate), burst_(burst), tokens_(burst), last_(clock::now()) {
+    // nop
+  }
+  bool take() {
+    auto now = clock::now();
+    tokens_ = std::min(
+      burst_, tokens_ + rate_ * std::chrono::duration<double>(now - last_).count());
+    last_ = now;
+    if (tokens_ < 1.0)
+      return false;
+    tokens_ -= 1.0;
+    return true;
+  }
+
+private:
+  double rate_, burst_, tokens_;
+  clock::time_point last_;
+};
+
+struct doc_link {
+  enum class phase : uint8_t { resolving, joining, joined };
+  phase state = phase::resolving;
+  caf::actor actor;
+  bool can_write = false;
+  bool resume = false;        // what the join asked for
+  uint64_t rev = 0;           // last revision this session has seen
+  std::optional<submit_request> unacked;
+  clock::time_point unacked_since;
+  int rejoins = 0;
+};
+
+struct connection_state {
+  // Constant after construction.
+  server_context* ctx = nullptr;
+  std::shared_ptr<session_sink> sink;
+  std::string session;
+
+  token_claims claims;
+  uint64_t expiry_generation = 0;
+  std::string client;         // empty until hello
+  rate_bucket bucket{1, 1};
+  std::unordered_map<std::string, doc_link> docs;
+  std::unordered_map<caf::actor_addr, std::string> doc_of;
+  bool closing = false;
+
+  static inline const char* name = "connection";
+};
+
+using self_ptr = caf::stateful_actor<connection_state>*;
+
+void send_frame(self_ptr self, std::string frame) {
+  node_metrics().frames_out.fetch_add(1, std::memory_order_relaxed);
+  self->state.sink->send(std::make_shared<const std::string>(std::move(frame)));
+}
+
+void send_error(self_ptr self, errc code, std::string_view message,
+                std::string_view doc = {},
+                std::optional<uint64_t> seq = std::nullopt) {
+  node_metrics().count_error(code);
+  send_frame(self, encode_error(code, message, doc, seq));
+}
+
+void close_socket(self_ptr self, uint16_t code, std::string reason) {
+  self->state.closing = true;
+  self->state.sink->close(code, std::move(reason));
+}
+
+// Schedules the close at token expiry (exp + leeway).
+void arm_expiry(self_ptr self) {
+  auto& st = self->state;
+  auto now = std::chrono::system_clock::now();
+  auto at = std::chrono::system_clock::time_point(
+    std::chrono::seconds(st.claims.exp + st.ctx->cfg.jwt_leeway));
+  auto delay = std::max(std::chrono::milliseconds(0),
+                        std::chrono::duration_cast<std::chrono::milliseconds>(
+                          at - now));
+  self->delayed_send(self, delay, expire_atom_v, ++st.expiry_generation);
+}
+
+void send_join(self_ptr self, doc_link& link) {
+  auto& st = self->state;
+  link.state = doc_link::phase::joining;
+  join_request req{self, st.session, st.client, st.claims.sub, link.resume,
+                   link.rev};
+  self->send(link.actor, std::move(req));
+}
+
+// Finds the document's actor (activating it if needed) and joins it.
+void resolve(self_ptr self, const std::string& doc) {
+  self->request(self->state.ctx->directory, resolve_timeout, resolve_atom_v, doc)
+    .then(
+      [=](caf::actor actor) {
+        auto& st = self->state;
+        auto i = st.docs.find(doc);
+        if (i == st.docs.end())
+          return;  // left meanwhile
+        auto& link = i->second;
+        link.actor = actor;
+        self->monitor(actor);
+        st.doc_of[actor.address()] = doc;
+        send_join(self, link);
+        // A resubmission after the document actor went away.
+        if (link.unacked)
+          self->send(actor, *link.unacked);
+      },
+      [=](caf::error& err) {
+        auto& st = self->state;
+        spdlog::warn("session={} doc={} event=resolve_failed error={}",
+                     st.session, doc, self->system().render(err));
+        auto i = st.docs.find(doc);
+        if (i == st.docs.end())
+          return;
+        if (i->second.unacked)
+          send_error(self, errc::unavailable,
+                     "document unavailable; retry with the same seq", doc,
+                     i->second.unacked->seq);
+        else
+          send_error(self, errc::unavailable, "document unavailable", doc);
+        st.docs.erase(i);
+      });
+}
+
+void on_join(self_ptr self, client_message& m) {
+  auto& st = self->state;
+  auto level = access_for(st.claims, m.doc);
+  if (level == access::none) {
+    send_error(self, errc::forbidden, "the token does not allow this document",
+               m.doc);
+    return;
+  }
+  if (st.docs.count(m.doc) != 0) {
+    send_error(self, errc::bad_request, "already joined", m.doc);
+    return;
+  }
+  auto& link = st.docs[m.doc];
+  link.can_write = level == access::write;
+  link.resume = m.rev.has_value();
+  link.rev = m.rev.value_or(0);
+  resolve(self, m.doc);
+}
+
+void on_op(self_ptr self, client_message& m) {
+  auto& st = self->state;
+  auto i = st.docs.find(m.doc);
+  if (i == st.docs.end() || i->second.state != doc_link::phase::joined) {
+    send_error(self, errc::not_joined, "join the document first", m.doc, m.seq);
+    return;
+  }
+  auto& link = i->second;
+  if (!link.can_write || access_for(st.claims, m.doc) != access::write) {
+    send_error(self, errc::forbidden, "the token allows reading only", m.doc,
+               m.seq);
+    return;
+  }
+  submit_request req{st.session, st.client, st.claims.sub, m.seq, *m.rev,
+                     std::move(m.op)};
+  link.unacked = req;
+  link.unacked_since = clock::now();
+  self->send(link.actor, std::move(req));
+}
+
+void on_frame(self_ptr self, std::string& text) {
+  auto& st = self->state;
+  if (st.closing)
+    return;
+  node_metrics().frames_in.fetch_add(1, std::memory_order_relaxed);
+  client_message m;
+  decode_error err;
+  bool ok = decode(text, m, err);
+  if (!st.bucket.take()) {
+    send_error(self, errc::rate_limited, "too many messages; not applied",
+               ok ? std::string_view{m.doc} : std::string_view{err.doc},
+               ok && m.type == msg_type::op ? std::optional<uint64_t>{m.seq}
+                                            : err.seq);
+    return;
+  }
+  if (!ok) {
+    send_error(self, err.code, err.message, err.doc, err.seq);
+    return;
+  }
+  if (st.client.empty() && m.type != msg_type::hello
+      && m.type != msg_type::ping) {
+    send_error(self, errc::bad_request, "send hello first", m.doc);
+    return;
+  }
+  switch (m.type) {
+    case msg_type::hello:
+      if (!st.client.empty()) {
+        send_error(self, errc::bad_request, "hello was already sent");
+        return;
+      }
+      if (m.v != 1) {
+        send_error(self, errc::bad_request, "unsupported protocol version");
+        return;
+      }
+      st.client = std::move(m.client);
+      send_frame(self, encode_welcome(st.ctx->cfg.node_id, st.session));
+      return;
+    case msg_type::join:
+      on_join(self, m);
+      return;
+    case msg_type::op:
+      on_op(self, m);
+      return;
+    case msg_type::presence: {
+      auto i = st.docs.find(m.doc);
+      if (i == st.docs.end() || i->second.state != doc_link::phase::joined) {
+        send_error(self, errc::not_joined, "join the document first", m.doc);
+        return;
+      }
+      self->send(i->second.actor, presence_request{st.session, st.client,
+                                                   st.claims.sub,
+                                                   std::move(m.presence)});
+      return;
+    }
+    case msg_type::leave: {
+      auto i = st.docs.find(m.doc);
+      if (i == st.docs.end()) {
+        send_error(self, errc::not_joined, "not joined", m.doc);
+        return;
+      }
+      if (i->second.actor) {
+        self->send(i->second.actor, leave_request{st.session});
+        self->demonitor(i->second.actor);
+        st.doc_of.erase(i->second.actor.address());
+      }
+      st.docs.erase(i);
+      send_frame(self, encode_left(m.doc));
+      return;
+    }
+    case msg_type::auth: {
+      token_claims claims;
+      std::string why;
+      if (!st.ctx->verifier.verify(m.token, claims, why)) {
+        send_error(self, errc::forbidden, "token refused: " + why);
+        return;
+      }
+      if (claims.sub != st.claims.sub) {
+        send_error(self, errc::forbidden, "the token is for another user");
+        return;
+      }
+      st.claims = std::move(claims);
+      arm_expiry(self);
+      return;
+    }
+    case msg_type::ping:
+      send_frame(self, encode_pong());
+      return;
+  }
+}
+
+// A document actor went away (passivated or its node died): resolve again,
+// resume from the last revision seen and resubmit the unacked op.
+void on_doc_down(self_ptr self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  auto i = st.doc_of.find(dm.source);
+  if (i == st.doc_of.end())
+    return;
+  auto doc = i->second;
+  st.doc_of.erase(i);
+  auto j = st.docs.find(doc);
+  if (j == st.docs.end())
+    return;
+  auto& link = j->second;
+  if (++link.rejoins > 10) {
+    send_error(self, errc::unavailable, "document unavailable; rejoin", doc);
+    st.docs.erase(j);
+    return;
+  }
+  if (link.state == doc_link::phase::joined)
+    link.resume = true;  // from link.rev
+  link.state = doc_link::phase::resolving;
+  link.actor = nullptr;
+  resolve(self, doc);
+}
+
+caf::behavior connection(self_ptr self, server_context* ctx,
+                         std::shared_ptr<session_sink> sink,
+                         token_claims claims, std::string session_id) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.sink = std::move(sink);
+  st.session = std::move(session_id);
+  st.claims = std::move(claims);
+  st.bucket = rate_bucket(st.ctx->cfg.rate_limit, st.ctx->cfg.rate_burst);
+  node_metrics().connections.fetch_add(1, std::memory_order_relaxed);
+  self->attach_functor([] {
+    node_metrics().connections.fetch_sub(1, std::memory_order_relaxed);
+  });
+  self->set_down_handler([=](caf::down_msg& dm) { on_doc_down(self, dm); });
+  arm_expiry(self);
+  return {
+    [=](frame_atom, std::string& text) { on_frame(self, text); },
+    [=](closed_atom) { self->quit(); },
+    [=](expire_atom, uint64_t generation) {
+      auto& st = self->state;
+      if (generation != st.expiry_generation || st.closing)
+        return;
+      send_error(self, errc::token_expired, "the token expired");
+      close_socket(self, 4001, "token expired");
+    },
+    [=](joined_event& ev) {
+      auto& st = self->state;
+      auto i = st.docs.find(ev.doc);
+      if (i == st.docs.end())
+        return;
+      auto& link = i->second;
+      bool first = !(link.state == doc_link::phase::joining && link.rejoins > 0);
+      link.state = doc_link::phase::joined;
+      link.rev = ev.rev;
+      // A transparent rejoin after the document actor moved stays silent.
+      if (first)
+        send_frame(self, encode_joined(ev.doc, ev.rev,
+                                       ev.has_text ? &ev.text : nullptr));
+    },
+    [=](op_event& ev) {
+      auto& st = self->state;
+      auto& op = ev.op.get();
+      auto i = st.docs.find(op.doc);
+      if (i == st.docs.end())
+        return;
+      auto& link = i->second;
+      if (op.rev <= link.rev && link.state == doc_link::phase::joined)
+        return;  // already seen (a replay overlapping a rejoin)
+      link.rev = op.rev;
+      // Our own unacked op committed while we were away: it is the ack.
+      if (link.unacked && op.client == st.client && op.seq == link.unacked->seq)
+        link.unacked.reset();
+      ev.op.frame([](const committed_op& c) {
+        return encode_op(c.doc, c.rev, c.client, c.seq, c.op);
+      });
+      node_metrics().frames_out.fetch_add(1, std::memory_order_relaxed);
+      st.sink->send(ev.op.frame_ptr());
+    },
+    [=](ack_event& ev) {
+      auto& st = self->state;
+      auto i = st.docs.find(ev.doc);
+      if (i == st.docs.end())
+        return;
+      auto& link = i->second;
+      if (link.unacked && link.unacked->seq == ev.seq) {
+        node_metrics().ack_latency.observe(
+          std::chrono::duration<double>(clock::now() - link.unacked_since)
+            .count());
+        link.unacked.reset();
+      }
+      link.rev = std::max(link.rev, ev.rev);
+      send_frame(self, encode_ack(ev.doc, ev.seq, ev.rev));
+    },
+    [=](presence_event& ev) {
+      if (self->state.docs.count(ev.doc) != 0)
+        send_frame(self,
+                   encode_presence(ev.doc, ev.client, ev.user, ev.data));
+    },
+    [=](error_event& ev) {
+      auto& st = self->state;
+      auto i = st.docs.find(ev.doc);
+      if (i != st.docs.end()) {
+        auto& link = i->second;
+        if (ev.has_seq && link.unacked && link.unacked->seq == ev.seq)
+          link.unacked.reset();
+        if (link.state != doc_link::phase::joined && !ev.has_seq) {
+          // The join failed: forget the document.
+          if (link.actor) {
+            self->demonitor(link.actor);
+            st.doc_of.erase(link.actor.address());
+          }
+          st.docs.erase(i);
+        }
+      }
+      send_frame(self, encode_error(ev.code, ev.message, ev.doc,
+                                    ev.has_seq ? std::optional<uint64_t>{ev.seq}
+                                               : std::nullopt));
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_connection(server_context& ctx,
+                            std::shared_ptr<session_sink> sink,
+                            token_claims claims, std::string session_id) {
+  return ctx.sys.spawn(connection, &ctx, std::move(sink), std::move(claims),
+                       std::move(session_id));
+}
+
+} // namespace collab::net

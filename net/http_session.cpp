@@ -1,0 +1,93 @@
+#include "net/http_session.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/websocket.hpp>
+#include <spdlog/spdlog.h>
+
+#include "net/ws_session.hpp"
+
+namespace collab::net {
+namespace {
+namespace http = boost::beast::http;
+constexpr auto read_timeout = std::chrono::seconds(30);
+constexpr size_t max_body = 64 * 1024;  // no route takes a large body
+} // namespace
+
+http_session::http_session(boost::asio::ip::tcp::socket&& socket,
+                           server_context& ctx)
+  : stream_(std::move(socket)), ctx_(ctx) {
+  // nop
+}
+
+void http_session::run() {
+  boost::asio::dispatch(stream_.get_executor(),
+                        boost::beast::bind_front_handler(&http_session::do_read,
+                                                         shared_from_this()));
+}
+
+void http_session::do_read() {
+  parser_.emplace();
+  parser_->body_limit(max_body);
+  parser_->header_limit(16 * 1024);
+  stream_.expires_after(read_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   boost::beast::bind_front_handler(&http_session::on_read,
+                                                    shared_from_this()));
+}
+
+void http_session::on_read(boost::beast::error_code ec, size_t) {
+  if (ec == http::error::end_of_stream) {
+    boost::beast::error_code ignored;
+    stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send,
+                              ignored);
+    return;
+  }
+  if (ec)
+    return;  // timeouts and resets end the connection quietly
+  auto req = parser_->release();
+  if (boost::beast::websocket::is_upgrade(req)) {
+    token_claims claims;
+    http_response refusal;
+    if (!check_upgrade(ctx_, req, claims, refusal)) {
+      refusal.keep_alive(false);
+      write(std::move(refusal));
+      return;
+    }
+    stream_.expires_never();  // the WebSocket has its own timeouts
+    std::make_shared<ws_session>(std::move(stream_), ctx_)
+      ->run(std::move(req), std::move(claims));
+    return;
+  }
+  // The answer may come from an actor thread: hop back onto our strand.
+  auto self = shared_from_this();
+  handle_http(ctx_, req, [self](http_response res) {
+    boost::asio::post(self->stream_.get_executor(),
+                      [self, r = std::move(res)]() mutable {
+                        self->write(std::move(r));
+                      });
+  });
+}
+
+void http_session::write(http_response res) {
+  res_ = std::make_shared<http_response>(std::move(res));
+  bool close = res_->need_eof();
+  http::async_write(stream_, *res_,
+                    boost::beast::bind_front_handler(&http_session::on_write,
+                                                     shared_from_this(), close));
+}
+
+void http_session::on_write(bool close, boost::beast::error_code ec, size_t) {
+  res_.reset();
+  if (ec)
+    return;
+  if (close) {
+    boost::beast::error_code ignored;
+    stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send,
+                              ignored);
+    return;
+  }
+  do_read();
+}
+
+} // namespace collab::net

@@ -1,0 +1,38 @@
+// One plain HTTP connection (keep-alive): reads requests, answers them
+// through http_routes, and turns itself into a ws_session on an accepted
+// upgrade to /v1/ws.
+//
+// Thread-safety: members are touched only on the connection's strand.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "net/http_routes.hpp"
+#include "net/server_context.hpp"
+
+namespace collab::net {
+
+class http_session : public std::enable_shared_from_this<http_session> {
+public:
+  http_session(boost::asio::ip::tcp::socket&& socket, server_context& ctx);
+  void run();
+
+private:
+  void do_read();
+  void on_read(boost::beast::error_code ec, size_t bytes);
+  void write(http_response res);
+  void on_write(bool close, boost::beast::error_code ec, size_t bytes);
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  server_context& ctx_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>>
+    parser_;
+  std::shared_ptr<http_response> res_;  // alive until written
+};
+
+} // namespace collab::net

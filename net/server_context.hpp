@@ -1,0 +1,36 @@
+// What every part of the network layer of one node shares: configuration,
+// the token verifier, the actor system and the actors requests go to.
+//
+// Thread-safety: constant after start-up except the atomics.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "config/node_config.hpp"
+#include "net/auth.hpp"
+#include "persistence/document_store.hpp"
+
+namespace collab::net {
+
+struct server_context {
+  server_context(caf::actor_system& sys, node_config cfg)
+    : sys(sys),
+      cfg(std::move(cfg)),
+      verifier(this->cfg.jwt_secret, this->cfg.jwt_leeway) {
+    // nop
+  }
+  caf::actor_system& sys;
+  const node_config cfg;
+  const token_verifier verifier;
+  caf::actor directory;            // resolve_atom -> document actor
+  document_store_actor store;      // op history reads
+  std::vector<std::string> allowed_origins;  // set before serving
+  std::atomic<bool> draining{false};
+};
+
+} // namespace collab::net

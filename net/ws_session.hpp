@@ -1,0 +1,75 @@
+// One WebSocket (Beast) and its bounded write queue. Frames read from the
+// socket go to the session's connection actor; frames the actor sends come
+// back through session_sink::send, posted onto the socket's strand.
+//
+// Backpressure: when more than `send-queue-bytes` wait to be written, the
+// reader is too slow: the queue is dropped and the socket closed with 1013,
+// so one slow reader never slows anyone else down. A socket that does not
+// even take the close frame is cut after a grace period.
+//
+// Thread-safety: all members are touched only on the socket's strand;
+// send() and close() post onto it and are safe from any thread.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <caf/actor.hpp>
+
+#include "net/auth.hpp"
+#include "net/server_context.hpp"
+#include "net/session_sink.hpp"
+
+namespace collab::net {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace websocket = boost::beast::websocket;
+
+class ws_session : public session_sink,
+                   public std::enable_shared_from_this<ws_session> {
+public:
+  ws_session(beast::tcp_stream&& stream, server_context& ctx);
+  ~ws_session() override;
+
+  // Completes the upgrade of `req` and starts reading.
+  void run(http::request<http::string_body> req, token_claims claims);
+
+  void send(std::shared_ptr<const std::string> frame) override;
+  void close(uint16_t code, std::string reason) override;
+
+private:
+  void on_accept(beast::error_code ec);
+  void do_read();
+  void on_read(beast::error_code ec, size_t bytes);
+  void on_send(std::shared_ptr<const std::string> frame);
+  void do_write();
+  void on_write(beast::error_code ec, size_t bytes);
+  // Closes with `code` once the frames queued so far are written.
+  void start_close(uint16_t code, std::string reason, bool drop_queue);
+  void do_close();
+  void on_closed();
+
+  websocket::stream<beast::tcp_stream> ws_;
+  server_context& ctx_;
+  beast::flat_buffer buffer_;
+  caf::actor conn_;
+  token_claims claims_;
+  std::string session_id_;
+
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool closing_ = false;       // no more frames are taken
+  bool close_sent_ = false;
+  bool closed_ = false;        // the actor was told
+  websocket::close_reason close_reason_;
+  boost::asio::steady_timer hard_close_timer_;
+};
+
+} // namespace collab::net

@@ -1,0 +1,94 @@
+#include "persistence/memory_store.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+namespace collab {
+namespace {
+
+struct stored_doc {
+  std::vector<committed_op> ops;  // ops[i] is revision i + 1
+  ot::rope text;                  // the text at revision ops.size()
+  std::unordered_map<std::string, size_t> last_by_client;  // index into ops
+};
+
+struct memory_store_state {
+  std::unordered_map<std::string, stored_doc> docs;
+  static inline const char* name = "memory_store";
+};
+
+using store_ptr = document_store_actor::stateful_pointer<memory_store_state>;
+
+document_store_actor::behavior_type memory_store(store_ptr self) {
+  return {
+    [=](load_atom, const std::string& doc, uint64_t tail) {
+      doc_snapshot snap;
+      auto it = self->state.docs.find(doc);
+      if (it == self->state.docs.end())
+        return snap;
+      auto& d = it->second;
+      snap.rev = d.ops.size();
+      snap.text = d.text;
+      auto n = std::min<uint64_t>(tail, d.ops.size());
+      snap.tail.assign(d.ops.end() - n, d.ops.end());
+      for (auto& [client, idx] : d.last_by_client)
+        snap.clients.push_back(d.ops[idx]);
+      return snap;
+    },
+    [=](commit_atom, const std::string& doc,
+        std::vector<committed_op>& batch) -> caf::result<uint64_t> {
+      auto& d = self->state.docs[doc];
+      // Check the whole batch first: a batch is all or nothing.
+      auto next = d.ops.size() + 1;
+      auto text = d.text;
+      for (auto& op : batch) {
+        if (op.rev != next++)
+          return caf::make_error(caf::sec::invalid_argument,
+                                 "revision gap in commit");
+        if (auto err = ot::apply(text, op.op); !err.empty())
+          return caf::make_error(caf::sec::invalid_argument, err);
+      }
+      d.text = std::move(text);
+      for (auto& op : batch) {
+        d.last_by_client[op.client] = d.ops.size();
+        d.ops.push_back(std::move(op));
+      }
+      return static_cast<uint64_t>(d.ops.size());
+    },
+    [=](read_ops_atom, const std::string& doc, uint64_t from, uint64_t limit) {
+      std::vector<committed_op> out;
+      auto it = self->state.docs.find(doc);
+      if (it == self->state.docs.end())
+        return out;
+      auto& ops = it->second.ops;
+      for (auto r = from; r < ops.size() && out.size() < limit; ++r)
+        out.push_back(ops[r]);
+      return out;
+    },
+    [=](find_seq_atom, const std::string& doc, const std::string& client,
+        uint64_t seq) {
+      std::vector<committed_op> out;
+      auto it = self->state.docs.find(doc);
+      if (it == self->state.docs.end())
+        return out;
+      // Newest first: a duplicate is almost always of a recent op.
+      auto& ops = it->second.ops;
+      for (auto i = ops.rbegin(); i != ops.rend(); ++i)
+        if (i->client == client && i->seq == seq) {
+          out.push_back(*i);
+          break;
+        }
+      return out;
+    },
+  };
+}
+
+} // namespace
+
+document_store_actor spawn_memory_store(caf::actor_system& sys) {
+  return sys.spawn(memory_store);
+}
+
+} // namespace collab

@@ -1,0 +1,131 @@
+// collabd: one node of the collab cluster. The composition root: reads the
+// configuration, picks the storage adapter, starts the actor system (the
+// document directory and store) and the client listener (HTTP + WebSocket).
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <caf/all.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/directory.hpp"
+#include "actors/messages.hpp"
+#include "config/node_config.hpp"
+#include "net/auth.hpp"
+#include "net/listener.hpp"
+#include "net/server_context.hpp"
+#include "persistence/memory_store.hpp"
+
+namespace {
+
+std::string random_secret() {
+  std::random_device rd;
+  std::string s;
+  for (int i = 0; i < 32; ++i) {
+    char buf[3];
+    std::snprintf(buf, sizeof buf, "%02x", rd() & 0xff);
+    s += buf;
+  }
+  return s;
+}
+
+void setup_logging(const collab::node_config& cfg) {
+  auto logger = spdlog::stderr_color_mt("collabd");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ node=" + cfg.node_id
+                      + " %v");
+  logger->set_level(spdlog::level::from_str(cfg.log_level));
+  spdlog::set_default_logger(logger);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  collab::node_config cfg;
+  if (auto rc = collab::parse_node_config(argc, argv, cfg); rc >= 0)
+    return rc;
+  setup_logging(cfg);
+  if (cfg.jwt_secret.empty()) {
+    if (!cfg.dev) {
+      spdlog::error("event=config_error message=\"COLLAB_JWT_SECRET is "
+                    "required outside development mode (--dev)\"");
+      return 2;
+    }
+    cfg.jwt_secret = random_secret();
+  }
+  if (!cfg.pg_url.empty() || !cfg.redis_url.empty())
+    spdlog::warn("event=config_note message=\"PostgreSQL and Redis are not "
+                 "used yet: documents live in memory\"");
+
+  caf::actor_system_config sys_cfg;
+  collab::register_message_types(sys_cfg);
+  sys_cfg.set("scheduler.max-threads",
+              std::max(2u, std::thread::hardware_concurrency()));
+  caf::actor_system sys{sys_cfg};
+  // Connection actors end with their sockets; at exit nobody waits for them.
+  sys.await_actors_before_shutdown(false);
+
+  collab::net::server_context ctx{sys, cfg};
+  ctx.store = collab::spawn_memory_store(sys);
+  collab::document_options doc_opts;
+  doc_opts.history_window = cfg.history_window;
+  doc_opts.max_doc_bytes = cfg.max_doc_bytes;
+  doc_opts.idle_timeout = std::chrono::milliseconds(cfg.doc_idle_ms);
+  ctx.directory = collab::spawn_directory(sys, ctx.store, doc_opts);
+
+  boost::asio::io_context ioc{cfg.io_threads};
+  std::shared_ptr<collab::net::listener> lst;
+  try {
+    boost::asio::ip::tcp::endpoint ep{
+      boost::asio::ip::make_address(cfg.bind), cfg.client_port};
+    lst = std::make_shared<collab::net::listener>(ioc, ep, ctx);
+  } catch (const std::exception& e) {
+    spdlog::error("event=listen_failed bind={} port={} error=\"{}\"", cfg.bind,
+                  cfg.client_port, e.what());
+    return 1;
+  }
+  auto port = lst->port();
+  ctx.allowed_origins = cfg.allowed_origins;
+  if (ctx.allowed_origins.empty()) {
+    auto p = std::to_string(port);
+    ctx.allowed_origins = {"http://localhost:" + p, "http://127.0.0.1:" + p};
+    auto own = "http://" + cfg.bind + ":" + p;
+    if (own != ctx.allowed_origins[1])
+      ctx.allowed_origins.push_back(own);
+  }
+  lst->run();
+
+  boost::asio::signal_set signals{ioc, SIGINT, SIGTERM};
+  signals.async_wait([&](boost::system::error_code, int sig) {
+    spdlog::info("event=shutdown signal={}", sig);
+    ctx.draining = true;
+    lst->stop();
+    ioc.stop();
+  });
+
+  auto url = "http://" + cfg.bind + ":" + std::to_string(port);
+  spdlog::info("event=listening url={} origins={}", url,
+               fmt::join(ctx.allowed_origins, ","));
+  std::cout << "collabd listening on " << url << " node=" << cfg.node_id
+            << std::endl;
+  if (cfg.dev)
+    std::cout << "development token (user dev, all documents, 24 h): "
+              << collab::net::mint_token(cfg.jwt_secret, "dev", {"*"}, {},
+                                         24 * 3600)
+              << std::endl;
+
+  std::vector<std::thread> threads;
+  for (int i = 1; i < cfg.io_threads; ++i)
+    threads.emplace_back([&] { ioc.run(); });
+  ioc.run();
+  for (auto& t : threads)
+    t.join();
+  caf::anon_send_exit(ctx.directory, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(ctx.store, caf::exit_reason::user_shutdown);
+  return 0;
+}
