@@ -2,9 +2,9 @@
 // server messages, PROTOCOL.md "Client to server" / "Server to client".
 //
 // Decoding copies the frame into a reusable per-thread buffer and parses it
-// in situ with RapidJSON's iterative (non-recursive) reader, so hostile
-// nesting cannot overflow the stack. A guard handler between the reader and
-// the DOM bounds the nesting depth and refuses duplicate keys at every level.
+// in situ with RapidJSON. A guard handler between the reader and the DOM
+// bounds the nesting depth (so hostile nesting cannot overflow the stack of
+// the recursive reader) and refuses duplicate keys at every level.
 // The DOM lives in a stack-buffer memory pool: a typical frame costs no heap
 // allocation besides the strings copied into the client_message.
 //
@@ -22,6 +22,10 @@
 #include <charconv>
 #include <cstring>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -88,20 +92,74 @@ void append_escape(std::string& out, char c, char esc) {
   }
 }
 
+// True when one of the 8 bytes in `w` needs escaping (< 0x20, '"' or '\\').
+// Classic SWAR zero-byte tests; a borrow can only misfire after a real hit,
+// so the "any" answer is exact.
+inline bool word_needs_escape(uint64_t w) {
+  constexpr uint64_t ones = 0x0101010101010101ull;
+  constexpr uint64_t highs = 0x8080808080808080ull;
+  const uint64_t quote = w ^ (ones * '"');
+  const uint64_t backslash = w ^ (ones * '\\');
+  const uint64_t control = (w - ones * 0x20) & ~w;
+  const uint64_t q = (quote - ones) & ~quote;
+  const uint64_t b = (backslash - ones) & ~backslash;
+  return ((control | q | b) & highs) != 0;
+}
+
+inline uint64_t load_word(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+
+#if defined(__SSE2__)
+// Bit i set when byte i of the 16 at `p` needs escaping.
+inline unsigned escape_mask16(const char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+  const __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+  const __m128i backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+  return static_cast<unsigned>(
+      _mm_movemask_epi8(_mm_or_si128(control, _mm_or_si128(quote, backslash))));
+}
+#endif
+
+// The first byte in [p, end) that needs escaping, or end.
+const char* find_escape(const char* p, const char* end) {
+#if defined(__SSE2__)
+  for (; end - p >= 16; p += 16)
+    if (const unsigned m = escape_mask16(p)) return p + __builtin_ctz(m);
+#endif
+  while (end - p >= 8 && !word_needs_escape(load_word(p))) p += 8;
+  for (; p != end; ++p)
+    if (escape_of(*p) != 0) return p;
+  return end;
+}
+
+// One past the last byte in [begin, p) that needs escaping, or begin.
+const char* find_escape_backwards(const char* begin, const char* p) {
+#if defined(__SSE2__)
+  for (; p - begin >= 16; p -= 16)
+    if (const unsigned m = escape_mask16(p - 16)) return p - 16 + (32 - __builtin_clz(m));
+#endif
+  while (p - begin >= 8 && !word_needs_escape(load_word(p - 8))) p -= 8;
+  for (; p != begin; --p)
+    if (escape_of(p[-1]) != 0) return p;
+  return begin;
+}
+
 // Escapes the body of a JSON string (no quotes). REQUIRES: valid UTF-8 (the
 // callers pass validated ids, ops and text); bytes >= 0x80 pass through.
 void append_escaped(std::string& out, std::string_view s) {
   const char* p = s.data();
   const char* const end = p + s.size();
-  const char* run = p;
-  for (; p != end; ++p) {
-    const char esc = escape_of(*p);
-    if (esc == 0) continue;
-    out.append(run, p);
-    append_escape(out, *p, esc);
-    run = p + 1;
+  for (;;) {
+    const char* hit = find_escape(p, end);
+    out.append(p, hit);
+    if (hit == end) return;
+    append_escape(out, *hit, escape_of(*hit));
+    p = hit + 1;
   }
-  out.append(run, end);
 }
 
 // Length of the valid UTF-8 sequence at [p, end), or 0 when it is invalid
@@ -125,6 +183,32 @@ size_t utf8_sequence_length(const unsigned char* p, const unsigned char* end) {
     return 4;
   }
   return 0;
+}
+
+// Strict UTF-8 validation with an ASCII fast path (8 bytes at a time):
+// frames are almost all ASCII, and this is several times faster than
+// RapidJSON's per-character validation inside strings.
+bool utf8_valid(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* const end = p + s.size();
+  while (p != end) {
+    if (end - p >= 8) {
+      uint64_t word;
+      std::memcpy(&word, p, 8);
+      if ((word & 0x8080808080808080ull) == 0) {
+        p += 8;
+        continue;
+      }
+    }
+    if (*p < 0x80) {
+      ++p;
+      continue;
+    }
+    const size_t n = utf8_sequence_length(p, end);
+    if (n == 0) return false;
+    p += n;
+  }
+  return true;
 }
 
 // Like append_escaped, but for text we did not validate (error messages,
@@ -153,28 +237,36 @@ void append_escaped_sanitized(std::string& out, std::string_view s) {
 
 // Escapes out[start, size()) in place: grows the string once by the number
 // of extra bytes the escapes need, then rewrites it back to front so that
-// no byte is read after it was overwritten.
+// no byte is read after it was overwritten. Runs of plain text move with
+// one memmove each.
 void escape_in_place(std::string& out, size_t start) {
   size_t extra = 0;
-  for (size_t i = start; i < out.size(); ++i) {
-    const char esc = escape_of(out[i]);
-    if (esc != 0) extra += esc == 'u' ? 5 : 1;
+  {
+    const char* p = out.data() + start;
+    const char* const end = out.data() + out.size();
+    while ((p = find_escape(p, end)) != end) {
+      extra += escape_of(*p) == 'u' ? 5 : 1;
+      ++p;
+    }
   }
   if (extra == 0) return;
   size_t src = out.size();
   out.resize(src + extra);
   char* const d = out.data();
   size_t dst = out.size();
-  while (src > start) {
-    // Move the run of raw bytes that ends at src in one go.
-    size_t run = src;
-    while (run > start && escape_of(d[run - 1]) == 0) --run;
+  for (;;) {
+    const size_t run = static_cast<size_t>(find_escape_backwards(d + start, d + src) - d);
     const size_t n = src - run;
     dst -= n;
-    if (n != 0) std::memmove(d + dst, d + run, n);
-    src = run;
-    if (src == start) break;
-    const char c = d[--src];
+    if (n <= 16) {
+      // Short runs (words between escapes) are cheaper without a call.
+      for (size_t i = n; i-- > 0;) d[dst + i] = d[run + i];
+    } else {
+      std::memmove(d + dst, d + run, n);
+    }
+    if (run == start) break;
+    src = run - 1;
+    const char c = d[src];
     const char esc = escape_of(c);
     if (esc == 'u') {
       const auto u = static_cast<unsigned char>(c);
@@ -218,8 +310,12 @@ using pool_allocator = rj::MemoryPoolAllocator<rj::CrtAllocator>;
 using document = rj::GenericDocument<rj::UTF8<>, pool_allocator, pool_allocator>;
 using reader = rj::GenericReader<rj::UTF8<>, rj::UTF8<>, pool_allocator>;
 
-constexpr unsigned parse_flags =
-    rj::kParseInsituFlag | rj::kParseValidateEncodingFlag | rj::kParseIterativeFlag;
+// The recursive reader is markedly faster than the iterative one, and safe
+// here: guard_handler refuses the StartObject/StartArray event beyond
+// max_depth, and the reader stops before it recurses any deeper. Encoding is
+// validated over the whole frame before parsing (faster than the reader's
+// kParseValidateEncodingFlag); what \u escapes produce is checked after.
+constexpr unsigned parse_flags = rj::kParseInsituFlag;
 
 // Deep enough for any sane presence payload, shallow enough that the
 // recursive re-serialisation of `data` stays far from the stack limit.
@@ -503,6 +599,10 @@ private:
     rj::Writer<rj::StringBuffer> w(buf);
     if (!f_.data->Accept(w))
       return fail(errc::bad_request, "field 'data' cannot be serialised");
+    // RapidJSON turns a lone surrogate escape ("\udc00") into bytes that are
+    // not UTF-8; never forward those to other sessions.
+    if (!utf8_valid({buf.GetString(), buf.GetSize()}))
+      return fail(errc::bad_request, "field 'data' holds an invalid \\u escape");
     if (buf.GetSize() > limits_.max_presence_bytes)
       return fail(errc::too_large, "presence data is larger than " +
                                        std::to_string(limits_.max_presence_bytes) +
@@ -575,6 +675,12 @@ bool decode(std::string_view frame, client_message& out, decode_error& err,
   if (frame.size() > (1u << 30)) {
     err.code = errc::too_large;
     err.message = "frame too large";
+    return false;
+  }
+
+  if (!utf8_valid(frame)) {
+    err.code = errc::bad_request;
+    err.message = "frame is not valid UTF-8";
     return false;
   }
 
@@ -671,7 +777,7 @@ std::string encode_joined(std::string_view doc, uint64_t rev, const ot::rope* te
   // Room for the text plus some escapes (newlines are common), so the
   // in-place escaping usually does not reallocate.
   const size_t text_bytes = text != nullptr ? text->bytes() : 0;
-  out.reserve(64 + doc.size() + text_bytes + text_bytes / 16);
+  out.reserve(64 + doc.size() + text_bytes + text_bytes / 8);
   out.append("{\"type\":\"joined\",\"doc\":");
   append_string(out, doc);
   out.append(",\"rev\":");

@@ -458,6 +458,51 @@ CAF_TEST(escaping matches rapidjson for every ascii byte) {
                   "\xC3\xAB" R"( \"Z\"","data":1})");
 }
 
+CAF_TEST(escaping agrees with rapidjson on random strings of every length) {
+  // Lengths around the 8- and 16-byte scanning strides, escapes at the edges.
+  std::mt19937 rng(11);
+  const std::vector<std::string> pieces = {"a", "b", "X", " ", "\"", "\\", "\n", "\t",
+                                           "\x01", "\x1f", "/", "\x7f", "\xC3\xA9", emoji};
+  for (int i = 0; i < 3000; ++i) {
+    std::string valid;
+    const size_t len = rng() % 70;
+    while (valid.size() < len) valid += pieces[rng() % pieces.size()];
+    std::string out;
+    append_json_string(out, valid);
+    CAF_CHECK_EQUAL(out, rapidjson_quoted(valid));
+    const ot::rope r(valid);
+    CAF_CHECK_EQUAL(encode_joined("d", 1, &r),
+                    R"({"type":"joined","doc":"d","rev":1,"text":)" + out + "}");
+  }
+}
+
+CAF_TEST(lone surrogate escapes never reach other sessions) {
+  CAF_CHECK_EQUAL(code_of(dec(R"({"type":"presence","doc":"d","data":"\udc00"})")),
+                  "bad_request");
+  CAF_CHECK_EQUAL(code_of(dec(R"({"type":"presence","doc":"d","data":{"\udfff":1}})")),
+                  "bad_request");
+  CAF_CHECK_EQUAL(code_of(dec(R"({"type":"presence","doc":"d","data":"\ud800x"})")),
+                  "bad_request");
+  const auto bad = dec(R"({"type":"op","doc":"d","rev":0,"seq":1,"op":["\udc00"]})");
+  CAF_CHECK_EQUAL(code_of(bad), "bad_op");
+  CAF_CHECK_EQUAL(seq_of(bad), 1);
+  // A proper pair is one code point.
+  const auto pair = dec(R"({"type":"op","doc":"d","rev":0,"seq":1,"op":["\ud83d\ude00"]})");
+  CAF_REQUIRE(pair.ok);
+  CAF_REQUIRE_EQUAL(pair.msg.op.size(), 1u);
+  CAF_CHECK_EQUAL(pair.msg.op[0].text, emoji);
+  CAF_CHECK_EQUAL(pair.msg.op[0].n, 1u);
+  const auto p = dec(R"({"type":"presence","doc":"d","data":"\ud83d\ude00"})");
+  CAF_REQUIRE(p.ok);
+  CAF_CHECK_EQUAL(p.msg.presence, "\"" + emoji + "\"");
+}
+
+CAF_TEST(invalid utf8 outside strings is refused) {
+  CAF_CHECK_EQUAL(code_of(dec("{\"type\":\"ping\"}\xFF")), "bad_request");
+  CAF_CHECK_EQUAL(code_of(dec("\xEF\xBB\xBF{\"type\":\"ping\"}")), "bad_request");  // BOM
+  CAF_CHECK_EQUAL(code_of(dec("{\"type\":\"ping\",\"\xC0\xAF\":1}")), "bad_request");
+}
+
 CAF_TEST(invalid utf8 in free text becomes the replacement character) {
   const auto s = encode_error(errc::bad_request, "bad \xFF\xC3 \xED\xA0\x80 ok \xF0\x9F\x98\x80");
   CAF_CHECK_EQUAL(s, "{\"type\":\"error\",\"code\":\"bad_request\",\"message\":\"bad "
