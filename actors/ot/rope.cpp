@@ -44,17 +44,23 @@ constexpr size_t min_leaf = 256;
 
 int height(const node_ptr& t) { return t ? t->height : 0; }
 
-node_ptr make_leaf(std::string text) {
+// `cps` is passed when the caller already knows it, to skip a rescan.
+node_ptr make_leaf(std::string text, uint64_t cps) {
   if (text.empty())
     return nullptr;
   auto n = std::make_shared<node>();
-  n->cps = utf8_count(text);
+  n->cps = cps;
   n->bytes = text.size();
   n->text = std::move(text);
   return n;
 }
 
 // REQUIRES: a and b non-null, heights differ by at most 1.
+node_ptr make_leaf(std::string text) {
+  uint64_t cps = utf8_count(text);
+  return make_leaf(std::move(text), cps);
+}
+
 node_ptr make_inner(node_ptr a, node_ptr b) {
   auto n = std::make_shared<node>();
   n->cps = a->cps + b->cps;
@@ -121,16 +127,16 @@ const node* leftmost(const node* t) {
 }
 
 // Path copy replacing the rightmost (leftmost) leaf; heights are unchanged.
-node_ptr replace_rightmost(const node_ptr& t, std::string text) {
+node_ptr replace_rightmost(const node_ptr& t, std::string text, uint64_t cps) {
   if (t->leaf())
-    return make_leaf(std::move(text));
-  return make_inner(t->left, replace_rightmost(t->right, std::move(text)));
+    return make_leaf(std::move(text), cps);
+  return make_inner(t->left, replace_rightmost(t->right, std::move(text), cps));
 }
 
-node_ptr replace_leftmost(const node_ptr& t, std::string text) {
+node_ptr replace_leftmost(const node_ptr& t, std::string text, uint64_t cps) {
   if (t->leaf())
-    return make_leaf(std::move(text));
-  return make_inner(replace_leftmost(t->left, std::move(text)), t->right);
+    return make_leaf(std::move(text), cps);
+  return make_inner(replace_leftmost(t->left, std::move(text), cps), t->right);
 }
 
 // Concatenation. Cost O(|height(a) - height(b)| + 1); the result is at most
@@ -141,7 +147,7 @@ node_ptr join(node_ptr a, node_ptr b) {
   if (!b)
     return a;
   if (a->leaf() && b->leaf() && a->bytes + b->bytes <= max_leaf)
-    return make_leaf(a->text + b->text);
+    return make_leaf(a->text + b->text, a->cps + b->cps);
   if (a->height > b->height + 1)
     return balance(a->left, join(a->right, std::move(b)));
   if (b->height > a->height + 1)
@@ -151,12 +157,12 @@ node_ptr join(node_ptr a, node_ptr b) {
   if (b->leaf() && b->bytes < min_leaf) {
     const node* r = rightmost(a.get());
     if (r->bytes + b->bytes <= max_leaf)
-      return replace_rightmost(a, r->text + b->text);
+      return replace_rightmost(a, r->text + b->text, r->cps + b->cps);
   }
   if (a->leaf() && a->bytes < min_leaf) {
     const node* l = leftmost(b.get());
     if (a->bytes + l->bytes <= max_leaf)
-      return replace_leftmost(b, a->text + l->text);
+      return replace_leftmost(b, a->text + l->text, a->cps + l->cps);
   }
   return make_inner(std::move(a), std::move(b));
 }
@@ -170,7 +176,9 @@ node_ptr insert_at(const node_ptr& t, uint64_t pos, std::string_view s) {
     std::string text;
     text.reserve(t->text.size() + s.size());
     text.append(t->text, 0, b).append(s).append(t->text, b, std::string::npos);
-    return text.size() <= max_leaf ? make_leaf(std::move(text)) : from_text(text);
+    if (text.size() <= max_leaf)
+      return make_leaf(std::move(text), t->cps + utf8_count(s));
+    return from_text(text);
   }
   uint64_t left_cps = t->left->cps;
   if (pos <= left_cps)
@@ -190,7 +198,7 @@ node_ptr erase_range(const node_ptr& t, uint64_t pos, uint64_t n) {
     std::string text;
     text.reserve(t->text.size() - (b1 - b0));
     text.append(t->text, 0, b0).append(t->text, b1, std::string::npos);
-    return make_leaf(std::move(text));
+    return make_leaf(std::move(text), t->cps - n);
   }
   uint64_t left_cps = t->left->cps;
   uint64_t end = pos + n;

@@ -164,12 +164,33 @@ bool dispatch(const rapidjson::Value& c, reply& r) {
   return r.fail("unknown kind");
 }
 
+// True when `v` nests at most `depth` levels, so echoing it with the
+// (recursive) Writer cannot exhaust the stack.
+bool shallow(const rapidjson::Value& v, int depth) {
+  if (!v.IsArray() && !v.IsObject())
+    return true;
+  if (depth == 0)
+    return false;
+  if (v.IsArray()) {
+    for (const auto& e : v.GetArray())
+      if (!shallow(e, depth - 1))
+        return false;
+    return true;
+  }
+  for (const auto& m : v.GetObject())
+    if (!shallow(m.value, depth - 1))
+      return false;
+  return true;
+}
+
 } // namespace
 
 std::string answer(std::string_view line) {
   rapidjson::Document in;
-  // Validate the encoding so raw invalid UTF-8 is refused up front.
-  in.Parse<rapidjson::kParseValidateEncodingFlag>(line.data(), line.size());
+  // Validate the encoding so raw invalid UTF-8 is refused up front; parse
+  // iteratively so deeply nested garbage cannot overflow the stack.
+  in.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(
+    line.data(), line.size());
   reply r;
   bool ok = false;
   if (in.HasParseError())
@@ -183,7 +204,7 @@ std::string answer(std::string_view line) {
   json_writer w(out);
   w.StartObject();
   if (!in.HasParseError() && in.IsObject()) {
-    if (auto id = in.FindMember("id"); id != in.MemberEnd()) {
+    if (auto id = in.FindMember("id"); id != in.MemberEnd() && shallow(id->value, 64)) {
       w.Key("id");
       id->value.Accept(w);
     }
