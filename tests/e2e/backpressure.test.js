@@ -68,12 +68,12 @@ test('a slow reader is closed with 1013 while the writer keeps getting acks quic
     const d = await getDoc(s, doc);
     assert.equal(d.rev, OPS);
     assert.equal([...d.text].length, CHUNK);
-    // the slow client can come back and resume where it stopped
+    // the slow client can come back (a resume that replays one op)
     const back = await session(s, { label: 'back', client: slow.clientId });
-    const last = ops.length ? ops[ops.length - 1] : 0;
-    back.send({ type: 'join', doc, rev: Math.max(last, OPS - 3) });
+    back.send({ type: 'join', doc, rev: OPS - 1 });
     const j = await back.next({ type: 'joined', doc }, 20000);
     assert.equal(j.rev, OPS);
+    assert.deepEqual(back.all.filter((m) => m.type === 'op').map((m) => m.rev), [OPS]);
     back.close();
     writer.close();
   });
@@ -184,5 +184,43 @@ test('many connections opened and closed quickly do not crash the node', async (
     await m.text();
     c.close();
     watcher.close();
+  });
+});
+
+test('a prompt reader is not cut off by a join answer bigger than the send queue', async (t) => {
+  // COLLAB_SEND_QUEUE_BYTES bounds what waits for a *slow* reader (close
+  // 1013: "too slow a reader"). A client that reads promptly must still be
+  // able to join a document whose text (or resume replay) is larger than the
+  // queue; otherwise with the defaults (64 MiB documents, 16 MiB queue) a
+  // large document could never be opened.
+  await withServer({
+    COLLAB_SEND_QUEUE_BYTES: '65536',
+    COLLAB_RATE_LIMIT: '100000',
+    COLLAB_RATE_BURST: '100000',
+  }, async (s) => {
+    const doc = randomId('e2e-bigjoin');
+    const w = await session(s, { label: 'writer' });
+    await w.join(doc);
+    const CHUNK = 30 * 1024;
+    for (let i = 1; i <= 4; i++) await w.opAck(doc, i - 1, i, [(i - 1) * CHUNK, 'x'.repeat(CHUNK)].filter((c) => c !== 0));
+    // 120 KiB of text in one `joined`
+    const r = await session(s, { label: 'reader' });
+    r.send({ type: 'join', doc });
+    const j = await Promise.race([
+      r.next({ type: 'joined', doc }, 20000),
+      r.closed.then((cl) => { throw new Error(`full join of a 120 KiB document closed the prompt reader: ${JSON.stringify(cl)}`); }),
+    ]);
+    assert.equal(j.text.length, 4 * CHUNK);
+    r.close();
+    // a resume replaying 4 × 30 KiB
+    const q = await session(s, { label: 'resumer' });
+    q.send({ type: 'join', doc, rev: 0 });
+    const jq = await Promise.race([
+      q.next({ type: 'joined', doc }, 20000),
+      q.closed.then((cl) => { throw new Error(`a resume replaying 120 KiB closed the prompt reader: ${JSON.stringify(cl)}`); }),
+    ]);
+    assert.equal(jq.rev, 4);
+    q.close();
+    w.close();
   });
 });

@@ -10,7 +10,7 @@ const missing = ['ws', 'ot-text-unicode'].filter(
 if (missing.length > 0) {
   process.stderr.write(
     `\ne2e: missing npm packages (${missing.join(', ')}) in ${root}/node_modules.\n` +
-    `e2e: run \`npm ci --prefix ${path.relative(process.cwd(), root) || '.'}\` first.\n\n`);
+    `e2e: run \`npm ci --prefix ${root}\` first.\n\n`);
   process.exit(1);
 }
 const major = Number(process.versions.node.split('.')[0]);
