@@ -342,8 +342,9 @@ struct scratch {
 
 thread_local scratch tls_scratch;
 
-// Frames up to this size keep their buffer for the next one.
+// Scratch up to these sizes is kept for the next frame.
 constexpr size_t keep_buffer_bytes = 256 * 1024;
+constexpr size_t keep_keys = 4096;
 
 // Forwards SAX events to the DOM, refusing too deep nesting and duplicate
 // keys. Keys point into the in-situ buffer, so they stay valid until the end.
@@ -726,7 +727,12 @@ bool decode(std::string_view frame, client_message& out, decode_error& err,
     ok = frame_decoder(out, err, limits).run(doc);
   }
 
+  // Do not let one huge frame pin its memory to this thread forever.
   if (s.frame.capacity() > keep_buffer_bytes) std::string().swap(s.frame);
+  if (s.keys.capacity() > keep_keys) {
+    std::vector<key_ref>().swap(s.keys);
+    std::vector<std::string_view>().swap(s.sorted);
+  }
   return ok;
 }
 

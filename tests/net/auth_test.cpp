@@ -365,6 +365,8 @@ CAF_TEST(tokens come from the bearer header or the cookie) {
   CAF_REQUIRE(t.has_value());
   CAF_CHECK_EQUAL(*t, "ck");
   CAF_CHECK(!extract_token("", "").has_value());
+  CAF_CHECK(!extract_token("Bearer", "").has_value());
+  CAF_CHECK(!extract_token("Bearer    ", "").has_value());
   CAF_CHECK(!extract_token("Basic abc", "").has_value());
   CAF_CHECK(!extract_token("Bearerabc", "").has_value());
   CAF_CHECK(!extract_token("", "xcollab_token=t; collab_token_x=t; Collab_Token=t").has_value());
