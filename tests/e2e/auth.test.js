@@ -207,3 +207,35 @@ test('refused upgrades do not disturb the node', async () => {
   const h = await srv.fetch('/healthz');
   assert.equal(h.status, 200);
 });
+
+test('auth message: the new token replaces the old one (its docs govern later joins)', async () => {
+  const org = randomId('acme');
+  const sub = randomId('user');
+  const c = await session(srv, { tokenOpts: { sub, docs: ['*'] } });
+  try {
+    await c.join(`${org}/a`);
+    c.send({ type: 'auth', token: srv.token({ sub, docs: [`${org}/*`], ttl: 120 }) });
+    assert.deepEqual(await c.ping(), { type: 'pong' });
+    const other = `${randomId('globex')}/b`;
+    c.send({ type: 'join', doc: other });
+    const e = await c.next((m) => m.doc === other && (m.type === 'joined' || m.type === 'error'));
+    assert.equal(e.type, 'error', `join outside the new token's docs: ${JSON.stringify(e)}`);
+    assert.equal(e.code, 'forbidden');
+    assert.equal((await c.join(`${org}/c`)).rev, 0);
+  } finally { c.close(); }
+});
+
+test('auth message with an invalid token is refused and does not replace the valid one', async (t) => {
+  const sub = randomId('user');
+  const c = await session(srv, { tokenOpts: { sub } });
+  try {
+    c.send({ type: 'auth', token: srv.token({ sub, signature: 'forged' }) });
+    const r = await Promise.race([
+      c.next('error', 10000).then((m) => ({ error: m }), () => new Promise(() => {})),
+      c.waitClose(10000).then((cl) => ({ close: cl })),
+    ]);
+    t.diagnostic(`forged token in auth: ${JSON.stringify(r)}`);
+    if (r.close) assert.ok([1008, 4001].includes(r.close.code), `close code ${r.close.code}`);
+    else assert.ok(['forbidden', 'bad_request', 'token_expired'].includes(r.error.code), r.error.code);
+  } finally { c.close(); }
+});
