@@ -107,19 +107,25 @@ void print_human(const bench_result& r) {
               static_cast<unsigned long long>(s.total_acks),
               r.accounting_ok ? "" : " MISMATCH",
               static_cast<unsigned long long>(r.final_chars));
-  for (const auto& f : r.failed_clients)
-    std::printf("failed client:     %s\n", f.c_str());
+  for (size_t i = 0; i < r.failed_clients.size() && i < 10; ++i)
+    std::printf("failed client:     %s\n", r.failed_clients[i].c_str());
+  if (r.failed_clients.size() > 10)
+    std::printf("failed clients:    ... and %zu more (all in --json)\n",
+                r.failed_clients.size() - 10);
   if (r.divergences.empty())
     std::printf("convergence: OK (%d docs)", r.docs_ok);
   else
-    std::printf("convergence: FAILED (%zu of %d docs)",
-                r.divergences.size(), o.docs);
+    std::printf("convergence: FAILED (%d of %d docs)", o.docs - r.docs_ok,
+                o.docs);
   if (r.http_checked)
     std::printf(", HTTP GET /v1/docs matches %d/%d", r.http_matched,
                 r.http_checked);
   std::printf("\n");
-  for (const auto& d : r.divergences)
-    std::printf("  %s\n", d.c_str());
+  for (size_t i = 0; i < r.divergences.size() && i < 10; ++i)
+    std::printf("  %s\n", r.divergences[i].c_str());
+  if (r.divergences.size() > 10)
+    std::printf("  ... and %zu more (all in --json)\n",
+                r.divergences.size() - 10);
   if (!r.untolerated_errors.empty()) {
     std::printf("result: FAILED (errors:");
     for (const auto& e : r.untolerated_errors)
