@@ -6,6 +6,7 @@
 require('./lib/deps');
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
+const { isDeepStrictEqual } = require('node:util');
 const { withServer } = require('./lib/server');
 const { session, randomId } = require('./lib/client');
 const { getDoc, allOps } = require('./lib/http');
@@ -59,6 +60,24 @@ async function checkHistory(srv, doc, otdocs) {
     assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1),
       `seqs of ${client} are 1..k in commit order`);
   }
+  // The server transforms a submitted op over B+1..N-1 with side 'left':
+  // what it committed must be exactly what ot-text-unicode gives.
+  const byClient = new Map(otdocs.map((d) => [d.clientId, d]));
+  let checked = 0;
+  for (const o of ops) {
+    const d = byClient.get(o.client);
+    const sends = d && d.sent.get(o.seq);
+    assert.ok(sends, `committed op ${o.rev} (${o.client}/${o.seq}) was never sent`);
+    const candidates = sends.map(({ op, base }) => {
+      let x = op;
+      for (let r = base + 1; r < o.rev; r++) x = type.transform(x, ops[r - 1].op, 'left');
+      return x;
+    });
+    assert.ok(candidates.some((x) => isDeepStrictEqual(x, o.op)),
+      `rev ${o.rev}: committed ${JSON.stringify(o.op)}, ot-text-unicode gives ${JSON.stringify(candidates)}`);
+    checked++;
+  }
+  assert.equal(checked, ops.length);
   const acked = otdocs.reduce((n, d) => n + d.acked, 0);
   assert.equal(acked, final.rev, 'every committed op was acked to exactly one client');
   return { rev: final.rev, length: [...final.text].length };
@@ -83,6 +102,27 @@ async function run(t, { reconnectProb = 0 } = {}) {
     }
     const deadline = Date.now() + EDIT_MS;
     let reconnects = 0;
+    // halfway through, one more editor joins each document (a fresh join in
+    // the middle of the stream: the seam between joined and the next op)
+    const late = (async () => {
+      await sleep(EDIT_MS / 2);
+      const joined = [];
+      for (const doc of docs) {
+        const c = await session(srv, { label: `${doc}#late` });
+        const d = new OTDoc(c, doc);
+        await d.join();
+        byDoc.get(doc).push(d);
+        joined.push(d);
+      }
+      await Promise.all(joined.map(async (d) => {
+        while (Date.now() < deadline) {
+          d.submit(randomOp(d.text, rnd));
+          await sleep(1 + Math.floor(rnd() * 3));
+          if (d.errors.length > 0 || d.problems.length > 0) break;
+        }
+      }));
+      return joined;
+    })();
     await Promise.all(all.map(async (d) => {
       while (Date.now() < deadline) {
         // several local edits per turn; they compose while one op is in flight
@@ -96,6 +136,7 @@ async function run(t, { reconnectProb = 0 } = {}) {
         if (d.errors.length > 0 || d.problems.length > 0) break;
       }
     }));
+    all.push(...await late);
     await Promise.all(all.map((d) => d.settle(30000)));
     let total = 0;
     for (const doc of docs) {

@@ -21,6 +21,7 @@ class OTDoc {
     this.acked = 0;
     this.received = 0;
     this.committed = new Map(); // own seq -> rev
+    this.sent = new Map();      // own seq -> [{op, base}] as sent (resends included)
     this.problems = [];    // protocol violations seen (gaps, unexpected acks)
     this.idleWaiters = [];
     this.revWaiters = [];
@@ -68,6 +69,8 @@ class OTDoc {
 
   send() {
     const { op, seq } = this.inflight;
+    if (!this.sent.has(seq)) this.sent.set(seq, []);
+    this.sent.get(seq).push({ op, base: this.rev });
     this.client.send({ type: 'op', doc: this.doc, rev: this.rev, seq, op });
   }
 
@@ -202,8 +205,10 @@ function randomOp(text, rnd = Math.random, target = 200) {
   if (rnd() < delProb) {
     const pos = Math.floor(rnd() * len);
     const n = 1 + Math.floor(rnd() * Math.min(5, len - pos));
-    op = [pos, { d: n }];
-    if (rnd() < 0.3) op = [pos, randomString(), { d: n }]; // replace
+    // a third of the deletes in the invertible form {d: "text"}
+    const del = rnd() < 0.33 ? { d: [...text].slice(pos, pos + n).join('') } : { d: n };
+    op = [pos, del];
+    if (rnd() < 0.3) op = [pos, randomString(), del]; // replace
   } else {
     const pos = Math.floor(rnd() * (len + 1));
     op = [pos, randomString()];
