@@ -111,8 +111,17 @@ void on_durable(self_ptr self) {
     for (auto& [conn, session] : p.also_ack)
       if (session != p.session)
         self->send(conn, ack);
+    auto acked = [&](const std::string& session) {
+      if (session == p.session)
+        return true;
+      for (auto& extra : p.also_ack)
+        if (extra.second == session)
+          return true;
+      return false;
+    };
+    // Everyone else gets the op; those acked get the ack instead.
     for (auto& [session, sub] : st.subs)
-      if (session != p.session)
+      if (!acked(session))
         deliver(self, sub, shared);
   }
   node_metrics().ops_committed.fetch_add(batch.size(),

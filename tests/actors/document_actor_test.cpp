@@ -1,0 +1,405 @@
+// Deterministic tests of the document actor (CAF's test coordinator): the
+// ordering, exactly-once, error, presence, resume, rollback and passivation
+// rules of PROTOCOL.md. Each test talks to the actor through `recorder`
+// actors that stand in for connection actors and log every event they get.
+#define CAF_SUITE actors.document
+#define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses an undefined FAIL
+
+#include "actors/document_actor.hpp"
+
+#include <caf/test/dsl.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/ot/op_json.hpp"
+#include "persistence/memory_store.hpp"
+
+using namespace caf;
+using namespace collab;
+
+CAF_ADD_ATOM(collab_test, collab_test, fail_atom, "fail")
+using collab_test::fail_atom;
+using collab_test::fail_atom_v;
+
+namespace {
+
+// ---- a connection stand-in that logs what the document tells it
+
+struct recorder_state {
+  std::vector<std::string> log;
+  static inline const char* name = "recorder";
+};
+
+std::string describe(const ot::op& op) {
+  return ot::op_to_json(op);
+}
+
+behavior recorder(stateful_actor<recorder_state>* self) {
+  auto& log = self->state.log;
+  return {
+    // Forward a request to the document, so the document sees us as sender.
+    [=](actor doc, submit_request& r) { self->send(doc, std::move(r)); },
+    [=](actor doc, leave_request& r) { self->send(doc, std::move(r)); },
+    [=](actor doc, presence_request& r) { self->send(doc, std::move(r)); },
+    [=, &log](joined_event& e) {
+      log.push_back("joined rev=" + std::to_string(e.rev)
+                    + (e.has_text ? " text=" + e.text.to_string() : ""));
+    },
+    [=, &log](op_event& e) {
+      auto& op = e.op.get();
+      log.push_back("op rev=" + std::to_string(op.rev) + " client=" + op.client
+                    + " seq=" + std::to_string(op.seq) + " "
+                    + describe(op.op));
+    },
+    [=, &log](ack_event& e) {
+      log.push_back("ack seq=" + std::to_string(e.seq)
+                    + " rev=" + std::to_string(e.rev));
+    },
+    [=, &log](presence_event& e) {
+      log.push_back("presence client=" + e.client + " data=" + e.data);
+    },
+    [=, &log](error_event& e) {
+      log.push_back("error " + std::string(to_wire(e.code))
+                    + (e.has_seq ? " seq=" + std::to_string(e.seq) : ""));
+    },
+  };
+}
+
+// ---- a store that forwards to the memory store and can refuse commits
+// (leveldb's EnvWrapper idea: inject one fault, keep the rest real)
+
+struct flaky_state {
+  document_store_actor inner;
+  bool failing = false;
+  static inline const char* name = "flaky_store";
+};
+
+using flaky_store_actor = document_store_actor::extend<reacts_to<fail_atom, bool>>;
+
+flaky_store_actor::behavior_type
+flaky_store(flaky_store_actor::stateful_pointer<flaky_state> self,
+            document_store_actor inner) {
+  self->state.inner = inner;
+  return {
+    [=](load_atom a, std::string& doc, uint64_t tail) {
+      return self->delegate(self->state.inner, a, std::move(doc), tail);
+    },
+    [=](commit_atom a, std::string& doc, std::vector<committed_op>& ops)
+      -> result<uint64_t> {
+      if (self->state.failing)
+        return make_error(sec::runtime_error, "injected commit failure");
+      return self->delegate(self->state.inner, a, std::move(doc),
+                            std::move(ops));
+    },
+    [=](read_ops_atom a, std::string& doc, uint64_t from, uint64_t limit) {
+      return self->delegate(self->state.inner, a, std::move(doc), from, limit);
+    },
+    [=](find_seq_atom a, std::string& doc, std::string& client, uint64_t seq) {
+      return self->delegate(self->state.inner, a, std::move(doc),
+                            std::move(client), seq);
+    },
+    [=](fail_atom, bool on) { self->state.failing = on; },
+  };
+}
+
+ot::op parse(const char* json) {
+  rapidjson::Document d;
+  d.Parse(json);
+  ot::op out;
+  auto err = ot::op_from_json(d, out);
+  CAF_REQUIRE(err.empty());
+  return out;
+}
+
+struct test_config : actor_system_config {
+  test_config() {
+    register_message_types(*this);
+  }
+};
+
+struct fixture : test_coordinator_fixture<test_config> {
+  flaky_store_actor store;
+  document_options opts;
+  actor doc;
+
+  fixture() {
+    store = sys.spawn(flaky_store, spawn_memory_store(sys));
+    opts.history_window = 100;
+    opts.max_doc_bytes = 64;
+    run_jobs();
+  }
+
+  // Runs every pending job but fires no timer (the fixture's run() would
+  // fire the idle timer and passivate the document).
+  void run_jobs() {
+    sched.run();
+  }
+
+  void start() {
+    doc = spawn_document(sys, "d", actor_cast<document_store_actor>(store),
+                         opts);
+    run_jobs();
+  }
+
+  actor client() { return sys.spawn(recorder); }
+
+  std::vector<std::string>& log(const actor& r) {
+    return deref<stateful_actor<recorder_state>>(r).state.log;
+  }
+
+  std::string last(const actor& r) {
+    auto& l = log(r);
+    return l.empty() ? "<none>" : l.back();
+  }
+
+  void join(const actor& r, const std::string& session, bool resume = false,
+            uint64_t rev = 0) {
+    self->send(doc, join_request{r, session, "c-" + session, "u-" + session,
+                                 resume, rev});
+    run_jobs();
+  }
+
+  void submit(const actor& r, const std::string& session, uint64_t seq,
+              uint64_t base, const char* op, bool run_now = true) {
+    self->send(r, doc,
+               submit_request{session, "c-" + session, "u-" + session, seq,
+                              base, parse(op)});
+    if (run_now)
+      run_jobs();
+  }
+
+  void presence(const actor& r, const std::string& session, std::string data) {
+    self->send(r, doc,
+               presence_request{session, "c-" + session, "u-" + session,
+                                std::move(data)});
+    run_jobs();
+  }
+
+  std::string text() {
+    std::string out;
+    self->send(doc, snapshot_atom_v);
+    run_jobs();
+    self->receive([&](uint64_t rev, const ot::rope& t) {
+      out = std::to_string(rev) + ":" + t.to_string();
+    });
+    return out;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(document_tests, fixture)
+
+CAF_TEST(a new document is empty at revision 0) {
+  start();
+  auto a = client();
+  self->send(doc, join_request{a, "a", "c-a", "u-a", false, 0});
+  expect((join_request), from(self).to(doc));
+  expect((joined_event), from(doc).to(a));
+  CAF_CHECK_EQUAL(last(a), "joined rev=0 text=");
+}
+
+CAF_TEST(the sender gets an ack and every other subscriber the op) {
+  start();
+  auto a = client();
+  auto b = client();
+  join(a, "a");
+  join(b, "b");
+  submit(a, "a", 1, 0, R"(["hi"])");
+  CAF_CHECK_EQUAL(last(a), "ack seq=1 rev=1");
+  CAF_CHECK_EQUAL(last(b), R"(op rev=1 client=c-a seq=1 ["hi"])");
+  CAF_CHECK_EQUAL(log(a).size(), 2u);  // joined + ack, no echo
+  CAF_CHECK_EQUAL(text(), "1:hi");
+}
+
+CAF_TEST(concurrent ops are transformed over the history since their base) {
+  start();
+  auto a = client();
+  auto b = client();
+  join(a, "a");
+  join(b, "b");
+  submit(a, "a", 1, 0, R"(["abc"])");
+  // b made its op on revision 0 too: it is transformed over a's insert
+  // (side left: b's insert at the same place goes first).
+  submit(b, "b", 1, 0, R"(["X"])");
+  CAF_CHECK_EQUAL(last(b), "ack seq=1 rev=2");
+  CAF_CHECK_EQUAL(last(a), R"(op rev=2 client=c-b seq=1 ["X"])");
+  submit(b, "b", 2, 1, R"([1,{"d":1}])");  // made on "abc": delete 'b'
+  CAF_CHECK_EQUAL(last(a), R"(op rev=3 client=c-b seq=2 [2,{"d":1}])");
+  CAF_CHECK_EQUAL(text(), "3:Xac");
+}
+
+CAF_TEST(a duplicate seq is re-acked with its revision and not re-applied) {
+  start();
+  auto a = client();
+  auto b = client();
+  join(a, "a");
+  join(b, "b");
+  submit(a, "a", 1, 0, R"(["x"])");
+  submit(a, "a", 2, 1, R"(["y"])");
+  submit(a, "a", 1, 0, R"(["x"])");
+  CAF_CHECK_EQUAL(last(a), "ack seq=1 rev=1");
+  submit(a, "a", 2, 1, R"(["y"])");
+  CAF_CHECK_EQUAL(last(a), "ack seq=2 rev=2");
+  CAF_CHECK_EQUAL(text(), "2:yx");
+  CAF_CHECK_EQUAL(log(b).size(), 3u);  // joined + two ops, no repeat
+}
+
+CAF_TEST(a duplicate of a pending op is acked once it is durable) {
+  start();
+  auto a = client();
+  auto a2 = client();  // the same client on a second socket
+  join(a, "a");
+  join(a2, "a2");
+  submit(a, "a", 1, 0, R"(["x"])", false);
+  self->send(a2, doc,
+             submit_request{"a2", "c-a", "u-a", 1, 0, parse(R"(["x"])")});
+  run_jobs();
+  CAF_CHECK_EQUAL(last(a), "ack seq=1 rev=1");
+  CAF_CHECK_EQUAL(last(a2), "ack seq=1 rev=1");
+  CAF_CHECK_EQUAL(text(), "1:x");
+}
+
+CAF_TEST(errors seq_gap rev_ahead bad_op too_large not_joined) {
+  start();
+  auto a = client();
+  auto outsider = client();
+  join(a, "a");
+  submit(a, "a", 2, 0, R"(["x"])");
+  CAF_CHECK_EQUAL(last(a), "error seq_gap seq=2");
+  submit(a, "a", 1, 5, R"(["x"])");
+  CAF_CHECK_EQUAL(last(a), "error rev_ahead seq=1");
+  submit(a, "a", 1, 0, R"([{"d":1}])");  // delete past the end
+  CAF_CHECK_EQUAL(last(a), "error bad_op seq=1");
+  submit(a, "a", 1, 0, R"([3,"x"])");    // skip past the end
+  CAF_CHECK_EQUAL(last(a), "error bad_op seq=1");
+  std::string big = "[\"" + std::string(65, 'z') + "\"]";
+  submit(a, "a", 1, 0, big.c_str());
+  CAF_CHECK_EQUAL(last(a), "error too_large seq=1");
+  submit(outsider, "o", 1, 0, R"(["x"])");
+  CAF_CHECK_EQUAL(last(outsider), "error not_joined seq=1");
+  // None of it changed the document, and seq 1 is still the next one.
+  CAF_CHECK_EQUAL(text(), "0:");
+  submit(a, "a", 1, 0, R"(["ok"])");
+  CAF_CHECK_EQUAL(last(a), "ack seq=1 rev=1");
+  self->send(doc, join_request{outsider, "o", "c-o", "u-o", true, 7});
+  run_jobs();
+  CAF_CHECK_EQUAL(last(outsider), "error rev_ahead");
+}
+
+CAF_TEST(an op older than the history window is refused as rev_too_old) {
+  opts.history_window = 2;
+  start();
+  auto a = client();
+  auto b = client();
+  join(a, "a");
+  join(b, "b");
+  for (uint64_t i = 1; i <= 4; ++i)
+    submit(a, "a", i, i - 1, R"(["x"])");
+  submit(b, "b", 1, 1, R"(["y"])");
+  CAF_CHECK_EQUAL(last(b), "error rev_too_old seq=1");
+  submit(b, "b", 1, 2, R"(["y"])");  // within the window: fine
+  CAF_CHECK_EQUAL(last(b), "ack seq=1 rev=5");
+}
+
+CAF_TEST(presence reaches others and is cleared on leave and disconnect) {
+  start();
+  auto a = client();
+  auto b = client();
+  join(a, "a");
+  join(b, "b");
+  presence(a, "a", R"({"cursor":1})");
+  CAF_CHECK_EQUAL(last(b), R"(presence client=c-a data={"cursor":1})");
+  CAF_CHECK_EQUAL(log(a).size(), 1u);  // not echoed
+  auto c = client();
+  join(c, "c");  // a late joiner learns the current presence
+  CAF_CHECK_EQUAL(log(c).size(), 2u);
+  CAF_CHECK_EQUAL(last(c), R"(presence client=c-a data={"cursor":1})");
+  self->send(a, doc, leave_request{"a"});
+  run_jobs();
+  CAF_CHECK_EQUAL(last(b), "presence client=c-a data=null");
+  presence(b, "b", R"({"cursor":0})");
+  CAF_CHECK_EQUAL(last(c), R"(presence client=c-b data={"cursor":0})");
+  anon_send_exit(b, exit_reason::user_shutdown);  // b's connection dies
+  run_jobs();
+  CAF_CHECK_EQUAL(last(c), "presence client=c-b data=null");
+}
+
+CAF_TEST(resume replays exactly the missed ops then joins without text) {
+  start();
+  auto a = client();
+  join(a, "a");
+  for (uint64_t i = 1; i <= 3; ++i)
+    submit(a, "a", i, i - 1, R"(["x"])");
+  auto b = client();
+  join(b, "b", true, 1);
+  auto& l = log(b);
+  CAF_REQUIRE_EQUAL(l.size(), 3u);
+  CAF_CHECK_EQUAL(l[0], R"(op rev=2 client=c-a seq=2 ["x"])");
+  CAF_CHECK_EQUAL(l[1], R"(op rev=3 client=c-a seq=3 ["x"])");
+  CAF_CHECK_EQUAL(l[2], "joined rev=3");
+  submit(a, "a", 4, 3, R"(["y"])");  // live after the seam
+  CAF_CHECK_EQUAL(last(b), R"(op rev=4 client=c-a seq=4 ["y"])");
+}
+
+CAF_TEST(resume older than the history is served from the store) {
+  opts.history_window = 1;
+  start();
+  auto a = client();
+  join(a, "a");
+  for (uint64_t i = 1; i <= 4; ++i)
+    submit(a, "a", i, i - 1, R"(["x"])");
+  auto b = client();
+  self->send(doc, join_request{b, "b", "c-b", "u-b", true, 1});
+  // An op commits while the store read is in flight: it must come after
+  // the replay and `joined`, exactly once.
+  expect((join_request), from(self).to(doc));
+  submit(a, "a", 5, 4, R"(["y"])");
+  auto& l = log(b);
+  CAF_REQUIRE_EQUAL(l.size(), 5u);
+  CAF_CHECK_EQUAL(l[0], R"(op rev=2 client=c-a seq=2 ["x"])");
+  CAF_CHECK_EQUAL(l[2], R"(op rev=4 client=c-a seq=4 ["x"])");
+  CAF_CHECK_EQUAL(l[3], "joined rev=4");
+  CAF_CHECK_EQUAL(l[4], R"(op rev=5 client=c-a seq=5 ["y"])");
+}
+
+CAF_TEST(a failed commit answers unavailable and rolls the head back) {
+  start();
+  auto a = client();
+  auto b = client();
+  join(a, "a");
+  join(b, "b");
+  submit(a, "a", 1, 0, R"(["one"])");
+  self->send(store, fail_atom_v, true);
+  run_jobs();
+  submit(a, "a", 2, 1, R"(["two"])");
+  CAF_CHECK_EQUAL(last(a), "error unavailable seq=2");
+  CAF_CHECK_EQUAL(log(b).size(), 2u);  // nobody heard of seq 2
+  CAF_CHECK_EQUAL(text(), "1:one");
+  self->send(store, fail_atom_v, false);
+  run_jobs();
+  submit(a, "a", 2, 1, R"(["two"])");  // the retry with the same seq
+  CAF_CHECK_EQUAL(last(a), "ack seq=2 rev=2");
+  CAF_CHECK_EQUAL(text(), "2:twoone");
+}
+
+CAF_TEST(an idle document passivates and comes back with its history) {
+  opts.idle_timeout = std::chrono::milliseconds(100);
+  start();
+  auto a = client();
+  join(a, "a");
+  submit(a, "a", 1, 0, R"(["x"])");
+  self->send(a, doc, leave_request{"a"});
+  run_jobs();
+  self->monitor(doc);
+  sched.trigger_timeouts();
+  run_jobs();
+  expect((down_msg), from(doc).to(self));
+  start();  // reactivated from the store
+  CAF_CHECK_EQUAL(text(), "1:x");
+  join(a, "a");
+  submit(a, "a", 1, 0, R"(["x"])");  // exactly once survives passivation
+  CAF_CHECK_EQUAL(last(a), "ack seq=1 rev=1");
+  CAF_CHECK_EQUAL(text(), "1:x");
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
