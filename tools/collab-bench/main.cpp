@@ -300,7 +300,9 @@ int main(int argc, char** argv) {
       if (s.rev != ref.rev || s.text != ref.text) {
         r.divergences.push_back(
             doc + ": " + ref.id + " rev " + std::to_string(ref.rev) +
-            " vs " + s.id + " rev " + std::to_string(s.rev) + ", " +
+            (ref.busy ? " (ops unacknowledged)" : "") + " vs " + s.id +
+            " rev " + std::to_string(s.rev) +
+            (s.busy ? " (ops unacknowledged)" : "") + ", " +
             (s.text == ref.text ? "same text"
                                 : first_difference(ref.text, s.text)));
         ok = 0;
