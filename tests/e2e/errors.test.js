@@ -496,6 +496,24 @@ test('frame over COLLAB_MAX_FRAME_BYTES: close 1009', async () => {
   } finally { d.close(); }
 });
 
+test('default frame limit is 1 MiB: a larger frame closes 1009, a smaller one is read', {
+  todo: 'server deviation: a 4 MiB frame (limit 1 MiB) ends in an abrupt close (1006), not 1009: ' +
+    'the socket is torn down while the client is still sending, so the close frame is lost',
+}, async () => {
+  await withServer({}, async (s) => {
+    const ok = await session(s);
+    ok.send(JSON.stringify({ type: 'nope', pad: 'x'.repeat(1000 * 1000) }));
+    assert.equal((await ok.next('error')).code, 'bad_request');
+    ok.close();
+    const big = await session(s);
+    // well over the limit, so that the client is still sending when the
+    // server refuses the frame (the close handshake must survive that)
+    big.send(JSON.stringify({ type: 'ping', pad: 'x'.repeat(4 * 1024 * 1024) }));
+    assert.equal((await big.waitClose(10000)).code, 1009);
+    await assertHealthy(s, null);
+  });
+});
+
 test('binary frame: a protocol error', async (t) => {
   const c = await session(srv);
   try {

@@ -225,3 +225,29 @@ test('a committed op resent long after (base older than the history window) is s
     a.close(); a2.close(); b.close();
   });
 });
+
+test('the same seq sent at once from two live sockets of one client id commits once', async () => {
+  // The reconnect race: the old socket is not dead yet when the new one
+  // resends. Both copies are (client, doc, seq) = the same op.
+  const doc = newDoc();
+  const cid = randomId('tab');
+  const a1 = await session(srv, { label: 'A1', client: cid });
+  const a2 = await session(srv, { label: 'A2', client: cid });
+  try {
+    await a1.join(doc);
+    await a2.join(doc);
+    for (let round = 1; round <= 20; round++) {
+      const op = round === 1 ? ['r1'] : [round - 1, `${round % 10}`];
+      a1.send({ type: 'op', doc, rev: round - 1, seq: round, op });
+      a2.send({ type: 'op', doc, rev: round - 1, seq: round, op });
+      const isAnswer = (m) => m.seq === round && (m.type === 'ack' || m.type === 'error');
+      const [x, y] = await Promise.all([a1.next(isAnswer), a2.next(isAnswer)]);
+      assert.deepEqual(x, { type: 'ack', doc, seq: round, rev: round }, `A1 round ${round}`);
+      assert.deepEqual(y, { type: 'ack', doc, seq: round, rev: round }, `A2 round ${round}`);
+    }
+    const d = await getDoc(srv, doc);
+    assert.equal(d.rev, 20);
+    const hist = await allOps(srv, doc);
+    assert.deepEqual(hist.map((o) => o.seq), Array.from({ length: 20 }, (_, i) => i + 1));
+  } finally { a1.close(); a2.close(); }
+});
