@@ -354,7 +354,17 @@ void bench_client::do_close() {
 
 void bench_client::handle_frame(std::string_view frame) {
   scratch_.assign(frame.data(), frame.size());
-  rapidjson::Document d;
+  // In-situ parse with the DOM and the parse stack in per-thread buffers:
+  // no heap allocation for ordinary frames (larger ones spill to the heap).
+  thread_local char value_buf[16384];
+  thread_local char stack_buf[4096];
+  rapidjson::MemoryPoolAllocator<> value_alloc(value_buf, sizeof value_buf);
+  rapidjson::MemoryPoolAllocator<> stack_alloc(stack_buf, sizeof stack_buf);
+  using pooled_document =
+      rapidjson::GenericDocument<rapidjson::UTF8<>,
+                                 rapidjson::MemoryPoolAllocator<>,
+                                 rapidjson::MemoryPoolAllocator<>>;
+  pooled_document d(&value_alloc, sizeof stack_buf, &stack_alloc);
   d.ParseInsitu(scratch_.data());
   if (d.HasParseError() || !d.IsObject()) {
     anomaly("unparsable_frame", std::string(frame.substr(0, 200)));
