@@ -85,6 +85,21 @@ test('leeway: COLLAB_JWT_LEEWAY=30 accepts a token expired 10 s ago, not 60 s ag
   });
 });
 
+test('leeway is at most 30 s even when COLLAB_JWT_LEEWAY says more', async () => {
+  // PROTOCOL.md: exp is checked with at most 30 s leeway. The server may
+  // refuse to start with a larger value, or clamp it.
+  let s;
+  try {
+    s = await startServer({ COLLAB_JWT_LEEWAY: '300' });
+  } catch (e) {
+    assert.match(e.message, /exited before ready/);
+    return;
+  }
+  try {
+    await expectRefused(s, { token: s.token({ exp: now() - 120 }) }, 401, 'expired 120 s ago, leeway 300 requested');
+  } finally { await s.stop(); }
+});
+
 test('Origin allow-list: other origins refused with 403; listed and absent Origin accepted', async () => {
   await withServer({ COLLAB_ALLOWED_ORIGINS: 'http://good.example,https://also.example:8443' }, async (s) => {
     await expectAccepted(s, { origin: 'http://good.example' }, 'listed origin');
