@@ -2,9 +2,47 @@
 // a config-file key of the same name, so the three sources cannot drift.
 #include "config/node_config.hpp"
 
+#include <algorithm>
+#include <cstdlib>
+#include <string_view>
+
 #include <CLI/CLI.hpp>
 
 namespace collab {
+namespace {
+
+// CLI11 lets a config file override environment variables; we want the
+// environment to win over the file. So every COLLAB_* variable becomes a
+// command-line argument, unless that option is on the real command line.
+std::vector<std::string> with_environment(const CLI::App& app, int argc,
+                                          char** argv) {
+  std::vector<std::string> args{argv, argv + argc};
+  for (const auto* opt : app.get_options()) {
+    auto env = opt->get_envname();
+    const char* value = env.empty() ? nullptr : std::getenv(env.c_str());
+    if (value == nullptr)
+      continue;
+    auto flag = "--" + opt->get_single_name();
+    bool on_command_line = false;
+    for (int i = 1; i < argc; ++i) {
+      std::string_view a{argv[i]};
+      if (a == flag || a.rfind(flag + "=", 0) == 0)
+        on_command_line = true;
+    }
+    if (on_command_line)
+      continue;
+    if (opt->get_type_size() == 0) {  // a flag: COLLAB_DEV=1/true/0/false
+      std::string_view v{value};
+      if (v == "1" || v == "true" || v == "yes" || v == "on")
+        args.insert(args.begin() + 1, flag);
+    } else {
+      args.insert(args.begin() + 1, flag + "=" + value);
+    }
+  }
+  return args;
+}
+
+} // namespace
 
 int parse_node_config(int argc, char** argv, node_config& cfg) {
   CLI::App app{"collabd: a node of the collab editing cluster"};
@@ -58,7 +96,10 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
       "trace, debug, info, warn, error")
     ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   try {
-    app.parse(argc, argv);
+    auto args = with_environment(app, argc, argv);
+    std::reverse(args.begin() + 1, args.end());  // CLI11 wants them reversed
+    args.erase(args.begin());
+    app.parse(std::move(args));
   } catch (const CLI::ParseError& e) {
     return app.exit(e);  // prints help or the error; 0 for --help
   }
