@@ -455,7 +455,8 @@ test('too_large: presence data over 4 KiB', async () => {
 test('rate_limited: a burst over COLLAB_RATE_LIMIT is refused, the op not applied; later the same seq works', async (t) => {
   await withServer({ COLLAB_RATE_LIMIT: '5', COLLAB_RATE_BURST: '5' }, async (s) => {
     const doc = newDoc();
-    const c = await session(s);
+    const sub = randomId('user');
+    const c = await session(s, { tokenOpts: { sub } });
     await c.join(doc);
     for (let i = 0; i < 30; i++) c.send({ type: 'ping' });
     c.send({ type: 'op', doc, rev: 0, seq: 1, op: ['burst'] });
@@ -480,8 +481,9 @@ test('rate_limited: a burst over COLLAB_RATE_LIMIT is refused, the op not applie
       else assert.equal(m.code, 'rate_limited');
     }
     assert.deepEqual(ack, { type: 'ack', doc, seq: 1, rev: 1 });
-    // another connection was never limited by this one
-    const o = await session(s);
+    // another connection (same user) was never limited by this one: the
+    // limit is per connection
+    const o = await session(s, { tokenOpts: { sub } });
     await o.join(doc);
     assert.equal((await o.opAck(doc, 1, 1, ['x'])).rev, 2);
     await assertHealthy(s, null);

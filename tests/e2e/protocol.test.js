@@ -94,6 +94,33 @@ test('concurrent ops are transformed by the server (ShareDB tie-breaking)', asyn
   } finally { a.close(); b.close(); }
 });
 
+test('one socket, several documents: each op carries its doc', async () => {
+  const d1 = newDoc();
+  const d2 = newDoc();
+  const a = await session(srv, { label: 'A' });
+  const b = await session(srv, { label: 'B' });
+  try {
+    await a.join(d1);
+    await a.join(d2);
+    await b.join(d1);
+    await b.join(d2);
+    await a.opAck(d1, 0, 1, ['one']);
+    await a.opAck(d2, 0, 1, ['two']);
+    await a.opAck(d1, 1, 2, [3, '!']);
+    const o1 = await b.next({ type: 'op', doc: d1, rev: 1 });
+    const o2 = await b.next({ type: 'op', doc: d2, rev: 1 });
+    const o3 = await b.next({ type: 'op', doc: d1, rev: 2 });
+    assert.deepEqual([o1.op, o2.op, o3.op], [['one'], ['two'], [3, '!']]);
+    assert.deepEqual(await getDoc(srv, d1), { doc: d1, rev: 2, text: 'one!' });
+    assert.deepEqual(await getDoc(srv, d2), { doc: d2, rev: 1, text: 'two' });
+    // leaving one keeps the other
+    b.send({ type: 'leave', doc: d1 });
+    await b.next({ type: 'left', doc: d1 });
+    await a.opAck(d2, 1, 2, [3, '?']);
+    await b.next({ type: 'op', doc: d2, rev: 2 });
+  } finally { a.close(); b.close(); }
+});
+
 test('leave is answered by left and stops delivery', async () => {
   const doc = newDoc();
   const a = await session(srv, { label: 'A' });
