@@ -40,6 +40,7 @@ struct bench_result {
   int http_matched = 0;
   uint64_t committed_revs = 0;            // sum over docs of final - join rev
   uint64_t final_chars = 0;               // total text size (code points)
+  bool accounting_checked = false;
   bool accounting_ok = true;
 
   std::vector<std::string> untolerated_errors;
