@@ -486,6 +486,8 @@ void bench_client::acknowledge(uint64_t seq, uint64_t rev, bool count_latency) {
   if (g_.setup.ctl->in_window(now))
     ++g_.stats.window_acks;
   ++g_.stats.total_acks;
+  if (g_.setup.ctl->gen_start_ns > 0)
+    g_.stats.count_ack_second(now - g_.setup.ctl->gen_start_ns);
   rev_ = rev;
   inflight_.reset();
   retry_attempts_ = 0;

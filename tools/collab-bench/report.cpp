@@ -2,6 +2,7 @@
 // milliseconds with three decimals, rates with one.
 #include "report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <rapidjson/stringbuffer.h>
@@ -78,6 +79,22 @@ void print_human(const bench_result& r) {
   std::printf("edits/s:           %.1f generated, %.1f ops/s sent "
               "(edits made while an op is in flight are composed)\n",
               double(s.window_edits) / w, double(s.window_sends) / w);
+  {
+    // Whole seconds inside the window (warmup excluded).
+    const auto first = size_t(o.warmup + 0.999999);
+    const auto last = size_t(o.warmup + o.duration); // exclusive
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = first; i < last; ++i) {
+      const uint64_t v = i < s.acks_per_second.size() ? s.acks_per_second[i] : 0;
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    if (hi > 0)
+      std::printf("per second:        min %llu  max %llu ops/s (timeline in "
+                  "--json)\n",
+                  static_cast<unsigned long long>(lo),
+                  static_cast<unsigned long long>(hi));
+  }
   print_latency("ack latency:", s.ack_latency);
   print_latency("remote delivery:", s.remote_latency);
   std::printf("errors:            %s\n", join_counts(s.errors).c_str());
@@ -240,6 +257,11 @@ void print_json(const bench_result& r) {
   put(w, "acks", uint64_t(s.window_acks));
   put(w, "edits_per_s", double(s.window_edits) / w_s);
   put(w, "sends_per_s", double(s.window_sends) / w_s);
+  w.Key("acks_per_second"); // from the start of generation, warmup included
+  w.StartArray();
+  for (const auto v : s.acks_per_second)
+    w.Uint64(v);
+  w.EndArray();
   put_latency(w, "ack_latency_ms", s.ack_latency);
   put_latency(w, "remote_latency_ms", s.remote_latency);
   put_counts(w, "errors", s.errors);

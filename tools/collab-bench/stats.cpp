@@ -102,6 +102,21 @@ void doc_stats::merge(const doc_stats& o) {
     info[k] += v;
   reconnects += o.reconnects;
   connect_failures += o.connect_failures;
+  if (acks_per_second.size() < o.acks_per_second.size())
+    acks_per_second.resize(o.acks_per_second.size(), 0);
+  for (size_t i = 0; i < o.acks_per_second.size(); ++i)
+    acks_per_second[i] += o.acks_per_second[i];
+}
+
+void doc_stats::count_ack_second(int64_t ns_since_start) {
+  if (ns_since_start < 0)
+    return;
+  const auto s = size_t(ns_since_start / 1000000000);
+  if (s >= 86400)
+    return;
+  if (acks_per_second.size() <= s)
+    acks_per_second.resize(s + 1, 0);
+  ++acks_per_second[s];
 }
 
 double proc_cpu_seconds(int pid) {

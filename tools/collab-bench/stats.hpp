@@ -60,6 +60,9 @@ struct doc_stats {
   std::map<std::string, uint64_t> info;         // legal but notable events
   uint64_t reconnects = 0;
   uint64_t connect_failures = 0;
+  // Acks per second since generation started (warmup, window, drain).
+  std::vector<uint64_t> acks_per_second;
+  void count_ack_second(int64_t ns_since_start);
 
   void merge(const doc_stats& o);
 };
