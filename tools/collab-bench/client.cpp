@@ -481,7 +481,7 @@ void bench_client::acknowledge(uint64_t seq, uint64_t rev, bool count_latency) {
   const auto& sent = g_.send_ns[index_];
   if (count_latency && seq >= 1 && seq <= sent.size() &&
       g_.setup.ctl->in_window(now)) {
-    g_.stats.ack_latency.record(now - sent[seq - 1]);
+    thread_latency().ack.record(now - sent[seq - 1]);
   }
   if (g_.setup.ctl->in_window(now))
     ++g_.stats.window_acks;
@@ -604,7 +604,7 @@ void bench_client::handle_op(const rapidjson::Value& m) {
     if (it != g_.index_of_client.end()) {
       const auto& sent = g_.send_ns[it->second];
       if (seq >= 1 && seq <= sent.size())
-        g_.stats.remote_latency.record(now - sent[seq - 1]);
+        thread_latency().remote.record(now - sent[seq - 1]);
     }
   }
 }

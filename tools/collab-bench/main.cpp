@@ -121,9 +121,13 @@ int main(int argc, char** argv) {
   const int total = opt.docs * opt.clients;
 
   auto guard = asio::make_work_guard(ioc);
+  std::vector<latency_sink> sinks(size_t(opt.threads));
   std::vector<std::thread> threads;
   for (int t = 0; t < opt.threads; ++t)
-    threads.emplace_back([&ioc] { ioc.run(); });
+    threads.emplace_back([&ioc, sink = &sinks[size_t(t)]] {
+      set_thread_latency(sink);
+      ioc.run();
+    });
   auto shutdown = [&] {
     ctl.stopping = true;
     ctl.generating = false;
@@ -325,6 +329,10 @@ int main(int argc, char** argv) {
   shutdown();
   for (auto& g : groups)
     r.stats.merge(g->stats);
+  for (const auto& s : sinks) {
+    r.stats.ack_latency.merge(s.ack);
+    r.stats.remote_latency.merge(s.remote);
+  }
   // Every revision committed during the run is one of our acked ops; only
   // meaningful when everything was acked and nobody dropped out.
   r.accounting_checked = r.drained && r.failed_clients.empty();

@@ -20,7 +20,13 @@ constexpr int max_bit = 40;
 constexpr size_t bucket_count = 128 + size_t(max_bit - 6) * 64;
 } // namespace
 
-histogram::histogram() : buckets_(bucket_count, 0) {}
+namespace {
+thread_local latency_sink* tl_sink = nullptr;
+thread_local latency_sink tl_discard;
+} // namespace
+
+latency_sink& thread_latency() { return tl_sink ? *tl_sink : tl_discard; }
+void set_thread_latency(latency_sink* sink) { tl_sink = sink; }
 
 size_t histogram::index_of(uint64_t v) {
   if (v < 128)
@@ -44,6 +50,8 @@ uint64_t histogram::middle_of(size_t idx) {
 void histogram::record(int64_t ns) {
   if (ns < 0)
     ns = 0;
+  if (buckets_.empty())
+    buckets_.assign(bucket_count, 0);
   ++buckets_[index_of(uint64_t(ns))];
   if (count_ == 0 || ns < min_)
     min_ = ns;
@@ -56,6 +64,8 @@ void histogram::record(int64_t ns) {
 void histogram::merge(const histogram& o) {
   if (o.count_ == 0)
     return;
+  if (buckets_.empty())
+    buckets_.assign(bucket_count, 0);
   for (size_t i = 0; i < bucket_count; ++i)
     buckets_[i] += o.buckets_[i];
   min_ = count_ == 0 ? o.min_ : std::min(min_, o.min_);

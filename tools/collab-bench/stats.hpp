@@ -4,9 +4,10 @@
 // per-document counters the clients update, and /proc sampling of a
 // process's CPU time and resident memory.
 //
-// Thread-safety: a histogram and a doc_stats belong to one document's strand;
-// they are merged by main after the I/O threads have stopped. The /proc
-// readers are stateless.
+// Thread-safety: a doc_stats belongs to one document's strand, a
+// latency_sink to one I/O thread (so memory does not grow with the number of
+// documents); both are merged by main after the I/O threads have stopped.
+// The /proc readers are stateless.
 #pragma once
 
 #include <cstdint>
@@ -16,9 +17,9 @@
 
 namespace collab::bench {
 
+// Buckets are allocated on the first record or merge.
 class histogram {
 public:
-  histogram();
   void record(int64_t ns);
   void merge(const histogram& other);
   uint64_t count() const { return count_; }
@@ -41,6 +42,7 @@ private:
 // Everything one document's clients count. "Window" counters only count
 // events whose time falls inside the measured window.
 struct doc_stats {
+  // Filled only in the merged result (from the latency sinks).
   histogram ack_latency;      // send -> ack of the same (client, seq)
   histogram remote_latency;   // sender's send -> another client's `op`
   uint64_t window_acks = 0;
@@ -66,6 +68,16 @@ struct doc_stats {
 
   void merge(const doc_stats& o);
 };
+
+// Latencies recorded by the handlers running on one I/O thread.
+struct latency_sink {
+  histogram ack;
+  histogram remote;
+};
+// The calling thread's sink (set by each I/O thread before it runs; a
+// thread without one records into a discarded sink).
+latency_sink& thread_latency();
+void set_thread_latency(latency_sink* sink);
 
 // CPU time (user + system) of a process in seconds; < 0 when unreadable.
 double proc_cpu_seconds(int pid); // pid 0 = this process
