@@ -27,6 +27,14 @@ caf::behavior directory(caf::stateful_actor<directory_state>* self,
     st.docs.erase(i->second);
     st.doc_of.erase(i);
   });
+  // Shutdown: end every document before the directory itself, so that no
+  // document outlives the actor system (CAF 0.17 deadlocks when a pending
+  // timer holds the last reference to a live actor at shutdown).
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    for (auto& [doc, actor] : self->state.docs)
+      self->send_exit(actor, msg.reason);
+    self->quit(msg.reason);
+  });
   return {
     [=](resolve_atom, const std::string& doc) {
       auto& st = self->state;

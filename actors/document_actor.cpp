@@ -108,9 +108,8 @@ void on_durable(self_ptr self) {
     shared_op shared{p.op};
     ack_event ack{st.doc, p.op.seq, p.op.rev};
     self->send(p.sender, ack);
-    for (auto& [conn, session] : p.also_ack)
-      if (session != p.session)
-        self->send(conn, ack);
+    for (auto& extra : p.also_ack)  // resubmissions while it was pending
+      self->send(extra.first, ack);
     auto acked = [&](const std::string& session) {
       if (session == p.session)
         return true;

@@ -152,15 +152,22 @@ void on_join(self_ptr self, client_message& m) {
                m.doc);
     return;
   }
-  if (st.docs.count(m.doc) != 0) {
-    send_error(self, errc::bad_request, "already joined", m.doc);
+  auto i = st.docs.find(m.doc);
+  if (i != st.docs.end() && i->second.state != doc_link::phase::joined) {
+    send_error(self, errc::bad_request, "a join is in progress", m.doc);
     return;
   }
+  // A join of a joined document re-subscribes (ShareDB does the same): how a
+  // client rebases after rev_too_old without a new socket.
   auto& link = st.docs[m.doc];
   link.can_write = level == access::write;
   link.resume = m.rev.has_value();
   link.rev = m.rev.value_or(0);
-  resolve(self, m.doc);
+  link.rejoins = 0;
+  if (link.actor)
+    send_join(self, link);
+  else
+    resolve(self, m.doc);
 }
 
 void on_op(self_ptr self, client_message& m) {
@@ -176,8 +183,9 @@ void on_op(self_ptr self, client_message& m) {
                m.seq);
     return;
   }
+  // Normalized once here, so the op log holds only normalized ops.
   submit_request req{st.session, st.client, st.claims.sub, m.seq, *m.rev,
-                     std::move(m.op)};
+                     ot::normalize(std::move(m.op))};
   link.unacked = req;
   link.unacked_since = clock::now();
   self->send(link.actor, std::move(req));
@@ -344,12 +352,21 @@ caf::behavior connection(self_ptr self, server_context* ctx,
       if (i == st.docs.end())
         return;
       auto& link = i->second;
-      if (op.rev <= link.rev && link.state == doc_link::phase::joined)
-        return;  // already seen (a replay overlapping a rejoin)
+      // The session sees every revision once, in order. While a rejoin is
+      // under way, ops broadcast before the document took the join are
+      // covered by its answer (the replay, or the text) and are dropped.
+      bool replaying = link.state == doc_link::phase::joining && link.resume;
+      if ((link.state != doc_link::phase::joined && !replaying)
+          || op.rev != link.rev + 1)
+        return;
       link.rev = op.rev;
-      // Our own unacked op committed while we were away: it is the ack.
-      if (link.unacked && op.client == st.client && op.seq == link.unacked->seq)
+      // Our own unacked op, committed before a transparent rejoin: an ack.
+      if (link.unacked && op.client == st.client
+          && op.seq == link.unacked->seq) {
         link.unacked.reset();
+        send_frame(self, encode_ack(op.doc, op.seq, op.rev));
+        return;
+      }
       ev.op.frame([](const committed_op& c) {
         return encode_op(c.doc, c.rev, c.client, c.seq, c.op);
       });

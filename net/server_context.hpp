@@ -13,6 +13,7 @@
 
 #include "config/node_config.hpp"
 #include "net/auth.hpp"
+#include "net/session_registry.hpp"
 #include "persistence/document_store.hpp"
 
 namespace collab::net {
@@ -31,6 +32,7 @@ struct server_context {
   document_store_actor store;      // op history reads
   std::vector<std::string> allowed_origins;  // set before serving
   std::atomic<bool> draining{false};
+  session_registry sessions;
 };
 
 } // namespace collab::net

@@ -15,6 +15,7 @@ namespace collab::net {
 namespace {
 
 constexpr auto close_grace = std::chrono::seconds(5);
+constexpr auto slow_reader_grace = std::chrono::seconds(1);
 
 std::string random_session_id() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -27,7 +28,7 @@ std::string random_session_id() {
 } // namespace
 
 ws_session::ws_session(beast::tcp_stream&& stream, server_context& ctx)
-  : ws_(std::move(stream)),
+  : ws_(ws_stream{std::move(stream)}),
     ctx_(ctx),
     session_id_(random_session_id()),
     hard_close_timer_(ws_.get_executor()) {
@@ -35,7 +36,7 @@ ws_session::ws_session(beast::tcp_stream&& stream, server_context& ctx)
 }
 
 ws_session::~ws_session() {
-  // nop
+  ctx_.sessions.remove(this);
 }
 
 void ws_session::run(http::request<http::string_body> req,
@@ -61,6 +62,7 @@ void ws_session::on_accept(beast::error_code ec) {
     return;
   }
   conn_ = spawn_connection(ctx_, shared_from_this(), claims_, session_id_);
+  ctx_.sessions.add(this, weak_from_this(), conn_);
   spdlog::debug("session={} user={} event=open", session_id_, claims_.sub);
   do_read();
 }
@@ -111,8 +113,8 @@ void ws_session::on_send(std::shared_ptr<const std::string> frame) {
   if (closing_)
     return;
   queued_bytes_ += frame->size();
-  queue_.push_back(std::move(frame));
-  if (queued_bytes_ > ctx_.cfg.send_queue_bytes) {
+  queue_.push_back(queued_frame{std::move(frame), clock::now()});
+  if (too_slow()) {
     node_metrics().slow_reader_closes.fetch_add(1, std::memory_order_relaxed);
     spdlog::info("session={} event=slow_reader queued_bytes={}", session_id_,
                  queued_bytes_);
@@ -124,16 +126,28 @@ void ws_session::on_send(std::shared_ptr<const std::string> frame) {
     do_write();
 }
 
+// A reader is too slow when its backlog is over the limit and has been for
+// a while (a prompt reader drains a burst, e.g. a large joined text or a
+// resume replay, within the grace period), or when the backlog is far over
+// the limit (memory stays bounded whatever the reader does).
+bool ws_session::too_slow() const {
+  auto limit = ctx_.cfg.send_queue_bytes;
+  if (queued_bytes_ <= limit || queue_.size() == 1)
+    return false;  // a single frame always fits an empty queue
+  return queued_bytes_ > 4 * limit
+         || clock::now() - queue_.front().queued_at > slow_reader_grace;
+}
+
 void ws_session::do_write() {
   writing_ = true;
-  ws_.async_write(boost::asio::buffer(*queue_.front()),
+  ws_.async_write(boost::asio::buffer(*queue_.front().bytes),
                   beast::bind_front_handler(&ws_session::on_write,
                                             shared_from_this()));
 }
 
 void ws_session::on_write(beast::error_code ec, size_t) {
   writing_ = false;
-  queued_bytes_ -= queue_.front()->size();
+  queued_bytes_ -= queue_.front().bytes->size();
   queue_.pop_front();
   if (ec) {
     on_closed();
@@ -154,11 +168,11 @@ void ws_session::start_close(uint16_t code, std::string reason,
     static_cast<websocket::close_code>(code), reason);
   if (drop_queue && !queue_.empty()) {
     // Keep only the frame being written: Beast owns its buffer now.
-    auto front = writing_ ? queue_.front() : nullptr;
+    auto front = queue_.front();
     queue_.clear();
     queued_bytes_ = 0;
-    if (front) {
-      queued_bytes_ = front->size();
+    if (writing_) {
+      queued_bytes_ = front.bytes->size();
       queue_.push_back(std::move(front));
     }
   }

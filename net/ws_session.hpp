@@ -2,7 +2,8 @@
 // socket go to the session's connection actor; frames the actor sends come
 // back through session_sink::send, posted onto the socket's strand.
 //
-// Backpressure: when more than `send-queue-bytes` wait to be written, the
+// Backpressure: when more than `send-queue-bytes` wait to be written for
+// longer than a short grace period (or four times that much at all), the
 // reader is too slow: the queue is dropped and the socket closed with 1013,
 // so one slow reader never slows anyone else down. A socket that does not
 // even take the close frame is cut after a grace period.
@@ -11,6 +12,7 @@
 // send() and close() post onto it and are safe from any thread.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <string>
@@ -24,6 +26,7 @@
 #include "net/auth.hpp"
 #include "net/server_context.hpp"
 #include "net/session_sink.hpp"
+#include "net/ws_stream.hpp"
 
 namespace collab::net {
 
@@ -48,6 +51,7 @@ private:
   void do_read();
   void on_read(beast::error_code ec, size_t bytes);
   void on_send(std::shared_ptr<const std::string> frame);
+  bool too_slow() const;
   void do_write();
   void on_write(beast::error_code ec, size_t bytes);
   // Closes with `code` once the frames queued so far are written.
@@ -55,14 +59,19 @@ private:
   void do_close();
   void on_closed();
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<ws_stream> ws_;
   server_context& ctx_;
   beast::flat_buffer buffer_;
   caf::actor conn_;
   token_claims claims_;
   std::string session_id_;
 
-  std::deque<std::shared_ptr<const std::string>> queue_;
+  using clock = std::chrono::steady_clock;
+  struct queued_frame {
+    std::shared_ptr<const std::string> bytes;
+    clock::time_point queued_at;
+  };
+  std::deque<queued_frame> queue_;
   size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool closing_ = false;       // no more frames are taken

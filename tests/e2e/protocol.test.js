@@ -410,9 +410,7 @@ test('GET / serves the demo editor page', {
   assert.match(await r.text(), /<html|<!doctype html/i);
 });
 
-test('SIGTERM drains: open sockets are closed with 1001 and the process exits', {
-  todo: 'server deviation: on SIGTERM sockets are dropped (client sees 1006), not closed with 1001',
-}, async () => {
+test('SIGTERM drains: open sockets are closed with 1001 and the process exits', async () => {
   const s = await startServer();
   try {
     const c = await session(s);

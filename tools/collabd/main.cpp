@@ -1,7 +1,9 @@
 // collabd: one node of the collab cluster. The composition root: reads the
 // configuration, picks the storage adapter, starts the actor system (the
 // document directory and store) and the client listener (HTTP + WebSocket).
+#include <chrono>
 #include <csignal>
+#include <functional>
 #include <cstdio>
 #include <iostream>
 #include <random>
@@ -10,6 +12,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <caf/all.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -67,8 +70,6 @@ int main(int argc, char** argv) {
   sys_cfg.set("scheduler.max-threads",
               std::max(2u, std::thread::hardware_concurrency()));
   caf::actor_system sys{sys_cfg};
-  // Connection actors end with their sockets; at exit nobody waits for them.
-  sys.await_actors_before_shutdown(false);
 
   collab::net::server_context ctx{sys, cfg};
   ctx.store = collab::spawn_memory_store(sys);
@@ -100,12 +101,30 @@ int main(int argc, char** argv) {
   }
   lst->run();
 
+  // Shutdown: stop accepting, close every socket with 1001 (clients
+  // reconnect elsewhere), wait for them up to a deadline, then stop.
   boost::asio::signal_set signals{ioc, SIGINT, SIGTERM};
+  boost::asio::steady_timer shutdown_timer{ioc};
+  auto deadline = std::chrono::steady_clock::now();
+  std::function<void()> wait_for_sockets = [&] {
+    if (ctx.sessions.size() == 0
+        || std::chrono::steady_clock::now() > deadline) {
+      ioc.stop();
+      return;
+    }
+    shutdown_timer.expires_after(std::chrono::milliseconds(20));
+    shutdown_timer.async_wait([&](boost::system::error_code) {
+      wait_for_sockets();
+    });
+  };
   signals.async_wait([&](boost::system::error_code, int sig) {
-    spdlog::info("event=shutdown signal={}", sig);
+    spdlog::info("event=shutdown signal={} sockets={}", sig,
+                 ctx.sessions.size());
     ctx.draining = true;
     lst->stop();
-    ioc.stop();
+    ctx.sessions.close_all(1001, "node shutting down; reconnect");
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    wait_for_sockets();
   });
 
   auto url = "http://" + cfg.bind + ":" + std::to_string(port);
@@ -125,6 +144,7 @@ int main(int argc, char** argv) {
   ioc.run();
   for (auto& t : threads)
     t.join();
+  ctx.sessions.kill_all();
   caf::anon_send_exit(ctx.directory, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx.store, caf::exit_reason::user_shutdown);
   return 0;
