@@ -20,6 +20,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/duration.hpp>
 
 #include "persistence/document_store.hpp"
 
@@ -29,7 +30,9 @@ struct document_options {
   uint64_t history_window = 10000;      // ops kept in memory for transform
   uint64_t max_doc_bytes = 64ull << 20; // too_large above
   std::chrono::milliseconds idle_timeout{60000};
-  std::chrono::milliseconds store_timeout{5000};
+  // The in-process stores always answer (a local actor that dies answers
+  // request_receiver_down at once), so no timer per commit by default.
+  caf::duration store_timeout = caf::infinite;
 };
 
 caf::actor spawn_document(caf::actor_system& sys, std::string doc,

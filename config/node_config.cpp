@@ -61,6 +61,9 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
   opt("io-threads", cfg.io_threads, "COLLAB_IO_THREADS",
       "threads running the network I/O")
     ->check(CLI::Range(1, 64));
+  opt("actor-threads", cfg.actor_threads, "COLLAB_ACTOR_THREADS",
+      "threads running actors")
+    ->check(CLI::Range(1, 64));
   opt("jwt-secret", cfg.jwt_secret, "COLLAB_JWT_SECRET",
       "HS256 secret for client tokens (empty: random, development only)");
   opt("jwt-leeway", cfg.jwt_leeway, "COLLAB_JWT_LEEWAY",

@@ -18,6 +18,7 @@ struct node_config {
   std::string bind = "127.0.0.1";
   uint16_t client_port = 8080;  // 0: pick a free port
   int io_threads = 1;
+  int actor_threads = 2;
 
   // Authentication.
   std::string jwt_secret;       // empty: a random one (development only)

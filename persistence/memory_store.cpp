@@ -10,7 +10,11 @@ namespace {
 
 struct stored_doc {
   std::vector<committed_op> ops;  // ops[i] is revision i + 1
-  ot::rope text;                  // the text at revision ops.size()
+  // The text at revision text_rev: brought up to date when a document is
+  // loaded, not on every commit (the op log is the truth; the text is a
+  // snapshot, as in the PostgreSQL store).
+  ot::rope text;
+  uint64_t text_rev = 0;
   std::unordered_map<std::string, size_t> last_by_client;  // index into ops
 };
 
@@ -23,12 +27,17 @@ using store_ptr = document_store_actor::stateful_pointer<memory_store_state>;
 
 document_store_actor::behavior_type memory_store(store_ptr self) {
   return {
-    [=](load_atom, const std::string& doc, uint64_t tail) {
+    [=](load_atom, const std::string& doc,
+        uint64_t tail) -> caf::result<doc_snapshot> {
       doc_snapshot snap;
       auto it = self->state.docs.find(doc);
       if (it == self->state.docs.end())
         return snap;
       auto& d = it->second;
+      for (; d.text_rev < d.ops.size(); ++d.text_rev)
+        if (auto err = ot::apply(d.text, d.ops[d.text_rev].op); !err.empty())
+          return caf::result<doc_snapshot>{caf::make_error(
+            caf::sec::runtime_error, "corrupt op log: " + err)};
       snap.rev = d.ops.size();
       snap.text = d.text;
       auto n = std::min<uint64_t>(tail, d.ops.size());
@@ -42,15 +51,10 @@ document_store_actor::behavior_type memory_store(store_ptr self) {
       auto& d = self->state.docs[doc];
       // Check the whole batch first: a batch is all or nothing.
       auto next = d.ops.size() + 1;
-      auto text = d.text;
-      for (auto& op : batch) {
+      for (auto& op : batch)
         if (op.rev != next++)
           return caf::make_error(caf::sec::invalid_argument,
                                  "revision gap in commit");
-        if (auto err = ot::apply(text, op.op); !err.empty())
-          return caf::make_error(caf::sec::invalid_argument, err);
-      }
-      d.text = std::move(text);
       for (auto& op : batch) {
         d.last_by_client[op.client] = d.ops.size();
         d.ops.push_back(std::move(op));

@@ -67,8 +67,7 @@ int main(int argc, char** argv) {
 
   caf::actor_system_config sys_cfg;
   collab::register_message_types(sys_cfg);
-  sys_cfg.set("scheduler.max-threads",
-              std::max(2u, std::thread::hardware_concurrency()));
+  sys_cfg.set("scheduler.max-threads", cfg.actor_threads);
   caf::actor_system sys{sys_cfg};
 
   collab::net::server_context ctx{sys, cfg};
