@@ -29,6 +29,8 @@ CAF_ADD_ATOM(collab, collab, commit_atom, "commit")
 CAF_ADD_ATOM(collab, collab, read_ops_atom, "readops")
 CAF_ADD_ATOM(collab, collab, find_seq_atom, "findseq")
 CAF_ADD_ATOM(collab, collab, snapshot_atom, "snapshot")
+CAF_ADD_ATOM(collab, collab, save_snapshot_atom, "savesnap")
+CAF_ADD_ATOM(collab, collab, release_atom, "release")
 CAF_ADD_ATOM(collab, collab, idle_atom, "idle")
 CAF_ADD_ATOM(collab, collab, stats_atom, "stats")
 CAF_ADD_ATOM(collab, collab, frame_atom, "frame")
@@ -146,10 +148,14 @@ struct error_event {
 
 // What a document actor starts from.
 struct doc_snapshot {
-  uint64_t rev = 0;
-  ot::rope text;
+  uint64_t epoch = 0;         // fence epoch the loading owner commits with
+  uint64_t rev = 0;           // the head revision
+  ot::rope text;              // the text at `rev`
+  uint64_t snapshot_rev = 0;  // the latest stored snapshot
+  uint64_t oldest_rev = 0;    // ops (oldest_rev, rev] are in the op log
   std::vector<committed_op> tail;     // the last ops up to `rev`, oldest first
-  std::vector<committed_op> clients;  // per client its last op (exactly-once)
+  std::vector<committed_op> clients;  // per client its last op (exactly-once);
+                                      // `op` may be left empty
 };
 
 // ---- inspect
@@ -262,8 +268,8 @@ typename Inspector::result_type inspect(Inspector& f, error_event& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, doc_snapshot& x) {
-  return f(caf::meta::type_name("doc_snapshot"), x.rev, x.text, x.tail,
-           x.clients);
+  return f(caf::meta::type_name("doc_snapshot"), x.epoch, x.rev, x.text,
+           x.snapshot_rev, x.oldest_rev, x.tail, x.clients);
 }
 
 // Registers every type above under the same names on every node.

@@ -1,0 +1,38 @@
+// Errors a document store answers with (a CAF error category of our own).
+//   unavailable  the store cannot do it now (PostgreSQL down or slow): retry
+//   fenced       another owner took the document (DESIGN.md contract 2):
+//                the asking document actor must stop
+//   compacted    the requested ops were removed by retention
+//   corrupt      the stored data contradicts itself (a bug; logged loudly)
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+
+namespace collab {
+
+enum class store_errc : uint8_t {
+  unavailable = 1,
+  fenced,
+  compacted,
+  corrupt,
+};
+
+constexpr caf::atom_value store_error_category = caf::atom("collab_st");
+
+inline caf::error make_error(store_errc x, std::string message = {}) {
+  if (message.empty())
+    return caf::error{static_cast<uint8_t>(x), store_error_category};
+  return caf::error{static_cast<uint8_t>(x), store_error_category,
+                    caf::make_message(std::move(message))};
+}
+
+inline bool is(const caf::error& err, store_errc x) {
+  return err.category() == store_error_category
+         && err.code() == static_cast<uint8_t>(x);
+}
+
+} // namespace collab
