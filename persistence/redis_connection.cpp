@@ -77,6 +77,10 @@ const char* kind_of(int err, const char* text) {
   }
 }
 
+bool timed_out(const redisContext* c) {
+  return c != nullptr && std::strcmp(kind_of(c->err, c->errstr), "timeout") == 0;
+}
+
 std::string reply_text(const redisReply* r) {
   if (r == nullptr)
     return "no reply";
@@ -199,8 +203,9 @@ caf::error redis_connection::run(const std::vector<redis_command>& cmds,
   auto err = exchange(cmds, replies);
   if (!err)
     return {};
-  if (was_open && replies.size() == before) {
-    // Most likely a stale socket (Redis restarted): one fresh try.
+  if (was_open && replies.size() == before && !timed_out(ctx_)) {
+    // The socket was closed under us (Redis restarted, an idle connection
+    // cut): one fresh try. Not after a timeout: Redis is slow, not gone.
     close();
     if (auto cerr = connect(true))
       return cerr;

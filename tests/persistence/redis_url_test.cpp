@@ -1,0 +1,80 @@
+// Redis URL parsing and the stream codec's pure parts (no Redis needed).
+#define CAF_SUITE persistence.redis_url
+
+#include "persistence/redis_options.hpp"
+
+#include <caf/test/unit_test.hpp>
+
+#include "persistence/redis_stream_codec.hpp"
+
+using namespace collab;
+
+CAF_TEST(urls) {
+  redis_endpoint ep;
+  CAF_CHECK_EQUAL(parse_redis_url("redis://127.0.0.1:6380", ep), "");
+  CAF_CHECK_EQUAL(ep.host, "127.0.0.1");
+  CAF_CHECK_EQUAL(ep.port, 6380u);
+  CAF_CHECK_EQUAL(ep.db, 0u);
+  CAF_CHECK_EQUAL(ep.password, "");
+  CAF_CHECK_EQUAL(parse_redis_url("redis://cache.internal/4", ep), "");
+  CAF_CHECK_EQUAL(ep.host, "cache.internal");
+  CAF_CHECK_EQUAL(ep.port, 6379u);
+  CAF_CHECK_EQUAL(ep.db, 4u);
+  CAF_CHECK_EQUAL(parse_redis_url("redis://:s3cr@t/x@h:1/2", ep), "");
+  CAF_CHECK_EQUAL(ep.user, "");
+  CAF_CHECK_EQUAL(ep.password, "s3cr@t/x");
+  CAF_CHECK_EQUAL(ep.host, "h");
+  CAF_CHECK_EQUAL(ep.port, 1u);
+  CAF_CHECK_EQUAL(ep.db, 2u);
+  CAF_CHECK_EQUAL(parse_redis_url("redis://app:pw@[::1]:7000/", ep), "");
+  CAF_CHECK_EQUAL(ep.user, "app");
+  CAF_CHECK_EQUAL(ep.password, "pw");
+  CAF_CHECK_EQUAL(ep.host, "::1");
+  CAF_CHECK_EQUAL(ep.port, 7000u);
+  CAF_CHECK_EQUAL(ep.db, 0u);
+  for (auto bad : {"", "http://h:1", "redis://", "redis://:1", "redis://h:",
+                   "redis://h:0", "redis://h:65536", "redis://h:x",
+                   "redis://h/x", "redis://[::1", "redis://[::1]x"})
+    CAF_CHECK_NOT_EQUAL(parse_redis_url(bad, ep), "");
+}
+
+CAF_TEST(stream layout) {
+  committed_op op;
+  op.doc = "acme/roadmap";
+  op.rev = 42;
+  op.client = "tab-7f3";
+  op.seq = 12;
+  op.user = "alice";
+  op.op = {ot::component::skip(5), ot::component::insert("hi"),
+           ot::component::del(2)};
+  CAF_CHECK_EQUAL(stream_key(op.doc), "collab:{acme/roadmap}:ops");
+  redis_command want{"XADD", "collab:{acme/roadmap}:ops", "MAXLEN", "~",
+                     "10000", "42-0", "c", "tab-7f3", "s", "12", "u", "alice",
+                     "o", "[5,\"hi\",{\"d\":2}]"};
+  CAF_CHECK(xadd_command(op, 10000) == want);
+  redis_command range{"XRANGE", "collab:{d}:ops", "8-0", "10-0", "COUNT", "3"};
+  CAF_CHECK(xrange_command("d", 7, 10) == range);
+}
+
+CAF_TEST(xadd replies) {
+  redisReply ok{};
+  ok.type = REDIS_REPLY_STRING;
+  char id[] = "42-0";
+  ok.str = id;
+  ok.len = 4;
+  CAF_CHECK(classify_xadd(&ok) == xadd_result::appended);
+  redisReply dup{};
+  dup.type = REDIS_REPLY_ERROR;
+  char dup_text[] = "ERR The ID specified in XADD is equal or smaller than "
+                    "the target stream top item";
+  dup.str = dup_text;
+  dup.len = sizeof dup_text - 1;
+  CAF_CHECK(classify_xadd(&dup) == xadd_result::duplicate);
+  redisReply wrong{};
+  wrong.type = REDIS_REPLY_ERROR;
+  char wrong_text[] = "WRONGTYPE Operation against a key holding the wrong "
+                      "kind of value";
+  wrong.str = wrong_text;
+  wrong.len = sizeof wrong_text - 1;
+  CAF_CHECK(classify_xadd(&wrong) == xadd_result::refused);
+}
