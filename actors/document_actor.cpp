@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/metrics.hpp"
+#include "persistence/store_error.hpp"
 
 namespace collab {
 namespace {
@@ -42,8 +43,14 @@ struct document_state {
   document_store_actor store;
   document_options opts;
 
+  uint64_t epoch = 0;                  // our fence epoch, from load
+
   // Durable state: what clients may know.
   uint64_t durable_rev = 0;
+  uint64_t snapshot_rev = 0;
+  bool snapshot_in_flight = false;
+  bool quiet_timer_armed = false;
+  caf::actor_clock::time_point last_commit;  // the actor clock: testable
   ot::rope durable_text;
   std::unordered_map<std::string, client_seq> clients;  // last durable op
 
@@ -93,6 +100,40 @@ void deliver(self_ptr self, subscriber& sub, const shared_op& op) {
 
 void flush(self_ptr self);
 
+// Writes a snapshot of the durable text when enough ops passed since the
+// last one (or any did, when `force`). Snapshots only shorten activation:
+// a failed one is logged and retried later.
+void maybe_snapshot(self_ptr self, bool force) {
+  auto& st = self->state;
+  if (st.snapshot_in_flight || st.durable_rev == st.snapshot_rev
+      || (!force && st.durable_rev - st.snapshot_rev < st.opts.snapshot_every))
+    return;
+  st.snapshot_in_flight = true;
+  auto rev = st.durable_rev;
+  self
+    ->request(st.store, st.opts.store_timeout, save_snapshot_atom_v, st.doc,
+              st.epoch, rev, st.durable_text)
+    .then(
+      [=](bool) {
+        self->state.snapshot_in_flight = false;
+        self->state.snapshot_rev = std::max(self->state.snapshot_rev, rev);
+      },
+      [=](caf::error& err) {
+        self->state.snapshot_in_flight = false;
+        spdlog::warn("doc={} event=snapshot_failed rev={} error={}",
+                     self->state.doc, rev, self->system().render(err));
+      });
+}
+
+// One quiet timer at most: when it fires early it re-arms for the rest.
+void arm_quiet_timer(self_ptr self) {
+  auto& st = self->state;
+  if (st.quiet_timer_armed)
+    return;
+  st.quiet_timer_armed = true;
+  self->delayed_send(self, st.opts.snapshot_quiet, quiet_atom_v);
+}
+
 // The store made the in-flight batch durable: tell everyone.
 void on_durable(self_ptr self) {
   auto& st = self->state;
@@ -125,7 +166,10 @@ void on_durable(self_ptr self) {
   }
   node_metrics().ops_committed.fetch_add(batch.size(),
                                          std::memory_order_relaxed);
+  st.last_commit = self->clock().now();
   flush(self);
+  maybe_snapshot(self, false);
+  arm_quiet_timer(self);
   arm_idle_timer(self);
 }
 
@@ -154,6 +198,13 @@ void on_commit_failed(self_ptr self, const caf::error& err) {
   st.pending_seq.clear();
   st.head_rev = st.durable_rev;
   st.head_text = st.durable_text;
+  if (is(err, store_errc::fenced)) {
+    // Another owner took the document: stop; our subscribers resolve it
+    // again and resume there (DESIGN.md, contract 2).
+    spdlog::warn("doc={} event=fenced epoch={}", st.doc, st.epoch);
+    self->quit(err);
+    return;
+  }
   arm_idle_timer(self);
 }
 
@@ -173,7 +224,7 @@ void flush(self_ptr self) {
   node_metrics().commit_batches.fetch_add(1, std::memory_order_relaxed);
   auto started = std::chrono::steady_clock::now();
   self
-    ->request(st.store, st.opts.store_timeout, commit_atom_v, st.doc,
+    ->request(st.store, st.opts.store_timeout, commit_atom_v, st.doc, st.epoch,
               std::move(batch))
     .then(
       [=](uint64_t durable) {
@@ -440,13 +491,33 @@ caf::behavior running(self_ptr self) {
       return caf::make_message(self->state.durable_rev,
                                self->state.durable_text);
     },
+    [=](quiet_atom) {
+      auto& st = self->state;
+      st.quiet_timer_armed = false;
+      auto quiet_for = self->clock().now() - st.last_commit;
+      if (quiet_for >= st.opts.snapshot_quiet)
+        maybe_snapshot(self, true);
+      else if (st.durable_rev > st.snapshot_rev)
+        arm_quiet_timer(self);
+    },
     [=](idle_atom, uint64_t generation) {
       auto& st = self->state;
-      if (generation == st.idle_generation && st.subs.empty()
-          && st.in_flight.empty() && st.queued.empty()) {
-        spdlog::debug("doc={} event=passivate rev={}", st.doc, st.durable_rev);
+      if (generation != st.idle_generation || !st.subs.empty()
+          || !st.in_flight.empty() || !st.queued.empty())
+        return;
+      spdlog::debug("doc={} event=passivate rev={}", st.doc, st.durable_rev);
+      if (st.durable_rev == st.snapshot_rev) {
         self->quit();
+        return;
       }
+      // Snapshot first, so the next activation replays few ops; anything
+      // that arrives meanwhile waits (await) and then finds us gone, and
+      // its sender resolves the document again.
+      self
+        ->request(st.store, st.opts.store_timeout, save_snapshot_atom_v,
+                  st.doc, st.epoch, st.durable_rev, st.durable_text)
+        .await([=](bool) { self->quit(); },
+               [=](caf::error&) { self->quit(); });
     },
   };
 }
@@ -470,16 +541,19 @@ caf::behavior document(self_ptr self, std::string doc,
   // Loading: everything else waits in the mailbox until the store answers.
   self
     ->request(st.store, st.opts.store_timeout, load_atom_v, st.doc,
-              st.opts.history_window)
+              st.opts.node, st.opts.history_window)
     .await(
       [=](doc_snapshot& snap) {
         auto& st = self->state;
+        st.epoch = snap.epoch;
+        st.snapshot_rev = snap.snapshot_rev;
         st.durable_rev = st.head_rev = snap.rev;
         st.durable_text = st.head_text = std::move(snap.text);
         st.history.assign(snap.tail.begin(), snap.tail.end());
         for (auto& op : snap.clients)
           st.clients[op.client] = client_seq{op.seq, op.rev};
-        spdlog::debug("doc={} event=activate rev={}", st.doc, st.durable_rev);
+        spdlog::debug("doc={} event=activate rev={} epoch={}", st.doc,
+                      st.durable_rev, st.epoch);
         arm_idle_timer(self);
       },
       [=](caf::error& err) {

@@ -4,7 +4,14 @@
 // acks the sender and broadcasts to every other subscriber (DESIGN.md,
 // contract 1). It also keeps subscribers and their ephemeral presence.
 //
-//   loading --(store answers load)--> running --(idle, no subscribers)--> quit
+//   loading --(store answers load)--> running --(idle, no subscribers)-->
+//   snapshot, quit
+//
+// Loading makes this actor the document's one writer (the store bumps the
+// fence epoch); a commit refused as `fenced` means another owner took over:
+// the actor stops, and its subscribers' connections resolve the document
+// again. Snapshots are written every `snapshot_every` ops and after
+// `snapshot_quiet` without commits; they only shorten activation.
 //
 // Revisions: durable_rev <= head_rev. Ops in (durable_rev, head_rev] are
 // applied and ordered, but not yet durable, so nobody hears of them; new ops
@@ -27,9 +34,12 @@
 namespace collab {
 
 struct document_options {
+  std::string node;                     // this node's id (the fence owner)
   uint64_t history_window = 10000;      // ops kept in memory for transform
   uint64_t max_doc_bytes = 64ull << 20; // too_large above
   std::chrono::milliseconds idle_timeout{60000};
+  uint64_t snapshot_every = 1000;       // ops between snapshots
+  std::chrono::milliseconds snapshot_quiet{5000};  // or after this quiet
   // The in-process stores always answer (a local actor that dies answers
   // request_receiver_down at once), so no timer per commit by default.
   caf::duration store_timeout = caf::infinite;

@@ -89,6 +89,11 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
     ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
   opt("doc-idle-ms", cfg.doc_idle_ms, "COLLAB_DOC_IDLE_MS",
       "passivate a document without subscribers after this long");
+  opt("snapshot-every", cfg.snapshot_every, "COLLAB_SNAPSHOT_EVERY",
+      "ops between snapshots of a document")
+    ->check(CLI::Range(uint64_t{1}, uint64_t{100'000'000}));
+  opt("snapshot-quiet-ms", cfg.snapshot_quiet_ms, "COLLAB_SNAPSHOT_QUIET_MS",
+      "snapshot a document after this long without commits");
   opt("pg-url", cfg.pg_url, "COLLAB_PG_URL", "PostgreSQL connection URL");
   opt("redis-url", cfg.redis_url, "COLLAB_REDIS_URL", "Redis URL");
   opt("cluster-port", cfg.cluster_port, "COLLAB_CLUSTER_PORT",

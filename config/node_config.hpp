@@ -36,6 +36,8 @@ struct node_config {
   // Documents.
   uint64_t history_window = 10000;  // ops kept for transform
   int64_t doc_idle_ms = 60000;      // passivate an unsubscribed doc after this
+  uint64_t snapshot_every = 1000;   // ops between snapshots
+  int64_t snapshot_quiet_ms = 5000; // or a snapshot after this quiet
 
   // Storage and cluster (used from the durability and cluster issues on).
   std::string pg_url;

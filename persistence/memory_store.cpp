@@ -9,12 +9,12 @@ namespace collab {
 namespace {
 
 struct stored_doc {
+  uint64_t epoch = 0;
   std::vector<committed_op> ops;  // ops[i] is revision i + 1
-  // The text at revision text_rev: brought up to date when a document is
-  // loaded, not on every commit (the op log is the truth; the text is a
-  // snapshot, as in the PostgreSQL store).
-  ot::rope text;
-  uint64_t text_rev = 0;
+  // The latest snapshot: the text at snapshot_rev. Loads replay the ops after
+  // it (the op log is the truth; a snapshot is a compaction of it).
+  ot::rope snapshot;
+  uint64_t snapshot_rev = 0;
   std::unordered_map<std::string, size_t> last_by_client;  // index into ops
 };
 
@@ -27,34 +27,34 @@ using store_ptr = document_store_actor::stateful_pointer<memory_store_state>;
 
 document_store_actor::behavior_type memory_store(store_ptr self) {
   return {
-    [=](load_atom, const std::string& doc,
+    [=](load_atom, const std::string& doc, const std::string&,
         uint64_t tail) -> caf::result<doc_snapshot> {
+      auto& d = self->state.docs[doc];
       doc_snapshot snap;
-      auto it = self->state.docs.find(doc);
-      if (it == self->state.docs.end())
-        return snap;
-      auto& d = it->second;
-      for (; d.text_rev < d.ops.size(); ++d.text_rev)
-        if (auto err = ot::apply(d.text, d.ops[d.text_rev].op); !err.empty())
-          return caf::result<doc_snapshot>{caf::make_error(
-            caf::sec::runtime_error, "corrupt op log: " + err)};
+      snap.epoch = ++d.epoch;  // the caller is the one writer from now on
+      snap.text = d.snapshot;
+      for (auto r = d.snapshot_rev; r < d.ops.size(); ++r)
+        if (auto err = ot::apply(snap.text, d.ops[r].op); !err.empty())
+          return make_error(store_errc::corrupt, "op log: " + err);
       snap.rev = d.ops.size();
-      snap.text = d.text;
+      snap.snapshot_rev = d.snapshot_rev;
       auto n = std::min<uint64_t>(tail, d.ops.size());
       snap.tail.assign(d.ops.end() - n, d.ops.end());
       for (auto& [client, idx] : d.last_by_client)
         snap.clients.push_back(d.ops[idx]);
       return snap;
     },
-    [=](commit_atom, const std::string& doc,
+    [=](commit_atom, const std::string& doc, uint64_t epoch,
         std::vector<committed_op>& batch) -> caf::result<uint64_t> {
       auto& d = self->state.docs[doc];
+      if (epoch != d.epoch)
+        return make_error(store_errc::fenced, "document " + doc
+                                                + " has another owner");
       // Check the whole batch first: a batch is all or nothing.
       auto next = d.ops.size() + 1;
       for (auto& op : batch)
         if (op.rev != next++)
-          return caf::make_error(caf::sec::invalid_argument,
-                                 "revision gap in commit");
+          return make_error(store_errc::corrupt, "revision gap in commit");
       for (auto& op : batch) {
         d.last_by_client[op.client] = d.ops.size();
         d.ops.push_back(std::move(op));
@@ -85,6 +85,19 @@ document_store_actor::behavior_type memory_store(store_ptr self) {
           break;
         }
       return out;
+    },
+    [=](save_snapshot_atom, const std::string& doc, uint64_t epoch,
+        uint64_t rev, ot::rope& text) -> caf::result<bool> {
+      auto& d = self->state.docs[doc];
+      if (epoch != d.epoch)
+        return make_error(store_errc::fenced);
+      if (rev > d.ops.size())
+        return make_error(store_errc::corrupt, "snapshot ahead of the op log");
+      if (rev > d.snapshot_rev) {
+        d.snapshot = std::move(text);
+        d.snapshot_rev = rev;
+      }
+      return true;
     },
   };
 }

@@ -80,14 +80,15 @@ flaky_store(flaky_store_actor::stateful_pointer<flaky_state> self,
             document_store_actor inner) {
   self->state.inner = inner;
   return {
-    [=](load_atom a, std::string& doc, uint64_t tail) {
-      return self->delegate(self->state.inner, a, std::move(doc), tail);
-    },
-    [=](commit_atom a, std::string& doc, std::vector<committed_op>& ops)
-      -> result<uint64_t> {
-      if (self->state.failing)
-        return make_error(sec::runtime_error, "injected commit failure");
+    [=](load_atom a, std::string& doc, std::string& node, uint64_t tail) {
       return self->delegate(self->state.inner, a, std::move(doc),
+                            std::move(node), tail);
+    },
+    [=](commit_atom a, std::string& doc, uint64_t epoch,
+        std::vector<committed_op>& ops) -> result<uint64_t> {
+      if (self->state.failing)
+        return make_error(store_errc::unavailable, "injected commit failure");
+      return self->delegate(self->state.inner, a, std::move(doc), epoch,
                             std::move(ops));
     },
     [=](read_ops_atom a, std::string& doc, uint64_t from, uint64_t limit) {
@@ -96,6 +97,11 @@ flaky_store(flaky_store_actor::stateful_pointer<flaky_state> self,
     [=](find_seq_atom a, std::string& doc, std::string& client, uint64_t seq) {
       return self->delegate(self->state.inner, a, std::move(doc),
                             std::move(client), seq);
+    },
+    [=](save_snapshot_atom a, std::string& doc, uint64_t epoch, uint64_t rev,
+        ot::rope& text) {
+      return self->delegate(self->state.inner, a, std::move(doc), epoch, rev,
+                            std::move(text));
     },
     [=](fail_atom, bool on) { self->state.failing = on; },
   };
@@ -175,13 +181,12 @@ struct fixture : test_coordinator_fixture<test_config> {
   }
 
   std::string text() {
-    std::string out;
     self->send(doc, snapshot_atom_v);
     run_jobs();
-    self->receive([&](uint64_t rev, const ot::rope& t) {
-      out = std::to_string(rev) + ":" + t.to_string();
-    });
-    return out;
+    auto answer = extract<uint64_t, ot::rope>(self);
+    expect((uint64_t, ot::rope), from(doc).to(self));
+    return std::to_string(std::get<0>(answer)) + ":"
+           + std::get<1>(answer).to_string();
   }
 };
 
@@ -400,6 +405,40 @@ CAF_TEST(an idle document passivates and comes back with its history) {
   submit(a, "a", 1, 0, R"(["x"])");  // exactly once survives passivation
   CAF_CHECK_EQUAL(last(a), "ack seq=1 rev=1");
   CAF_CHECK_EQUAL(text(), "1:x");
+}
+
+CAF_TEST(a document that lost the fence stops and commits nothing) {
+  start();
+  auto a = client();
+  join(a, "a");
+  submit(a, "a", 1, 0, R"(["x"])");
+  auto old_doc = doc;
+  self->monitor(old_doc);
+  start();  // a second owner loads the document: the epoch moves on
+  auto b = client();
+  join(b, "b");
+  self->send(a, old_doc,  // through the old owner
+             submit_request{"a", "c-a", "u-a", 2, 1, parse(R"(["lost"])")});
+  run_jobs();
+  CAF_CHECK_EQUAL(last(a), "error unavailable seq=2");
+  expect((down_msg), from(old_doc).to(self));
+  submit(b, "b", 1, 1, R"(["kept"])");
+  CAF_CHECK_EQUAL(last(b), "ack seq=1 rev=2");
+  CAF_CHECK_EQUAL(text(), "2:keptx");
+}
+
+CAF_TEST(snapshots are written every N ops and activation starts from them) {
+  opts.snapshot_every = 2;
+  start();
+  auto a = client();
+  join(a, "a");
+  for (uint64_t i = 1; i <= 5; ++i)
+    submit(a, "a", i, i - 1, R"(["x"])");
+  auto snap = request<doc_snapshot>(store, load_atom_v, std::string{"d"},
+                                    std::string{"probe"}, uint64_t{0});
+  CAF_CHECK_EQUAL(snap.snapshot_rev, 4u);
+  CAF_CHECK_EQUAL(snap.rev, 5u);
+  CAF_CHECK_EQUAL(snap.text.to_string(), "xxxxx");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
   collab::net::server_context ctx{sys, cfg};
   ctx.store = collab::spawn_memory_store(sys);
   collab::document_options doc_opts;
+  doc_opts.node = cfg.node_id;
+  doc_opts.snapshot_every = cfg.snapshot_every;
+  doc_opts.snapshot_quiet = std::chrono::milliseconds(cfg.snapshot_quiet_ms);
   doc_opts.history_window = cfg.history_window;
   doc_opts.max_doc_bytes = cfg.max_doc_bytes;
   doc_opts.idle_timeout = std::chrono::milliseconds(cfg.doc_idle_ms);
