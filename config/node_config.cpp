@@ -96,6 +96,10 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
       "snapshot a document after this long without commits");
   opt("pg-url", cfg.pg_url, "COLLAB_PG_URL", "PostgreSQL connection URL");
   opt("redis-url", cfg.redis_url, "COLLAB_REDIS_URL", "Redis URL");
+  opt("stream-maxlen", cfg.stream_maxlen, "COLLAB_STREAM_MAXLEN",
+      "replay-log entries kept per document in Redis");
+  opt("ops-retention", cfg.ops_retention, "COLLAB_OPS_RETENTION",
+      "ops kept in PostgreSQL behind the latest snapshot (0: keep all)");
   opt("cluster-port", cfg.cluster_port, "COLLAB_CLUSTER_PORT",
       "cluster transport port");
   opt("seeds", cfg.seeds, "COLLAB_SEEDS", "seed nodes host:port (comma-separated)")

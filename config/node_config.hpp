@@ -40,8 +40,10 @@ struct node_config {
   int64_t snapshot_quiet_ms = 5000; // or a snapshot after this quiet
 
   // Storage and cluster (used from the durability and cluster issues on).
-  std::string pg_url;
-  std::string redis_url;
+  std::string pg_url;              // empty: documents live in memory only
+  std::string redis_url;           // empty: resume is served from the store
+  uint64_t stream_maxlen = 10000;  // Redis stream entries kept per document
+  uint64_t ops_retention = 0;      // ops kept behind the latest snapshot; 0: all
   uint16_t cluster_port = 0;
   std::vector<std::string> seeds;
 
