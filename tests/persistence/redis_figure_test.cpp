@@ -60,6 +60,7 @@ CAF_TEST(resume read of 1000 ops) {
   constexpr int rounds = 300;
   redis_options opts;
   opts.url = url;
+  opts.read_timeout = std::chrono::milliseconds{2000};  // measure, not fail
   auto log = spawn_redis_op_log(sys, opts);
   auto d = unique_doc("figure");
   std::vector<committed_op> ops;

@@ -24,6 +24,8 @@ struct fixture {
   redis_options options() const {
     redis_options opts;
     opts.url = url;
+    // correctness, not latency, here: no 200 ms timeouts on a loaded machine
+    opts.read_timeout = std::chrono::milliseconds{2000};
     return opts;
   }
   void append(const redis_op_log& log, std::vector<committed_op> ops) {

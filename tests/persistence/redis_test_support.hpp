@@ -102,7 +102,7 @@ inline read_result read(caf::scoped_actor& self, const redis_op_log& log,
                         const std::string& doc, uint64_t from, uint64_t to) {
   read_result res;
   auto t0 = std::chrono::steady_clock::now();
-  self->request(log.actor(), 2s, stream_read_atom_v, doc, from, to)
+  self->request(log.actor(), 5s, stream_read_atom_v, doc, from, to)
     .receive([&](std::vector<committed_op>& ops) { res.ops = std::move(ops); },
              [&](caf::error& err) { res.err = std::move(err); });
   res.took = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -113,7 +113,13 @@ inline read_result read(caf::scoped_actor& self, const redis_op_log& log,
 // True when the read answered exactly revisions from+1..to of make_op.
 inline bool covered(const read_result& r, const std::string& doc,
                     uint64_t from, uint64_t to) {
-  if (r.err || r.ops.size() != to - from)
+  if (r.err) {
+    CAF_MESSAGE("read " << doc << " (" << from << ", " << to << "]: "
+                        << caf::to_string(r.err) << " after "
+                        << r.took.count() << " us");
+    return false;
+  }
+  if (r.ops.size() != to - from)
     return false;
   for (uint64_t i = 0; i < r.ops.size(); ++i)
     if (!same(r.ops[i], make_op(doc, from + 1 + i)))
