@@ -1,0 +1,81 @@
+'use strict';
+// kill -9 under write load, many times: every acked op survives with its
+// revision, the history stays gapless and exactly-once, clients that follow
+// the ot.js discipline (reconnect, join with their rev, resend the unacked op
+// with the same seq) converge on the server's text.
+// DESIGN.md contracts 1, 3, 4; PROTOCOL.md "Exactly once".
+require('./lib/deps');
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { randomId } = require('./lib/client');
+const {
+  sleep, mulberry32, seedFor, startServices, Node, openEditors, startLoad, settleAll,
+  checkDocument,
+} = require('./lib/durability');
+
+const DOCS = Number(process.env.E2E_CRASH_DOCS || 6);
+const CLIENTS = Number(process.env.E2E_CRASH_CLIENTS || 3);
+const KILLS = Number(process.env.E2E_CRASH_KILLS || 8);
+
+let services;
+let node;
+
+before(async () => {
+  services = await startServices('crash');
+  node = await Node.create(services);
+  await node.start();
+});
+
+after(async () => {
+  if (node) await node.kill().catch(() => {});
+  if (services) await services.stop();
+});
+
+test(`kill -9 a node ${KILLS} times under load (${DOCS} docs x ${CLIENTS} clients): nothing acked is lost`,
+  { timeout: 240000 }, async (t) => {
+    const seed = seedFor(t);
+    const rnd = mulberry32(seed);
+    const docs = Array.from({ length: DOCS }, () => randomId('dur-crash'));
+    const byDoc = await openEditors(node, docs, CLIENTS);
+    const editors = [...byDoc.values()].flat();
+    const stopLoad = startLoad(editors, rnd);
+    const started = Date.now();
+    const kills = [];
+    try {
+      for (let i = 0; i < KILLS; i++) {
+        await sleep(300 + Math.floor(rnd() * 1700));
+        const acksBefore = editors.reduce((n, d) => n + d.acks.length, 0);
+        const r = await node.kill('SIGKILL');
+        assert.equal(r.signal, 'SIGKILL', 'collabd was killed, it did not exit by itself');
+        const killedAt = Date.now();
+        await node.start();
+        kills.push({ acksBefore, restartMs: Date.now() - killedAt });
+      }
+      // some load after the last restart, until every editor had an ack again
+      const lastStart = Date.now();
+      await Promise.all(editors.map(async (d) => {
+        const deadline = Date.now() + 30000;
+        while (!d.acks.some((a) => a.t > lastStart)) {
+          assert.ok(Date.now() < deadline,
+            `${d.label}: no ack within 30 s after the last restart (reconnect error: ${d.lastReconnectError})`);
+          await sleep(50);
+        }
+      }));
+    } finally {
+      await stopLoad();
+    }
+    await settleAll(editors, 60000);
+    t.diagnostic(`kills: ${JSON.stringify(kills)}; load ran ${Date.now() - started} ms`);
+    let total = 0;
+    for (const doc of docs) {
+      const r = await checkDocument(node, doc, byDoc.get(doc));
+      total += r.rev;
+      const ed = byDoc.get(doc);
+      t.diagnostic(`${doc}: ${r.rev} revisions, ${r.length} code points, ` +
+        `${ed.reduce((n, d) => n + d.reconnects, 0)} reconnects, ` +
+        `${ed.reduce((n, d) => n + d.unavailable.length, 0)} unavailable answers`);
+    }
+    assert.ok(total >= DOCS * 20, `too few ops committed (${total}): the test did not exercise much`);
+    for (const d of editors) d.stop();
+    node.assertAlive();
+  });

@@ -1,0 +1,124 @@
+'use strict';
+// PostgreSQL stopped under write load and restarted ~3 s later: meanwhile ops
+// are answered `unavailable` (clients retry with the same seq after a backoff)
+// and no ack is sent (durable before visible), /readyz is 503 naming postgres,
+// /healthz stays 200; afterwards editing resumes by itself and the history is
+// complete, gapless and exactly-once.
+require('./lib/deps');
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { randomId } = require('./lib/client');
+const {
+  sleep, mulberry32, seedFor, startServices, Node, openEditors, startLoad, settleAll,
+  checkDocument, readyz, healthz, waitFor,
+} = require('./lib/durability');
+
+const DOCS = 4;
+const CLIENTS = 3;
+const OUTAGE_MS = Number(process.env.E2E_OUTAGE_MS || 3000);
+
+let services;
+let node;
+
+before(async () => {
+  services = await startServices('pgout');
+  node = await Node.create(services);
+  await node.start();
+});
+
+after(async () => {
+  if (node) await node.kill().catch(() => {});
+  if (services) await services.stop();
+});
+
+test('PostgreSQL down under load: unavailable, no ack, not ready, then editing resumes', { timeout: 240000 }, async (t) => {
+  const seed = seedFor(t);
+  const rnd = mulberry32(seed);
+  assert.equal((await readyz(node)).status, 200, '/readyz before the outage');
+  const docs = Array.from({ length: DOCS }, () => randomId('dur-pgout'));
+  const byDoc = await openEditors(node, docs, CLIENTS);
+  const editors = [...byDoc.values()].flat();
+  const stopLoad = startLoad(editors, rnd);
+  const probes = []; // {t, readyz, healthz}
+  let stopBegan;
+  let stopDone;
+  let startBegan;
+  let startDone;
+  try {
+    // warm up: every editor has had an ack
+    await waitFor(() => editors.every((d) => d.acks.length > 0), 20000, 'a first ack for every editor');
+    await sleep(800);
+
+    stopBegan = Date.now();
+    await services.stopPg();
+    stopDone = Date.now();
+    t.diagnostic(`pg stop took ${stopDone - stopBegan} ms`);
+
+    // while down: probe /readyz and /healthz until the outage ends
+    const until = stopDone + OUTAGE_MS;
+    while (Date.now() < until) {
+      const r = await readyz(node);
+      probes.push({ t: Date.now(), readyz: r, healthz: await healthz(node) });
+      await sleep(100);
+    }
+    node.assertAlive();
+
+    startBegan = Date.now();
+    await services.startPg();
+    startDone = Date.now();
+    t.diagnostic(`pg start took ${startDone - startBegan} ms`);
+
+    // editing resumes by itself: every editor gets an ack after the restart
+    await Promise.all(editors.map((d) => waitFor(() => d.acks.some((a) => a.t > startDone), 60000,
+      `${d.label}: an ack after PostgreSQL came back (unavailable answers: ${d.unavailable.length})`)));
+    await waitFor(async () => (await readyz(node)).status === 200, 30000, '/readyz 200 after the restart', 100);
+  } finally {
+    await stopLoad();
+    if (stopDone && !startDone) await services.startPg().catch(() => {});
+  }
+  await settleAll(editors, 60000);
+
+  // no ack while PostgreSQL was down
+  const lo = stopDone + 200;
+  const hi = startBegan;
+  const during = [];
+  for (const d of editors) {
+    for (const a of d.acks) if (a.t > lo && a.t < hi) during.push({ client: d.label, ...a });
+  }
+  assert.deepEqual(during, [], `acks between ${lo} (stop finished + 200 ms) and ${hi} (start began)`);
+
+  // ops were answered `unavailable` meanwhile (and retried)
+  const unavailableDuring = editors.reduce((n, d) =>
+    n + d.unavailable.filter((u) => u.t > stopBegan && u.t < startDone + 2000).length, 0);
+  t.diagnostic(`unavailable answers during the outage: ${unavailableDuring}`);
+  assert.ok(unavailableDuring > 0, 'no op was answered `unavailable` while PostgreSQL was down');
+  // a client that retries with the same seq must not find itself unsubscribed
+  const dropped = editors.flatMap((d) => d.unavailable.filter((u) => u.code === 'not_joined')
+    .map((u) => ({ client: d.label, ...u })));
+  assert.deepEqual(dropped, [], 'retrying with the same seq was answered not_joined');
+  t.diagnostic(`reconnects: ${editors.reduce((n, d) => n + d.reconnects, 0)}`);
+
+  // /healthz 200 throughout; /readyz 503 naming postgres (after a short detection delay)
+  assert.ok(probes.length > 0);
+  assert.deepEqual(probes.filter((p) => p.healthz !== 200).map((p) => ({ t: p.t - stopDone, healthz: p.healthz })), [],
+    '/healthz answers 200 while PostgreSQL is down');
+  const notReady = probes.filter((p) => p.readyz.status === 503 && /postgres/i.test(p.readyz.body));
+  assert.ok(notReady.length > 0,
+    `/readyz never answered 503 naming postgres during the outage: ${JSON.stringify(probes.slice(-3).map((p) => p.readyz))}`);
+  const firstNotReady = notReady[0].t - stopDone;
+  t.diagnostic(`/readyz 503 after ${firstNotReady} ms: ${JSON.stringify(notReady[0].readyz.body.trim())}`);
+  // once it noticed, it stays not ready until PostgreSQL is back
+  const afterNoticed = probes.filter((p) => p.t >= notReady[0].t);
+  assert.deepEqual(afterNoticed.filter((p) => p.readyz.status !== 503).map((p) => ({ t: p.t - stopDone, ...p.readyz })), [],
+    '/readyz flapped back to ready while PostgreSQL was still down');
+
+  let total = 0;
+  for (const doc of docs) {
+    const r = await checkDocument(node, doc, byDoc.get(doc));
+    total += r.rev;
+    t.diagnostic(`${doc}: ${r.rev} revisions`);
+  }
+  assert.ok(total >= DOCS * 10, `too few ops committed (${total})`);
+  for (const d of editors) d.stop();
+  node.assertAlive();
+});

@@ -1,0 +1,296 @@
+'use strict';
+// Exact resume (DESIGN.md contract 4; PROTOCOL.md join with rev): from the
+// actor's memory, from inside the Redis stream, from before the stream's
+// start (PostgreSQL), from before the compaction horizon (a full join), with
+// commits going on during a long replay, and after a kill -9. Prints the time
+// to resume a client that missed 1,000 ops (p50/p99).
+require('./lib/deps');
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { session, randomId } = require('./lib/client');
+const {
+  sleep, mulberry32, startServices, Node, ResilientDoc, startLoad, settleAll,
+  resumeOnce, assertExactReplay, percentile, waitFor, getDoc, allOps,
+} = require('./lib/durability');
+
+// Ops kept in the document actor's memory: resumes further back than this
+// must come from Redis or PostgreSQL.
+const WINDOW = 20;
+const MAXLEN = 50;
+
+let services;
+let node;
+
+before(async () => {
+  services = await startServices('resume');
+  node = await Node.create(services, {
+    COLLAB_HISTORY_WINDOW: String(WINDOW),
+    COLLAB_STREAM_MAXLEN: String(MAXLEN),
+    COLLAB_SNAPSHOT_QUIET_MS: '600000',
+  });
+  await node.start();
+});
+
+after(async () => {
+  if (node) await node.kill().catch(() => {});
+  if (services) await services.stop();
+});
+
+async function restart(extraEnv = {}) {
+  await node.stop();
+  await node.start(extraEnv);
+}
+
+// Several editors make random edits on doc until it has at least `target`
+// revisions. Resolves the editors (still joined unless close).
+async function fill(doc, target, { editors = 4, close = true, seed = 7 } = {}) {
+  const rnd = mulberry32(seed);
+  const eds = [];
+  for (let i = 0; i < editors; i++) {
+    const c = await session(node, { label: `${doc}#w${i}` });
+    const d = new ResilientDoc(c, doc, node);
+    await d.join();
+    eds.push(d);
+  }
+  const stopLoad = startLoad(eds, rnd, { minPause: 0, maxPause: 2 });
+  try {
+    await waitFor(() => eds[0].rev >= target, 120000, `${doc} at rev ${target} (at ${eds[0].rev})`, 20);
+  } finally {
+    await stopLoad();
+  }
+  await settleAll(eds, 30000);
+  for (const d of eds) {
+    assert.deepEqual(d.errors, [], `${d.label}: errors while filling`);
+    assert.deepEqual(d.problems, [], `${d.label}: problems while filling`);
+  }
+  if (close) for (const d of eds) d.stop();
+  return eds;
+}
+
+async function streamRange(doc) {
+  const revs = await services.streamRevs(doc);
+  return revs.length ? { first: revs[0], last: revs[revs.length - 1], len: revs.length } : null;
+}
+
+let docA;     // 300+ ops, stream trimmed to ~MAXLEN
+let logA;
+
+test('resume from memory, inside the Redis stream, before its start, from 0, at head; rev_ahead', { timeout: 180000 }, async (t) => {
+  docA = randomId('dur-resume-a');
+  await fill(docA, 300);
+  logA = await allOps(node, docA);
+  const N = logA.length;
+  const final = await getDoc(node, docA);
+  assert.equal(final.rev, N);
+  // the stream holds the newest ops only (COLLAB_STREAM_MAXLEN, approximate trim)
+  const range = await waitFor(async () => {
+    const r = await streamRange(docA);
+    return r && r.last === N ? r : null;
+  }, 15000, 'the stream to hold the newest op');
+  t.diagnostic(`${docA}: ${N} revisions; stream holds ${range.first}..${range.last} (${range.len} entries)`);
+  assert.ok(range.first > 12, `COLLAB_STREAM_MAXLEN=${MAXLEN}: the stream was not trimmed (it starts at ${range.first})`);
+  assert.ok(N - range.first >= 40, `stream too short to test a resume from inside it (${range.first}..${range.last})`);
+
+  const cases = [
+    ['head', N],
+    ['memory', N - 5],
+    ['stream (beyond the memory window)', N - 40],
+    ['stream start', range.first - 1],
+    ['just before the stream', range.first - 2],
+    ['PostgreSQL', 10],
+    ['from 0', 0],
+  ];
+  for (const [what, from] of cases) {
+    const res = await resumeOnce(node, docA, from);
+    assertExactReplay(res, logA, from);
+    assert.equal(res.joined.rev, N, `${what}: joined at the head`);
+    t.diagnostic(`resume from ${from} (${what}): ${res.ops.length} ops in ${res.ms.toFixed(1)} ms`);
+  }
+
+  for (const from of [N + 1, N + 1000]) {
+    const res = await resumeOnce(node, docA, from);
+    assert.ok(res.error, `resume from ${from} (ahead of ${N}) was accepted: ${JSON.stringify(res.joined)}`);
+    assert.equal(res.error.code, 'rev_ahead', `resume from ${from}`);
+    assert.equal(res.error.doc, docA);
+  }
+});
+
+test('commits going on during a long replay: every rev exactly once, in order, no gap at the seam', { timeout: 240000 }, async (t) => {
+  const doc = randomId('dur-resume-live');
+  const writers = await fill(doc, 1500, { close: false, seed: 11 });
+  const N0 = writers[0].rev;
+  const rnd = mulberry32(12);
+  const stopLoad = startLoad(writers, rnd, { minPause: 1, maxPause: 4 });
+  const resumers = [];
+  try {
+    await waitFor(() => writers[0].rev >= N0 + 20, 20000, 'commits going on');
+    for (const from of [0, N0 - 1000, N0 - 300, N0 - 30, N0 - 5]) {
+      const c = await session(node, { label: `resumer-from-${from}` });
+      c.send({ type: 'join', doc, rev: from });
+      resumers.push({ from, c });
+      await sleep(50 + Math.floor(rnd() * 100));
+    }
+    await Promise.all(resumers.map(({ c }) => c.next({ type: 'joined', doc }, 60000)));
+    await waitFor(() => writers[0].rev >= N0 + 200, 60000, 'more commits after the resumes joined');
+  } finally {
+    await stopLoad();
+  }
+  await settleAll(writers, 30000);
+  const final = await getDoc(node, doc);
+  const log = await allOps(node, doc);
+  assert.equal(log.length, final.rev);
+  for (const { from, c } of resumers) {
+    await waitFor(() => c.all.some((m) => m.type === 'op' && m.doc === doc && m.rev === final.rev),
+      30000, `resumer from ${from} to see rev ${final.rev}`);
+    const mine = c.all.filter((m) => m.doc === doc && (m.type === 'op' || m.type === 'joined' || m.type === 'error'));
+    assert.deepEqual(mine.filter((m) => m.type === 'error'), [], `resumer from ${from}: errors`);
+    const joinedAt = mine.findIndex((m) => m.type === 'joined');
+    const joined = mine[joinedAt];
+    assert.ok(!('text' in joined), `resumer from ${from}: answered with the full text`);
+    const revs = mine.filter((m) => m.type === 'op').map((m) => m.rev);
+    assert.deepEqual(revs, Array.from({ length: final.rev - from }, (_, i) => from + 1 + i),
+      `resumer from ${from}: revisions ${from + 1}..${final.rev}, each once, in order`);
+    assert.equal(joinedAt, joined.rev - from, `resumer from ${from}: joined at ${joined.rev} after ${joinedAt} ops`);
+    for (const m of mine) {
+      if (m.type !== 'op') continue;
+      const o = log[m.rev - 1];
+      assert.deepEqual({ client: m.client, seq: m.seq, op: m.op }, { client: o.client, seq: o.seq, op: o.op },
+        `resumer from ${from}: rev ${m.rev} differs from the log`);
+    }
+    t.diagnostic(`resume from ${from}: ${joinedAt} ops replayed, joined at ${joined.rev}, ` +
+      `${revs.length - joinedAt} live ops after it (final ${final.rev})`);
+    c.close();
+  }
+  for (const d of writers) d.stop();
+});
+
+test('resume from before the compaction horizon: joined with the text', { timeout: 180000 }, async (t) => {
+  await restart({ COLLAB_OPS_RETENTION: '20', COLLAB_SNAPSHOT_EVERY: '50' });
+  const doc = randomId('dur-resume-compact');
+  await fill(doc, 300, { seed: 21 });
+  const final = await getDoc(node, doc);
+  const N = final.rev;
+  const q = (sql) => services.sql(sql).then((s) => s.trim());
+  const docLit = `'${doc}'`;
+  // compaction is asynchronous: wait until the old ops are gone and it settled
+  let stable = 0;
+  let last = '';
+  const horizon = await waitFor(async () => {
+    const row = await q(`SELECT coalesce((SELECT min(rev) FROM ops WHERE doc_id = ${docLit}), 0) || ',' || ` +
+      `coalesce((SELECT oldest_rev FROM documents WHERE doc_id = ${docLit}), -1)`);
+    const [minRev, oldest] = row.split(',').map(Number);
+    stable = row === last ? stable + 1 : 0;
+    last = row;
+    return minRev > 1 && stable >= 5 ? { minRev, oldest } : null;
+  }, 60000, 'ops deleted behind the snapshot (COLLAB_OPS_RETENTION)', 200);
+  const snaps = await q(`SELECT string_agg(rev::text, ',' ORDER BY rev) FROM snapshots WHERE doc_id = ${docLit}`);
+  t.diagnostic(`${doc}: ${N} revisions; op log keeps ${horizon.minRev}..${N} (documents.oldest_rev ${horizon.oldest}); snapshots at ${snaps}`);
+  assert.equal(horizon.oldest, horizon.minRev - 1, 'documents.oldest_rev: ops (oldest_rev, head_rev] are kept');
+  const opsFrom = await node.fetch(`/v1/docs/${doc}/ops?from=0&limit=5`, {
+    headers: { Authorization: `Bearer ${node.token()}` } });
+  t.diagnostic(`GET /ops?from=0 on the compacted document: HTTP ${opsFrom.status} ${(await opsFrom.text()).slice(0, 160)}`);
+
+  // the kept ops, through the HTTP API
+  const kept = [];
+  for (let from = horizon.oldest; ;) {
+    const r = await node.fetch(`/v1/docs/${doc}/ops?from=${from}&limit=1000`, {
+      headers: { Authorization: `Bearer ${node.token()}` } });
+    const text = await r.text();
+    assert.equal(r.status, 200, `GET /ops from=${from}: ${text.slice(0, 200)}`);
+    const body = JSON.parse(text);
+    if (body.ops.length === 0) break;
+    kept.push(...body.ops);
+    from = body.ops[body.ops.length - 1].rev;
+  }
+  assert.deepEqual(kept.map((o) => o.rev), Array.from({ length: N - horizon.oldest }, (_, i) => horizon.oldest + 1 + i),
+    'GET /ops from the horizon lists the kept ops');
+
+  // before the horizon (and before the stream): a full join
+  const stream = await services.streamEntries(doc);
+  t.diagnostic(`stream holds ${stream.length ? `${stream[0].rev}..${stream[stream.length - 1].rev}` : 'nothing'}`);
+  for (const from of [0, 5, horizon.minRev - 2]) {
+    if (from < 0) continue;
+    const res = await resumeOnce(node, doc, from);
+    if (stream.length && stream[0].rev <= from + 1) {
+      // compacted in PostgreSQL but still in the stream: either answer is right
+      const how = assertExactReplay(res, [...stream.filter((e) => e.rev < horizon.minRev), ...kept], from,
+        { allowText: true, finalText: final.text });
+      t.diagnostic(`resume from ${from} (compacted, in the stream): answered with ${how}`);
+      continue;
+    }
+    assert.ok(res.joined, `resume from ${from}: refused: ${JSON.stringify(res.error)}`);
+    assert.equal(typeof res.joined.text, 'string',
+      `resume from ${from} (ops ${from + 1}..${horizon.minRev - 1} compacted): joined without text after ${res.ops.length} ops`);
+    assert.equal(res.ops.length, 0, `resume from ${from}: ops before a full-text joined`);
+    assert.equal(res.joined.rev, N);
+    assert.equal(res.joined.text, final.text, `resume from ${from}: the text`);
+  }
+  // inside the kept range: exact
+  for (const from of [horizon.oldest, N - 10, N]) {
+    const res = await resumeOnce(node, doc, from);
+    assertExactReplay(res, kept, from);
+  }
+});
+
+test('resume after kill -9 and restart', { timeout: 120000 }, async (t) => {
+  assert.ok(docA, 'needs the first test');
+  await node.kill('SIGKILL');
+  await node.start({ COLLAB_OPS_RETENTION: '0', COLLAB_SNAPSHOT_EVERY: '1000' });
+  const N = logA.length;
+  const final = await getDoc(node, docA);
+  assert.equal(final.rev, N, 'the revision survived kill -9');
+  for (const from of [N - 40, 10, N - 3, N]) {
+    const res = await resumeOnce(node, docA, from);
+    assertExactReplay(res, logA, from);
+    assert.equal(res.joined.rev, N);
+    t.diagnostic(`after kill -9: resume from ${from}: ${res.ops.length} ops in ${res.ms.toFixed(1)} ms`);
+  }
+  // the first thing after a restart being a resume (document not yet active)
+  await node.kill('SIGKILL');
+  await node.start();
+  const res = await resumeOnce(node, docA, N - 100);
+  assertExactReplay(res, logA, N - 100);
+  t.diagnostic(`cold resume of 100 ops right after a restart: ${res.ms.toFixed(1)} ms`);
+});
+
+// Resume of a client that missed 1,000 ops: join with rev -> joined.
+async function measure(t, doc, what, tries = 20) {
+  const d = await getDoc(node, doc);
+  const from = d.rev - 1000;
+  assert.ok(from >= 0);
+  const times = [];
+  for (let i = 0; i < tries; i++) {
+    const c = await session(node, { label: `measure-${i}` });
+    const res = await resumeOnce(node, doc, from, { client: c });
+    assert.ok(res.joined && !('text' in res.joined), `${what}: resume refused or answered with text`);
+    assert.equal(res.ops.length, 1000, `${what}: ops replayed`);
+    times.push(res.ms);
+  }
+  times.sort((a, b) => a - b);
+  const line = `resume of 1,000 missed ops (${what}): p50 ${percentile(times, 50).toFixed(1)} ms, ` +
+    `p99 ${percentile(times, 99).toFixed(1)} ms, min ${times[0].toFixed(1)}, max ${times[times.length - 1].toFixed(1)} (${tries} tries)`;
+  console.log(line);
+  t.diagnostic(line);
+  return times;
+}
+
+test('figure: time to resume a client that missed 1,000 ops (p50/p99)', { timeout: 300000 }, async (t) => {
+  // stream path: the actor keeps WINDOW ops, the stream all of them
+  await restart({ COLLAB_STREAM_MAXLEN: '10000', COLLAB_HISTORY_WINDOW: String(WINDOW) });
+  const doc = randomId('dur-resume-figure');
+  await fill(doc, 1100, { seed: 31 });
+  const range = await waitFor(async () => {
+    const r = await streamRange(doc);
+    return r && r.first === 1 && r.last >= 1100 ? r : null;
+  }, 15000, 'the whole history in the stream');
+  t.diagnostic(`stream holds ${range.first}..${range.last}`);
+  await measure(t, doc, `Redis stream; actor keeps ${WINDOW}`);
+
+  // PostgreSQL path: no stream
+  await services.redisRaw('DEL', `collab:{${doc}}:ops`);
+  await measure(t, doc, `PostgreSQL; no stream; actor keeps ${WINDOW}`);
+
+  // memory path: default history window (10,000)
+  await restart({ COLLAB_STREAM_MAXLEN: '10000', COLLAB_HISTORY_WINDOW: '10000' });
+  await measure(t, doc, 'default settings (actor memory)');
+});
