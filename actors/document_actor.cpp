@@ -166,6 +166,14 @@ void on_durable(self_ptr self) {
   }
   node_metrics().ops_committed.fetch_add(batch.size(),
                                          std::memory_order_relaxed);
+  if (st.opts.op_log) {
+    // The replay log (asynchronous: a lagging Redis never blocks editing).
+    std::vector<committed_op> ops;
+    ops.reserve(batch.size());
+    for (auto& p : batch)
+      ops.push_back(std::move(p.op));
+    self->send(st.opts.op_log, stream_append_atom_v, std::move(ops));
+  }
   st.last_commit = self->clock().now();
   flush(self);
   maybe_snapshot(self, false);
@@ -385,15 +393,77 @@ void send_presences(self_ptr self, const caf::actor& to,
                                     sub.presence});
 }
 
-void finish_catch_up(self_ptr self, const std::string& session) {
-  auto i = self->state.subs.find(session);
-  if (i == self->state.subs.end())
-    return;
+// The end of a catch-up: the replayed ops (from+1..upto), `joined` at upto,
+// then the live ops held back meanwhile (all after upto): no gap, no repeat.
+void finish_replay(self_ptr self, const std::string& session,
+                   std::vector<committed_op>& ops, uint64_t upto) {
+  auto& st = self->state;
+  auto i = st.subs.find(session);
+  if (i == st.subs.end())
+    return;  // left meanwhile
   auto& sub = i->second;
+  for (auto& op : ops)
+    self->send(sub.conn, op_event{shared_op{std::move(op)}});
+  self->send(sub.conn, joined_event{st.doc, upto, false, {}});
   sub.catching_up = false;
   for (auto& op : sub.buffered)
     self->send(sub.conn, op_event{op});
   sub.buffered.clear();
+  send_presences(self, sub.conn, session);
+}
+
+// A catch-up nobody can serve (compacted, or storage down): a join with the
+// text, as PROTOCOL.md says; the held-back ops are part of that text.
+void finish_with_text(self_ptr self, const std::string& session) {
+  auto& st = self->state;
+  auto i = st.subs.find(session);
+  if (i == st.subs.end())
+    return;
+  auto& sub = i->second;
+  sub.catching_up = false;
+  sub.buffered.clear();
+  self->send(sub.conn,
+             joined_event{st.doc, st.durable_rev, true, st.durable_text});
+  send_presences(self, sub.conn, session);
+}
+
+// Replays from+1..upto from the op log in the store (PostgreSQL).
+void replay_from_store(self_ptr self, const std::string& session,
+                       uint64_t from, uint64_t upto) {
+  auto& st = self->state;
+  self
+    ->request(st.store, st.opts.store_timeout, read_ops_atom_v, st.doc, from,
+              upto - from)
+    .then(
+      [=](std::vector<committed_op>& ops) {
+        if (ops.size() == upto - from)
+          finish_replay(self, session, ops, upto);
+        else
+          finish_with_text(self, session);
+      },
+      [=](caf::error&) { finish_with_text(self, session); });
+}
+
+// Replays from+1..upto from the Redis stream when it holds exactly that
+// range, else from the store.
+void replay(self_ptr self, const std::string& session, uint64_t from,
+            uint64_t upto) {
+  auto& st = self->state;
+  if (!st.opts.op_log) {
+    replay_from_store(self, session, from, upto);
+    return;
+  }
+  self
+    ->request(st.opts.op_log, st.opts.op_log_timeout, stream_read_atom_v,
+              st.doc, from, upto)
+    .then(
+      [=](std::vector<committed_op>& ops) {
+        if (ops.size() == upto - from)
+          finish_replay(self, session, ops, upto);
+        else
+          replay_from_store(self, session, from, upto);
+      },
+      [=](caf::error&) { replay_from_store(self, session, from, upto); });
 }
 
 void on_join(self_ptr self, join_request& req) {
@@ -426,45 +496,9 @@ void on_join(self_ptr self, join_request& req) {
       self->send(conn, op_event{shared_op{*i}});
     self->send(conn, joined_event{st.doc, st.durable_rev, false, {}});
   } else {
-    // Replay from the store; live ops wait in `buffered` meanwhile.
+    // Older than the memory history: live ops wait in `buffered` meanwhile.
     sub.catching_up = true;
-    auto upto = st.durable_rev;
-    auto session = req.session;
-    self
-      ->request(st.store, st.opts.store_timeout, read_ops_atom_v, st.doc,
-                req.rev, upto - req.rev)
-      .then(
-        [=](std::vector<committed_op>& ops) {
-          auto& st = self->state;
-          auto i = st.subs.find(session);
-          if (i == st.subs.end())
-            return;
-          if (ops.size() != upto - req.rev) {
-            // The store no longer has the range: a full join.
-            i->second.buffered.clear();
-            i->second.catching_up = false;
-            self->send(conn, joined_event{st.doc, st.durable_rev, true,
-                                          st.durable_text});
-            send_presences(self, conn, session);
-            return;
-          }
-          for (auto& op : ops)
-            self->send(conn, op_event{shared_op{std::move(op)}});
-          self->send(conn, joined_event{st.doc, upto, false, {}});
-          finish_catch_up(self, session);
-          send_presences(self, conn, session);
-        },
-        [=](caf::error&) {
-          auto& st = self->state;
-          auto i = st.subs.find(session);
-          if (i == st.subs.end())
-            return;
-          i->second.buffered.clear();
-          i->second.catching_up = false;
-          self->send(conn, joined_event{st.doc, st.durable_rev, true,
-                                        st.durable_text});
-          send_presences(self, conn, session);
-        });
+    replay(self, req.session, req.rev, st.durable_rev);
     return;
   }
   send_presences(self, conn, req.session);

@@ -30,6 +30,7 @@
 #include <caf/duration.hpp>
 
 #include "persistence/document_store.hpp"
+#include "persistence/redis_op_log.hpp"
 
 namespace collab {
 
@@ -40,6 +41,9 @@ struct document_options {
   std::chrono::milliseconds idle_timeout{60000};
   uint64_t snapshot_every = 1000;       // ops between snapshots
   std::chrono::milliseconds snapshot_quiet{5000};  // or after this quiet
+  // The replay log (Redis); a null handle: resume reads the store.
+  redis_op_log_actor op_log;
+  std::chrono::milliseconds op_log_timeout{300};
   // The in-process stores always answer (a local actor that dies answers
   // request_receiver_down at once), so no timer per commit by default.
   caf::duration store_timeout = caf::infinite;

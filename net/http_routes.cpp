@@ -278,11 +278,15 @@ void handle_http(server_context& ctx, const http_request& req, reply_fn reply) {
   if (get && path == "/healthz") {
     reply(make_response(req, http::status::ok, "ok\n", "text/plain"));
   } else if (get && path == "/readyz") {
-    if (ctx.draining)
-      reply(make_response(req, http::status::service_unavailable,
-                          "draining\n", "text/plain"));
-    else
+    std::string reasons = ctx.draining ? "draining\n" : "";
+    for (auto& check : ctx.readiness_checks)
+      if (auto why = check(); !why.empty())
+        reasons += why + "\n";
+    if (reasons.empty())
       reply(make_response(req, http::status::ok, "ready\n", "text/plain"));
+    else
+      reply(make_response(req, http::status::service_unavailable, reasons,
+                          "text/plain"));
   } else if (get && path == "/metrics") {
     reply(make_response(req, http::status::ok, node_metrics().render(),
                         "text/plain; version=0.0.4"));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct server_context {
   std::vector<std::string> allowed_origins;  // set before serving
   std::atomic<bool> draining{false};
   session_registry sessions;
+  // What /readyz asks: each check answers "" when fine, else the reason
+  // (e.g. "postgres: connection refused"). Set before serving.
+  std::vector<std::function<std::string()>> readiness_checks;
 };
 
 } // namespace collab::net
