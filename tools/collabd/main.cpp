@@ -24,6 +24,8 @@
 #include "net/listener.hpp"
 #include "net/server_context.hpp"
 #include "persistence/memory_store.hpp"
+#include "persistence/pg_store.hpp"
+#include "persistence/redis_op_log.hpp"
 
 namespace {
 
@@ -61,9 +63,9 @@ int main(int argc, char** argv) {
     }
     cfg.jwt_secret = random_secret();
   }
-  if (!cfg.pg_url.empty() || !cfg.redis_url.empty())
-    spdlog::warn("event=config_note message=\"PostgreSQL and Redis are not "
-                 "used yet: documents live in memory\"");
+  if (cfg.pg_url.empty())
+    spdlog::warn("event=config_note message=\"no COLLAB_PG_URL: documents "
+                 "live in memory and are lost at exit\"");
 
   caf::actor_system_config sys_cfg;
   collab::register_message_types(sys_cfg);
@@ -71,7 +73,34 @@ int main(int argc, char** argv) {
   caf::actor_system sys{sys_cfg};
 
   collab::net::server_context ctx{sys, cfg};
-  ctx.store = collab::spawn_memory_store(sys);
+  // Storage: PostgreSQL when configured (the truth), else memory; the Redis
+  // stream is the fast path of resume, never the durability path.
+  std::shared_ptr<collab::pg_status> pg_status;
+  if (cfg.pg_url.empty()) {
+    ctx.store = collab::spawn_memory_store(sys);
+  } else {
+    collab::pg_store_options pg_opts;
+    pg_opts.url = cfg.pg_url;
+    pg_opts.application_name = "collabd-" + cfg.node_id;
+    pg_opts.ops_retention = cfg.ops_retention;
+    pg_status = pg_opts.status = std::make_shared<collab::pg_status>();
+    ctx.store = collab::spawn_pg_store(sys, pg_opts);
+    ctx.readiness_checks.push_back([pg_status] {
+      return pg_status->ready() ? std::string{}
+                                : "postgres: " + pg_status->reason();
+    });
+  }
+  collab::redis_options redis_opts;
+  redis_opts.url = cfg.redis_url;
+  redis_opts.maxlen = cfg.stream_maxlen;
+  collab::redis_op_log op_log;
+  try {
+    op_log = collab::spawn_redis_op_log(sys, redis_opts);
+  } catch (const std::exception& e) {
+    spdlog::error("event=config_error message=\"{}\"", e.what());
+    return 2;
+  }
+
   collab::document_options doc_opts;
   doc_opts.node = cfg.node_id;
   doc_opts.snapshot_every = cfg.snapshot_every;
@@ -79,6 +108,11 @@ int main(int argc, char** argv) {
   doc_opts.history_window = cfg.history_window;
   doc_opts.max_doc_bytes = cfg.max_doc_bytes;
   doc_opts.idle_timeout = std::chrono::milliseconds(cfg.doc_idle_ms);
+  if (!cfg.redis_url.empty()) {
+    doc_opts.op_log = op_log.actor();
+    doc_opts.op_log_timeout = redis_opts.read_timeout
+                              + std::chrono::milliseconds(100);
+  }
   ctx.directory = collab::spawn_directory(sys, ctx.store, doc_opts);
 
   boost::asio::io_context ioc{cfg.io_threads};
@@ -148,6 +182,10 @@ int main(int argc, char** argv) {
     t.join();
   ctx.sessions.kill_all();
   caf::anon_send_exit(ctx.directory, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(ctx.store, caf::exit_reason::user_shutdown);
+  op_log.stop();  // appends what is queued while Redis answers
+  if (pg_status)
+    collab::stop_pg_store(ctx.store);  // commits what is queued
+  else
+    caf::anon_send_exit(ctx.store, caf::exit_reason::user_shutdown);
   return 0;
 }
