@@ -10,6 +10,7 @@
 #include "actors/metrics.hpp"
 #include "actors/ot/op_json.hpp"
 #include "net/codec.hpp"
+#include "persistence/store_error.hpp"
 
 namespace collab::net {
 namespace {
@@ -178,9 +179,14 @@ void get_ops(server_context& ctx, const http_request& req, std::string doc,
           res.set(http::field::cache_control, "no-store");
           reply(std::move(res));
         },
-        [=](caf::error&) {
-          reply(json_error(req, http::status::service_unavailable,
-                           "unavailable", "the history cannot be read now"));
+        [=](caf::error& err) {
+          if (is(err, store_errc::compacted))
+            reply(json_error(req, http::status::gone, "compacted",
+                             "these ops were removed by retention; read the "
+                             "document instead"));
+          else
+            reply(json_error(req, http::status::service_unavailable,
+                             "unavailable", "the history cannot be read now"));
         });
   });
 }
