@@ -70,7 +70,7 @@ void redis_appender::requeue(std::vector<item>& batch, size_t first) {
 }
 
 void redis_appender::run() {
-  auto next_probe = clock::now() + opts_.probe_interval;
+  auto next_probe = clock::now();  // connect at once: health is known early
   std::vector<item> batch;
   for (;;) {
     bool stopping = false;

@@ -100,8 +100,21 @@ caf::error to_error(const redisContext* c, const std::string& what) {
 
 redis_connection::redis_connection(redis_endpoint ep,
                                    redis_connection_timeouts t)
-  : ep_(std::move(ep)), timeouts_(t), rng_(std::random_device{}()) {
+  : ep_(std::move(ep)),
+    timeouts_(t),
+    connect_timeout_(t.connect),
+    io_timeout_(t.io),
+    rng_(std::random_device{}()) {
   // nop
+}
+
+void redis_connection::limit_timeouts(std::chrono::milliseconds limit) {
+  limit = std::max(limit, std::chrono::milliseconds{1});
+  connect_timeout_ = std::min(timeouts_.connect, limit);
+  auto io = std::min(timeouts_.io, limit);
+  if (io != io_timeout_ && ctx_ != nullptr)
+    redisSetTimeout(ctx_, to_timeval(io));
+  io_timeout_ = io;
 }
 
 redis_connection::~redis_connection() {
@@ -138,12 +151,12 @@ caf::error redis_connection::connect(bool force) {
   {
     sigpipe_guard guard;
     ctx_ = redisConnectWithTimeout(ep_.host.c_str(), ep_.port,
-                                   to_timeval(timeouts_.connect));
+                                   to_timeval(connect_timeout_));
     if (ctx_ == nullptr || ctx_->err != 0) {
       auto err = to_error(ctx_, "connect to " + where);
       return failed(std::move(err));
     }
-    redisSetTimeout(ctx_, to_timeval(timeouts_.io));
+    redisSetTimeout(ctx_, to_timeval(io_timeout_));
     redisEnableKeepAlive(ctx_);
   }
   std::vector<redis_command> hello;

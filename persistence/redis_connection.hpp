@@ -77,6 +77,11 @@ public:
   caf::error run(const std::vector<redis_command>& cmds,
                  std::vector<redis_reply>& replies);
 
+  // Caps the connect and socket timeouts of the next calls at `limit` (never
+  // above the configured ones): a reader fits a round trip into what is left
+  // of its request's deadline.
+  void limit_timeouts(std::chrono::milliseconds limit);
+
   // Closes the connection without starting a backoff.
   void close();
 
@@ -88,7 +93,9 @@ private:
   caf::error failed(caf::error err);  // close + start/extend the backoff
 
   redis_endpoint ep_;
-  redis_connection_timeouts timeouts_;
+  redis_connection_timeouts timeouts_;   // as configured
+  std::chrono::milliseconds connect_timeout_;  // in effect (limit_timeouts)
+  std::chrono::milliseconds io_timeout_;       // in effect (limit_timeouts)
   redisContext* ctx_ = nullptr;
   clock::time_point retry_at_{};
   std::chrono::milliseconds backoff_{0};  // 0: the last attempt succeeded

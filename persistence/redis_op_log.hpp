@@ -18,8 +18,9 @@
 //       Answers the ops only when the stream holds exactly revisions
 //       from+1..to (no gap, not trimmed); else redis_errc::not_covered.
 //       Redis down or slower than read_timeout: redis_errc::unavailable,
-//       quickly. from == to: an empty list. Give the request a timeout a bit
-//       above read_timeout (e.g. read_timeout + 100 ms).
+//       within about read_timeout (at once while Redis is known down).
+//       from == to: an empty list. Give the request a timeout a bit above
+//       read_timeout (e.g. read_timeout + 100 ms).
 //
 // Errors: redis_errors.hpp. Layout of the stream: redis_stream_codec.hpp.
 //
@@ -29,6 +30,7 @@
 // not meant to cross nodes (every node has its own).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -31,13 +31,16 @@ redis_reader(reader_ptr self, redis_endpoint ep, redis_options opts,
   return {
     [=](stream_read_atom, const std::string& doc, uint64_t from, uint64_t to,
         int64_t deadline) -> caf::result<std::vector<committed_op>> {
+      using namespace std::chrono;
       auto& conn = *self->state.conn;
-      auto now = std::chrono::steady_clock::now().time_since_epoch();
-      if (std::chrono::nanoseconds{deadline} < now) {
+      auto left = duration_cast<milliseconds>(
+        nanoseconds{deadline} - steady_clock::now().time_since_epoch());
+      if (left.count() <= 0) {
         health->read_errors.fetch_add(1);
         return make_error(redis_errc::unavailable,
                           "read waited past its deadline");
       }
+      conn.limit_timeouts(left);
       if (conn.backing_off()) {
         health->read_errors.fetch_add(1);
         return make_error(redis_errc::unavailable, "Redis down, backing off");

@@ -4,15 +4,18 @@
 // requester directly.
 //
 // A read that waited in the mailbox past its deadline is answered
-// `unavailable` without asking Redis (its requester is about to give up).
+// `unavailable` without asking Redis (its requester is about to give up);
+// otherwise its connect and socket timeouts are capped at what is left of
+// the deadline, so a read answers within about read_timeout.
 // While the connection backs off after a failure, reads are answered
 // `unavailable` at once, without touching the network.
 //
 // Threading: spawn it detached (spawn_redis_reader does); it blocks its own
-// thread for at most connect_timeout + read_timeout per read.
+// thread for about read_timeout per read at most.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>

@@ -146,6 +146,27 @@ CAF_TEST(reads time out against a hung redis) {
   CAF_CHECK(is(r.err, redis_errc::unavailable));
   CAF_CHECK_LESS(r.took, opts.read_timeout + 300ms);
   CAF_MESSAGE("read against a hung Redis: " << r.took.count() << " us");
+  // reads queued behind a hanging one are answered by their deadline, not
+  // one read_timeout after another
+  std::this_thread::sleep_for(opts.backoff_max * 2);  // past the backoff
+  auto t1 = std::chrono::steady_clock::now();
+  std::vector<decltype(self->request(log.actor(), 5s, stream_read_atom_v, d,
+                                     uint64_t{0}, uint64_t{3}))>
+    pending;
+  for (int i = 0; i < 6; ++i)
+    pending.push_back(self->request(log.actor(), 5s, stream_read_atom_v, d,
+                                    uint64_t{0}, uint64_t{3}));
+  for (auto& p : pending)
+    p.receive([&](std::vector<committed_op>&) { CAF_FAIL("Redis answered"); },
+              [&](caf::error& err) {
+                CAF_CHECK(is(err, redis_errc::unavailable));
+              });
+  auto all = std::chrono::steady_clock::now() - t1;
+  CAF_MESSAGE("6 reads (2 readers) against a hung Redis: "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(all)
+                   .count()
+              << " ms");
+  CAF_CHECK_LESS(all, opts.read_timeout + 300ms);
   // appends wait on the appender thread, not on the caller
   auto t0 = std::chrono::steady_clock::now();
   append(log, make_ops(d, 4, 5));
