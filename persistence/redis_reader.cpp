@@ -59,7 +59,7 @@ redis_reader(reader_ptr self, redis_endpoint ep, redis_options opts,
         return make_error(redis_errc::not_covered, std::move(why));
       }
       health->reads.fetch_add(1);
-      return ops;
+      return caf::result<std::vector<committed_op>>{std::move(ops)};
     },
   };
 }
