@@ -294,7 +294,10 @@ void handle_http(server_context& ctx, const http_request& req, reply_fn reply) {
       reply(make_response(req, http::status::service_unavailable, reasons,
                           "text/plain"));
   } else if (get && path == "/metrics") {
-    reply(make_response(req, http::status::ok, node_metrics().render(),
+    auto text = node_metrics().render();
+    for (auto& source : ctx.metrics_sources)
+      source(text);
+    reply(make_response(req, http::status::ok, std::move(text),
                         "text/plain; version=0.0.4"));
   } else if (get && path.rfind("/v1/docs/", 0) == 0) {
     docs_route(ctx, req, path, std::move(reply));

@@ -37,6 +37,8 @@ struct server_context {
   // What /readyz asks: each check answers "" when fine, else the reason
   // (e.g. "postgres: connection refused"). Set before serving.
   std::vector<std::function<std::string()>> readiness_checks;
+  // Extra Prometheus text for /metrics (storage counters). Set before serving.
+  std::vector<std::function<void(std::string&)>> metrics_sources;
 };
 
 } // namespace collab::net

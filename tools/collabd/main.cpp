@@ -40,6 +40,47 @@ std::string random_secret() {
   return s;
 }
 
+void metric(std::string& out, const char* type, const char* name,
+            const char* help, double value) {
+  out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help,
+                     type, value);
+}
+
+// Storage counters for /metrics: PostgreSQL group commit, Redis stream.
+void add_storage_metrics(collab::net::server_context& ctx,
+                         std::shared_ptr<collab::pg_status> pg,
+                         std::shared_ptr<const collab::redis_health> redis) {
+  if (pg)
+    ctx.metrics_sources.push_back([pg](std::string& out) {
+      auto c = pg->snapshot();
+      metric(out, "gauge", "collab_pg_up", "PostgreSQL reachable", pg->ready());
+      metric(out, "counter", "collab_pg_commit_batches_total",
+             "group-commit transactions", c.batches);
+      metric(out, "counter", "collab_pg_ops_total", "ops made durable", c.ops);
+      metric(out, "counter", "collab_pg_commit_failures_total",
+             "commit requests answered with an error", c.failed);
+      metric(out, "counter", "collab_pg_in_doubt_total",
+             "batches whose COMMIT outcome had to be verified", c.in_doubt);
+      metric(out, "gauge", "collab_pg_max_batch",
+             "most commit requests in one transaction", c.max_batch);
+    });
+  if (redis && redis->enabled)
+    ctx.metrics_sources.push_back([redis](std::string& out) {
+      auto h = redis->snapshot();
+      metric(out, "gauge", "collab_redis_up", "Redis reachable", h.healthy);
+      metric(out, "counter", "collab_stream_appended_total",
+             "ops appended to replay streams", h.appended);
+      metric(out, "counter", "collab_stream_dropped_total",
+             "ops not appended (backlog overflow)", h.dropped);
+      metric(out, "gauge", "collab_stream_backlog",
+             "ops waiting to be appended", h.backlog);
+      metric(out, "gauge", "collab_stream_lag_seconds",
+             "queue time of the last appended op", h.lag_ms / 1000.0);
+      metric(out, "counter", "collab_stream_read_misses_total",
+             "resume reads the stream could not serve", h.read_misses);
+    });
+}
+
 void setup_logging(const collab::node_config& cfg) {
   auto logger = spdlog::stderr_color_mt("collabd");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ node=" + cfg.node_id
@@ -100,6 +141,8 @@ int main(int argc, char** argv) {
     spdlog::error("event=config_error message=\"{}\"", e.what());
     return 2;
   }
+
+  add_storage_metrics(ctx, pg_status, op_log.health());
 
   collab::document_options doc_opts;
   doc_opts.node = cfg.node_id;
