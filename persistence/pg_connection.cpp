@@ -38,7 +38,7 @@ std::string make_conninfo(const pg_store_options& opts) {
     {"keepalives_idle", "10"},
     {"keepalives_interval", "2"},
     {"keepalives_count", "3"},
-    {"application_name", "collab"},
+    {"application_name", opts.application_name},
   };
   std::string out = opts.url;
   bool uri = out.rfind("postgresql://", 0) == 0
@@ -82,8 +82,8 @@ failure classify_current_exception() {
     return {make_error(unavailable, "COMMIT outcome unknown"), true,
             first_line(e.what())};
   } catch (const pqxx::broken_connection& e) {
-    auto text = "connection lost: " + first_line(e.what());
-    return {make_error(unavailable, text), true, text};
+    auto text = first_line(e.what());
+    return {make_error(unavailable, "connection lost: " + text), true, text};
   } catch (const pqxx::sql_error& e) {
     const auto& state = e.sqlstate();
     auto cls = state.substr(0, 2);

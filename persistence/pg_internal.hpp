@@ -125,6 +125,8 @@ public:
   // Waits until a job is queued, the queue is closed, or `wake_at`; then takes
   // jobs in order up to `max_weight` in total (at least one).
   job_list take(size_t max_weight, clock::time_point wake_at);
+  // Waits until a job is queued, the queue is closed, or `wake_at`.
+  void wait(clock::time_point wake_at);
   // Takes everything without waiting.
   job_list take_all();
   // From now on push fails and take does not wait.

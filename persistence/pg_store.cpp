@@ -103,6 +103,12 @@ job_list queue::take(size_t max_weight, clock::time_point wake_at) {
   return out;
 }
 
+void queue::wait(clock::time_point wake_at) {
+  std::unique_lock<std::mutex> lk{mtx_};
+  wake_at = std::min(wake_at, clock::now() + std::chrono::hours{1});
+  cv_.wait_until(lk, wake_at, [&] { return !items_.empty() || closed_; });
+}
+
 job_list queue::take_all() {
   std::lock_guard<std::mutex> lk{mtx_};
   job_list out{std::make_move_iterator(items_.begin()),

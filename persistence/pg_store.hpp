@@ -84,7 +84,7 @@ private:
 // Test-only fault points (pg_store_options::fault_hook). The hook runs on the
 // writer thread; it may block (to hold a batch) or throw a pqxx exception.
 enum class pg_fault : uint8_t {
-  before_take,    // the writer is about to take queued commits
+  before_take,    // commits are queued; the writer is about to take them
   before_commit,  // the batch's rows are written, COMMIT not sent yet
   after_commit,   // COMMIT returned success
 };
@@ -97,6 +97,8 @@ struct pg_store_options {
   // Empty: tables live in the connection's default schema. Otherwise the
   // schema is created if missing and used (tests use a fresh one each).
   std::string schema;
+  // application_name of the store's connections (pg_stat_activity).
+  std::string application_name = "collab";
   size_t readers = 2;                  // reader threads (one connection each)
   size_t max_batch_ops = 8192;         // ops in one group-commit transaction
   size_t max_queued_ops = 200000;      // refuse commits beyond (unavailable)

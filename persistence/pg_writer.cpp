@@ -179,10 +179,11 @@ void writer::run() {
       e_.finish(std::move(jobs));
       continue;
     }
+    auto wake = l_.connected() ? clock::time_point::max() : l_.next_attempt();
+    e_.writes.wait(wake);
     if (e_.opts.fault_hook && !e_.stopping)
       e_.opts.fault_hook(pg_fault::before_take);
-    auto wake = l_.connected() ? clock::time_point::max() : l_.next_attempt();
-    auto jobs = e_.writes.take(e_.opts.max_batch_ops, wake);
+    auto jobs = e_.writes.take(e_.opts.max_batch_ops, clock::now());
     if (jobs.empty()) {
       if (e_.stopping)
         return;

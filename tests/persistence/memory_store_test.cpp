@@ -1,0 +1,38 @@
+// The conformance suite (conformance_tests.inc) against the in-memory store.
+#define CAF_SUITE persistence.memory
+#define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses an undefined FAIL
+
+#include "persistence/memory_store.hpp"
+
+#include <thread>
+
+#include <caf/test/dsl.hpp>
+
+#include "store_fixture.hpp"
+
+using namespace collab;
+
+namespace {
+
+struct fixture : test::store_fixture {
+  fixture() {
+    store = spawn_memory_store(sys);
+  }
+  ~fixture() {
+    caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+  }
+  // The memory store has no retention.
+  document_store_actor spawn_with_retention(uint64_t) {
+    return {};
+  }
+  void stop_store(const document_store_actor&) {
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(memory_store_conformance, fixture)
+
+#include "conformance_tests.inc"
+
+CAF_TEST_FIXTURE_SCOPE_END()
