@@ -68,7 +68,7 @@ test(`kill -9 a node ${KILLS} times under load (${DOCS} docs x ${CLIENTS} client
     t.diagnostic(`kills: ${JSON.stringify(kills)}; load ran ${Date.now() - started} ms`);
     let total = 0;
     for (const doc of docs) {
-      const r = await checkDocument(node, doc, byDoc.get(doc));
+      const r = await checkDocument(node, doc, byDoc.get(doc), { services });
       total += r.rev;
       const ed = byDoc.get(doc);
       t.diagnostic(`${doc}: ${r.rev} revisions, ${r.length} code points, ` +

@@ -114,7 +114,7 @@ test('PostgreSQL down under load: unavailable, no ack, not ready, then editing r
 
   let total = 0;
   for (const doc of docs) {
-    const r = await checkDocument(node, doc, byDoc.get(doc));
+    const r = await checkDocument(node, doc, byDoc.get(doc), { services });
     total += r.rev;
     t.diagnostic(`${doc}: ${r.rev} revisions`);
   }

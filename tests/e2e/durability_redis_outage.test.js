@@ -77,6 +77,7 @@ test('Redis down under load: editing goes on, resume from PostgreSQL, the stream
     stopBegan = Date.now();
     await services.stopRedis();
     stopDone = Date.now();
+    assert.ok(await services.redisRaw('PING').then(() => false, () => true), 'Redis still answers after stop-redis');
     t.diagnostic(`redis stop took ${stopDone - stopBegan} ms; resumer A offline at rev ${fromA}`);
 
     // during: editing goes on
@@ -136,7 +137,7 @@ test('Redis down under load: editing goes on, resume from PostgreSQL, the stream
 
   let total = 0;
   for (const doc of docs) {
-    const r = await checkDocument(node, doc, byDoc.get(doc));
+    const r = await checkDocument(node, doc, byDoc.get(doc), { services });
     total += r.rev;
     // a lagging stream catches up: the last op reaches it
     await waitFor(async () => {

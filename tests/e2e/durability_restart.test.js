@@ -137,7 +137,7 @@ test('SIGTERM under load: clients reconnect after 1001 and nothing is lost', { t
   const codes = await Promise.all(closeCodes);
   assert.deepEqual(codes.filter((c) => c !== 1001), [], 'every socket closed with 1001 by the shutdown');
   for (const doc of docs) {
-    const r = await checkDocument(node, doc, byDoc.get(doc));
+    const r = await checkDocument(node, doc, byDoc.get(doc), { services });
     t.diagnostic(`${doc}: ${r.rev} revisions`);
   }
   for (const d of editors) d.stop();

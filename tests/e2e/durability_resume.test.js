@@ -1,15 +1,15 @@
 'use strict';
 // Exact resume (DESIGN.md contract 4; PROTOCOL.md join with rev): from the
 // actor's memory, from inside the Redis stream, from before the stream's
-// start (PostgreSQL), from before the compaction horizon (a full join), with
-// commits going on during a long replay, and after a kill -9. Prints the time
-// to resume a client that missed 1,000 ops (p50/p99).
+// start (PostgreSQL), with commits going on during a long replay, and after a
+// kill -9. Prints the time to resume a client that missed 1,000 ops (p50/p99).
+// (From before the compaction horizon: durability_compaction.test.js.)
 require('./lib/deps');
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { session, randomId } = require('./lib/client');
 const {
-  sleep, mulberry32, startServices, Node, ResilientDoc, startLoad, settleAll,
+  sleep, mulberry32, startServices, Node, ResilientDoc, startLoad, settleAll, fillDoc,
   resumeOnce, assertExactReplay, percentile, waitFor, getDoc, allOps,
 } = require('./lib/durability');
 
@@ -41,31 +41,7 @@ async function restart(extraEnv = {}) {
   await node.start(extraEnv);
 }
 
-// Several editors make random edits on doc until it has at least `target`
-// revisions. Resolves the editors (still joined unless close).
-async function fill(doc, target, { editors = 4, close = true, seed = 7 } = {}) {
-  const rnd = mulberry32(seed);
-  const eds = [];
-  for (let i = 0; i < editors; i++) {
-    const c = await session(node, { label: `${doc}#w${i}` });
-    const d = new ResilientDoc(c, doc, node);
-    await d.join();
-    eds.push(d);
-  }
-  const stopLoad = startLoad(eds, rnd, { minPause: 0, maxPause: 2 });
-  try {
-    await waitFor(() => eds[0].rev >= target, 120000, `${doc} at rev ${target} (at ${eds[0].rev})`, 20);
-  } finally {
-    await stopLoad();
-  }
-  await settleAll(eds, 30000);
-  for (const d of eds) {
-    assert.deepEqual(d.errors, [], `${d.label}: errors while filling`);
-    assert.deepEqual(d.problems, [], `${d.label}: problems while filling`);
-  }
-  if (close) for (const d of eds) d.stop();
-  return eds;
-}
+const fill = (doc, target, opts) => fillDoc(node, doc, target, opts);
 
 async function streamRange(doc) {
   const revs = await services.streamRevs(doc);
@@ -164,78 +140,10 @@ test('commits going on during a long replay: every rev exactly once, in order, n
   for (const d of writers) d.stop();
 });
 
-test('resume from before the compaction horizon: joined with the text', { timeout: 180000 }, async (t) => {
-  await restart({ COLLAB_OPS_RETENTION: '20', COLLAB_SNAPSHOT_EVERY: '50' });
-  const doc = randomId('dur-resume-compact');
-  await fill(doc, 300, { seed: 21 });
-  const final = await getDoc(node, doc);
-  const N = final.rev;
-  const q = (sql) => services.sql(sql).then((s) => s.trim());
-  const docLit = `'${doc}'`;
-  // compaction is asynchronous: wait until the old ops are gone and it settled
-  let stable = 0;
-  let last = '';
-  const horizon = await waitFor(async () => {
-    const row = await q(`SELECT coalesce((SELECT min(rev) FROM ops WHERE doc_id = ${docLit}), 0) || ',' || ` +
-      `coalesce((SELECT oldest_rev FROM documents WHERE doc_id = ${docLit}), -1)`);
-    const [minRev, oldest] = row.split(',').map(Number);
-    stable = row === last ? stable + 1 : 0;
-    last = row;
-    return minRev > 1 && stable >= 5 ? { minRev, oldest } : null;
-  }, 60000, 'ops deleted behind the snapshot (COLLAB_OPS_RETENTION)', 200);
-  const snaps = await q(`SELECT string_agg(rev::text, ',' ORDER BY rev) FROM snapshots WHERE doc_id = ${docLit}`);
-  t.diagnostic(`${doc}: ${N} revisions; op log keeps ${horizon.minRev}..${N} (documents.oldest_rev ${horizon.oldest}); snapshots at ${snaps}`);
-  assert.equal(horizon.oldest, horizon.minRev - 1, 'documents.oldest_rev: ops (oldest_rev, head_rev] are kept');
-  const opsFrom = await node.fetch(`/v1/docs/${doc}/ops?from=0&limit=5`, {
-    headers: { Authorization: `Bearer ${node.token()}` } });
-  t.diagnostic(`GET /ops?from=0 on the compacted document: HTTP ${opsFrom.status} ${(await opsFrom.text()).slice(0, 160)}`);
-
-  // the kept ops, through the HTTP API
-  const kept = [];
-  for (let from = horizon.oldest; ;) {
-    const r = await node.fetch(`/v1/docs/${doc}/ops?from=${from}&limit=1000`, {
-      headers: { Authorization: `Bearer ${node.token()}` } });
-    const text = await r.text();
-    assert.equal(r.status, 200, `GET /ops from=${from}: ${text.slice(0, 200)}`);
-    const body = JSON.parse(text);
-    if (body.ops.length === 0) break;
-    kept.push(...body.ops);
-    from = body.ops[body.ops.length - 1].rev;
-  }
-  assert.deepEqual(kept.map((o) => o.rev), Array.from({ length: N - horizon.oldest }, (_, i) => horizon.oldest + 1 + i),
-    'GET /ops from the horizon lists the kept ops');
-
-  // before the horizon (and before the stream): a full join
-  const stream = await services.streamEntries(doc);
-  t.diagnostic(`stream holds ${stream.length ? `${stream[0].rev}..${stream[stream.length - 1].rev}` : 'nothing'}`);
-  for (const from of [0, 5, horizon.minRev - 2]) {
-    if (from < 0) continue;
-    const res = await resumeOnce(node, doc, from);
-    if (stream.length && stream[0].rev <= from + 1) {
-      // compacted in PostgreSQL but still in the stream: either answer is right
-      const how = assertExactReplay(res, [...stream.filter((e) => e.rev < horizon.minRev), ...kept], from,
-        { allowText: true, finalText: final.text });
-      t.diagnostic(`resume from ${from} (compacted, in the stream): answered with ${how}`);
-      continue;
-    }
-    assert.ok(res.joined, `resume from ${from}: refused: ${JSON.stringify(res.error)}`);
-    assert.equal(typeof res.joined.text, 'string',
-      `resume from ${from} (ops ${from + 1}..${horizon.minRev - 1} compacted): joined without text after ${res.ops.length} ops`);
-    assert.equal(res.ops.length, 0, `resume from ${from}: ops before a full-text joined`);
-    assert.equal(res.joined.rev, N);
-    assert.equal(res.joined.text, final.text, `resume from ${from}: the text`);
-  }
-  // inside the kept range: exact
-  for (const from of [horizon.oldest, N - 10, N]) {
-    const res = await resumeOnce(node, doc, from);
-    assertExactReplay(res, kept, from);
-  }
-});
-
 test('resume after kill -9 and restart', { timeout: 120000 }, async (t) => {
   assert.ok(docA, 'needs the first test');
   await node.kill('SIGKILL');
-  await node.start({ COLLAB_OPS_RETENTION: '0', COLLAB_SNAPSHOT_EVERY: '1000' });
+  await node.start();
   const N = logA.length;
   const final = await getDoc(node, docA);
   assert.equal(final.rev, N, 'the revision survived kill -9');

@@ -383,6 +383,32 @@ function startLoad(editors, rnd, { minPause = 3, maxPause = 12 } = {}) {
   };
 }
 
+// Several editors make random edits on doc until it has at least `target`
+// revisions. Resolves the editors (still joined unless close).
+async function fillDoc(node, doc, target, { editors = 4, close = true, seed = 7 } = {}) {
+  const rnd = mulberry32(seed);
+  const eds = [];
+  for (let i = 0; i < editors; i++) {
+    const c = await session(node, { label: `${doc}#w${i}` });
+    const d = new ResilientDoc(c, doc, node);
+    await d.join();
+    eds.push(d);
+  }
+  const stopLoad = startLoad(eds, rnd, { minPause: 0, maxPause: 2 });
+  try {
+    await waitFor(() => eds[0].rev >= target, 120000, `${doc} at rev ${target} (at ${eds[0].rev})`, 20);
+  } finally {
+    await stopLoad();
+  }
+  await settleAll(eds, 30000);
+  for (const d of eds) {
+    assert.deepEqual(d.errors, [], `${d.label}: errors while filling`);
+    assert.deepEqual(d.problems, [], `${d.label}: problems while filling`);
+  }
+  if (close) for (const d of eds) d.stop();
+  return eds;
+}
+
 // Waits until every editor has nothing in flight or pending.
 async function settleAll(editors, timeoutMs = 60000) {
   await Promise.all(editors.map((d) => d.settle(timeoutMs)));
@@ -390,7 +416,7 @@ async function settleAll(editors, timeoutMs = 60000) {
 
 // The final checks shared by the crash and outage suites, for one document
 // and the editors that wrote it.
-async function checkDocument(node, doc, editors) {
+async function checkDocument(node, doc, editors, { services } = {}) {
   const final = await getDoc(node, doc);
   await Promise.all(editors.map((d) => d.waitRev(final.rev, 30000)));
   const ops = await allOps(node, doc);
@@ -456,6 +482,15 @@ async function checkDocument(node, doc, editors) {
     });
     assert.ok(candidates.some((x) => isDeepStrictEqual(x, o.op)),
       `${doc} rev ${o.rev}: committed ${JSON.stringify(o.op)}, ot-text-unicode gives ${JSON.stringify(candidates)}`);
+  }
+  if (services) {
+    // the same history in PostgreSQL itself (not only what the node serves)
+    const row = (await services.sql(`SELECT count(*) || ',' || coalesce(min(rev), 0) || ',' || ` +
+      `coalesce(max(rev), 0) || ',' || count(DISTINCT (client, seq)) || ',' || ` +
+      `coalesce((SELECT head_rev FROM documents WHERE doc_id = '${doc}'), -1) ` +
+      `FROM ops WHERE doc_id = '${doc}'`)).trim();
+    assert.equal(row, [final.rev, final.rev ? 1 : 0, final.rev, final.rev, final.rev].join(','),
+      `${doc}: SQL ops count,min,max,distinct(client,seq),documents.head_rev`);
   }
   return { rev: final.rev, length: [...final.text].length, ops };
 }
@@ -557,6 +592,6 @@ function seedFor(t) {
 
 module.exports = {
   sleep, mulberry32, seedFor, run, startServices, Services, freePort, Node, ResilientDoc,
-  openEditors, startLoad, settleAll, checkDocument, resumeOnce, assertExactReplay,
+  openEditors, startLoad, settleAll, fillDoc, checkDocument, resumeOnce, assertExactReplay,
   percentile, readyz, healthz, waitFor, getDoc, allOps, getJson,
 };
