@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 
 #include <pqxx/except>
 #include <pqxx/nontransaction>
@@ -49,9 +51,24 @@ std::string make_conninfo(const pg_store_options& opts) {
       continue;
     if (uri) {
       out += out.find('?') == std::string::npos ? '?' : '&';
-      out += k + "=" + v;
+      out += k + "=";
+      for (unsigned char c : v) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+          out += static_cast<char>(c);
+        } else {
+          char hex[4];
+          std::snprintf(hex, sizeof(hex), "%%%02X", c);
+          out += hex;
+        }
+      }
     } else {
-      out += " " + k + "=" + v;
+      out += " " + k + "='";
+      for (char c : v) {
+        if (c == '\\' || c == '\'')
+          out += '\\';
+        out += c;
+      }
+      out += '\'';
     }
   }
   return out;

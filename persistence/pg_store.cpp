@@ -23,8 +23,13 @@ namespace collab {
 
 std::string pg_status::reason() const {
   std::lock_guard<std::mutex> lk{mtx_};
-  if (!down_.empty())
-    return down_.begin()->first + ": " + down_.begin()->second;
+  if (!down_.empty()) {
+    // The writer's trouble first: it is what stops editing.
+    auto i = down_.find("writer");
+    if (i == down_.end())
+      i = down_.begin();
+    return i->first + ": " + i->second;
+  }
   if (!started_)
     return "starting";
   return "ok";
