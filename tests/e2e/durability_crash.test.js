@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const { randomId } = require('./lib/client');
 const {
   sleep, mulberry32, seedFor, startServices, Node, openEditors, startLoad, settleAll,
-  checkDocument,
+  checkDocument, metricsLine,
 } = require('./lib/durability');
 
 const DOCS = Number(process.env.E2E_CRASH_DOCS || 6);
@@ -73,8 +73,11 @@ test(`kill -9 a node ${KILLS} times under load (${DOCS} docs x ${CLIENTS} client
       const ed = byDoc.get(doc);
       t.diagnostic(`${doc}: ${r.rev} revisions, ${r.length} code points, ` +
         `${ed.reduce((n, d) => n + d.reconnects, 0)} reconnects, ` +
-        `${ed.reduce((n, d) => n + d.unavailable.length, 0)} unavailable answers`);
+        `${ed.reduce((n, d) => n + d.unavailable.length, 0)} unavailable answers, ` +
+        `${ed.reduce((n, d) => n + [...d.sent.values()].filter((x) => x.length > 1).length, 0)} ops resent, ` +
+        `${ed.reduce((n, d) => n + d.learned, 0)} own ops learned from the replay (ack lost in the crash)`);
     }
+    t.diagnostic(await metricsLine(node, ['collab_pg_', 'collab_stream_', 'collab_duplicate']));
     assert.ok(total >= DOCS * 20, `too few ops committed (${total}): the test did not exercise much`);
     for (const d of editors) d.stop();
     node.assertAlive();

@@ -10,8 +10,9 @@ const assert = require('node:assert/strict');
 const { randomId } = require('./lib/client');
 const {
   sleep, mulberry32, seedFor, startServices, Node, openEditors, startLoad, settleAll,
-  checkDocument, readyz, healthz, waitFor,
+  checkDocument, readyz, healthz, waitFor, metricsLine, getDoc,
 } = require('./lib/durability');
+const { session } = require('./lib/client');
 
 const DOCS = 4;
 const CLIENTS = 3;
@@ -22,7 +23,8 @@ let node;
 
 before(async () => {
   services = await startServices('pgout');
-  node = await Node.create(services);
+  // documents without subscribers passivate quickly (the "cold" document below)
+  node = await Node.create(services, { COLLAB_DOC_IDLE_MS: '400' });
   await node.start();
 });
 
@@ -38,8 +40,22 @@ test('PostgreSQL down under load: unavailable, no ack, not ready, then editing r
   const docs = Array.from({ length: DOCS }, () => randomId('dur-pgout'));
   const byDoc = await openEditors(node, docs, CLIENTS);
   const editors = [...byDoc.values()].flat();
+  // a cold document: written, then passivated (snapshot), not active when
+  // PostgreSQL goes down
+  const cold = randomId('dur-pgout-cold');
+  const cw = await session(node, { label: 'cold writer' });
+  await cw.join(cold);
+  for (let s = 1; s <= 5; s++) await cw.opAck(cold, s - 1, s, [`${s}`]);
+  const coldDoc = await getDoc(node, cold);
+  cw.close();
+  await waitFor(async () => (await services.sql(
+    `SELECT count(*) FROM snapshots WHERE doc_id = '${cold}' AND rev = 5`)).trim() === '1',
+  20000, 'the cold document to passivate (snapshot at rev 5)', 100);
+  await sleep(300);
+
   const stopLoad = startLoad(editors, rnd);
   const probes = []; // {t, readyz, healthz}
+  let coldJoin;
   let stopBegan;
   let stopDone;
   let startBegan;
@@ -53,6 +69,12 @@ test('PostgreSQL down under load: unavailable, no ack, not ready, then editing r
     await services.stopPg();
     stopDone = Date.now();
     t.diagnostic(`pg stop took ${stopDone - stopBegan} ms`);
+
+    // while down: joining the cold document must not invent it (rev 0, empty)
+    const cc = await session(node, { label: 'cold joiner' });
+    cc.send({ type: 'join', doc: cold });
+    coldJoin = cc.next((m) => m.doc === cold && (m.type === 'joined' || m.type === 'error'), 60000)
+      .then((m) => ({ m, t: Date.now() }));
 
     // while down: probe /readyz and /healthz until the outage ends
     const until = stopDone + OUTAGE_MS;
@@ -77,6 +99,22 @@ test('PostgreSQL down under load: unavailable, no ack, not ready, then editing r
     if (stopDone && !startDone) await services.startPg().catch(() => {});
   }
   await settleAll(editors, 60000);
+
+  // the cold document during the outage: `unavailable`, or the right text
+  // once PostgreSQL is back, never an invented empty document
+  const cj = await coldJoin;
+  t.diagnostic(`join of the passivated document during the outage: ${JSON.stringify(cj.m)} after ${cj.t - stopDone} ms`);
+  if (cj.m.type === 'error') {
+    assert.equal(cj.m.code, 'unavailable', 'join during the outage');
+  } else {
+    assert.ok(cj.t >= startBegan, 'the passivated document was joined while PostgreSQL was down');
+    assert.deepEqual({ rev: cj.m.rev, text: cj.m.text }, { rev: coldDoc.rev, text: coldDoc.text });
+  }
+  const cc2 = await session(node, { label: 'cold joiner after' });
+  const j2 = await cc2.join(cold);
+  assert.deepEqual({ rev: j2.rev, text: j2.text }, { rev: coldDoc.rev, text: coldDoc.text },
+    'the passivated document after PostgreSQL came back');
+  cc2.close();
 
   // no ack while PostgreSQL was down
   const lo = stopDone + 200;
@@ -119,6 +157,7 @@ test('PostgreSQL down under load: unavailable, no ack, not ready, then editing r
     t.diagnostic(`${doc}: ${r.rev} revisions`);
   }
   assert.ok(total >= DOCS * 10, `too few ops committed (${total})`);
+  t.diagnostic(await metricsLine(node, ['collab_pg_', 'collab_stream_']));
   for (const d of editors) d.stop();
   node.assertAlive();
 });

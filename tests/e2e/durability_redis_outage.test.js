@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const { randomId } = require('./lib/client');
 const {
   sleep, mulberry32, seedFor, startServices, Node, openEditors, startLoad, settleAll,
-  checkDocument, readyz, healthz, waitFor,
+  checkDocument, readyz, healthz, waitFor, metricsLine,
 } = require('./lib/durability');
 
 const DOCS = 3;
@@ -150,6 +150,7 @@ test('Redis down under load: editing goes on, resume from PostgreSQL, the stream
       `(${entries.length ? `${entries[0].rev}..${entries[entries.length - 1].rev}` : 'none'})`);
   }
   assert.ok(total >= DOCS * 20, `too few ops committed (${total})`);
+  t.diagnostic(await metricsLine(node, ['collab_redis_', 'collab_stream_']));
   for (const d of editors) d.stop();
   node.assertAlive();
 });

@@ -244,11 +244,14 @@ class ResilientDoc extends OTDoc {
     this.unavailable = [];   // {t, seq, message}
     this.retryDelay = opts.retryDelay || (() => 50 + Math.floor(Math.random() * 100));
     this.textOnResume = [];  // joined-with-text answers to a resume
+    this.learned = 0;        // own ops learned as `op` (committed, ack lost)
+    this.closes = [];        // close codes of its sockets
   }
 
   attach(client) {
     super.attach(client);
-    client.once('closed', () => {
+    client.once('closed', (info) => {
+      this.closes.push(info.code);
       if (this.client === client && !this.stopped && !this.paused) this.reconnect();
     });
   }
@@ -263,6 +266,7 @@ class ResilientDoc extends OTDoc {
         this.problems.push(`rev ${m.rev} seen as ${JSON.stringify(prev)} and as ${m.client}/${m.seq}`);
       }
       this.seen.set(m.rev, { client: m.client, seq: m.seq, op: m.op });
+      if (m.client === this.clientId) this.learned++;
     } else if (m.type === 'joined' && this.joining && this.rev !== null && 'text' in m) {
       // A resume answered with the full text: allowed only when the history
       // is gone. The client can take it only when nothing is in flight.
@@ -562,6 +566,24 @@ async function readyz(node) {
   }
 }
 
+// GET /metrics as {name{labels}: number}.
+async function metrics(node) {
+  const r = await node.fetch('/metrics');
+  const out = {};
+  for (const line of (await r.text()).split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?)\s+(\S+)/.exec(line);
+    if (m && !line.startsWith('#')) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+// The metrics whose names start with one of the prefixes, as one line.
+async function metricsLine(node, prefixes) {
+  const m = await metrics(node);
+  return Object.entries(m).filter(([k]) => prefixes.some((p) => k.startsWith(p)) && !/_bucket|_sum|_count/.test(k))
+    .map(([k, v]) => `${k}=${v}`).join(' ');
+}
+
 async function healthz(node) {
   try {
     const r = await node.fetch('/healthz');
@@ -593,5 +615,5 @@ function seedFor(t) {
 module.exports = {
   sleep, mulberry32, seedFor, run, startServices, Services, freePort, Node, ResilientDoc,
   openEditors, startLoad, settleAll, fillDoc, checkDocument, resumeOnce, assertExactReplay,
-  percentile, readyz, healthz, waitFor, getDoc, allOps, getJson,
+  percentile, readyz, healthz, metrics, metricsLine, waitFor, getDoc, allOps, getJson,
 };
