@@ -6,10 +6,10 @@
 //
 // Threading rules:
 // - A job is created on the store actor's thread, run on exactly one store
-//   thread, and delivered back on the store actor's thread (pg_engine::finish
+//   thread, and delivered back on the store actor's thread (engine::finish
 //   sends it there). Only that actor ever touches a job's response promise.
 // - A link and its pqxx::connection belong to the one thread that made it.
-// - pg_queue, pg_watchdog, pg_status and pg_engine::finish are thread-safe.
+// - queue, watchdog, pg_status and engine::finish are thread-safe.
 #pragma once
 
 #include <atomic>
@@ -36,7 +36,6 @@
 
 #include "actors/messages.hpp"
 #include "persistence/pg_store.hpp"
-
 
 namespace collab::pg {
 
@@ -190,6 +189,7 @@ struct engine {
   // Signals every thread to stop (non-blocking, idempotent).
   void request_stop();
   // request_stop, then joins every thread (idempotent).
+  // REQUIRES: not called from a store thread or the store actor.
   void shutdown();
 
 private:
@@ -198,6 +198,7 @@ private:
   std::mutex join_mtx_;
 };
 
+// The threads' bodies; return once e.stopping is set and their work is done.
 void run_writer(engine& e);
 void run_reader(engine& e, size_t index);
 
@@ -226,8 +227,9 @@ public:
   bool connected() const { return conn_ != nullptr; }
   // REQUIRES: connected().
   pqxx::connection& conn() { return *conn_; }
-  // Prepares `s` on this connection unless it already was. Call it before
-  // opening the transaction that uses it.
+  // Prepares `s` on this connection unless it already was.
+  // REQUIRES: connected(); no transaction open (call it before opening the
+  // transaction that uses `s`).
   void prepare(const statement& s);
   // Forgets the connection after a failure and schedules a reconnect.
   void drop(const std::string& why);
@@ -282,6 +284,8 @@ failure classify_current_exception();
 
 // Applies missing migrations under an advisory lock (safe when several nodes
 // start at once). Creates `schema` first when not empty. Throws on failure.
+// REQUIRES: no transaction open on `c`; when `schema` is not empty, c's
+// search_path is that schema.
 void migrate(pqxx::connection& c, const std::string& schema);
 // The newest schema version this build knows.
 int schema_version();

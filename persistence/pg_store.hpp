@@ -127,7 +127,9 @@ document_store_actor spawn_pg_store(caf::actor_system& sys,
 // Stops a store made by spawn_pg_store: lets the writer commit what is queued
 // (if PostgreSQL is reachable), fails every other queued request with
 // unavailable, joins the threads, delivers the last answers and stops the
-// actor. Blocks for at most about statement_timeout.
+// actor. Blocks for at most a few seconds (the connect and statement
+// timeouts) when PostgreSQL hangs; a batch whose COMMIT outcome is still
+// unknown then stays unanswered (logged), never answered wrongly.
 // REQUIRES: not called from an actor thread; called before the actor system is
 // destroyed. Calling it twice, or with another actor, does nothing.
 void stop_pg_store(const document_store_actor& store);

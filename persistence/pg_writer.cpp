@@ -137,8 +137,10 @@ private:
   void run_batch(job_list jobs);
   // One transaction over the accepted items; throws on database errors.
   // Returns false when ops collided (the caller redoes the batch with probe).
+  // REQUIRES: l_.connected(); every item's ops are consecutive.
   bool attempt(std::vector<group>& groups, bool probe, bool& commit_sent);
-  // Settles a doubt; false when it cannot be settled yet.
+  // Settles a doubt: answers every request of the batch and returns true,
+  // or returns false (nothing answered) when it cannot tell yet.
   bool settle(doubt& d);
   void answer_committed(std::vector<group>& groups);
   void record(const std::vector<item>& items, size_t requests);
