@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const { randomId } = require('./lib/client');
 const {
   sleep, mulberry32, seedFor, startServices, Node, openEditors, startLoad, settleAll,
-  checkDocument, readyz, healthz, waitFor, metricsLine,
+  checkDocument, readyz, healthz, waitFor, metricsLine, resumeOnce, assertExactReplay, allOps,
 } = require('./lib/durability');
 
 const DOCS = 3;
@@ -150,6 +150,69 @@ test('Redis down under load: editing goes on, resume from PostgreSQL, the stream
       `(${entries.length ? `${entries[0].rev}..${entries[entries.length - 1].rev}` : 'none'})`);
   }
   assert.ok(total >= DOCS * 20, `too few ops committed (${total})`);
+  t.diagnostic(await metricsLine(node, ['collab_redis_', 'collab_stream_']));
+  for (const d of editors) d.stop();
+  node.assertAlive();
+});
+
+test('Redis hung (SIGSTOP) under load: editing goes on, a resume is served without waiting for Redis', { timeout: 240000 }, async (t) => {
+  const HANG_MS = Number(process.env.E2E_HANG_MS || 4000);
+  const rnd = mulberry32(seedFor(t));
+  const docs = Array.from({ length: DOCS }, () => randomId('dur-redishang'));
+  const byDoc = await openEditors(node, docs, CLIENTS);
+  const editors = [...byDoc.values()].flat();
+  const writer0 = byDoc.get(docs[0])[0];
+  const stopLoad = startLoad(editors, rnd);
+  let frozen;
+  let thawed;
+  const resumes = [];
+  try {
+    await waitFor(async () => (await services.streamLen(docs[0])) > 3 * WINDOW, 20000, 'ops in the stream of doc 0');
+    const inStream = writer0.rev - 2 * WINDOW; // in the stream, not in the actor's memory
+    services.freezeRedis();
+    frozen = Date.now();
+    // resumes during the hang: from inside the stream and from 0
+    await sleep(500);
+    const log0 = await allOps(node, docs[0]);
+    for (const from of [inStream, 0]) {
+      const res = await resumeOnce(node, docs[0], from, { timeoutMs: 30000 });
+      assertExactReplay(res, await allOps(node, docs[0]), from);
+      resumes.push({ from, ops: res.ops.length, ms: Math.round(res.ms), at: Date.now() - frozen });
+    }
+    assert.ok(log0.length > 0);
+    while (Date.now() < frozen + HANG_MS) await sleep(100);
+    node.assertAlive();
+    services.thawRedis();
+    thawed = Date.now();
+    await sleep(500);
+  } finally {
+    if (frozen && !thawed) services.thawRedis();
+    await stopLoad();
+  }
+  await settleAll(editors, 60000);
+  t.diagnostic(`resumes during the hang: ${JSON.stringify(resumes)}`);
+  for (const r of resumes) {
+    assert.ok(r.ms < 3000, `a resume of ${r.ops} ops from ${r.from} took ${r.ms} ms while Redis was hung`);
+  }
+  for (const doc of docs) {
+    const ed = byDoc.get(doc);
+    const n = ed.reduce((k, d) => k + d.acks.filter((a) => a.t > frozen + 200 && a.t < thawed).length, 0);
+    // the longest pause between two acks on this document while hung
+    const times = ed.flatMap((d) => d.acks.map((a) => a.t)).filter((x) => x > frozen && x < thawed).sort((a, b) => a - b);
+    let gap = times.length ? times[0] - frozen : thawed - frozen;
+    for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i] - times[i - 1]);
+    t.diagnostic(`${doc}: ${n} acks while Redis was hung; longest pause ${gap} ms`);
+    assert.ok(n > 0, `${doc}: no ack while Redis was hung`);
+    assert.ok(gap < 2000, `${doc}: editing paused ${gap} ms while Redis was hung`);
+  }
+  for (const doc of docs) {
+    const r = await checkDocument(node, doc, byDoc.get(doc), { services });
+    await waitFor(async () => {
+      const revs = await services.streamRevs(doc);
+      return revs.length > 0 && revs[revs.length - 1] === r.rev;
+    }, 15000, `the last op (rev ${r.rev}) of ${doc} in the stream`, 100);
+    checkStreamAgainstLog(await services.streamEntries(doc), r.ops, doc);
+  }
   t.diagnostic(await metricsLine(node, ['collab_redis_', 'collab_stream_']));
   for (const d of editors) d.stop();
   node.assertAlive();

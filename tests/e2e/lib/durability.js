@@ -53,6 +53,7 @@ function run(cmd, args, timeoutMs = 120000) {
 const liveServices = new Set();
 process.on('exit', () => {
   for (const s of liveServices) {
+    try { if (s.frozenPg) s.thawPg(); if (s.frozenRedis) s.thawRedis(); } catch { /* best effort */ }
     try { execFileSync(SERVICES, ['stop', s.dir], { stdio: 'ignore', timeout: 30000 }); } catch { /* best effort */ }
     try { fs.rmSync(s.dir, { recursive: true, force: true }); } catch { /* best effort */ }
   }
@@ -81,7 +82,44 @@ class Services {
   stopRedis() { return run(SERVICES, ['stop-redis', this.dir]); }
   startRedis() { return run(SERVICES, ['start-redis', this.dir]); }
 
+  // Hangs PostgreSQL (SIGSTOP to the postmaster and every backend) or
+  // resumes it (SIGCONT): a hung, not a stopped, database.
+  pgPids() {
+    const pm = Number(fs.readFileSync(path.join(this.dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    let kids = [];
+    try {
+      kids = execFileSync('pgrep', ['-P', String(pm)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    } catch { /* no children */ }
+    return [pm, ...kids];
+  }
+
+  freezePg() {
+    this.frozenPg = this.pgPids();
+    for (const pid of this.frozenPg) { try { process.kill(pid, 'SIGSTOP'); } catch { /* gone */ } }
+  }
+
+  thawPg() {
+    for (const pid of this.frozenPg || []) { try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ } }
+    this.frozenPg = null;
+  }
+
+  redisPid() {
+    return Number(fs.readFileSync(path.join(this.dir, 'redis', 'redis.pid'), 'utf8').trim());
+  }
+
+  freezeRedis() {
+    this.frozenRedis = this.redisPid();
+    process.kill(this.frozenRedis, 'SIGSTOP');
+  }
+
+  thawRedis() {
+    if (this.frozenRedis) { try { process.kill(this.frozenRedis, 'SIGCONT'); } catch { /* gone */ } }
+    this.frozenRedis = null;
+  }
+
   async stop() {
+    if (this.frozenPg) this.thawPg();
+    if (this.frozenRedis) this.thawRedis();
     if (!liveServices.has(this)) return;
     try {
       await run(SERVICES, ['stop', this.dir], 60000);
