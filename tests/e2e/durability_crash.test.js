@@ -37,8 +37,25 @@ test(`kill -9 a node ${KILLS} times under load (${DOCS} docs x ${CLIENTS} client
     const rnd = mulberry32(seed);
     const docs = Array.from({ length: DOCS }, () => randomId('dur-crash'));
     const byDoc = await openEditors(node, docs, CLIENTS);
+    // one more editor per document keeps dropping off for a while (missing
+    // hundreds of ops, sometimes across a crash) and resuming
+    const laggards = [...(await openEditors(node, docs, 1)).entries()].map(([doc, [d]]) => {
+      d.label += '/laggard';
+      byDoc.get(doc).push(d);
+      return d;
+    });
     const editors = [...byDoc.values()].flat();
     const stopLoad = startLoad(editors, rnd);
+    let lagging = true;
+    const lagLoops = laggards.map(async (d) => {
+      while (lagging) {
+        await sleep(200 + Math.floor(rnd() * 800));
+        if (!lagging) break;
+        d.offline();
+        await sleep(200 + Math.floor(rnd() * 1500));
+        await d.online();
+      }
+    });
     const started = Date.now();
     const kills = [];
     try {
@@ -62,6 +79,8 @@ test(`kill -9 a node ${KILLS} times under load (${DOCS} docs x ${CLIENTS} client
         }
       }));
     } finally {
+      lagging = false;
+      await Promise.all(lagLoops);
       await stopLoad();
     }
     await settleAll(editors, 60000);
@@ -75,7 +94,8 @@ test(`kill -9 a node ${KILLS} times under load (${DOCS} docs x ${CLIENTS} client
         `${ed.reduce((n, d) => n + d.reconnects, 0)} reconnects, ` +
         `${ed.reduce((n, d) => n + d.unavailable.length, 0)} unavailable answers, ` +
         `${ed.reduce((n, d) => n + [...d.sent.values()].filter((x) => x.length > 1).length, 0)} ops resent, ` +
-        `${ed.reduce((n, d) => n + d.learned, 0)} own ops learned from the replay (ack lost in the crash)`);
+        `${ed.reduce((n, d) => n + d.learned, 0)} own ops learned from the replay (ack lost in the crash), ` +
+        `${ed.reduce((n, d) => n + (d.revTooOld || 0), 0)} rev_too_old`);
     }
     t.diagnostic(await metricsLine(node, ['collab_pg_', 'collab_stream_', 'collab_duplicate']));
     assert.ok(total >= DOCS * 20, `too few ops committed (${total}): the test did not exercise much`);

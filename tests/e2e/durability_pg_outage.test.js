@@ -257,3 +257,40 @@ test('resume while PostgreSQL is down and neither memory nor the stream holds th
       assertExactReplay(answer, log, 10);
     }
   });
+
+test('a node started while PostgreSQL is down: up, not ready, joins unavailable; ready and editing once it is back',
+  { timeout: 120000 }, async (t) => {
+    const doc = randomId('dur-pgout-boot');
+    await node.stop();
+    await services.stopPg();
+    let pgStarted = false;
+    try {
+      const t0 = Date.now();
+      await node.start();
+      t.diagnostic(`collabd ready line ${Date.now() - t0} ms after the start, PostgreSQL down`);
+      assert.equal(await healthz(node), 200, '/healthz');
+      const r = await waitFor(async () => {
+        const x = await readyz(node);
+        return x.status === 503 ? x : null;
+      }, 15000, '/readyz 503', 100);
+      assert.match(r.body, /postgres/i, '/readyz names postgres');
+      const c = await session(node, { label: 'early joiner' });
+      c.send({ type: 'join', doc });
+      const m = await c.next((x) => x.doc === doc && (x.type === 'joined' || x.type === 'error'), 30000);
+      t.diagnostic(`join while PostgreSQL is down: ${JSON.stringify(m)}`);
+      assert.equal(m.type, 'error', 'a join answered while PostgreSQL was never reachable');
+      assert.equal(m.code, 'unavailable');
+      c.close();
+      await services.startPg();
+      pgStarted = true;
+      await waitFor(async () => (await readyz(node)).status === 200, 30000, '/readyz 200 once PostgreSQL is up', 100);
+      const w = await session(node, { label: 'writer' });
+      const j = await w.join(doc);
+      assert.equal(j.rev, 0);
+      assert.equal((await w.opAck(doc, 0, 1, ['hello'], 15000)).rev, 1);
+      assert.deepEqual(await getDoc(node, doc), { doc, rev: 1, text: 'hello' });
+      w.close();
+    } finally {
+      if (!pgStarted) await services.startPg().catch(() => {});
+    }
+  });

@@ -174,3 +174,44 @@ test('a passivated document (snapshot) survives kill -9; exactly-once from the s
   assert.equal(n.rev, rev + 1);
   c2.close();
 });
+
+test('SIGTERM while PostgreSQL is down: the node still exits; nothing acked is lost', { timeout: 180000 }, async (t) => {
+  const rnd = mulberry32(seedFor(t));
+  const docs = [randomId('dur-term-pgdown'), randomId('dur-term-pgdown')];
+  const byDoc = await openEditors(node, docs, 3);
+  const editors = [...byDoc.values()].flat();
+  const stopLoad = startLoad(editors, rnd);
+  let pgDown = false;
+  let stopDone;
+  try {
+    await waitFor(() => editors.every((d) => d.acks.length >= 3), 30000, 'some acks for every editor');
+    await services.stopPg();
+    pgDown = true;
+    stopDone = Date.now();
+    await waitFor(() => editors.some((d) => d.unavailable.length > 0), 10000, 'an unavailable answer');
+    const t0 = Date.now();
+    node.srv.proc.kill('SIGTERM');
+    const exit = await Promise.race([node.srv.exitPromise, sleep(20000).then(() => null)]);
+    const ms = Date.now() - t0;
+    t.diagnostic(`SIGTERM with PostgreSQL down: exit ${JSON.stringify(exit)} after ${ms} ms`);
+    assert.ok(exit, 'collabd did not exit within 20 s of SIGTERM while PostgreSQL was down');
+    await services.startPg();
+    pgDown = false;
+    const restarted = Date.now();
+    await node.start();
+    await Promise.all(editors.map((d) => waitFor(() => d.acks.some((a) => a.t > restarted), 30000,
+      `${d.label}: an ack after the restart`)));
+    const during = editors.flatMap((d) => d.acks.filter((a) => a.t > stopDone + 200 && a.t < restarted));
+    assert.deepEqual(during, [], 'acks while PostgreSQL was down');
+  } finally {
+    if (pgDown) await services.startPg().catch(() => {});
+    if (!node.alive()) await node.start().catch(() => {});
+    await stopLoad();
+  }
+  await settleAll(editors, 60000);
+  for (const doc of docs) {
+    const r = await checkDocument(node, doc, byDoc.get(doc), { services });
+    t.diagnostic(`${doc}: ${r.rev} revisions`);
+  }
+  for (const d of editors) d.stop();
+});

@@ -328,6 +328,13 @@ class ResilientDoc extends OTDoc {
       }
       return;
     }
+    if (m.code === 'rev_too_old' && this.inflight && m.seq === this.inflight.seq) {
+      // "the client must rejoin and rebase": resume on a fresh socket (the
+      // replay transforms the inflight op), then resend it with the same seq
+      this.revTooOld = (this.revTooOld || 0) + 1;
+      if (!this.reconnecting) this.reconnect();
+      return;
+    }
     if (m.code === 'unavailable' || m.code === 'not_joined') {
       // The server dropped our subscription (e.g. the document could not be
       // loaded): start over on a fresh socket.
