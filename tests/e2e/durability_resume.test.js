@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const { session, randomId } = require('./lib/client');
 const {
   sleep, mulberry32, startServices, Node, ResilientDoc, startLoad, settleAll, fillDoc,
-  resumeOnce, assertExactReplay, percentile, waitFor, getDoc, allOps,
+  resumeOnce, assertExactReplay, percentile, waitFor, getDoc, allOps, readyz,
 } = require('./lib/durability');
 
 // Ops kept in the document actor's memory: resumes further back than this
@@ -82,6 +82,20 @@ test('resume from memory, inside the Redis stream, before its start, from 0, at 
     assert.equal(res.joined.rev, N, `${what}: joined at the head`);
     t.diagnostic(`resume from ${from} (${what}): ${res.ops.length} ops in ${res.ms.toFixed(1)} ms`);
   }
+
+  // the stream alone serves a range it holds: with PostgreSQL stopped, a
+  // resume from inside the stream (beyond the actor's memory) is still exact
+  await services.stopPg();
+  try {
+    for (const from of [N - 40, range.first - 1]) {
+      const res = await resumeOnce(node, docA, from, { timeoutMs: 30000 });
+      assertExactReplay(res, logA, from);
+      t.diagnostic(`resume from ${from} with PostgreSQL stopped (stream only): ${res.ops.length} ops in ${res.ms.toFixed(1)} ms`);
+    }
+  } finally {
+    await services.startPg();
+  }
+  await waitFor(async () => (await readyz(node)).status === 200, 30000, '/readyz 200 after PostgreSQL is back', 100);
 
   for (const from of [N + 1, N + 1000]) {
     const res = await resumeOnce(node, docA, from);
@@ -192,6 +206,16 @@ test('figure: time to resume a client that missed 1,000 ops (p50/p99)', { timeou
     return r && r.first === 1 && r.last >= 1100 ? r : null;
   }, 15000, 'the whole history in the stream');
   t.diagnostic(`stream holds ${range.first}..${range.last}`);
+  // (that 1,000 ops come from the stream: exact with PostgreSQL stopped)
+  const log = await allOps(node, doc);
+  await services.stopPg();
+  try {
+    const res = await resumeOnce(node, doc, log.length - 1000, { timeoutMs: 30000 });
+    assertExactReplay(res, log, log.length - 1000);
+  } finally {
+    await services.startPg();
+  }
+  await waitFor(async () => (await readyz(node)).status === 200, 30000, '/readyz 200 after PostgreSQL is back', 100);
   await measure(t, doc, `Redis stream; actor keeps ${WINDOW}`);
 
   // PostgreSQL path: no stream
