@@ -52,9 +52,15 @@ document_store_actor::behavior_type memory_store(store_ptr self) {
                                                 + " has another owner");
       // Check the whole batch first: a batch is all or nothing.
       auto next = d.ops.size() + 1;
-      for (auto& op : batch)
+      for (auto& op : batch) {
         if (op.rev != next++)
           return make_error(store_errc::corrupt, "revision gap in commit");
+        auto last = d.last_by_client.find(op.client);
+        if (last != d.last_by_client.end()
+            && d.ops[last->second].seq >= op.seq)
+          return make_error(store_errc::corrupt,
+                            "duplicate (client, seq) in " + doc);
+      }
       for (auto& op : batch) {
         d.last_by_client[op.client] = d.ops.size();
         d.ops.push_back(std::move(op));
