@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const { randomId } = require('./lib/client');
 const {
   sleep, mulberry32, seedFor, startServices, Node, openEditors, startLoad, settleAll,
-  checkDocument, metricsLine,
+  checkDocument, metricsLine, waitFor, checkStreamAgainstLog, resumeSweep,
 } = require('./lib/durability');
 
 const DOCS = Number(process.env.E2E_CRASH_DOCS || 6);
@@ -89,6 +89,18 @@ async function crashRun(t, { kills, docs: nDocs, clients }) {
     const r = await checkDocument(node, doc, byDoc.get(doc), { services });
     total += r.rev;
     const ed = byDoc.get(doc);
+    // the replay stream never holds anything but the committed op of a rev
+    await waitFor(async () => {
+      const revs = await services.streamRevs(doc);
+      return revs.length > 0 && revs[revs.length - 1] === r.rev;
+    }, 15000, `the last op (rev ${r.rev}) of ${doc} in the stream`, 100);
+    const entries = await services.streamEntries(doc);
+    checkStreamAgainstLog(entries, r.ops, doc);
+    // resumes from anywhere after the crashes are exact
+    const N = r.rev;
+    const sweep = await resumeSweep(node, doc, r.ops,
+      [0, Math.floor(N / 4), Math.floor(N / 2), N - 150, N - 50, N - 5].filter((x) => x >= 0));
+    t.diagnostic(`${doc}: stream ${entries.length ? `${entries[0].rev}..${entries[entries.length - 1].rev} (${entries.length})` : 'empty'}; resumes ${sweep}`);
     t.diagnostic(`${doc}: ${r.rev} revisions, ${r.length} code points, ` +
       `${ed.reduce((n, d) => n + d.reconnects, 0)} reconnects, ` +
       `${ed.reduce((n, d) => n + d.unavailable.length, 0)} unavailable answers, ` +

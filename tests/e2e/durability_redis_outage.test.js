@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const { randomId } = require('./lib/client');
 const {
   sleep, mulberry32, seedFor, startServices, Node, openEditors, startLoad, settleAll,
-  checkDocument, readyz, healthz, waitFor, metricsLine, resumeOnce, assertExactReplay, allOps,
+  checkDocument, readyz, healthz, waitFor, metricsLine, resumeOnce, assertExactReplay, allOps, checkStreamAgainstLog,
 } = require('./lib/durability');
 
 const DOCS = 3;
@@ -33,20 +33,6 @@ after(async () => {
   if (node) await node.kill().catch(() => {});
   if (services) await services.stop();
 });
-
-// The stream holds exactly the log's ops for the revisions it has.
-function checkStreamAgainstLog(entries, log, what) {
-  for (const e of entries) {
-    assert.equal(e.sub, 0, `${what}: entry id ${e.id} is not <rev>-0`);
-    const o = log[e.rev - 1];
-    assert.ok(o, `${what}: stream entry ${e.id} beyond the op log`);
-    assert.deepEqual({ rev: e.rev, client: e.client, seq: e.seq, op: e.op },
-      { rev: o.rev, client: o.client, seq: o.seq, op: o.op }, `${what}: stream entry ${e.id}`);
-  }
-  for (let i = 1; i < entries.length; i++) {
-    assert.ok(entries[i].rev > entries[i - 1].rev, `${what}: stream ids out of order`);
-  }
-}
 
 test('Redis down under load: editing goes on, resume from PostgreSQL, the stream resumes', { timeout: 240000 }, async (t) => {
   const seed = seedFor(t);

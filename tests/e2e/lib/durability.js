@@ -544,6 +544,33 @@ async function checkDocument(node, doc, editors, { services } = {}) {
   return { rev: final.rev, length: [...final.text].length, ops };
 }
 
+// The replay stream holds exactly the log's ops for the revisions it has
+// (entry id <rev>-0), in order: nothing that was not committed as such.
+function checkStreamAgainstLog(entries, log, what) {
+  for (const e of entries) {
+    assert.equal(e.sub, 0, `${what}: entry id ${e.id} is not <rev>-0`);
+    const o = log[e.rev - 1];
+    assert.ok(o, `${what}: stream entry ${e.id} beyond the op log`);
+    assert.deepEqual({ rev: e.rev, client: e.client, seq: e.seq, op: e.op },
+      { rev: o.rev, client: o.client, seq: o.seq, op: o.op }, `${what}: stream entry ${e.id}`);
+  }
+  for (let i = 1; i < entries.length; i++) {
+    assert.ok(entries[i].rev > entries[i - 1].rev, `${what}: stream ids out of order`);
+  }
+}
+
+// Resumes a fresh session from several revisions and checks each replay
+// against the log (exact; no full text since nothing is compacted).
+async function resumeSweep(node, doc, log, froms) {
+  const out = [];
+  for (const from of froms) {
+    const res = await resumeOnce(node, doc, from, { timeoutMs: 30000 });
+    assertExactReplay(res, log, from);
+    out.push(`${from}:${res.ops.length}`);
+  }
+  return out.join(' ');
+}
+
 // ---------------------------------------------------------------------------
 // Resume checks on a raw session.
 
@@ -660,5 +687,6 @@ function seedFor(t) {
 module.exports = {
   sleep, mulberry32, seedFor, run, startServices, Services, freePort, Node, ResilientDoc,
   openEditors, startLoad, settleAll, fillDoc, checkDocument, resumeOnce, assertExactReplay,
+  checkStreamAgainstLog, resumeSweep,
   percentile, readyz, healthz, metrics, metricsLine, waitFor, getDoc, allOps, getJson,
 };
