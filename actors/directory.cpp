@@ -3,6 +3,9 @@
 #include <unordered_map>
 
 #include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/placement.hpp"
 
 namespace collab {
 namespace {
@@ -10,13 +13,54 @@ namespace {
 struct directory_state {
   document_store_actor store;
   document_options opts;
+  // The local document actors.
   std::unordered_map<std::string, caf::actor> docs;
   std::unordered_map<caf::actor_addr, std::string> doc_of;
+  // Placement: the members that may own documents (up, not draining), and
+  // where each resolves. Empty until membership speaks: then all is local.
+  std::vector<std::string> owners;
+  std::unordered_map<std::string, caf::actor> directory_of;
   static inline const char* name = "directory";
 };
 
-caf::behavior directory(caf::stateful_actor<directory_state>* self,
-                        document_store_actor store, document_options opts) {
+using self_ptr = caf::stateful_actor<directory_state>*;
+
+caf::actor local_document(self_ptr self, const std::string& doc) {
+  auto& st = self->state;
+  auto& actor = st.docs[doc];
+  if (!actor) {
+    actor = spawn_document(self->system(), doc, st.store, st.opts);
+    self->monitor(actor);
+    st.doc_of[actor.address()] = doc;
+  }
+  return actor;
+}
+
+// The node that owns `doc` now; ours when nobody else is known.
+std::string owner_of(self_ptr self, const std::string& doc) {
+  auto& st = self->state;
+  if (st.owners.empty())
+    return st.opts.node;
+  return rendezvous_owner(st.owners, doc);
+}
+
+// After a change of members: local documents now owned elsewhere are
+// handed off (they finish their commit and stop; their subscribers resolve
+// them again and resume at the new owner).
+void hand_off_moved(self_ptr self) {
+  auto& st = self->state;
+  size_t moved = 0;
+  for (auto& [doc, actor] : st.docs)
+    if (owner_of(self, doc) != st.opts.node) {
+      self->send(actor, release_atom_v);
+      ++moved;
+    }
+  if (moved > 0)
+    spdlog::info("event=hand_off docs={} owners={}", moved, st.owners.size());
+}
+
+caf::behavior directory(self_ptr self, document_store_actor store,
+                        document_options opts) {
   self->state.store = std::move(store);
   self->state.opts = opts;
   self->set_down_handler([=](caf::down_msg& dm) {
@@ -36,15 +80,32 @@ caf::behavior directory(caf::stateful_actor<directory_state>* self,
     self->quit(msg.reason);
   });
   return {
-    [=](resolve_atom, const std::string& doc) {
+    [=](resolve_atom, const std::string& doc) -> caf::result<caf::message> {
       auto& st = self->state;
-      auto& actor = st.docs[doc];
-      if (!actor) {
-        actor = spawn_document(self->system(), doc, st.store, st.opts);
-        self->monitor(actor);
-        st.doc_of[actor.address()] = doc;
+      auto owner = owner_of(self, doc);
+      if (owner == st.opts.node)
+        return caf::make_message(local_document(self, doc));
+      // Owned elsewhere: that node's directory answers the requester.
+      auto i = st.directory_of.find(owner);
+      if (i == st.directory_of.end())
+        return caf::make_message(local_document(self, doc));  // not reached
+      return self->delegate(i->second, resolve_local_atom_v, doc);
+    },
+    [=](resolve_local_atom, const std::string& doc) {
+      // Asked by another node that computed us as the owner. Even if our
+      // view differs, activating is safe: the fence keeps one writer.
+      return local_document(self, doc);
+    },
+    [=](members_atom, const std::vector<member_info>& members) {
+      auto& st = self->state;
+      st.owners.clear();
+      st.directory_of.clear();
+      for (auto& m : members) {
+        st.directory_of[m.node] = m.directory;
+        if (m.state == member_state::up)
+          st.owners.push_back(m.node);
       }
-      return actor;
+      hand_off_moved(self);
     },
     [=](stats_atom) { return static_cast<uint64_t>(self->state.docs.size()); },
   };

@@ -65,6 +65,7 @@ struct document_state {
   std::unordered_map<std::string, subscriber> subs;       // by session
   std::unordered_map<caf::actor_addr, std::string> session_of;
   uint64_t idle_generation = 0;
+  bool releasing = false;   // handing off: finish pending commits, then stop
 
   static inline const char* name = "document";
 };
@@ -74,6 +75,14 @@ using self_ptr = caf::stateful_actor<document_state>*;
 void send_error(self_ptr self, const caf::actor& to, errc code,
                 std::string message, const uint64_t* seq = nullptr) {
   node_metrics().count_error(code);
+  if (code == errc::internal) {
+    // PROTOCOL.md: a bug, logged with a correlation id the message carries.
+    static std::atomic<uint64_t> next_id{1};
+    auto id = self->state.opts.node + "-" + std::to_string(next_id++);
+    spdlog::error("doc={} event=internal_error correlation={} message=\"{}\"",
+                  self->state.doc, id, message);
+    message += " (correlation id " + id + ")";
+  }
   error_event e{self->state.doc, code, std::move(message), seq != nullptr,
                 seq ? *seq : 0};
   self->send(to, std::move(e));
@@ -99,6 +108,17 @@ void deliver(self_ptr self, subscriber& sub, const shared_op& op) {
 }
 
 void flush(self_ptr self);
+
+// A released document stops once nothing it ordered is waiting for the
+// store; its subscribers then resolve it again at its new owner.
+bool stop_if_released(self_ptr self) {
+  auto& st = self->state;
+  if (!st.releasing || !st.in_flight.empty() || !st.queued.empty())
+    return false;
+  spdlog::info("doc={} event=handed_off rev={}", st.doc, st.durable_rev);
+  self->quit();
+  return true;
+}
 
 // Writes a snapshot of the durable text when enough ops passed since the
 // last one (or any did, when `force`). Snapshots only shorten activation:
@@ -176,6 +196,8 @@ void on_durable(self_ptr self) {
   }
   st.last_commit = self->clock().now();
   flush(self);
+  if (stop_if_released(self))
+    return;
   maybe_snapshot(self, false);
   arm_quiet_timer(self);
   arm_idle_timer(self);
@@ -213,6 +235,8 @@ void on_commit_failed(self_ptr self, const caf::error& err) {
     self->quit(err);
     return;
   }
+  if (stop_if_released(self))
+    return;
   arm_idle_timer(self);
 }
 
@@ -441,7 +465,21 @@ void replay_from_store(self_ptr self, const std::string& session,
         else
           finish_with_text(self, session);
       },
-      [=](caf::error&) { finish_with_text(self, session); });
+      [=](caf::error& err) {
+        if (is(err, store_errc::compacted)) {
+          finish_with_text(self, session);
+          return;
+        }
+        // Resume is exact or nothing: a text instead of the missed ops
+        // would leave a client with an unacked op unable to rebase it.
+        auto i = self->state.subs.find(session);
+        if (i == self->state.subs.end())
+          return;
+        auto conn = i->second.conn;
+        remove_subscriber(self, session);
+        send_error(self, conn, errc::unavailable,
+                   "the history cannot be read now; join again");
+      });
 }
 
 // Replays from+1..upto from the Redis stream when it holds exactly that
@@ -505,9 +543,21 @@ void on_join(self_ptr self, join_request& req) {
 }
 
 caf::behavior running(self_ptr self) {
+  // While handing off, requests are dropped: their senders see this actor
+  // go down, resolve the document again and repeat them at the new owner.
   return {
-    [=](join_request& req) { on_join(self, req); },
-    [=](submit_request& req) { on_submit(self, req); },
+    [=](join_request& req) {
+      if (!self->state.releasing)
+        on_join(self, req);
+    },
+    [=](submit_request& req) {
+      if (!self->state.releasing)
+        on_submit(self, req);
+    },
+    [=](release_atom) {
+      self->state.releasing = true;
+      stop_if_released(self);
+    },
     [=](leave_request& req) { remove_subscriber(self, req.session); },
     [=](presence_request& req) {
       auto& st = self->state;

@@ -22,6 +22,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<presence_event>("collab::presence_event");
   cfg.add_message_type<error_event>("collab::error_event");
   cfg.add_message_type<doc_snapshot>("collab::doc_snapshot");
+  cfg.add_message_type<member_info>("collab::member_info");
 }
 
 } // namespace collab

@@ -37,6 +37,12 @@ CAF_ADD_ATOM(collab, collab, stats_atom, "stats")
 CAF_ADD_ATOM(collab, collab, frame_atom, "frame")
 CAF_ADD_ATOM(collab, collab, closed_atom, "closed")
 CAF_ADD_ATOM(collab, collab, expire_atom, "expire")
+CAF_ADD_ATOM(collab, collab, resolve_local_atom, "resolvelo")
+CAF_ADD_ATOM(collab, collab, member_join_atom, "mjoin")
+CAF_ADD_ATOM(collab, collab, member_update_atom, "mupdate")
+CAF_ADD_ATOM(collab, collab, members_atom, "members")
+CAF_ADD_ATOM(collab, collab, drain_atom, "drain")
+CAF_ADD_ATOM(collab, collab, retry_atom, "retry")
 
 namespace collab {
 
@@ -159,6 +165,21 @@ struct doc_snapshot {
                                       // `op` may be left empty
 };
 
+// ---- cluster membership
+
+enum class member_state : uint8_t { up, draining };
+
+// What a node tells the others about itself.
+struct member_info {
+  std::string node;           // COLLAB_NODE_ID, unique in the cluster
+  std::string host;           // cluster address others connect to
+  uint16_t port = 0;
+  member_state state = member_state::up;
+  std::string version;        // nodes of different versions refuse each other
+  caf::actor membership;      // its membership actor (monitored: node down)
+  caf::actor directory;       // where documents it owns are resolved
+};
+
 // ---- inspect
 
 namespace detail {
@@ -271,6 +292,20 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, doc_snapshot& x) {
   return f(caf::meta::type_name("doc_snapshot"), x.epoch, x.rev, x.text,
            x.snapshot_rev, x.oldest_rev, x.tail, x.clients);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_info& x) {
+  auto state = static_cast<uint8_t>(x.state);
+  if constexpr (Inspector::reads_state) {
+    return f(caf::meta::type_name("member_info"), x.node, x.host, x.port,
+             state, x.version, x.membership, x.directory);
+  } else {
+    auto res = f(caf::meta::type_name("member_info"), x.node, x.host, x.port,
+                 state, x.version, x.membership, x.directory);
+    x.state = static_cast<member_state>(state);
+    return res;
+  }
 }
 
 // Registers every type above under the same names on every node.

@@ -100,8 +100,13 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
       "replay-log entries kept per document in Redis");
   opt("ops-retention", cfg.ops_retention, "COLLAB_OPS_RETENTION",
       "ops kept in PostgreSQL behind the latest snapshot (0: keep all)");
+  opt("retention-interval-ms", cfg.retention_interval_ms,
+      "COLLAB_RETENTION_INTERVAL_MS", "how often old ops are deleted")
+    ->check(CLI::Range(int64_t{100}, int64_t{86'400'000}));
   opt("cluster-port", cfg.cluster_port, "COLLAB_CLUSTER_PORT",
-      "cluster transport port");
+      "cluster transport port (0: a single node)");
+  opt("cluster-bind", cfg.cluster_bind, "COLLAB_CLUSTER_BIND",
+      "cluster transport address (loopback or a private network only)");
   opt("seeds", cfg.seeds, "COLLAB_SEEDS", "seed nodes host:port (comma-separated)")
     ->delimiter(',');
   opt("log-level", cfg.log_level, "COLLAB_LOG_LEVEL",

@@ -44,7 +44,9 @@ struct node_config {
   std::string redis_url;           // empty: resume is served from the store
   uint64_t stream_maxlen = 10000;  // Redis stream entries kept per document
   uint64_t ops_retention = 0;      // ops kept behind the latest snapshot; 0: all
-  uint16_t cluster_port = 0;
+  int64_t retention_interval_ms = 60000;  // how often retention runs
+  uint16_t cluster_port = 0;       // 0: a single node, no cluster
+  std::string cluster_bind = "127.0.0.1";  // BASP has no auth: keep private
   std::vector<std::string> seeds;
 
   std::string log_level = "info";

@@ -16,7 +16,12 @@ namespace collab::net {
 namespace {
 
 using clock = std::chrono::steady_clock;
-constexpr auto resolve_timeout = std::chrono::seconds(10);
+constexpr auto resolve_timeout = std::chrono::seconds(3);
+constexpr auto resolve_retry = std::chrono::milliseconds(250);
+constexpr int max_resolve_attempts = 40;  // ~10 s of retries, then an error
+constexpr int max_join_attempts = 8;      // ~2 s for a client waiting to join
+// After a node died, membership needs a moment to drop it from placement.
+constexpr auto crash_settle = std::chrono::milliseconds(150);
 
 // Token bucket: `rate` messages per second, bursts up to `burst`.
 class rate_bucket {
@@ -48,9 +53,22 @@ struct doc_link {
   bool can_write = false;
   bool resume = false;        // what the join asked for
   uint64_t rev = 0;           // last revision this session has seen
-  std::optional<submit_request> unacked;
+  std::optional<submit_request> unacked;  // the last op sent, for resubmission
   clock::time_point unacked_since;
-  int rejoins = 0;
+  std::vector<uint64_t> awaiting;  // seqs sent and not yet answered
+  // Takes `seq` off the awaiting list; false when it was not on it (e.g. a
+  // second ack for an op already acked from a replay after a move).
+  bool answered(uint64_t seq) {
+    auto i = std::find(awaiting.begin(), awaiting.end(), seq);
+    if (i == awaiting.end())
+      return false;
+    awaiting.erase(i);
+    if (unacked && unacked->seq == seq)
+      unacked.reset();
+    return true;
+  }
+  bool silent_rejoin = false;  // the document moved: the client hears nothing
+  int attempts = 0;            // resolves failed in a row
 };
 
 struct connection_state {
@@ -129,15 +147,21 @@ void resolve(self_ptr self, const std::string& doc) {
       },
       [=](caf::error& err) {
         auto& st = self->state;
-        spdlog::warn("session={} doc={} event=resolve_failed error={}",
-                     st.session, doc, self->system().render(err));
         auto i = st.docs.find(doc);
         if (i == st.docs.end())
           return;
-        if (i->second.unacked)
+        auto& link = i->second;
+        if (++link.attempts < max_resolve_attempts) {
+          // The owner may be moving or dying: try again shortly.
+          self->delayed_send(self, resolve_retry, resolve_atom_v, doc);
+          return;
+        }
+        spdlog::warn("session={} doc={} event=resolve_failed error={}",
+                     st.session, doc, self->system().render(err));
+        if (link.unacked)
           send_error(self, errc::unavailable,
                      "document unavailable; retry with the same seq", doc,
-                     i->second.unacked->seq);
+                     link.unacked->seq);
         else
           send_error(self, errc::unavailable, "document unavailable", doc);
         st.docs.erase(i);
@@ -163,7 +187,8 @@ void on_join(self_ptr self, client_message& m) {
   link.can_write = level == access::write;
   link.resume = m.rev.has_value();
   link.rev = m.rev.value_or(0);
-  link.rejoins = 0;
+  link.silent_rejoin = false;
+  link.attempts = 0;
   if (link.actor)
     send_join(self, link);
   else
@@ -188,6 +213,9 @@ void on_op(self_ptr self, client_message& m) {
                      ot::normalize(std::move(m.op))};
   link.unacked = req;
   link.unacked_since = clock::now();
+  if (std::find(link.awaiting.begin(), link.awaiting.end(), m.seq)
+      == link.awaiting.end())
+    link.awaiting.push_back(m.seq);
   self->send(link.actor, std::move(req));
 }
 
@@ -294,16 +322,28 @@ void on_doc_down(self_ptr self, const caf::down_msg& dm) {
   if (j == st.docs.end())
     return;
   auto& link = j->second;
-  if (++link.rejoins > 10) {
-    send_error(self, errc::unavailable, "document unavailable; rejoin", doc);
+  if (link.state == doc_link::phase::joined) {
+    link.resume = true;  // from link.rev
+    link.silent_rejoin = true;
+  }
+  link.state = doc_link::phase::resolving;
+  link.actor = nullptr;
+  // A handed-off document ends normally: resolve at once. One that failed
+  // (its node died, it could not load) is retried after a pause, a bounded
+  // number of times (a client that is joining hears sooner).
+  auto limit = link.silent_rejoin ? max_resolve_attempts : max_join_attempts;
+  if (dm.reason && ++link.attempts >= limit) {
+    send_error(self, errc::unavailable, "document unavailable; join again",
+               doc);
     st.docs.erase(j);
     return;
   }
-  if (link.state == doc_link::phase::joined)
-    link.resume = true;  // from link.rev
-  link.state = doc_link::phase::resolving;
-  link.actor = nullptr;
-  resolve(self, doc);
+  if (!dm.reason)
+    resolve(self, doc);
+  else if (dm.reason == caf::exit_reason::remote_link_unreachable)
+    self->delayed_send(self, crash_settle, resolve_atom_v, doc);
+  else
+    self->delayed_send(self, resolve_retry, resolve_atom_v, doc);
 }
 
 caf::behavior connection(self_ptr self, server_context* ctx,
@@ -324,6 +364,12 @@ caf::behavior connection(self_ptr self, server_context* ctx,
   return {
     [=](frame_atom, std::string& text) { on_frame(self, text); },
     [=](closed_atom) { self->quit(); },
+    [=](resolve_atom, const std::string& doc) {
+      auto i = self->state.docs.find(doc);
+      if (i != self->state.docs.end()
+          && i->second.state == doc_link::phase::resolving)
+        resolve(self, doc);
+    },
     [=](expire_atom, uint64_t generation) {
       auto& st = self->state;
       if (generation != st.expiry_generation || st.closing)
@@ -337,11 +383,13 @@ caf::behavior connection(self_ptr self, server_context* ctx,
       if (i == st.docs.end())
         return;
       auto& link = i->second;
-      bool first = !(link.state == doc_link::phase::joining && link.rejoins > 0);
+      auto silent = link.silent_rejoin;
       link.state = doc_link::phase::joined;
       link.rev = ev.rev;
+      link.silent_rejoin = false;
+      link.attempts = 0;
       // A transparent rejoin after the document actor moved stays silent.
-      if (first)
+      if (!silent)
         send_frame(self, encode_joined(ev.doc, ev.rev,
                                        ev.has_text ? &ev.text : nullptr));
     },
@@ -360,10 +408,8 @@ caf::behavior connection(self_ptr self, server_context* ctx,
           || op.rev != link.rev + 1)
         return;
       link.rev = op.rev;
-      // Our own unacked op, committed before a transparent rejoin: an ack.
-      if (link.unacked && op.client == st.client
-          && op.seq == link.unacked->seq) {
-        link.unacked.reset();
+      // Our own op, committed before a transparent rejoin: it is the ack.
+      if (op.client == st.client && link.answered(op.seq)) {
         send_frame(self, encode_ack(op.doc, op.seq, op.rev));
         return;
       }
@@ -379,12 +425,12 @@ caf::behavior connection(self_ptr self, server_context* ctx,
       if (i == st.docs.end())
         return;
       auto& link = i->second;
-      if (link.unacked && link.unacked->seq == ev.seq) {
+      if (link.unacked && link.unacked->seq == ev.seq)
         node_metrics().ack_latency.observe(
           std::chrono::duration<double>(clock::now() - link.unacked_since)
             .count());
-        link.unacked.reset();
-      }
+      if (!link.answered(ev.seq))
+        return;  // already acked (from the replay of a rejoin)
       link.rev = std::max(link.rev, ev.rev);
       send_frame(self, encode_ack(ev.doc, ev.seq, ev.rev));
     },
@@ -398,8 +444,8 @@ caf::behavior connection(self_ptr self, server_context* ctx,
       auto i = st.docs.find(ev.doc);
       if (i != st.docs.end()) {
         auto& link = i->second;
-        if (ev.has_seq && link.unacked && link.unacked->seq == ev.seq)
-          link.unacked.reset();
+        if (ev.has_seq)
+          link.answered(ev.seq);
         if (link.state != doc_link::phase::joined && !ev.has_seq) {
           // The join failed: forget the document.
           if (link.actor) {

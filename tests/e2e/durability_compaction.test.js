@@ -25,6 +25,7 @@ before(async () => {
   services = await startServices('compact');
   node = await Node.create(services, {
     COLLAB_OPS_RETENTION: String(RETENTION),
+    COLLAB_RETENTION_INTERVAL_MS: '1000',
     COLLAB_SNAPSHOT_EVERY: String(SNAPSHOT_EVERY),
     COLLAB_STREAM_MAXLEN: '50',
     COLLAB_HISTORY_WINDOW: '20',

@@ -219,9 +219,6 @@ test('PostgreSQL hung (SIGSTOP) under load: no ack while hung, then editing resu
 test('resume while PostgreSQL is down and neither memory nor the stream holds the range: not a full-text answer',
   {
     timeout: 120000,
-    todo: 'server deviation: a resume that only PostgreSQL can serve is answered `joined` with the full text ' +
-      'while PostgreSQL is down (document_actor.cpp replay_from_store -> finish_with_text on a store error), ' +
-      'although nothing is compacted; expected `unavailable` (or the exact replay)',
   }, async (t) => {
     // the actor keeps 20 ops; the stream of the document is deleted
     await node.stop();

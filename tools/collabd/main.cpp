@@ -14,10 +14,12 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/directory.hpp"
+#include "actors/membership.hpp"
 #include "actors/messages.hpp"
 #include "config/node_config.hpp"
 #include "net/auth.hpp"
@@ -111,6 +113,16 @@ int main(int argc, char** argv) {
   caf::actor_system_config sys_cfg;
   collab::register_message_types(sys_cfg);
   sys_cfg.set("scheduler.max-threads", cfg.actor_threads);
+  bool clustered = cfg.cluster_port != 0;
+  if (clustered) {
+    sys_cfg.load<caf::io::middleman>();
+    // A hung or cut-off member is detected after about 2.5 s (a killed one
+    // at once: its socket closes).
+    sys_cfg.set("middleman.heartbeat-interval",
+                caf::timespan{std::chrono::milliseconds(500)});
+    sys_cfg.set("middleman.connection-timeout",
+                caf::timespan{std::chrono::seconds(2)});
+  }
   caf::actor_system sys{sys_cfg};
 
   collab::net::server_context ctx{sys, cfg};
@@ -124,6 +136,8 @@ int main(int argc, char** argv) {
     pg_opts.url = cfg.pg_url;
     pg_opts.application_name = "collabd-" + cfg.node_id;
     pg_opts.ops_retention = cfg.ops_retention;
+    pg_opts.retention_interval
+      = std::chrono::milliseconds(cfg.retention_interval_ms);
     pg_status = pg_opts.status = std::make_shared<collab::pg_status>();
     ctx.store = collab::spawn_pg_store(sys, pg_opts);
     ctx.readiness_checks.push_back([pg_status] {
@@ -157,6 +171,26 @@ int main(int argc, char** argv) {
                               + std::chrono::milliseconds(100);
   }
   ctx.directory = collab::spawn_directory(sys, ctx.store, doc_opts);
+  caf::actor membership;
+  if (clustered) {
+    collab::membership_options mopts;
+    mopts.self.node = cfg.node_id;
+    mopts.self.host = cfg.cluster_bind;
+    mopts.self.port = cfg.cluster_port;
+    mopts.seeds = cfg.seeds;
+    mopts.directory = ctx.directory;
+    membership = collab::spawn_membership(sys, mopts);
+    auto published = sys.middleman().publish(membership, cfg.cluster_port,
+                                             cfg.cluster_bind.c_str(), true);
+    if (!published) {
+      spdlog::error("event=cluster_listen_failed bind={} port={} error=\"{}\"",
+                    cfg.cluster_bind, cfg.cluster_port,
+                    sys.render(published.error()));
+      return 1;
+    }
+    spdlog::info("event=cluster_listening bind={} port={} seeds={}",
+                 cfg.cluster_bind, cfg.cluster_port, fmt::join(cfg.seeds, ","));
+  }
 
   boost::asio::io_context ioc{cfg.io_threads};
   std::shared_ptr<collab::net::listener> lst;
@@ -196,14 +230,39 @@ int main(int argc, char** argv) {
       wait_for_sockets();
     });
   };
+  // Drain (cluster): tell the members, let the documents move away (their
+  // subscribers follow them), then close the sockets with 1001.
+  std::function<void()> wait_for_documents = [&] {
+    caf::scoped_actor probe{sys};
+    uint64_t left = 0;
+    probe->request(ctx.directory, std::chrono::seconds(1), collab::stats_atom_v)
+      .receive([&](uint64_t n) { left = n; }, [&](caf::error&) { left = 0; });
+    if (left == 0 || std::chrono::steady_clock::now() > deadline) {
+      spdlog::info("event=drained documents_left={}", left);
+      ctx.sessions.close_all(1001, "node draining; reconnect to another node");
+      deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      wait_for_sockets();
+      return;
+    }
+    shutdown_timer.expires_after(std::chrono::milliseconds(50));
+    shutdown_timer.async_wait([&](boost::system::error_code) {
+      wait_for_documents();
+    });
+  };
   signals.async_wait([&](boost::system::error_code, int sig) {
     spdlog::info("event=shutdown signal={} sockets={}", sig,
                  ctx.sessions.size());
     ctx.draining = true;
     lst->stop();
-    ctx.sessions.close_all(1001, "node shutting down; reconnect");
-    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    wait_for_sockets();
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    if (membership) {
+      caf::anon_send(membership, collab::drain_atom_v);
+      wait_for_documents();
+    } else {
+      ctx.sessions.close_all(1001, "node shutting down; reconnect");
+      deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      wait_for_sockets();
+    }
   });
 
   auto url = "http://" + cfg.bind + ":" + std::to_string(port);
@@ -224,6 +283,8 @@ int main(int argc, char** argv) {
   for (auto& t : threads)
     t.join();
   ctx.sessions.kill_all();
+  if (membership)
+    caf::anon_send_exit(membership, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx.directory, caf::exit_reason::user_shutdown);
   op_log.stop();  // appends what is queued while Redis answers
   if (pg_status)

@@ -1,0 +1,192 @@
+#include "actors/membership.hpp"
+
+#include <chrono>
+#include <map>
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <spdlog/spdlog.h>
+
+namespace collab {
+namespace {
+
+constexpr auto connect_timeout = std::chrono::seconds(5);
+constexpr auto retry_interval = std::chrono::milliseconds(500);
+
+struct membership_state {
+  member_info self;
+  std::vector<std::string> seeds;
+  caf::actor directory;
+  std::map<std::string, member_info> members;  // by node id, without self
+  static inline const char* name = "membership";
+};
+
+using self_ptr = caf::stateful_actor<membership_state>*;
+
+std::vector<member_info> all_members(self_ptr self) {
+  std::vector<member_info> out{self->state.self};
+  for (auto& [id, m] : self->state.members)
+    out.push_back(m);
+  return out;
+}
+
+void publish_to_directory(self_ptr self) {
+  self->send(self->state.directory, members_atom_v, all_members(self));
+}
+
+void connect_to(self_ptr self, const std::string& host, uint16_t port);
+
+// Adds (or refreshes) a member learned from a join or a member list.
+void add_member(self_ptr self, const member_info& m) {
+  auto& st = self->state;
+  if (m.node == st.self.node || !m.membership)
+    return;
+  auto i = st.members.find(m.node);
+  if (i != st.members.end() && i->second.membership == m.membership) {
+    if (i->second.state != m.state) {
+      i->second.state = m.state;
+      publish_to_directory(self);
+    }
+    return;
+  }
+  if (i != st.members.end())
+    self->demonitor(i->second.membership);  // a restarted process
+  st.members[m.node] = m;
+  self->monitor(m.membership);
+  spdlog::info("event=member_up member={} addr={}:{}", m.node, m.host, m.port);
+  publish_to_directory(self);
+}
+
+// Joins the node at host:port: connect through the middleman (never
+// blocking this actor), then exchange member lists.
+void connect_to(self_ptr self, const std::string& host, uint16_t port) {
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, connect_timeout, caf::connect_atom::value, host, port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
+          const std::set<std::string>&) {
+        auto remote = caf::actor_cast<caf::actor>(ptr);
+        if (!remote) {
+          spdlog::warn("event=join_failed addr={}:{} error=\"no membership "
+                       "actor published there\"",
+                       host, port);
+          return;
+        }
+        self->request(remote, connect_timeout, member_join_atom_v,
+                      self->state.self)
+          .then(
+            [=](const std::vector<member_info>& list) {
+              // The node we reached directly is a member now; every other
+              // one we connect to ourselves (a full mesh).
+              for (auto& m : list) {
+                if (m.membership == remote)
+                  add_member(self, m);
+                else if (m.node != self->state.self.node
+                         && self->state.members.count(m.node) == 0)
+                  connect_to(self, m.host, m.port);
+              }
+            },
+            [=](caf::error& err) {
+              spdlog::error("event=join_refused addr={}:{} error=\"{}\"", host,
+                            port, self->system().render(err));
+            });
+      },
+      [=](caf::error& err) {
+        spdlog::debug("event=seed_unreachable addr={}:{} error=\"{}\"", host,
+                      port, self->system().render(err));
+        self->delayed_send(self, retry_interval, retry_atom_v, host, port);
+      });
+}
+
+bool is_self(const membership_state& st, const std::string& host,
+             uint16_t port) {
+  return port == st.self.port
+         && (host == st.self.host || host == "localhost"
+             || host == "127.0.0.1");
+}
+
+caf::behavior membership(self_ptr self, membership_options opts) {
+  auto& st = self->state;
+  st.self = std::move(opts.self);
+  st.self.membership = self;
+  st.self.directory = opts.directory;
+  st.self.version = cluster_protocol_version;
+  st.seeds = std::move(opts.seeds);
+  st.directory = std::move(opts.directory);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    for (auto i = st.members.begin(); i != st.members.end(); ++i)
+      if (i->second.membership.address() == dm.source) {
+        spdlog::warn("event=member_down member={} reason={}", i->first,
+                     self->system().render(dm.reason));
+        st.members.erase(i);
+        publish_to_directory(self);
+        return;
+      }
+  });
+  publish_to_directory(self);
+  for (auto& seed : st.seeds) {
+    auto colon = seed.rfind(':');
+    if (colon == std::string::npos)
+      continue;
+    auto host = seed.substr(0, colon);
+    auto port = static_cast<uint16_t>(std::stoi(seed.substr(colon + 1)));
+    if (!is_self(st, host, port))
+      connect_to(self, host, port);
+  }
+  return {
+    [=](member_join_atom, member_info& m)
+      -> caf::result<std::vector<member_info>> {
+      if (m.version != cluster_protocol_version) {
+        spdlog::error("event=member_refused member={} version={} ours={}",
+                      m.node, m.version, cluster_protocol_version);
+        return caf::make_error(caf::sec::runtime_error,
+                               "cluster protocol version mismatch: ours is "
+                                 + std::string(cluster_protocol_version));
+      }
+      if (m.node == self->state.self.node)
+        return caf::make_error(caf::sec::runtime_error,
+                               "duplicate node id " + m.node);
+      auto known = all_members(self);
+      add_member(self, m);
+      // Tell everyone else about the newcomer: they connect back.
+      for (auto& [id, other] : self->state.members)
+        if (id != m.node)
+          self->send(other.membership, member_update_atom_v, m);
+      return known;
+    },
+    [=](member_update_atom, member_info& m) {
+      auto& st = self->state;
+      if (m.version != cluster_protocol_version || m.node == st.self.node)
+        return;
+      auto i = st.members.find(m.node);
+      if (i != st.members.end() && i->second.membership == m.membership)
+        add_member(self, m);  // a state change (draining)
+      else
+        connect_to(self, m.host, m.port);  // a newcomer: connect directly
+    },
+    [=](retry_atom, const std::string& host, uint16_t port) {
+      for (auto& [id, m] : self->state.members)
+        if (m.host == host && m.port == port)
+          return;  // joined through someone else meanwhile
+      connect_to(self, host, port);
+    },
+    [=](drain_atom) {
+      auto& st = self->state;
+      st.self.state = member_state::draining;
+      for (auto& [id, m] : st.members)
+        self->send(m.membership, member_update_atom_v, st.self);
+      publish_to_directory(self);
+    },
+    [=](members_atom) { return all_members(self); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_membership(caf::actor_system& sys, membership_options opts) {
+  return sys.spawn(membership, std::move(opts));
+}
+
+} // namespace collab

@@ -1,0 +1,41 @@
+// Cluster membership: one membership actor per node, published on the
+// cluster port (CAF's middleman, BASP). A node starts with seed addresses,
+// joins each seed it can reach, learns the member list from them and
+// connects to every member directly (a full mesh: no reliance on CAF's
+// automatic connections, which open an extra listener on every interface).
+// It monitors every member's membership actor: a killed process gives a
+// down message within milliseconds, a hung one after the middleman's
+// connection timeout. Draining is a visible state: a draining member keeps
+// serving, but placement gives it no documents.
+//
+// Every change of the live member list goes to the local directory as
+// (members_atom, std::vector<member_info>), this node included.
+//
+// Thread-safety: an actor.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "actors/messages.hpp"
+
+namespace collab {
+
+// Bumped whenever a message crossing nodes changes shape.
+constexpr const char* cluster_protocol_version = "collab-cluster/1";
+
+struct membership_options {
+  member_info self;                  // node, host, port of this node
+  std::vector<std::string> seeds;    // host:port of other nodes
+  caf::actor directory;              // this node's directory
+};
+
+// Answers (members_atom) with every known member, this node included;
+// takes (drain_atom) to make this node draining and tell everyone.
+caf::actor spawn_membership(caf::actor_system& sys, membership_options opts);
+
+} // namespace collab
