@@ -1,0 +1,214 @@
+'use strict';
+// Three nodes, one PostgreSQL, one Redis. Clients spread over all three
+// nodes edit the same documents concurrently (each document has an editor on
+// every node, and some editors roam between nodes): everything converges (the
+// editors' texts and GET /v1/docs/{id} on every node), the op log is gapless
+// and exactly-once, each document keeps one owner (its epoch does not move
+// while the membership is stable), and an op typed on one node reaches a
+// client on another node in milliseconds (no polling): delivery latency
+// p50/p99 is printed.
+// DESIGN.md "Cluster", contracts 2-3; PROTOCOL.md "Exactly once".
+require('./lib/deps');
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { performance } = require('node:perf_hooks');
+const { randomId, session } = require('./lib/client');
+const {
+  sleep, mulberry32, seedFor, startLoad, settleAll, checkDocument, getDoc, waitFor,
+} = require('./lib/durability');
+const {
+  Cluster, openSpread, openClusterEditor, stats, fmt, editorTrouble,
+} = require('./lib/cluster');
+
+const DOCS = Number(process.env.E2E_CLUSTER_DOCS || 6);
+const LOAD_MS = Number(process.env.E2E_CLUSTER_MS || 8000);
+const LAT_MS = Number(process.env.E2E_CLUSTER_LAT_MS || 6000);
+
+let cluster;
+
+before(async () => {
+  cluster = await Cluster.create('cconv', 3);
+  await cluster.start();
+});
+
+after(async () => {
+  if (cluster) await cluster.shutdown();
+});
+
+test('three nodes: the cluster forms, every node is ready and serves any document', { timeout: 60000 }, async (t) => {
+  const seen = await cluster.waitMembers(3);
+  t.diagnostic(`members: ${JSON.stringify(seen)}`);
+  const doc = randomId('cconv-hello');
+  // a socket on each node, the same document, an op through each
+  const cs = [];
+  for (const n of cluster.nodes) {
+    const c = await session(n, { label: `hello@${n.name}` });
+    assert.equal(c.welcome.node, n.id, `welcome.node names the node holding the socket (${n.name})`);
+    const j = await c.join(doc);
+    cs.push({ c, rev: j.rev });
+  }
+  let rev = 0;
+  for (let i = 0; i < cs.length; i++) {
+    const { c } = cs[i];
+    // wait until this socket saw everything before
+    if (rev > 0) await c.next((m) => m.type === 'op' && m.doc === doc && m.rev === rev, 10000);
+    const a = await c.opAck(doc, rev, 1, [`${i}`], 15000);
+    assert.equal(a.rev, rev + 1);
+    rev = a.rev;
+  }
+  for (const n of cluster.nodes) {
+    const d = await getDoc(n, doc, cluster.token());
+    assert.deepEqual({ rev: d.rev, text: d.text }, { rev: 3, text: '210' }, `GET on ${n.name}`);
+  }
+  const owners = await cluster.owners([doc]);
+  const o = owners.get(doc);
+  assert.ok(o && cluster.byId(o.owner), `documents.owner is a node id: ${JSON.stringify(o)}`);
+  t.diagnostic(`${doc}: owner ${cluster.nameOf(o.owner)} epoch ${o.epoch}`);
+  for (const { c } of cs) c.close();
+});
+
+test(`${DOCS} docs x 3 clients on 3 nodes edit concurrently (some roam): converge, gapless, exactly-once, one owner`,
+  { timeout: 120000 }, async (t) => {
+    const rnd = mulberry32(seedFor(t));
+    const docs = Array.from({ length: DOCS }, () => randomId('cconv'));
+    const byDoc = await openSpread(cluster, docs, cluster.nodes);
+    const editors = [...byDoc.values()].flat();
+    for (const d of editors) {
+      assert.equal(d.socketNode, d.home.id, `${d.label}: welcome.node is its node`);
+    }
+    const stopLoad = startLoad(editors, rnd, { minPause: 5, maxPause: 25 });
+    let roaming = true;
+    let roams = 0;
+    const roamLoop = (async () => {
+      await sleep(1500);
+      while (roaming) {
+        // one editor drops its socket and resumes on another node
+        const d = editors[Math.floor(rnd() * editors.length)];
+        const others = cluster.nodes.filter((n) => n !== d.home);
+        d.roam(others[Math.floor(rnd() * others.length)]);
+        roams++;
+        await sleep(300 + Math.floor(rnd() * 500));
+      }
+    })();
+    let ownersEarly;
+    try {
+      await sleep(1000);
+      ownersEarly = await cluster.owners(docs);
+      await sleep(Math.max(0, LOAD_MS - 1000));
+    } finally {
+      roaming = false;
+      await roamLoop;
+      await stopLoad();
+    }
+    await settleAll(editors, 60000);
+    const ownersLate = await cluster.owners(docs);
+
+    let total = 0;
+    for (const doc of docs) {
+      const ed = byDoc.get(doc);
+      const r = await checkDocument(cluster.nodes[0], doc, ed, { services: cluster.services });
+      total += r.rev;
+      // the same document through every node
+      const views = [];
+      for (const n of cluster.nodes) {
+        const g = await getDoc(n, doc, cluster.token());
+        views.push(g);
+        assert.deepEqual({ rev: g.rev, text: g.text }, { rev: r.rev, text: ed[0].text },
+          `${doc}: GET /v1/docs on ${n.name}`);
+      }
+      const e = ownersEarly.get(doc);
+      const l = ownersLate.get(doc);
+      assert.ok(l && cluster.byId(l.owner), `${doc}: documents.owner ${JSON.stringify(l)} is a node id`);
+      assert.deepEqual(l, { ...e, head: l.head },
+        `${doc}: owner and epoch stay put while the membership is stable (one owner, no ping-pong)`);
+      assert.equal(l.head, r.rev, `${doc}: documents.head_rev`);
+      for (const d of ed) {
+        assert.deepEqual(editorTrouble(d), [], `${d.label}: no error, no unavailable, no protocol problem`);
+        assert.deepEqual(d.serverCloses(), [], `${d.label}: no socket closed by a server`);
+      }
+      t.diagnostic(`${doc}: ${r.rev} revisions, ${r.length} code points, owner ${cluster.nameOf(l.owner)} ` +
+        `epoch ${l.epoch}, sockets on ${[...new Set(ed.flatMap((d) => d.sockets))].map((id) => cluster.nameOf(id)).join(',')}`);
+    }
+    t.diagnostic(`owners: ${JSON.stringify(cluster.ownerSpread(ownersLate))}; ${roams} roams; ${total} revisions`);
+    const ack = stats(editors.flatMap((d) => d.ackLatency.map((a) => a.ms)));
+    t.diagnostic(`ack latency (first send to ack): ${fmt(ack)}`);
+    console.log(`# cluster_converge: ack latency ${fmt(ack)}`);
+    assert.ok(total >= DOCS * 20, `too few ops committed (${total})`);
+    for (const d of editors) d.stop();
+    for (const n of cluster.nodes) n.assertAlive();
+  });
+
+test('cross-node delivery latency: an op typed on one node reaches clients on the others in milliseconds (no polling)',
+  { timeout: 90000 }, async (t) => {
+    // one document per writer node; a reader on every node (the writer's own
+    // node included, for comparison)
+    const docs = cluster.nodes.map((n) => randomId(`cconv-lat-${n.name}`));
+    const writers = [];
+    const samples = { cross: [], same: [], byPair: {} };
+    const readers = [];
+    for (let i = 0; i < docs.length; i++) {
+      const doc = docs[i];
+      const home = cluster.nodes[i];
+      const w = await openClusterEditor(cluster, doc, home, `${doc}#writer@${home.name}`);
+      writers.push(w);
+      for (const n of cluster.nodes) {
+        const c = await session(n, { label: `${doc}#reader@${n.name}` });
+        await c.join(doc);
+        const reader = { c, node: n, doc, writer: w };
+        c.on('msg', (m) => {
+          if (m.type !== 'op' || m.doc !== doc || m.client !== w.clientId) return;
+          const sentAt = w.firstSent.get(m.seq);
+          if (sentAt === undefined) return;
+          const ms = performance.now() - sentAt;
+          const cross = n !== home;
+          (cross ? samples.cross : samples.same).push(ms);
+          const k = `${home.name}->${n.name}`;
+          (samples.byPair[k] = samples.byPair[k] || []).push(ms);
+        });
+        readers.push(reader);
+      }
+    }
+    // a modest, steady rate: one op per writer every 40 ms (25/s each)
+    let running = true;
+    const loops = writers.map(async (w, i) => {
+      let k = 0;
+      while (running) {
+        if (w.idle && w.connected) w.submit([String.fromCharCode(97 + ((k + i) % 26))]);
+        k++;
+        await sleep(40);
+      }
+    });
+    await sleep(LAT_MS);
+    running = false;
+    await Promise.all(loops);
+    await settleAll(writers, 20000);
+    // every reader got every op
+    for (const r of readers) {
+      await waitFor(() => r.c.all.some((m) => m.type === 'op' && m.doc === r.doc && m.rev === r.writer.rev),
+        10000, `${r.c.label} at rev ${r.writer.rev}`);
+    }
+    const owners = await cluster.owners(docs);
+    for (let i = 0; i < docs.length; i++) {
+      t.diagnostic(`${docs[i]}: writer on ${cluster.nodes[i].name}, owner ${cluster.nameOf(owners.get(docs[i]).owner)}, ` +
+        `${writers[i].rev} ops`);
+    }
+    const cross = stats(samples.cross);
+    const same = stats(samples.same);
+    const ack = stats(writers.flatMap((w) => w.ackLatency.map((a) => a.ms)));
+    t.diagnostic(`delivery latency, writer on one node -> reader on another: ${fmt(cross)}`);
+    t.diagnostic(`delivery latency, writer and reader on the same node: ${fmt(same)}`);
+    t.diagnostic(`writer ack latency: ${fmt(ack)}`);
+    for (const [k, v] of Object.entries(samples.byPair)) t.diagnostic(`  ${k}: ${fmt(stats(v))}`);
+    console.log(`# cluster_converge: cross-node delivery ${fmt(cross)}; same-node ${fmt(same)}; ack ${fmt(ack)}`);
+    assert.ok(cross.n >= 50, `too few cross-node samples (${cross.n})`);
+    assert.ok(cross.p99 < 2000, `cross-node delivery p99 ${cross.p99} ms: looks like polling`);
+    for (const w of writers) {
+      assert.deepEqual(editorTrouble(w), [], `${w.label}: trouble`);
+      w.stop();
+    }
+    for (const r of readers) {
+      const errs = r.c.all.filter((m) => m.type === 'error');
+      assert.deepEqual(errs, [], `${r.c.label}: errors`);
+      r.c.close();
+    }
+  });

@@ -1,0 +1,323 @@
+'use strict';
+// Helpers for the cluster suites (cluster_*.test.js): private PostgreSQL +
+// Redis per suite (tools/services), N collabd processes on loopback with
+// distinct client and cluster ports that know each other as seeds, editors
+// that reconnect to any live node, the owner/epoch view of PostgreSQL and
+// the timing figures (delivery latency, failover, move pause).
+//
+// The cluster contract (issue "The cluster"): COLLAB_CLUSTER_PORT (0/unset:
+// single node), COLLAB_CLUSTER_BIND, COLLAB_SEEDS (host:port of the other
+// nodes' cluster ports; a node may list itself), COLLAB_NODE_ID. Any node
+// accepts a socket for any document; each document has one owner (rendezvous
+// hashing over the live, non-draining members); documents.owner/epoch in
+// PostgreSQL record the last takeover.
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const { performance } = require('node:perf_hooks');
+const { session } = require('./client');
+const {
+  sleep, startServices, freePort, Node, ResilientDoc, waitFor, readyz, metrics,
+} = require('./durability');
+
+// ---------------------------------------------------------------------------
+// Nodes
+
+class ClusterNode extends Node {
+  constructor(env, index) {
+    super(env);
+    this.index = index;     // 1-based, for labels
+    this.down = false;      // killed (or being killed) by the test
+    this.draining = false;  // SIGTERM sent: a load balancer would send nobody here
+  }
+
+  get id() { return this.env.COLLAB_NODE_ID; }
+  get clusterPort() { return Number(this.env.COLLAB_CLUSTER_PORT); }
+  get clusterAddr() { return `127.0.0.1:${this.clusterPort}`; }
+  get name() { return `n${this.index}`; }
+
+  // Somewhere a client (or a load balancer) would send a new socket.
+  usable() { return this.alive() && !this.down && !this.draining; }
+
+  async start(extra = {}) {
+    this.down = false;
+    this.draining = false;
+    await super.start(extra);
+    return this;
+  }
+
+  async kill(signal = 'SIGKILL') {
+    if (signal === 'SIGKILL') this.down = true;
+    return super.kill(signal);
+  }
+
+  // SIGTERM without waiting for the exit (drain); resolves the exit promise.
+  drain() {
+    this.draining = true;
+    const p = this.srv.exitPromise;
+    this.srv.proc.kill('SIGTERM');
+    return p;
+  }
+}
+
+class Cluster {
+  constructor(services, label) {
+    this.services = services;
+    this.label = label;
+    this.secret = crypto.randomBytes(32).toString('hex');
+    this.nodes = [];
+    this.tag = crypto.randomBytes(2).toString('hex');
+  }
+
+  // Private services and `size` nodes (created, not started).
+  static async create(label, size, extra = {}) {
+    const services = await startServices(label);
+    const c = new Cluster(services, label);
+    try {
+      for (let i = 0; i < size; i++) await c.addNode(extra);
+      c.setSeeds(c.nodes);
+    } catch (e) {
+      await c.shutdown();
+      throw e;
+    }
+    return c;
+  }
+
+  // A new node (not started): its own client and cluster ports, the shared
+  // secret. Its seeds are set by setSeeds (default: every node so far).
+  async addNode(extra = {}) {
+    const index = this.nodes.length + 1;
+    const clientPort = await freePort();
+    let clusterPort = await freePort();
+    while (clusterPort === clientPort) clusterPort = await freePort();
+    const base = await Node.create(this.services, {
+      COLLAB_CLIENT_PORT: String(clientPort),
+      COLLAB_CLUSTER_PORT: String(clusterPort),
+      COLLAB_CLUSTER_BIND: '127.0.0.1',
+      COLLAB_JWT_SECRET: this.secret,
+      COLLAB_NODE_ID: `${this.label}-${this.tag}-n${index}`,
+      ...extra,
+    });
+    const n = new ClusterNode(base.env, index);
+    this.nodes.push(n);
+    return n;
+  }
+
+  // COLLAB_SEEDS of every node in `who` := the cluster ports of `of` (which
+  // may include the node itself: the contract says it is ignored).
+  setSeeds(who, of = this.nodes) {
+    const seeds = of.map((n) => n.clusterAddr).join(',');
+    for (const n of who) n.env.COLLAB_SEEDS = seeds;
+  }
+
+  // Starts the given nodes concurrently, then waits until each is ready.
+  async start(nodes = this.nodes, { readyMs = 30000 } = {}) {
+    await Promise.all(nodes.map((n) => n.start()));
+    await this.waitReady(nodes, readyMs);
+  }
+
+  async waitReady(nodes = this.nodes, timeoutMs = 30000) {
+    await Promise.all(nodes.map((n) => waitFor(async () => (await readyz(n)).status === 200,
+      timeoutMs, `${n.name} /readyz 200 (last: ${JSON.stringify(this.lastReadyz)})`, 100)));
+  }
+
+  live() { return this.nodes.filter((n) => n.usable()); }
+
+  byId(id) { return this.nodes.find((n) => n.id === id); }
+
+  nameOf(id) {
+    const n = this.byId(id);
+    return n ? n.name : `?${id}`;
+  }
+
+  token(opts) { return this.nodes[0].srv.token(opts); }
+
+  // Waits until every usable node reports `count` cluster members, when its
+  // /metrics says (a gauge whose name mentions members); else settles for a
+  // short pause. Resolves a description of what it saw.
+  async waitMembers(count, timeoutMs = 20000) {
+    const nodes = this.live();
+    const seen = {};
+    let found = false;
+    await waitFor(async () => {
+      let ok = true;
+      for (const n of nodes) {
+        let m;
+        try { m = await metrics(n); } catch { ok = false; continue; }
+        const keys = Object.keys(m).filter((k) => /cluster.*members?|members?.*cluster/i.test(k) &&
+          !/_total|_bucket|_sum|_count/.test(k));
+        if (keys.length === 0) continue;
+        found = true;
+        const v = Math.max(...keys.map((k) => m[k]));
+        seen[n.name] = v;
+        if (v !== count) ok = false;
+      }
+      return ok;
+    }, timeoutMs, `every node to see ${count} cluster members (${JSON.stringify(seen)})`, 100);
+    if (!found) await sleep(1000);
+    return found ? seen : 'no cluster member gauge in /metrics';
+  }
+
+  // documents rows: Map doc -> {owner, epoch, head}
+  async owners(docs) {
+    const list = docs.map((d) => `'${d.replace(/'/g, "''")}'`).join(',');
+    const out = await this.services.sql(
+      `SELECT doc_id || '|' || owner || '|' || epoch || '|' || head_rev FROM documents WHERE doc_id IN (${list})`);
+    const m = new Map();
+    for (const line of out.split('\n')) {
+      if (!line.trim()) continue;
+      const [doc, owner, epoch, head] = line.trim().split('|');
+      m.set(doc, { owner, epoch: Number(epoch), head: Number(head) });
+    }
+    return m;
+  }
+
+  // "n1: 5, n2: 3, ..." of an owners() map.
+  ownerSpread(owners) {
+    const count = {};
+    for (const n of this.nodes) count[n.name] = 0;
+    for (const { owner } of owners.values()) {
+      const k = this.nameOf(owner);
+      count[k] = (count[k] || 0) + 1;
+    }
+    return count;
+  }
+
+  // Kills every node and stops the services (never throws).
+  async shutdown() {
+    for (const n of this.nodes) await n.kill().catch(() => {});
+    if (this.services) await this.services.stop().catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------------------
+// An editor of one document whose socket lives on a "home" node; when the
+// socket is lost it reconnects to its home if usable, else to any usable
+// node (what a client behind a load balancer does). Records which node held
+// each socket, why each socket closed, when each op was first sent.
+
+class ClusterDoc extends ResilientDoc {
+  constructor(client, doc, home, cluster) {
+    super(client, doc, home);
+    this.cluster = cluster;
+    this.attempt = 0;
+    this.sockets = [client.welcome && client.welcome.node];
+    this.closeLog = [];          // {code, node, t, self}
+    this.firstSent = new Map();  // seq -> performance.now() of the first send
+    this.ackLatency = [];        // {seq, rev, ms, t} (first send to ack)
+    this.watchClose(client);
+  }
+
+  // The node a reconnect goes to.
+  get node() {
+    const home = this.home;
+    if (!this.cluster || (home && home.usable())) return home;
+    const live = this.cluster.live();
+    if (live.length === 0) return home;
+    this.attempt++;
+    return live[(this.attempt + this.cluster.nodes.indexOf(home)) % live.length];
+  }
+
+  set node(n) { this.home = n; }
+
+  get socketNode() { return this.client.welcome ? this.client.welcome.node : null; }
+
+  watchClose(client) {
+    // our own terminate()/close() on an open socket is not the server's doing
+    for (const k of ['terminate', 'close']) {
+      const orig = client[k].bind(client);
+      client[k] = (...args) => {
+        if (client.isOpen) client.selfClosed = true;
+        return orig(...args);
+      };
+    }
+    client.once('closed', (info) => {
+      this.closeLog.push({ code: info.code, node: client.welcome && client.welcome.node,
+        t: Date.now(), self: !!client.selfClosed });
+    });
+  }
+
+  attach(client) {
+    super.attach(client);
+    if (this.closeLog) {
+      this.watchClose(client);
+      this.sockets.push(client.welcome && client.welcome.node);
+    }
+  }
+
+  // Moves to another home: drops the socket (our own doing) and resumes there.
+  roam(node) {
+    this.home = node;
+    if (this.client.isOpen) this.client.terminate();
+  }
+
+  send() {
+    const seq = this.inflight.seq;
+    if (this.firstSent && !this.firstSent.has(seq)) this.firstSent.set(seq, performance.now());
+    super.send();
+  }
+
+  ownCommitted(seq, rev) {
+    if (this.firstSent && this.firstSent.has(seq)) {
+      this.ackLatency.push({ seq, rev, ms: performance.now() - this.firstSent.get(seq), t: Date.now() });
+    }
+    super.ownCommitted(seq, rev);
+  }
+
+  // Closes that the server did (not our own terminate/close).
+  serverCloses() { return this.closeLog.filter((c) => !c.self); }
+}
+
+// Opens one ClusterDoc per (doc, home node) pair.
+async function openClusterEditor(cluster, doc, home, label) {
+  const c = await session(home, { label });
+  const d = new ClusterDoc(c, doc, home, cluster);
+  await d.join();
+  return d;
+}
+
+// For every doc, one editor on each of `homes` (in parallel per doc).
+async function openSpread(cluster, docs, homes, suffix = '') {
+  const byDoc = new Map();
+  await Promise.all(docs.map(async (doc) => {
+    const list = [];
+    for (const h of homes) list.push(await openClusterEditor(cluster, doc, h, `${doc}#${h.name}${suffix}`));
+    byDoc.set(doc, list);
+  }));
+  return byDoc;
+}
+
+// ---------------------------------------------------------------------------
+// Figures
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+function stats(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const r = (x) => Math.round(x * 10) / 10;
+  return {
+    n: s.length,
+    p50: r(percentile(s, 50)),
+    p99: r(percentile(s, 99)),
+    max: r(s.length ? s[s.length - 1] : NaN),
+  };
+}
+
+const fmt = (st) => `n=${st.n} p50=${st.p50} ms p99=${st.p99} ms max=${st.max} ms`;
+
+// Every problem an editor recorded, for one assertion message.
+function editorTrouble(d) {
+  const out = [];
+  if (d.errors.length) out.push(`errors ${JSON.stringify(d.errors.slice(0, 3))}`);
+  if (d.problems.length) out.push(`problems ${JSON.stringify(d.problems.slice(0, 3))}`);
+  if (d.unavailable.length) out.push(`unavailable/not_joined ${JSON.stringify(d.unavailable.slice(0, 3))}`);
+  return out;
+}
+
+module.exports = {
+  ClusterNode, Cluster, ClusterDoc, openClusterEditor, openSpread, stats, fmt, percentile,
+  editorTrouble, assert,
+};
