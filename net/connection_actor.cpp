@@ -198,7 +198,11 @@ void on_join(self_ptr self, client_message& m) {
 void on_op(self_ptr self, client_message& m) {
   auto& st = self->state;
   auto i = st.docs.find(m.doc);
-  if (i == st.docs.end() || i->second.state != doc_link::phase::joined) {
+  // While a moved document is being rejoined the client is still joined as
+  // far as it knows: its op waits for the rejoin (see resolve()).
+  if (i == st.docs.end()
+      || (i->second.state != doc_link::phase::joined
+          && !i->second.silent_rejoin)) {
     send_error(self, errc::not_joined, "join the document first", m.doc, m.seq);
     return;
   }
@@ -216,7 +220,8 @@ void on_op(self_ptr self, client_message& m) {
   if (std::find(link.awaiting.begin(), link.awaiting.end(), m.seq)
       == link.awaiting.end())
     link.awaiting.push_back(m.seq);
-  self->send(link.actor, std::move(req));
+  if (link.actor)  // joined, or the rejoin was sent: the order holds
+    self->send(link.actor, std::move(req));
 }
 
 void on_frame(self_ptr self, std::string& text) {
@@ -264,6 +269,8 @@ void on_frame(self_ptr self, std::string& text) {
       return;
     case msg_type::presence: {
       auto i = st.docs.find(m.doc);
+      if (i != st.docs.end() && i->second.silent_rejoin)
+        return;  // ephemeral: the next presence after the rejoin will do
       if (i == st.docs.end() || i->second.state != doc_link::phase::joined) {
         send_error(self, errc::not_joined, "join the document first", m.doc);
         return;
