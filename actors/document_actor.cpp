@@ -206,6 +206,16 @@ void on_durable(self_ptr self) {
 // The store refused: nothing pending is durable. Roll head back.
 void on_commit_failed(self_ptr self, const caf::error& err) {
   auto& st = self->state;
+  if (is(err, store_errc::fenced)) {
+    // Another owner took the document (a move, or a split view of the
+    // members): stop without answering. The senders' connections see us go
+    // down, resolve the new owner and resubmit with the same seq, so their
+    // clients see a late ack, not an error (DESIGN.md, contract 2).
+    spdlog::warn("doc={} event=fenced epoch={} pending={}", st.doc, st.epoch,
+                 st.in_flight.size() + st.queued.size());
+    self->quit();  // a normal end: subscribers resolve again at once
+    return;
+  }
   spdlog::warn("doc={} event=commit_failed error={} pending={}", st.doc,
                self->system().render(err), st.in_flight.size() + st.queued.size());
   auto fail = [&](pending_op& p) {
@@ -228,13 +238,6 @@ void on_commit_failed(self_ptr self, const caf::error& err) {
   st.pending_seq.clear();
   st.head_rev = st.durable_rev;
   st.head_text = st.durable_text;
-  if (is(err, store_errc::fenced)) {
-    // Another owner took the document: stop; our subscribers resolve it
-    // again and resume there (DESIGN.md, contract 2).
-    spdlog::warn("doc={} event=fenced epoch={}", st.doc, st.epoch);
-    self->quit(err);
-    return;
-  }
   if (stop_if_released(self))
     return;
   arm_idle_timer(self);
