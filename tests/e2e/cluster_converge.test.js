@@ -17,7 +17,7 @@ const {
   sleep, mulberry32, seedFor, startLoad, settleAll, checkDocument, getDoc, waitFor,
 } = require('./lib/durability');
 const {
-  Cluster, openSpread, openClusterEditor, stats, fmt, editorTrouble,
+  Cluster, openSpread, openClusterEditor, stats, fmt, editorTrouble, docOwnedBy, rendezvousOwner,
 } = require('./lib/cluster');
 
 const DOCS = Number(process.env.E2E_CLUSTER_DOCS || 6);
@@ -36,7 +36,7 @@ after(async () => {
 });
 
 test('three nodes: the cluster forms, every node is ready and serves any document', { timeout: 60000 }, async (t) => {
-  const seen = await cluster.waitMembers(3);
+  const seen = await cluster.waitMembers();
   t.diagnostic(`members: ${JSON.stringify(seen)}`);
   const doc = randomId('cconv-hello');
   // a socket on each node, the same document, an op through each
@@ -129,7 +129,10 @@ test(`${DOCS} docs x 3 clients on 3 nodes edit concurrently (some roam): converg
       t.diagnostic(`${doc}: ${r.rev} revisions, ${r.length} code points, owner ${cluster.nameOf(l.owner)} ` +
         `epoch ${l.epoch}, sockets on ${[...new Set(ed.flatMap((d) => d.sockets))].map((id) => cluster.nameOf(id)).join(',')}`);
     }
-    t.diagnostic(`owners: ${JSON.stringify(cluster.ownerSpread(ownersLate))}; ${roams} roams; ${total} revisions`);
+    const ids = cluster.nodes.map((n) => n.id);
+    const predicted = docs.filter((doc) => rendezvousOwner(ids, doc) === ownersLate.get(doc).owner).length;
+    t.diagnostic(`owners: ${JSON.stringify(cluster.ownerSpread(ownersLate))}; ${predicted}/${docs.length} as ` +
+      `predicted by rendezvous hashing; ${roams} roams; ${total} revisions`);
     const ack = stats(editors.flatMap((d) => d.ackLatency.map((a) => a.ms)));
     t.diagnostic(`ack latency (first send to ack): ${fmt(ack)}`);
     console.log(`# cluster_converge: ack latency ${fmt(ack)}`);
@@ -142,9 +145,12 @@ test('cross-node delivery latency: an op typed on one node reaches clients on th
   { timeout: 90000 }, async (t) => {
     // one document per writer node; a reader on every node (the writer's own
     // node included, for comparison)
-    const docs = cluster.nodes.map((n) => randomId(`cconv-lat-${n.name}`));
+    // writer on node i, owner (predicted by rendezvous hashing) node i+1:
+    // a reader on node i+2 is on neither (writer -> owner -> reader: two hops)
+    const N = cluster.nodes.length;
+    const docs = cluster.nodes.map((n, i) => docOwnedBy(`cconv-lat-${n.name}`, cluster.nodes[(i + 1) % N], cluster.nodes));
     const writers = [];
-    const samples = { cross: [], same: [], byPair: {} };
+    const samples = { cross: [], same: [], third: [], byPair: {} };
     const readers = [];
     for (let i = 0; i < docs.length; i++) {
       const doc = docs[i];
@@ -162,6 +168,7 @@ test('cross-node delivery latency: an op typed on one node reaches clients on th
           const ms = performance.now() - sentAt;
           const cross = n !== home;
           (cross ? samples.cross : samples.same).push(ms);
+          if (n !== home && n !== cluster.nodes[(i + 1) % N]) samples.third.push(ms);
           const k = `${home.name}->${n.name}`;
           (samples.byPair[k] = samples.byPair[k] || []).push(ms);
         });
@@ -189,9 +196,11 @@ test('cross-node delivery latency: an op typed on one node reaches clients on th
     }
     const owners = await cluster.owners(docs);
     for (let i = 0; i < docs.length; i++) {
-      t.diagnostic(`${docs[i]}: writer on ${cluster.nodes[i].name}, owner ${cluster.nameOf(owners.get(docs[i]).owner)}, ` +
-        `${writers[i].rev} ops`);
+      t.diagnostic(`${docs[i]}: writer on ${cluster.nodes[i].name}, owner ${cluster.nameOf(owners.get(docs[i]).owner)} ` +
+        `(predicted ${cluster.nodes[(i + 1) % N].name}), ${writers[i].rev} ops`);
     }
+    const third = stats(samples.third);
+    t.diagnostic(`delivery latency, reader on neither the writer's nor the owner's node: ${fmt(third)}`);
     const cross = stats(samples.cross);
     const same = stats(samples.same);
     const ack = stats(writers.flatMap((w) => w.ackLatency.map((a) => a.ms)));
@@ -199,7 +208,7 @@ test('cross-node delivery latency: an op typed on one node reaches clients on th
     t.diagnostic(`delivery latency, writer and reader on the same node: ${fmt(same)}`);
     t.diagnostic(`writer ack latency: ${fmt(ack)}`);
     for (const [k, v] of Object.entries(samples.byPair)) t.diagnostic(`  ${k}: ${fmt(stats(v))}`);
-    console.log(`# cluster_converge: cross-node delivery ${fmt(cross)}; same-node ${fmt(same)}; ack ${fmt(ack)}`);
+    console.log(`# cluster_converge: cross-node delivery ${fmt(cross)}; third node ${fmt(third)}; same-node ${fmt(same)}; ack ${fmt(ack)}`);
     assert.ok(cross.n >= 50, `too few cross-node samples (${cross.n})`);
     assert.ok(cross.p99 < 2000, `cross-node delivery p99 ${cross.p99} ms: looks like polling`);
     for (const w of writers) {

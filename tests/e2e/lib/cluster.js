@@ -16,7 +16,7 @@ const crypto = require('node:crypto');
 const { performance } = require('node:perf_hooks');
 const { session } = require('./client');
 const {
-  sleep, startServices, freePort, Node, ResilientDoc, waitFor, readyz, metrics,
+  sleep, startServices, freePort, Node, ResilientDoc, waitFor, readyz,
 } = require('./durability');
 
 // ---------------------------------------------------------------------------
@@ -42,8 +42,38 @@ class ClusterNode extends Node {
     this.down = false;
     this.draining = false;
     await super.start(extra);
+    this.watchLog();
     return this;
   }
+
+  // Follows the node's log (info level): the members it sees
+  // (event=member_up / member_down) and every event=... line with its time.
+  watchLog() {
+    this.members = new Set();
+    this.events = [];
+    let buf = '';
+    const onLine = (line) => {
+      const ev = /event=(\w+)/.exec(line);
+      if (!ev) return;
+      const m = /member=(\S+)/.exec(line);
+      if (ev[1] === 'member_up' && m) this.members.add(m[1]);
+      if (ev[1] === 'member_down' && m) this.members.delete(m[1]);
+      this.events.push({ t: Date.now(), event: ev[1], line });
+      if (this.events.length > 5000) this.events.shift();
+    };
+    const onData = (chunk) => {
+      buf += chunk.toString('utf8');
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        onLine(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+    };
+    this.srv.proc.stdout.on('data', onData);
+    this.srv.proc.stderr.on('data', onData);
+  }
+
+  eventsOf(name, since = 0) { return (this.events || []).filter((e) => e.event === name && e.t >= since); }
 
   async kill(signal = 'SIGKILL') {
     if (signal === 'SIGKILL') this.down = true;
@@ -95,6 +125,7 @@ class Cluster {
       COLLAB_CLUSTER_BIND: '127.0.0.1',
       COLLAB_JWT_SECRET: this.secret,
       COLLAB_NODE_ID: `${this.label}-${this.tag}-n${index}`,
+      COLLAB_LOG_LEVEL: process.env.E2E_LOG_LEVEL || 'info',
       ...extra,
     });
     const n = new ClusterNode(base.env, index);
@@ -131,30 +162,19 @@ class Cluster {
 
   token(opts) { return this.nodes[0].srv.token(opts); }
 
-  // Waits until every usable node reports `count` cluster members, when its
-  // /metrics says (a gauge whose name mentions members); else settles for a
-  // short pause. Resolves a description of what it saw.
-  async waitMembers(count, timeoutMs = 20000) {
-    const nodes = this.live();
-    const seen = {};
-    let found = false;
-    await waitFor(async () => {
-      let ok = true;
-      for (const n of nodes) {
-        let m;
-        try { m = await metrics(n); } catch { ok = false; continue; }
-        const keys = Object.keys(m).filter((k) => /cluster.*members?|members?.*cluster/i.test(k) &&
-          !/_total|_bucket|_sum|_count/.test(k));
-        if (keys.length === 0) continue;
-        found = true;
-        const v = Math.max(...keys.map((k) => m[k]));
-        seen[n.name] = v;
-        if (v !== count) ok = false;
-      }
-      return ok;
-    }, timeoutMs, `every node to see ${count} cluster members (${JSON.stringify(seen)})`, 100);
-    if (!found) await sleep(1000);
-    return found ? seen : 'no cluster member gauge in /metrics';
+  // Waits until every usable node sees every other usable node as a member
+  // (from their logs: event=member_up / member_down). Resolves {name: [names]}.
+  async waitMembers(timeoutMs = 20000) {
+    const view = () => {
+      const out = {};
+      for (const n of this.live()) out[n.name] = [...n.members].map((id) => this.nameOf(id)).sort();
+      return out;
+    };
+    await waitFor(() => {
+      const live = this.live();
+      return live.every((n) => live.every((o) => o === n || n.members.has(o.id)));
+    }, timeoutMs, `every node to see the others as members (${JSON.stringify(view())})`, 50);
+    return view();
   }
 
   // documents rows: Map doc -> {owner, epoch, head}
@@ -287,6 +307,57 @@ async function openSpread(cluster, docs, homes, suffix = '') {
 }
 
 // ---------------------------------------------------------------------------
+// Placement as the server computes it (actors/placement.cpp): rendezvous
+// hashing, weight = splitmix64(FNV-1a 64 of node id, NUL, doc id), highest
+// weight wins, ties to the smaller node id. Used to pick documents with a
+// given owner and to predict moves; the tests check the prediction against
+// documents.owner rather than trusting it.
+
+const M64 = (1n << 64n) - 1n;
+
+function stableHash(a, b) {
+  let h = 14695981039346656037n;
+  const feed = (buf) => {
+    for (const c of buf) {
+      h ^= BigInt(c);
+      h = (h * 1099511628211n) & M64;
+    }
+  };
+  feed(Buffer.from(a, 'utf8'));
+  feed(Buffer.from([0]));
+  feed(Buffer.from(b, 'utf8'));
+  h ^= h >> 30n;
+  h = (h * 0xbf58476d1ce4e5b9n) & M64;
+  h ^= h >> 27n;
+  h = (h * 0x94d049bb133111ebn) & M64;
+  h ^= h >> 31n;
+  return h;
+}
+
+function rendezvousOwner(nodeIds, doc) {
+  let best = null;
+  let bestW = 0n;
+  for (const n of nodeIds) {
+    const w = stableHash(n, doc);
+    if (best === null || w > bestW || (w === bestW && n < best)) {
+      best = n;
+      bestW = w;
+    }
+  }
+  return best;
+}
+
+// A random document id (prefix-...) whose predicted owner among `nodes` is `owner`.
+function docOwnedBy(prefix, owner, nodes) {
+  const { randomId } = require('./client');
+  const ids = nodes.map((n) => n.id);
+  for (;;) {
+    const doc = randomId(prefix);
+    if (rendezvousOwner(ids, doc) === owner.id) return doc;
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Figures
 
 function percentile(sorted, p) {
@@ -319,5 +390,5 @@ function editorTrouble(d) {
 
 module.exports = {
   ClusterNode, Cluster, ClusterDoc, openClusterEditor, openSpread, stats, fmt, percentile,
-  editorTrouble, assert,
+  editorTrouble, assert, rendezvousOwner, stableHash, docOwnedBy,
 };
