@@ -42,6 +42,16 @@ class ClusterNode extends Node {
     this.down = false;
     this.draining = false;
     await super.start(extra);
+    if (this.cluster) this.cluster.note(`start ${this.name}`);
+    this.expectExit = false;
+    const srv = this.srv;
+    srv.exitPromise.then((r) => {
+      if (this.expectExit || !this.cluster) return;
+      // Nobody here asked this process to go: keep the evidence.
+      this.cluster.unexpected.push({ node: this.name, exit: r, t: Date.now(),
+        events: (this.events || []).slice(-10).map((e) => e.line), output: srv.output.slice(-20) });
+      this.cluster.note(`unexpected exit of ${this.name} ${JSON.stringify(r)}`);
+    });
     this.watchLog();
     return this;
   }
@@ -51,6 +61,7 @@ class ClusterNode extends Node {
   watchLog() {
     this.members = new Set();
     this.events = [];
+    if (!this.allEvents) this.allEvents = [];
     let buf = '';
     const onLine = (line) => {
       const ev = /event=(\w+)/.exec(line);
@@ -58,8 +69,11 @@ class ClusterNode extends Node {
       const m = /member=(\S+)/.exec(line);
       if (ev[1] === 'member_up' && m) this.members.add(m[1]);
       if (ev[1] === 'member_down' && m) this.members.delete(m[1]);
-      this.events.push({ t: Date.now(), event: ev[1], line });
+      const e = { t: Date.now(), event: ev[1], line };
+      this.events.push(e);
       if (this.events.length > 5000) this.events.shift();
+      this.allEvents.push(e);
+      if (this.allEvents.length > 20000) this.allEvents.shift();
     };
     const onData = (chunk) => {
       buf += chunk.toString('utf8');
@@ -69,6 +83,8 @@ class ClusterNode extends Node {
         buf = buf.slice(i + 1);
       }
     };
+    // lines before (and with) the ready line were kept by server.js
+    for (const line of this.srv.output) onLine(line);
     this.srv.proc.stdout.on('data', onData);
     this.srv.proc.stderr.on('data', onData);
   }
@@ -76,13 +92,22 @@ class ClusterNode extends Node {
   eventsOf(name, since = 0) { return (this.events || []).filter((e) => e.event === name && e.t >= since); }
 
   async kill(signal = 'SIGKILL') {
+    this.expectExit = true;
     if (signal === 'SIGKILL') this.down = true;
+    if (this.cluster && this.alive()) this.cluster.note(`${signal === 'SIGKILL' ? 'kill' : signal} ${this.name}`);
     return super.kill(signal);
+  }
+
+  stop() {
+    this.expectExit = true;
+    return super.stop();
   }
 
   // SIGTERM without waiting for the exit (drain); resolves the exit promise.
   drain() {
+    this.expectExit = true;
     this.draining = true;
+    if (this.cluster) this.cluster.note(`SIGTERM (drain) ${this.name}`);
     const p = this.srv.exitPromise;
     this.srv.proc.kill('SIGTERM');
     return p;
@@ -95,6 +120,9 @@ class Cluster {
     this.label = label;
     this.secret = crypto.randomBytes(32).toString('hex');
     this.nodes = [];
+    this.editors = [];   // every ClusterDoc, stopped by shutdown()
+    this.unexpected = []; // processes that exited without the test asking
+    this.timeline = [];  // {t, what}: kills, starts, drains (for diagnostics)
     this.tag = crypto.randomBytes(2).toString('hex');
   }
 
@@ -129,6 +157,7 @@ class Cluster {
       ...extra,
     });
     const n = new ClusterNode(base.env, index);
+    n.cluster = this;
     this.nodes.push(n);
     return n;
   }
@@ -202,8 +231,45 @@ class Cluster {
     return count;
   }
 
+  // Counts of the nodes' notable log events: {n1: {member_up: 2, fenced: 1}, ...}
+  eventSummary(names = ['member_up', 'member_down', 'hand_off', 'handed_off', 'fenced', 'commit_failed',
+    'load_failed', 'internal_error', 'join_failed', 'join_refused', 'drained', 'resolve_failed']) {
+    const out = {};
+    for (const n of this.nodes) {
+      const c = {};
+      for (const e of n.allEvents || []) if (names.includes(e.event)) c[e.event] = (c[e.event] || 0) + 1;
+      out[n.name] = c;
+    }
+    return out;
+  }
+
+  // The log lines of one event across nodes (for failure messages).
+  eventLines(name, max = 5) {
+    const out = [];
+    for (const n of this.nodes) {
+      for (const e of n.allEvents || []) if (e.event === name) out.push(`${n.name} ${this.when(e.t)}: ${e.line}`);
+    }
+    return out.slice(0, max);
+  }
+
+  // Throws when a node exited without the test asking (with its last words).
+  assertNoUnexpectedExit() {
+    if (this.unexpected.length === 0) return;
+    throw new Error(`node(s) exited on their own: ${JSON.stringify(this.unexpected, null, 1)}`);
+  }
+
+  note(what) { this.timeline.push({ t: Date.now(), what }); }
+
+  // "1234 ms after kill n1" for a time stamp.
+  when(t) {
+    let best = null;
+    for (const e of this.timeline) if (e.t <= t && (!best || e.t >= best.t)) best = e;
+    return best ? `${t - best.t} ms after ${best.what}` : `at ${t}`;
+  }
+
   // Kills every node and stops the services (never throws).
   async shutdown() {
+    for (const d of this.editors) { try { d.stop(); } catch { /* gone */ } }
     for (const n of this.nodes) await n.kill().catch(() => {});
     if (this.services) await this.services.stop().catch(() => {});
   }
@@ -219,6 +285,7 @@ class ClusterDoc extends ResilientDoc {
   constructor(client, doc, home, cluster) {
     super(client, doc, home);
     this.cluster = cluster;
+    if (cluster) cluster.editors.push(this);
     this.attempt = 0;
     this.sockets = [client.welcome && client.welcome.node];
     this.closeLog = [];          // {code, node, t, self}
@@ -281,6 +348,15 @@ class ClusterDoc extends ResilientDoc {
       this.ackLatency.push({ seq, rev, ms: performance.now() - this.firstSent.get(seq), t: Date.now() });
     }
     super.ownCommitted(seq, rev);
+  }
+
+  onError(m) {
+    const nu = this.unavailable.length;
+    const ne = this.errors.length;
+    super.onError(m);
+    for (const e of [...this.unavailable.slice(nu), ...this.errors.slice(ne)]) {
+      Object.defineProperty(e, 'where', { value: { node: this.socketNode, t: Date.now() }, enumerable: false });
+    }
   }
 
   // Closes that the server did (not our own terminate/close).
@@ -382,6 +458,17 @@ const fmt = (st) => `n=${st.n} p50=${st.p50} ms p99=${st.p99} ms max=${st.max} m
 // Every problem an editor recorded, for one assertion message.
 function editorTrouble(d) {
   const out = [];
+  const where = (list) => list.slice(0, 3).map((e) => {
+    const w = e.where;
+    const at = w ? ` on ${d.cluster ? d.cluster.nameOf(w.node) : w.node}, ${d.cluster ? d.cluster.when(w.t) : w.t}` : '';
+    return `${e.code || 'unavailable'} seq ${e.seq} "${e.message}"${at}`;
+  });
+  if (d.cluster) {
+    if (d.errors.length) out.push(`errors [${where(d.errors).join('; ')}]${d.errors.length > 3 ? ` +${d.errors.length - 3}` : ''}`);
+    if (d.problems.length) out.push(`problems ${JSON.stringify(d.problems.slice(0, 3))}`);
+    if (d.unavailable.length) out.push(`unavailable/not_joined [${where(d.unavailable).join('; ')}]${d.unavailable.length > 3 ? ` +${d.unavailable.length - 3}` : ''}`);
+    return out;
+  }
   if (d.errors.length) out.push(`errors ${JSON.stringify(d.errors.slice(0, 3))}`);
   if (d.problems.length) out.push(`problems ${JSON.stringify(d.problems.slice(0, 3))}`);
   if (d.unavailable.length) out.push(`unavailable/not_joined ${JSON.stringify(d.unavailable.slice(0, 3))}`);
