@@ -1,6 +1,7 @@
 #include "actors/document_actor.hpp"
 
 #include <deque>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -320,6 +321,33 @@ void reack_duplicate(self_ptr self, const caf::actor& conn,
       });
 }
 
+// A revision ahead of ours is either the client's mistake (rev_ahead) or a
+// sign that we are stale: another owner committed after we loaded (a split
+// view of the members during a move). The op log tells which; a stale actor
+// stops, and its subscribers resolve the document again.
+void refuse_ahead(self_ptr self, const caf::actor& conn, std::string message,
+                  std::optional<uint64_t> seq) {
+  auto& st = self->state;
+  self
+    ->request(st.store, st.opts.store_timeout, read_ops_atom_v, st.doc,
+              st.durable_rev, uint64_t{1})
+    .then(
+      [=](const std::vector<committed_op>& newer) {
+        if (!newer.empty() && !self->state.releasing) {
+          spdlog::warn("doc={} event=stale rev={} newer={}", self->state.doc,
+                       self->state.durable_rev, newer.front().rev);
+          self->quit();  // normal end: everyone resolves again at once
+          return;
+        }
+        send_error(self, conn, errc::rev_ahead, message,
+                   seq ? &*seq : nullptr);
+      },
+      [=](caf::error&) {
+        send_error(self, conn, errc::rev_ahead, message,
+                   seq ? &*seq : nullptr);
+      });
+}
+
 void on_submit(self_ptr self, submit_request& req) {
   auto& st = self->state;
   auto conn = caf::actor_cast<caf::actor>(self->current_sender());
@@ -344,10 +372,10 @@ void on_submit(self_ptr self, submit_request& req) {
     return;
   }
   if (req.base_rev > st.durable_rev) {
-    send_error(self, conn, errc::rev_ahead,
-               "base revision " + std::to_string(req.base_rev)
-                 + " is ahead of the document",
-               &req.seq);
+    refuse_ahead(self, conn,
+                 "base revision " + std::to_string(req.base_rev)
+                   + " is ahead of the document",
+                 req.seq);
     return;
   }
   if (req.base_rev < oldest_history_rev(st)) {
@@ -511,10 +539,11 @@ void on_join(self_ptr self, join_request& req) {
   auto& st = self->state;
   auto conn = req.conn;
   if (req.resume && req.rev > st.durable_rev) {
-    send_error(self, conn, errc::rev_ahead,
-               "revision " + std::to_string(req.rev)
-                 + " is ahead of the document (at "
-                 + std::to_string(st.durable_rev) + ")");
+    refuse_ahead(self, conn,
+                 "revision " + std::to_string(req.rev)
+                   + " is ahead of the document (at "
+                   + std::to_string(st.durable_rev) + ")",
+                 std::nullopt);
     return;
   }
   if (st.subs.count(req.session) == 0) {
