@@ -153,7 +153,8 @@ class Cluster {
       COLLAB_CLUSTER_BIND: '127.0.0.1',
       COLLAB_JWT_SECRET: this.secret,
       COLLAB_NODE_ID: `${this.label}-${this.tag}-n${index}`,
-      COLLAB_LOG_LEVEL: process.env.E2E_LOG_LEVEL || 'info',
+      // debug: the nodes' activate/passivate lines are part of the evidence
+      COLLAB_LOG_LEVEL: process.env.E2E_LOG_LEVEL || 'debug',
       ...extra,
     });
     const n = new ClusterNode(base.env, index);
@@ -232,8 +233,8 @@ class Cluster {
   }
 
   // Counts of the nodes' notable log events: {n1: {member_up: 2, fenced: 1}, ...}
-  eventSummary(names = ['member_up', 'member_down', 'hand_off', 'handed_off', 'fenced', 'commit_failed',
-    'load_failed', 'internal_error', 'join_failed', 'join_refused', 'drained', 'resolve_failed']) {
+  eventSummary(names = ['member_up', 'member_down', 'hand_off', 'handed_off', 'activate', 'fenced', 'commit_failed',
+    'load_failed', 'internal_error', 'join_failed', 'join_refused', 'shutdown', 'drained', 'resolve_failed']) {
     const out = {};
     for (const n of this.nodes) {
       const c = {};
@@ -241,6 +242,15 @@ class Cluster {
       out[n.name] = c;
     }
     return out;
+  }
+
+  // Every log line about one document, across nodes, in time order.
+  docHistory(doc, max = 40) {
+    const out = [];
+    for (const n of this.nodes) {
+      for (const e of n.allEvents || []) if (e.line.includes(`doc=${doc} `)) out.push({ t: e.t, s: `${n.name} ${this.when(e.t)}: ${e.line.replace(/^.*?doc=/, 'doc=')}` });
+    }
+    return out.sort((a, b) => a.t - b.t).slice(-max).map((x) => x.s);
   }
 
   // The log lines of one event across nodes (for failure messages).
