@@ -222,6 +222,7 @@ int main(int argc, char** argv) {
   std::function<void()> wait_for_sockets = [&] {
     if (ctx.sessions.size() == 0
         || std::chrono::steady_clock::now() > deadline) {
+      lst->stop();
       ioc.stop();
       return;
     }
@@ -252,8 +253,9 @@ int main(int argc, char** argv) {
   signals.async_wait([&](boost::system::error_code, int sig) {
     spdlog::info("event=shutdown signal={} sockets={}", sig,
                  ctx.sessions.size());
+    // The listener stays open until the end: /readyz answers 503 and new
+    // WebSockets are refused while the node drains.
     ctx.draining = true;
-    lst->stop();
     deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     if (membership) {
       caf::anon_send(membership, collab::drain_atom_v);
