@@ -181,10 +181,6 @@ test('clients on the survivors keep their sockets (only sockets on a killed node
 // while its connection actor re-resolves the document must wait, not fail.
 test('no client hears an error about the failover or the move back (only late acks)', {
   timeout: 30000,
-  todo: 'server deviation: an op sent while the connection actor re-resolves the document (its owner was just killed, ' +
-    'or it moves back to the restarted node) is answered {"type":"error","code":"not_joined"} instead of a late ack; ' +
-    'ops pending on an actor fenced during the membership change are answered unavailable; a resume at a revision ' +
-    'the document had can be answered rev_ahead by a stale actor',
 }, async (t) => {
   const trouble = [];
   const codes = {};

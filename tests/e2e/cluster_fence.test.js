@@ -156,8 +156,6 @@ test('the split heals (A restarted with B as seed): everything converges through
 
 test('the only answers the clients heard were unavailable (retry with the same seq)', {
   timeout: 10000,
-  todo: 'server deviation: an op sent while the connection actor re-resolves the fenced document is answered ' +
-    'not_joined; a resume at a revision the document had can be answered rev_ahead by a stale actor',
 }, async (t) => {
   const codes = {};
   const trouble = [];

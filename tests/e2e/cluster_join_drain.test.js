@@ -323,8 +323,6 @@ test('/readyz answers 503 while the node drains', {
 
 test('no client hears an error about the join or the drain (only late acks)', {
   timeout: 10000,
-  todo: 'server deviation: an op sent while the connection actor re-resolves a moving document is answered ' +
-    '{"type":"error","code":"not_joined"} instead of a late ack',
 }, async (t) => {
   const trouble = [];
   const codes = {};
