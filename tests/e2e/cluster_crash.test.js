@@ -107,10 +107,16 @@ test(`kill -9 one of three nodes ${KILLS} times under load: nothing acked lost, 
         await victim.start();
         await cluster.waitReady([victim]);
         await cluster.waitMembers();
+        let notBack = [];
         await waitFor(async () => {
           const now = await cluster.owners(owned);
-          return owned.every((doc) => now.get(doc).owner === victim.id);
-        }, 20000, `${victim.name}'s documents back on it after the restart`, 20);
+          notBack = owned.filter((doc) => now.get(doc).owner !== victim.id);
+          return notBack.length === 0;
+        }, 20000, `${victim.name}'s documents back on it after the restart`, 20).catch((e) => {
+          e.message += `; not back: ${notBack.join(', ')}; members ${JSON.stringify(Object.fromEntries(nodes.map((n) => [n.name, [...(n.members || [])].map((id) => cluster.nameOf(id))])))}` +
+            `\n${notBack.slice(0, 2).map((d) => cluster.docHistory(d).join('\n')).join('\n---\n')}`;
+          throw e;
+        });
         await waitFor(() => owned.every((doc) => byDoc.get(doc).some((d) => d.acks.some((a) => a.t > Date.now() - 5000 && a.t > restartAt))),
           20000, 'acks on the moved-back documents');
         moveBack.push(Date.now() - restartAt);
