@@ -62,7 +62,6 @@ class ClusterNode extends Node {
     this.members = new Set();
     this.events = [];
     if (!this.allEvents) this.allEvents = [];
-    let buf = '';
     const onLine = (line) => {
       const ev = /event=(\w+)/.exec(line);
       if (!ev) return;
@@ -75,18 +74,10 @@ class ClusterNode extends Node {
       this.allEvents.push(e);
       if (this.allEvents.length > 20000) this.allEvents.shift();
     };
-    const onData = (chunk) => {
-      buf += chunk.toString('utf8');
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        onLine(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    };
-    // lines before (and with) the ready line were kept by server.js
+    // lines before (and with) the ready line were kept by server.js; whole
+    // lines after it come from its line emitter (never a chunk's fragment)
     for (const line of this.srv.output) onLine(line);
-    this.srv.proc.stdout.on('data', onData);
-    this.srv.proc.stderr.on('data', onData);
+    this.srv.lines.on('line', onLine);
   }
 
   eventsOf(name, since = 0) { return (this.events || []).filter((e) => e.event === name && e.t >= since); }

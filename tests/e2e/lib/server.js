@@ -2,6 +2,7 @@
 // Starts a real `collabd` as a child process on a free port, waits for its
 // ready line (docs/CONFIG-KEYS.md) and stops it again.
 const { spawn } = require('node:child_process');
+const { EventEmitter } = require('node:events');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -41,6 +42,7 @@ class Server {
     this.httpUrl = `http://${this.host}:${this.port}`;
     this.wsUrl = `ws://${this.host}:${this.port}/v1/ws`;
     this.output = info.output; // last lines of stdout+stderr, for failure messages
+    this.lines = info.lines;   // emits 'line' for every later line
     this.exited = null;        // {code, signal} once the process ended
     this.exitPromise = new Promise((resolve) => {
       proc.once('exit', (code, signal) => {
@@ -102,7 +104,11 @@ async function startServer(overrides = {}) {
 
   const proc = spawn(bin, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = [];
+  // Every whole line of stdout and stderr, also after the ready line
+  // (server.lines.on('line', fn); lines before it are in server.output).
+  const lines = new EventEmitter();
   const keep = (line) => {
+    lines.emit('line', line);
     output.push(line);
     if (output.length > 200) output.shift();
     if (process.env.E2E_VERBOSE) process.stderr.write(`[collabd ${n}] ${line}\n`);
@@ -129,7 +135,7 @@ async function startServer(overrides = {}) {
       if (m) {
         clearTimeout(timer);
         proc.off('exit', onExit);
-        resolve({ host: m[1], port: Number(m[2]), nodeId: m[3], output });
+        resolve({ host: m[1], port: Number(m[2]), nodeId: m[3], output, lines });
       }
     });
   });
