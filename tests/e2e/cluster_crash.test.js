@@ -115,7 +115,8 @@ test(`kill -9 one of three nodes ${KILLS} times under load: nothing acked lost, 
         }, 20000, `${victim.name}'s documents back on it after the restart`, 20).catch((e) => {
           e.message = `placement: ${notBack.length} document(s) of ${victim.name} not back on it ${Date.now() - restartAt} ms ` +
             `after its restart (rendezvous owner ${victim.name}, still running elsewhere): ${notBack.join(', ')}; members ${JSON.stringify(Object.fromEntries(nodes.map((n) => [n.name, [...(n.members || [])].map((id) => cluster.nameOf(id))])))}` +
-            `\n${notBack.slice(0, 2).map((d) => cluster.docHistory(d).join('\n')).join('\n---\n')}`;
+            `\n${notBack.slice(0, 2).map((d) => cluster.docHistory(d).join('\n')).join('\n---\n')}` +
+            `\n--- membership since the kill:\n${cluster.membershipHistory(killedAt - 10).join('\n')}`;
           throw e;
         });
         await waitFor(() => owned.every((doc) => byDoc.get(doc).some((d) => d.acks.some((a) => a.t > Date.now() - 5000 && a.t > restartAt))),

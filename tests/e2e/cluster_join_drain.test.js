@@ -237,7 +237,8 @@ test(`${CYCLES} more join/drain cycles of n4 under load: every document keeps ac
       stuck = docs.filter((d) => now.get(d).owner !== owners0.get(d).owner);
       return stuck.length === 0;
     }, 20000, `cycle ${c}: every document back with its owner before the join`, 20).catch((e) => {
-      e.message += `; not back: ${stuck.join(', ')}\n${stuck.slice(0, 2).map((d) => cluster.docHistory(d).join('\n')).join('\n---\n')}`;
+      e.message += `; not back: ${stuck.join(', ')}\n${stuck.slice(0, 2).map((d) => cluster.docHistory(d).join('\n')).join('\n---\n')}` +
+        `\n--- membership since the drain:\n${cluster.membershipHistory(drainAt - 10).join('\n')}`;
       throw e;
     });
     await everyDocAcks(byDoc, docs, exitAt, `cycle ${c} after the drain`);

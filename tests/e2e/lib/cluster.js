@@ -244,6 +244,19 @@ class Cluster {
     return out.sort((a, b) => a.t - b.t).slice(-max).map((x) => x.s);
   }
 
+  // Membership and hand-off lines of every node since `since`, in time order.
+  membershipHistory(since = 0, max = 40) {
+    const out = [];
+    for (const n of this.nodes) {
+      for (const e of n.allEvents || []) {
+        if (e.t >= since && /^(member_|hand_off|join_|drain|shutdown|seed_)/.test(e.event)) {
+          out.push({ t: e.t, s: `${n.name} ${this.when(e.t)}: ${e.line.replace(/^.*?event=/, 'event=')}` });
+        }
+      }
+    }
+    return out.sort((a, b) => a.t - b.t).slice(0, max).map((x) => x.s);
+  }
+
   // The log lines of one event across nodes (for failure messages).
   eventLines(name, max = 5) {
     const out = [];
