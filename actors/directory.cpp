@@ -10,6 +10,8 @@
 namespace collab {
 namespace {
 
+constexpr auto placement_check = std::chrono::seconds(1);
+
 struct directory_state {
   document_store_actor store;
   document_options opts;
@@ -20,6 +22,7 @@ struct directory_state {
   // where each resolves. Empty until membership speaks: then all is local.
   std::vector<std::string> owners;
   std::unordered_map<std::string, caf::actor> directory_of;
+  bool checking_placement = false;  // the periodic check runs
   static inline const char* name = "directory";
 };
 
@@ -96,8 +99,18 @@ caf::behavior directory(self_ptr self, document_store_actor store,
       // view differs, activating is safe: the fence keeps one writer.
       return local_document(self, doc);
     },
+    [=](retry_atom) {
+      // Every second: a document activated here by a node whose view was
+      // stale (resolve_local) or left behind by a move is handed off too.
+      hand_off_moved(self);
+      self->delayed_send(self, placement_check, retry_atom_v);
+    },
     [=](members_atom, const std::vector<member_info>& members) {
       auto& st = self->state;
+      if (!st.checking_placement && members.size() > 1) {
+        st.checking_placement = true;
+        self->delayed_send(self, placement_check, retry_atom_v);
+      }
       st.owners.clear();
       st.directory_of.clear();
       for (auto& m : members) {
