@@ -44,8 +44,9 @@ struct document_options {
   // The replay log (Redis); a null handle: resume reads the store.
   redis_op_log_actor op_log;
   std::chrono::milliseconds op_log_timeout{300};
-  // The in-process stores always answer (a local actor that dies answers
-  // request_receiver_down at once), so no timer per commit by default.
+  // Both stores always answer (the PostgreSQL store bounds every request
+  // with its statement/queue timeouts and a watchdog; a local actor that dies
+  // answers request_receiver_down at once), so no timer per commit.
   caf::duration store_timeout = caf::infinite;
 };
 
