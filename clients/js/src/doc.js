@@ -285,7 +285,9 @@ export class Doc extends Emitter {
       if (m.code === 'rev_too_old') return this._rejoin(true);
       if (m.code === 'not_joined') return this._rejoin(false);
       // Refused for good (bad_op, too_large, forbidden, ...): the local edits
-      // built on it cannot be kept; the server's text replaces them.
+      // built on it cannot be kept; the server's text replaces them. Its seq
+      // was not used up: the next op takes it again.
+      this._seq = f.seq - 1;
       this._inflight = null;
       this._pending = null;
       return this._rejoin(true);
@@ -351,7 +353,8 @@ export class Doc extends Emitter {
       this._adopt(p.text, p.rev, this._pending && transform(this._pending, d, 'left'));
       p.buffer.push(m);
     } else {
-      this._inflight = null; // refused: see _onError
+      this._seq = f.seq - 1; // refused: see _onError
+      this._inflight = null;
       this._adopt(p.text, p.rev, null);
       p.buffer.push(m);
     }
