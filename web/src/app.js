@@ -6,8 +6,7 @@
 // collab_token cookie; this script never sees the token. Only the user's
 // display name, the recent document ids (localStorage) and the client id
 // (sessionStorage, one per tab) are stored.
-import { CollabClient } from '../../clients/js/src/index.js';
-import { type } from 'ot-text-unicode';
+import { CollabClient, type } from '../../clients/js/src/index.js';
 import { cpLength, cpToCu, cuToCp, diffOp, transformPosition } from './text.js';
 import './style.css';
 
@@ -94,15 +93,17 @@ async function loadConfig() {
 
 function socketUrls() {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const here = `${scheme}://${location.host}/v1/ws`;
-  const urls = [here];
-  const nodes = Array.isArray(config.nodes) ? config.nodes : [];
-  // this page's own node first (it is `here`), then the other live members
+  const nodes = (Array.isArray(config.nodes) ? config.nodes : [])
+    .filter((n) => n && Number.isInteger(n.client_port) && (!n.state || n.state === 'up'));
+  // this page's own node first, then the other live members; the host is
+  // the page's own, so the (per-host) cookie goes along
+  nodes.sort((a, b) => (b.node === config.node) - (a.node === config.node));
+  const urls = [];
   for (const n of nodes) {
-    if (!n || !n.client_port || (n.state && n.state !== 'up')) continue;
     const u = `${scheme}://${location.hostname}:${n.client_port}/v1/ws`;
     if (!urls.includes(u)) urls.push(u);
   }
+  if (urls.length === 0) urls.push(`${scheme}://${location.host}/v1/ws`);
   return urls;
 }
 
