@@ -55,7 +55,8 @@ export class FakeServer {
     this.down = new Set();   // urls that refuse connections
     this.refuse = null;      // (url) => close code to refuse with before welcome, or null
     this.replayFrom = 0;     // resumes from a rev below this get `joined` with text
-    this.hooks = {};         // onOp(sock, msg) -> 'drop' | {error} | undefined
+    this.historyFrom = 0;    // ops based on a rev below this get rev_too_old
+    this.hooks = {};         // onOp(sock, msg) -> 'drop' (commit, lose the ack) | 'lose' | {error} | undefined
     this.nextSession = 1;
     this.createSocket = (url) => this._connect(url);
   }
@@ -163,6 +164,7 @@ export class FakeServer {
     if (!s.docs.has(m.doc)) return err('not_joined');
     const hook = this.hooks.onOp?.(sock, m);
     if (hook?.error) return err(hook.error);
+    if (hook === 'lose') return undefined; // never reached the document
     const last = d.seqs.get(s.client) ?? 0;
     if (m.seq <= last) {
       const o = d.ops.find((x) => x.client === s.client && x.seq === m.seq);
@@ -170,7 +172,7 @@ export class FakeServer {
     }
     if (m.seq !== last + 1) return err('seq_gap');
     if (m.rev > d.ops.length) return err('rev_ahead');
-    if (m.rev < this.replayFrom) return err('rev_too_old');
+    if (m.rev < this.historyFrom) return err('rev_too_old');
     let op = m.op;
     try {
       for (const o of d.ops.slice(m.rev)) op = type.transform(op, o.op, 'left');
