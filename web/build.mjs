@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Builds the demo editor into OUT (argv[2], default ../build/web):
 //   OUT/index.html                       (references the hashed assets)
-//   OUT/assets/app-<contenthash>.js|.css (immutable: the name changes with the content)
+//   OUT/assets/app-<contenthash>.js|.css, favicon-<contenthash>.svg
+//                                        (immutable: the name changes with the content)
 // src/app.js is bundled with its CSS and the client library
 // (../clients/js/src/index.js) and that library's npm dependencies, which
 // resolve from this folder's node_modules when clients/js has none.
 import { build } from 'esbuild';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,8 +52,13 @@ if (!js || !css) {
   process.exit(1);
 }
 
+// the icon: copied under a name with its content hash, like the bundles
+const iconBody = fs.readFileSync(path.join(here, 'src', 'favicon.svg'));
+const icon = `favicon-${crypto.createHash('sha256').update(iconBody).digest('hex').slice(0, 8).toUpperCase()}.svg`;
+fs.writeFileSync(path.join(assets, icon), iconBody);
+
 const template = fs.readFileSync(path.join(here, 'src', 'index.html'), 'utf8');
-const html = template.replace('%JS%', js).replace('%CSS%', css);
+const html = template.replace('%JS%', js).replace('%CSS%', css).replace('%ICON%', icon);
 // write index.html last and atomically: a server never sees it point at
 // assets that are not there yet
 const tmp = path.join(out, `.index.html.${process.pid}`);

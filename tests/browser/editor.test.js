@@ -83,9 +83,9 @@ test('static assets: hashed names, immutable caching; / and the API are not cach
   const html = await root.text();
   assert.equal(html, fs.readFileSync(path.join(web, 'index.html'), 'utf8'), 'GET / is the built index.html');
   const refs = [...html.matchAll(/(?:src|href)="\/assets\/([^"]+)"/g)].map((m) => m[1]);
-  assert.equal(refs.length, 2, `index.html references one script and one stylesheet: ${refs}`);
+  assert.equal(refs.length, 3, `index.html references the icon, one stylesheet and one script: ${refs}`);
   for (const name of refs) {
-    assert.match(name, /^app-[A-Z0-9]{8}\.(js|css)$/, 'content-hashed asset name');
+    assert.match(name, /^(app|favicon)-[A-Z0-9]{8}\.(js|css|svg)$/, 'content-hashed asset name');
     const r = await fetch(`${url(n1)}/assets/${name}`);
     assert.equal(r.status, 200, `GET /assets/${name}`);
     const cc = r.headers.get('cache-control') || '';
@@ -94,6 +94,7 @@ test('static assets: hashed names, immutable caching; / and the API are not cach
     assert.match(cc, /immutable/, `${name} Cache-Control: ${cc}`);
     const ct = r.headers.get('content-type') || '';
     if (name.endsWith('.js')) assert.match(ct, /^(text|application)\/javascript/, `${name} Content-Type`);
+    else if (name.endsWith('.svg')) assert.match(ct, /^image\/svg\+xml/, `${name} Content-Type`);
     else assert.match(ct, /^text\/css/, `${name} Content-Type`);
     const body = Buffer.from(await r.arrayBuffer());
     assert.ok(body.equals(fs.readFileSync(path.join(web, 'assets', name))), `${name} is the built file`);
@@ -288,6 +289,28 @@ test('offline for a while: typing goes on, edits merge on reconnect', { skip: SK
   await alice.type('base', 5);
   await h.converge([alice, bob]);
 
+  // 1. Chromium's network emulation offline (what context.setOffline uses):
+  // it does not close an open WebSocket, it holds its frames; typing goes on
+  // and nothing of alice's reaches anyone until the network is back.
+  const cdp = await alice.context.newCDPSession(alice.page);
+  await cdp.send('Network.enable');
+  const net = (offline) => cdp.send('Network.emulateNetworkConditions',
+    { offline, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await net(true);
+  await alice.caretToEnd();
+  await bob.caretToEnd();
+  await Promise.all([alice.type(' [stalled A]', 10), bob.type(' [B1]', 10)]);
+  await h.sleep(1500);
+  await bob.waitSynced();
+  assert.equal((await serverText(doc)).text, 'base [B1]', 'nothing of alice\'s passes the emulated outage');
+  assert.equal(await alice.text(), 'base [stalled A]', 'alice sees only her own text while stalled');
+  await net(false);
+  let snap = await convergedWithServer([alice, bob], doc);
+  assert.ok(snap.text.includes(' [stalled A]') && snap.text.includes(' [B1]'), snap.text);
+  const afterStall = snap.text;
+
+  // 2. The socket cut (the library's disconnect(), exposed by the page):
+  // offline for a while, both type, then reconnect and merge.
   await alice.page.evaluate(() => window.collab.disconnect());
   await h.waitFor(() => alice.page.evaluate(() => window.collab.client.status === 'offline'), 5000, 'alice offline');
   assert.equal(await alice.page.$eval('#conn', (e) => e.textContent), 'offline');
@@ -297,14 +320,15 @@ test('offline for a while: typing goes on, edits merge on reconnect', { skip: SK
   await h.sleep(1500); // a while: nothing of alice's reaches anyone
   await bob.waitSynced();
   const during = await serverText(doc);
-  assert.equal(during.text, 'online: base', 'the server has bob\'s text and none of alice\'s offline text');
-  assert.equal(await bob.text(), 'online: base');
-  assert.equal(await alice.text(), 'base written offline');
+  assert.equal(during.text, `online: ${afterStall}`, 'the server has bob\'s text and none of alice\'s offline text');
+  assert.equal(await bob.text(), `online: ${afterStall}`);
+  assert.equal(await alice.text(), `${afterStall} written offline`);
   assert.notEqual(await alice.page.$eval('#sync', (e) => e.textContent), 'synced', 'alice shows unsynced edits');
 
   await alice.page.evaluate(() => window.collab.reconnect());
-  const snap = await convergedWithServer([alice, bob], doc);
-  assert.equal(snap.text, 'online: base written offline');
+  snap = await convergedWithServer([alice, bob], doc);
+  assert.equal(snap.text, `online: ${afterStall} written offline`);
+  await cdp.detach().catch(() => {});
 });
 
 test('kill -9 of the node holding a page\'s socket: it moves to another node, nothing typed is lost', { skip: SKIP }, async () => {
