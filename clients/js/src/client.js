@@ -14,7 +14,7 @@ import { Doc } from './doc.js';
 const CLIENT_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
 const REFRESH_BEFORE_EXP_MS = 30000;
-const MIN_REFRESH_DELAY_MS = 5000; // a token that is already old must not spin
+const MIN_REFRESH_DELAY_MS = 1000; // a token that is already old must not spin
 
 export function randomClientId(length = 16) {
   const bytes = new Uint8Array(length);
@@ -77,6 +77,7 @@ export class CollabClient extends Emitter {
     this._lastMessageAt = 0;
     this._refreshing = null;   // promise of the refresh under way
     this._refreshTimer = null;
+    this._expiredRefresh = null; // refresh started by error token_expired
     this._authFailure = false; // the last socket was refused for its token
     if (opts.tokenExp) this._scheduleRefresh(opts.tokenExp);
     else if (typeof this.token === 'string') this._scheduleRefresh(jwtExp(this.token));
@@ -207,7 +208,9 @@ export class CollabClient extends Emitter {
       // at once after a good session, with backoff when it keeps failing.
       this._setStatus('connecting');
       const delay = wasWelcomed ? 0 : this._backoff.next();
-      this._refresh().then(() => {
+      const refreshed = this._expiredRefresh ?? this._refresh();
+      this._expiredRefresh = null;
+      refreshed.then(() => {
         if (this._wanted && !this._socket && !this._reconnectTimer) this._scheduleReconnect(delay);
       });
       return;
@@ -283,7 +286,8 @@ export class CollabClient extends Emitter {
     if (m.doc !== undefined) err.doc = m.doc;
     if (m.seq !== undefined) err.seq = m.seq;
     this.emit('error', err);
-    if (m.code === 'token_expired') this._refresh(); // close 4001 follows
+    // Close 4001 follows; the refresh started now serves it.
+    if (m.code === 'token_expired') this._expiredRefresh = this._refresh();
     const d = typeof m.doc === 'string' ? this._docs.get(m.doc) : undefined;
     if (d) {
       d.emit('error', err);
