@@ -34,6 +34,9 @@ class ClusterNode extends Node {
   get clusterPort() { return Number(this.env.COLLAB_CLUSTER_PORT); }
   get clusterAddr() { return `127.0.0.1:${this.clusterPort}`; }
   get name() { return `n${this.index}`; }
+  // The admin API (docs/ADMIN.md) when the cluster was created with { admin: true }.
+  get adminPort() { return Number(this.env.COLLAB_ADMIN_PORT || 0); }
+  get adminAddr() { return `127.0.0.1:${this.adminPort}`; }
 
   // Somewhere a client (or a load balancer) would send a new socket.
   usable() { return this.alive() && !this.down && !this.draining; }
@@ -117,10 +120,13 @@ class Cluster {
     this.tag = crypto.randomBytes(2).toString('hex');
   }
 
-  // Private services and `size` nodes (created, not started).
-  static async create(label, size, extra = {}) {
+  // Private services and `size` nodes (created, not started). opts.admin:
+  // every node gets an admin port (COLLAB_ADMIN_PORT) and the cluster's
+  // admin token (COLLAB_ADMIN_TOKEN, cluster.adminToken).
+  static async create(label, size, extra = {}, opts = {}) {
     const services = await startServices(label);
     const c = new Cluster(services, label);
+    if (opts.admin) c.adminToken = crypto.randomBytes(24).toString('hex');
     try {
       for (let i = 0; i < size; i++) await c.addNode(extra);
       c.setSeeds(c.nodes);
@@ -138,6 +144,13 @@ class Cluster {
     const clientPort = await freePort();
     let clusterPort = await freePort();
     while (clusterPort === clientPort) clusterPort = await freePort();
+    const admin = {};
+    if (this.adminToken) {
+      let adminPort = await freePort();
+      while (adminPort === clientPort || adminPort === clusterPort) adminPort = await freePort();
+      admin.COLLAB_ADMIN_PORT = String(adminPort);
+      admin.COLLAB_ADMIN_TOKEN = this.adminToken;
+    }
     const base = await Node.create(this.services, {
       COLLAB_CLIENT_PORT: String(clientPort),
       COLLAB_CLUSTER_PORT: String(clusterPort),
@@ -146,6 +159,7 @@ class Cluster {
       COLLAB_NODE_ID: `${this.label}-${this.tag}-n${index}`,
       // debug: the nodes' activate/passivate lines are part of the evidence
       COLLAB_LOG_LEVEL: process.env.E2E_LOG_LEVEL || 'debug',
+      ...admin,
       ...extra,
     });
     const n = new ClusterNode(base.env, index);
