@@ -1,5 +1,6 @@
 #include "actors/directory.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include <caf/all.hpp>
@@ -22,6 +23,9 @@ struct directory_state {
   // where each resolves. Empty until membership speaks: then all is local.
   std::vector<std::string> owners;
   std::unordered_map<std::string, caf::actor> directory_of;
+  // Operators' overrides (collabctl move), the same on every node: a new
+  // member gets them from every directory that sees it join.
+  std::unordered_map<std::string, std::string> pins;  // doc -> node
   bool checking_placement = false;  // the periodic check runs
   static inline const char* name = "directory";
 };
@@ -44,6 +48,10 @@ std::string owner_of(self_ptr self, const std::string& doc) {
   auto& st = self->state;
   if (st.owners.empty())
     return st.opts.node;
+  if (auto pin = st.pins.find(doc); pin != st.pins.end())
+    if (std::find(st.owners.begin(), st.owners.end(), pin->second)
+        != st.owners.end())
+      return pin->second;
   return rendezvous_owner(st.owners, doc);
 }
 
@@ -60,6 +68,13 @@ void hand_off_moved(self_ptr self) {
     }
   if (moved > 0)
     spdlog::info("event=hand_off docs={} owners={}", moved, st.owners.size());
+}
+
+std::vector<placement_pin> pin_list(self_ptr self) {
+  std::vector<placement_pin> out;
+  for (auto& [doc, node] : self->state.pins)
+    out.push_back(placement_pin{doc, node});
+  return out;
 }
 
 caf::behavior directory(self_ptr self, document_store_actor store,
@@ -111,14 +126,45 @@ caf::behavior directory(self_ptr self, document_store_actor store,
         st.checking_placement = true;
         self->delayed_send(self, placement_check, retry_atom_v);
       }
+      auto known = std::move(st.directory_of);
       st.owners.clear();
       st.directory_of.clear();
       for (auto& m : members) {
         st.directory_of[m.node] = m.directory;
         if (m.state == member_state::up)
           st.owners.push_back(m.node);
+        if (m.node != st.opts.node && known.count(m.node) == 0
+            && !st.pins.empty())
+          self->send(m.directory, pin_atom_v, pin_list(self));
       }
       hand_off_moved(self);
+    },
+    [=](pin_atom, const std::string& doc, const std::string& node) {
+      // node empty: back to hashing.
+      if (node.empty())
+        self->state.pins.erase(doc);
+      else
+        self->state.pins[doc] = node;
+      hand_off_moved(self);
+      return true;
+    },
+    [=](pin_atom, const std::vector<placement_pin>& pins) {
+      for (auto& p : pins)
+        self->state.pins.emplace(p.doc, p.node);  // ours are as new
+      hand_off_moved(self);
+    },
+    [=](lookup_atom, const std::string& doc) {
+      // The live local actor, if any (never activates): 0 or 1 handles.
+      std::vector<caf::actor> out;
+      if (auto i = self->state.docs.find(doc); i != self->state.docs.end())
+        out.push_back(i->second);
+      return out;
+    },
+    [=](list_atom) {
+      std::vector<caf::actor> out;
+      for (auto& [doc, actor] : self->state.docs)
+        out.push_back(actor);
+      return out;
     },
     [=](stats_atom) { return static_cast<uint64_t>(self->state.docs.size()); },
   };

@@ -16,6 +16,10 @@
 namespace collab {
 
 // Answers (resolve_atom, std::string doc) with the document's caf::actor.
+// For operators: (lookup_atom, doc) -> std::vector<caf::actor> (the live
+// local actor, never activating), (list_atom) -> every live local actor,
+// (pin_atom, doc, node) -> bool pins a document to a node (empty node: back
+// to hashing; send it to every member's directory).
 caf::actor spawn_directory(caf::actor_system& sys, document_store_actor store,
                            document_options opts);
 

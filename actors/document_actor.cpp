@@ -8,7 +8,9 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/messages.hpp"
 #include "actors/metrics.hpp"
+#include "actors/rate_meter.hpp"
 #include "persistence/store_error.hpp"
 
 namespace collab {
@@ -18,6 +20,7 @@ struct subscriber {
   caf::actor conn;
   std::string client;
   std::string user;
+  std::string node;                    // where its socket is (inspection)
   std::string presence;                // raw JSON; empty when none
   bool catching_up = false;            // resume being read from the store
   std::vector<shared_op> buffered;     // live ops held back while catching up
@@ -68,6 +71,10 @@ struct document_state {
   uint64_t idle_generation = 0;
   bool releasing = false;   // handing off: finish pending commits, then stop
 
+  // For operators (collabctl): recent ops/s and the last activity.
+  rate_meter ops_rate;
+  caf::actor_clock::time_point last_active;
+
   static inline const char* name = "document";
 };
 
@@ -117,6 +124,7 @@ bool stop_if_released(self_ptr self) {
   if (!st.releasing || !st.in_flight.empty() || !st.queued.empty())
     return false;
   spdlog::info("doc={} event=handed_off rev={}", st.doc, st.durable_rev);
+  node_metrics().hand_offs.fetch_add(1, std::memory_order_relaxed);
   self->quit();
   return true;
 }
@@ -187,6 +195,7 @@ void on_durable(self_ptr self) {
   }
   node_metrics().ops_committed.fetch_add(batch.size(),
                                          std::memory_order_relaxed);
+  st.ops_rate.add(self->clock().now(), batch.size());
   if (st.opts.op_log) {
     // The replay log (asynchronous: a lagging Redis never blocks editing).
     std::vector<committed_op> ops;
@@ -258,6 +267,7 @@ void flush(self_ptr self) {
   }
   st.queued.clear();
   node_metrics().commit_batches.fetch_add(1, std::memory_order_relaxed);
+  node_metrics().commit_batch.observe(static_cast<double>(batch.size()));
   auto started = std::chrono::steady_clock::now();
   self
     ->request(st.store, st.opts.store_timeout, commit_atom_v, st.doc, st.epoch,
@@ -351,6 +361,8 @@ void refuse_ahead(self_ptr self, const caf::actor& conn, std::string message,
 void on_submit(self_ptr self, submit_request& req) {
   auto& st = self->state;
   auto conn = caf::actor_cast<caf::actor>(self->current_sender());
+  node_metrics().mailbox_depth.observe(
+    static_cast<double>(self->mailbox().size()));
   if (st.subs.count(req.session) == 0) {
     send_error(self, conn, errc::not_joined, "join the document first",
                &req.seq);
@@ -551,7 +563,8 @@ void on_join(self_ptr self, join_request& req) {
     self->monitor(conn);
   }
   auto& sub = st.subs[req.session];
-  sub = subscriber{conn, req.client, req.user, {}, false, {}};
+  sub = subscriber{conn, req.client, req.user, req.node, {}, false, {}};
+  st.last_active = self->clock().now();
   st.session_of[conn.address()] = req.session;
   auto full_join = [&] {
     self->send(conn, joined_event{st.doc, st.durable_rev, true, st.durable_text});
@@ -574,6 +587,62 @@ void on_join(self_ptr self, join_request& req) {
   send_presences(self, conn, req.session);
 }
 
+// ---- inspection (collabctl)
+
+doc_status status_of(self_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  doc_status out;
+  out.doc = st.doc;
+  out.node = st.opts.node;
+  out.rev = st.head_rev;
+  out.durable_rev = st.durable_rev;
+  out.snapshot_rev = st.snapshot_rev;
+  out.subscribers = st.subs.size();
+  out.mailbox = self->mailbox().size();
+  out.ops_per_s = st.ops_rate.rate(now);
+  out.idle_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  now - std::max(st.last_commit, st.last_active))
+                  .count();
+  return out;
+}
+
+doc_detail detail_of(self_ptr self, uint64_t recent) {
+  auto& st = self->state;
+  doc_detail out;
+  out.status = status_of(self);
+  out.epoch = st.epoch;
+  out.history_from = oldest_history_rev(st);
+  out.history_to = st.head_rev;
+  for (auto& [session, sub] : st.subs)
+    out.subscribers.push_back(
+      subscriber_info{session, sub.client, sub.user, sub.node, sub.presence});
+  auto n = std::min<uint64_t>(recent, st.history.size());
+  for (auto i = st.history.end() - n; i != st.history.end(); ++i)
+    if (i->rev <= st.durable_rev)
+      out.recent_ops.push_back(*i);
+  return out;
+}
+
+// An operator's snapshot: answered with the snapshot revision once stored.
+caf::result<uint64_t> snapshot_now(self_ptr self) {
+  auto& st = self->state;
+  if (st.durable_rev == st.snapshot_rev)
+    return st.snapshot_rev;
+  auto rp = self->make_response_promise<uint64_t>();
+  auto rev = st.durable_rev;
+  self
+    ->request(st.store, st.opts.store_timeout, save_snapshot_atom_v, st.doc,
+              st.epoch, rev, st.durable_text)
+    .then(
+      [=](bool) mutable {
+        self->state.snapshot_rev = std::max(self->state.snapshot_rev, rev);
+        rp.deliver(self->state.snapshot_rev);
+      },
+      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
 caf::behavior running(self_ptr self) {
   // While handing off, requests are dropped: their senders see this actor
   // go down, resolve the document again and repeat them at the new owner.
@@ -589,6 +658,28 @@ caf::behavior running(self_ptr self) {
     [=](release_atom) {
       self->state.releasing = true;
       stop_if_released(self);
+    },
+    [=](inspect_atom) { return status_of(self); },
+    [=](inspect_atom, uint64_t recent) { return detail_of(self, recent); },
+    [=](save_snapshot_atom) { return snapshot_now(self); },
+    [=](evict_atom) -> uint64_t {
+      // Passivate now: like a hand-off, pending commits finish first, and a
+      // snapshot shortens the next activation. Subscribers resolve again.
+      auto& st = self->state;
+      st.releasing = true;
+      auto rev = st.durable_rev;
+      if (!st.in_flight.empty() || !st.queued.empty())
+        return rev;
+      if (st.durable_rev == st.snapshot_rev) {
+        self->quit();
+        return rev;
+      }
+      self
+        ->request(st.store, st.opts.store_timeout, save_snapshot_atom_v,
+                  st.doc, st.epoch, st.durable_rev, st.durable_text)
+        .await([=](bool) { self->quit(); },
+               [=](caf::error&) { self->quit(); });
+      return rev;
     },
     [=](leave_request& req) { remove_subscriber(self, req.session); },
     [=](presence_request& req) {
@@ -645,6 +736,7 @@ caf::behavior document(self_ptr self, std::string doc,
   st.store = std::move(store);
   st.opts = opts;
   node_metrics().live_documents.fetch_add(1, std::memory_order_relaxed);
+  node_metrics().activations.fetch_add(1, std::memory_order_relaxed);
   self->attach_functor([] {
     node_metrics().live_documents.fetch_sub(1, std::memory_order_relaxed);
   });
@@ -666,6 +758,7 @@ caf::behavior document(self_ptr self, std::string doc,
         st.durable_rev = st.head_rev = snap.rev;
         st.durable_text = st.head_text = std::move(snap.text);
         st.history.assign(snap.tail.begin(), snap.tail.end());
+        st.last_active = self->clock().now();
         for (auto& op : snap.clients)
           st.clients[op.client] = client_seq{op.seq, op.rev};
         spdlog::debug("doc={} event=activate rev={} epoch={}", st.doc,

@@ -8,6 +8,8 @@
 #include <caf/io/middleman_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/metrics.hpp"
+
 namespace collab {
 namespace {
 
@@ -19,6 +21,8 @@ struct membership_state {
   std::vector<std::string> seeds;
   caf::actor directory;
   std::map<std::string, member_info> members;  // by node id, without self
+  std::map<std::string, member_info> lost;     // seen down, for operators
+  bool joined = false;  // reached a seed (or has none): else "joining"
   static inline const char* name = "membership";
 };
 
@@ -53,6 +57,8 @@ void add_member(self_ptr self, const member_info& m) {
   if (i != st.members.end())
     self->demonitor(i->second.membership);  // a restarted process
   st.members[m.node] = m;
+  st.lost.erase(m.node);
+  st.joined = true;
   self->monitor(m.membership);
   spdlog::info("event=member_up member={} addr={}:{}", m.node, m.host, m.port);
   publish_to_directory(self);
@@ -120,20 +126,27 @@ caf::behavior membership(self_ptr self, membership_options opts) {
       if (i->second.membership.address() == dm.source) {
         spdlog::warn("event=member_down member={} reason={}", i->first,
                      self->system().render(dm.reason));
+        node_metrics().members_lost.fetch_add(1, std::memory_order_relaxed);
+        auto gone = i->second;
+        gone.state = member_state::down;
+        st.lost[i->first] = gone;
         st.members.erase(i);
         publish_to_directory(self);
         return;
       }
   });
   publish_to_directory(self);
+  st.joined = true;
   for (auto& seed : st.seeds) {
     auto colon = seed.rfind(':');
     if (colon == std::string::npos)
       continue;
     auto host = seed.substr(0, colon);
     auto port = static_cast<uint16_t>(std::stoi(seed.substr(colon + 1)));
-    if (!is_self(st, host, port))
+    if (!is_self(st, host, port)) {
+      st.joined = false;
       connect_to(self, host, port);
+    }
   }
   return {
     [=](member_join_atom, member_info& m)
@@ -180,6 +193,16 @@ caf::behavior membership(self_ptr self, membership_options opts) {
       publish_to_directory(self);
     },
     [=](members_atom) { return all_members(self); },
+    [=](nodes_atom) {
+      // For operators: members as they are shown, lost ones included.
+      auto& st = self->state;
+      auto out = all_members(self);
+      if (!st.joined && out[0].state == member_state::up)
+        out[0].state = member_state::joining;
+      for (auto& [id, m] : st.lost)
+        out.push_back(m);
+      return out;
+    },
   };
 }
 

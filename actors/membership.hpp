@@ -26,7 +26,7 @@
 namespace collab {
 
 // Bumped whenever a message crossing nodes changes shape.
-constexpr const char* cluster_protocol_version = "collab-cluster/1";
+constexpr const char* cluster_protocol_version = "collab-cluster/2";
 
 struct membership_options {
   member_info self;                  // node, host, port of this node
@@ -35,7 +35,9 @@ struct membership_options {
 };
 
 // Answers (members_atom) with every known member, this node included;
-// takes (drain_atom) to make this node draining and tell everyone.
+// (nodes_atom) with the same plus the members seen down, and this node as
+// `joining` until it reached a seed; takes (drain_atom) to make this node
+// draining and tell everyone.
 caf::actor spawn_membership(caf::actor_system& sys, membership_options opts);
 
 } // namespace collab

@@ -6,6 +6,20 @@ shared_op::shared_op(committed_op op) : cell_(std::make_shared<cell>()) {
   cell_->op = std::move(op);
 }
 
+const char* to_string(member_state s) {
+  switch (s) {
+    case member_state::up:
+      return "up";
+    case member_state::draining:
+      return "draining";
+    case member_state::joining:
+      return "joining";
+    case member_state::down:
+      return "down";
+  }
+  return "unknown";
+}
+
 // add_message_type<T> also registers std::vector<T>.
 void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<ot::component>("collab::ot::component");
@@ -23,6 +37,13 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<error_event>("collab::error_event");
   cfg.add_message_type<doc_snapshot>("collab::doc_snapshot");
   cfg.add_message_type<member_info>("collab::member_info");
+  cfg.add_message_type<placement_pin>("collab::placement_pin");
+  cfg.add_message_type<node_status>("collab::node_status");
+  cfg.add_message_type<doc_status>("collab::doc_status");
+  cfg.add_message_type<subscriber_info>("collab::subscriber_info");
+  cfg.add_message_type<doc_detail>("collab::doc_detail");
+  cfg.add_message_type<conn_status>("collab::conn_status");
+  cfg.add_message_type<revocation>("collab::revocation");
 }
 
 } // namespace collab

@@ -43,6 +43,16 @@ CAF_ADD_ATOM(collab, collab, member_update_atom, "mupdate")
 CAF_ADD_ATOM(collab, collab, members_atom, "members")
 CAF_ADD_ATOM(collab, collab, drain_atom, "drain")
 CAF_ADD_ATOM(collab, collab, retry_atom, "retry")
+CAF_ADD_ATOM(collab, collab, inspect_atom, "inspect")
+CAF_ADD_ATOM(collab, collab, list_atom, "list")
+CAF_ADD_ATOM(collab, collab, lookup_atom, "lookup")
+CAF_ADD_ATOM(collab, collab, evict_atom, "evict")
+CAF_ADD_ATOM(collab, collab, pin_atom, "pin")
+CAF_ADD_ATOM(collab, collab, kick_atom, "kick")
+CAF_ADD_ATOM(collab, collab, revoke_atom, "revoke")
+CAF_ADD_ATOM(collab, collab, nodes_atom, "nodes")
+CAF_ADD_ATOM(collab, collab, docs_atom, "docs")
+CAF_ADD_ATOM(collab, collab, conns_atom, "conns")
 
 namespace collab {
 
@@ -95,6 +105,7 @@ struct join_request {
   std::string user;
   bool resume = false;        // join with rev
   uint64_t rev = 0;
+  std::string node;           // the node holding the socket (for inspection)
 };
 
 struct leave_request {
@@ -167,7 +178,11 @@ struct doc_snapshot {
 
 // ---- cluster membership
 
-enum class member_state : uint8_t { up, draining };
+// `joining` and `down` are only shown to operators: placement uses the
+// members that are `up`.
+enum class member_state : uint8_t { up, draining, joining, down };
+
+const char* to_string(member_state s);
 
 // What a node tells the others about itself.
 struct member_info {
@@ -178,6 +193,83 @@ struct member_info {
   std::string version;        // nodes of different versions refuse each other
   caf::actor membership;      // its membership actor (monitored: node down)
   caf::actor directory;       // where documents it owns are resolved
+  caf::actor agent;           // answers operators' questions (node_agent)
+  uint16_t client_port = 0;   // where clients connect (HTTP + WebSocket)
+  uint16_t admin_port = 0;    // the admin API, 0 when off
+};
+
+// An operator's override of placement: `doc` lives on `node` while that
+// node is up (collabctl move).
+struct placement_pin {
+  std::string doc;
+  std::string node;
+};
+
+// ---- inspection (collabctl; docs/ADMIN.md names the fields)
+
+struct node_status {
+  std::string node;
+  member_state state = member_state::up;
+  std::string cluster_addr;
+  uint16_t client_port = 0;
+  uint16_t admin_port = 0;
+  int64_t uptime_ms = 0;
+  int64_t connections = 0;
+  int64_t sessions = 0;
+  int64_t documents = 0;
+  double ops_per_s = 0;
+  uint64_t rss_bytes = 0;
+  uint64_t ops_committed = 0;
+  std::string version;
+};
+
+struct doc_status {
+  std::string doc;
+  std::string node;
+  uint64_t rev = 0;           // head (ordered, maybe not yet durable)
+  uint64_t durable_rev = 0;
+  uint64_t snapshot_rev = 0;
+  uint64_t subscribers = 0;
+  uint64_t mailbox = 0;
+  double ops_per_s = 0;
+  int64_t idle_ms = 0;        // since the last commit or join
+};
+
+struct subscriber_info {
+  std::string session;
+  std::string client;
+  std::string user;
+  std::string node;
+  std::string presence;       // raw JSON; empty when none
+};
+
+struct doc_detail {
+  doc_status status;
+  uint64_t epoch = 0;
+  uint64_t history_from = 0;  // ops (history_from, history_to] in memory
+  uint64_t history_to = 0;
+  std::vector<subscriber_info> subscribers;
+  std::vector<committed_op> recent_ops;
+};
+
+struct conn_status {
+  std::string node;
+  std::string session;
+  std::string user;
+  std::string client;
+  std::string remote;
+  std::vector<std::string> docs;
+  uint64_t send_queue_bytes = 0;
+  uint64_t messages_in = 0;
+  uint64_t messages_out = 0;
+  int64_t connected_ms = 0;
+};
+
+// A revoked token (jti) or user (sub: tokens issued before `at`).
+struct revocation {
+  std::string jti;
+  std::string sub;
+  int64_t at = 0;             // seconds since the epoch
 };
 
 // ---- inspect
@@ -241,7 +333,7 @@ typename Inspector::result_type inspect(Inspector& f, shared_op& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_request& x) {
   return f(caf::meta::type_name("join_request"), x.conn, x.session, x.client,
-           x.user, x.resume, x.rev);
+           x.user, x.resume, x.rev, x.node);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, leave_request& x) {
@@ -294,18 +386,62 @@ typename Inspector::result_type inspect(Inspector& f, doc_snapshot& x) {
            x.snapshot_rev, x.oldest_rev, x.tail, x.clients);
 }
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, member_info& x) {
-  auto state = static_cast<uint8_t>(x.state);
+// Enums cross nodes as their underlying byte.
+template <class Inspector, class Enum, class... Ts>
+typename Inspector::result_type inspect_with_enum(Inspector& f, Enum& e,
+                                                  const char* name, Ts&... xs) {
+  auto raw = static_cast<std::underlying_type_t<Enum>>(e);
   if constexpr (Inspector::reads_state) {
-    return f(caf::meta::type_name("member_info"), x.node, x.host, x.port,
-             state, x.version, x.membership, x.directory);
+    return f(caf::meta::type_name(name), raw, xs...);
   } else {
-    auto res = f(caf::meta::type_name("member_info"), x.node, x.host, x.port,
-                 state, x.version, x.membership, x.directory);
-    x.state = static_cast<member_state>(state);
+    auto res = f(caf::meta::type_name(name), raw, xs...);
+    e = static_cast<Enum>(raw);
     return res;
   }
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_info& x) {
+  return inspect_with_enum(f, x.state, "member_info", x.node, x.host, x.port,
+                           x.version, x.membership, x.directory, x.agent,
+                           x.client_port, x.admin_port);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, placement_pin& x) {
+  return f(caf::meta::type_name("placement_pin"), x.doc, x.node);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_status& x) {
+  return inspect_with_enum(f, x.state, "node_status", x.node, x.cluster_addr,
+                           x.client_port, x.admin_port, x.uptime_ms,
+                           x.connections, x.sessions, x.documents, x.ops_per_s,
+                           x.rss_bytes, x.ops_committed, x.version);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, doc_status& x) {
+  return f(caf::meta::type_name("doc_status"), x.doc, x.node, x.rev,
+           x.durable_rev, x.snapshot_rev, x.subscribers, x.mailbox,
+           x.ops_per_s, x.idle_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, subscriber_info& x) {
+  return f(caf::meta::type_name("subscriber_info"), x.session, x.client,
+           x.user, x.node, x.presence);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, doc_detail& x) {
+  return f(caf::meta::type_name("doc_detail"), x.status, x.epoch,
+           x.history_from, x.history_to, x.subscribers, x.recent_ops);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, conn_status& x) {
+  return f(caf::meta::type_name("conn_status"), x.node, x.session, x.user,
+           x.client, x.remote, x.docs, x.send_queue_bytes, x.messages_in,
+           x.messages_out, x.connected_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, revocation& x) {
+  return f(caf::meta::type_name("revocation"), x.jti, x.sub, x.at);
 }
 
 // Registers every type above under the same names on every node.

@@ -4,27 +4,33 @@
 
 namespace collab {
 
-void latency_histogram::observe(double seconds) {
+histogram::histogram(std::initializer_list<double> bounds) {
+  for (auto b : bounds)
+    if (size_ < max_buckets)
+      bounds_[size_++] = b;
+}
+
+void histogram::observe(double value) {
   size_t i = 0;
-  while (i < bounds.size() && seconds > bounds[i])
+  while (i < size_ && value > bounds_[i])
     ++i;
   counts_[i].fetch_add(1, std::memory_order_relaxed);
-  sum_micros_.fetch_add(static_cast<uint64_t>(seconds * 1e6),
+  sum_micros_.fetch_add(static_cast<uint64_t>(value * 1e6),
                         std::memory_order_relaxed);
 }
 
-void latency_histogram::render(std::string& out, const char* name,
+void histogram::render(std::string& out, const char* name,
                                const char* help) const {
   char line[256];
   std::snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s histogram\n", name,
                 help, name);
   out += line;
   uint64_t cumulative = 0;
-  for (size_t i = 0; i <= bounds.size(); ++i) {
+  for (size_t i = 0; i <= size_; ++i) {
     cumulative += counts_[i].load(std::memory_order_relaxed);
-    if (i < bounds.size())
+    if (i < size_)
       std::snprintf(line, sizeof line, "%s_bucket{le=\"%g\"} %llu\n", name,
-                    bounds[i], static_cast<unsigned long long>(cumulative));
+                    bounds_[i], static_cast<unsigned long long>(cumulative));
     else
       std::snprintf(line, sizeof line, "%s_bucket{le=\"+Inf\"} %llu\n", name,
                     static_cast<unsigned long long>(cumulative));
@@ -75,6 +81,14 @@ std::string metrics::render() const {
   gauge(out, "counter", "collab_frames_out_total", "frames sent", frames_out);
   gauge(out, "counter", "collab_slow_reader_closes_total",
         "sockets closed 1013 for reading too slowly", slow_reader_closes);
+  gauge(out, "counter", "collab_document_activations_total",
+        "document actors activated (first use, failover, move)", activations);
+  gauge(out, "counter", "collab_document_hand_offs_total",
+        "documents handed off to another node (moves)", hand_offs);
+  gauge(out, "counter", "collab_members_lost_total",
+        "cluster members seen down (failovers)", members_lost);
+  gauge(out, "counter", "collab_revoked_closes_total",
+        "sockets closed because their token was revoked", revoked_closes);
   out += "# HELP collab_errors_total error messages sent, by code\n"
          "# TYPE collab_errors_total counter\n";
   for (int i = 0; i < errc_count; ++i) {
@@ -88,6 +102,11 @@ std::string metrics::render() const {
                      "op frame received to ack sent");
   commit_latency.render(out, "collab_commit_latency_seconds",
                         "store commit round trip");
+  commit_batch.render(out, "collab_commit_batch_ops",
+                      "ops in one commit request of a document");
+  mailbox_depth.render(out, "collab_document_mailbox_depth",
+                       "messages waiting in a document actor's mailbox, "
+                       "sampled at each submitted op");
   return out;
 }
 

@@ -6,25 +6,44 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 
 #include "actors/errors.hpp"
 
 namespace collab {
 
-// A fixed-bucket latency histogram (seconds).
-class latency_histogram {
+// A fixed-bucket histogram; the sum is kept in millionths of the unit.
+class histogram {
 public:
-  static constexpr std::array<double, 14> bounds{
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-    0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   2.5};
-  void observe(double seconds);
+  static constexpr size_t max_buckets = 16;
+  explicit histogram(std::initializer_list<double> bounds);
+  void observe(double value);
   // Appends the histogram in Prometheus text format.
   void render(std::string& out, const char* name, const char* help) const;
 
 private:
-  std::array<std::atomic<uint64_t>, bounds.size() + 1> counts_{};
+  std::array<double, max_buckets> bounds_{};
+  size_t size_ = 0;
+  std::array<std::atomic<uint64_t>, max_buckets + 1> counts_{};
   std::atomic<uint64_t> sum_micros_{0};
+};
+
+// Latencies in seconds, 100 us to 2.5 s.
+struct latency_histogram : histogram {
+  latency_histogram()
+    : histogram({0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                 0.05, 0.1, 0.25, 0.5, 1.0, 2.5}) {
+    // nop
+  }
+};
+
+// Counts (batch sizes, queue depths), 1 to 1000.
+struct count_histogram : histogram {
+  count_histogram()
+    : histogram({1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}) {
+    // nop
+  }
 };
 
 struct metrics {
@@ -37,9 +56,15 @@ struct metrics {
   std::atomic<uint64_t> frames_in{0};
   std::atomic<uint64_t> frames_out{0};
   std::atomic<uint64_t> slow_reader_closes{0};
+  std::atomic<uint64_t> activations{0};      // document actors started
+  std::atomic<uint64_t> hand_offs{0};        // documents moved away
+  std::atomic<uint64_t> members_lost{0};     // failovers: members seen down
+  std::atomic<uint64_t> revoked_closes{0};   // sockets cut off by revocation
   std::array<std::atomic<uint64_t>, errc_count> errors{};
   latency_histogram ack_latency;     // frame received -> ack queued
   latency_histogram commit_latency;  // commit sent -> store answered
+  count_histogram commit_batch;      // ops per commit of one document
+  count_histogram mailbox_depth;     // a document's mailbox at each submit
 
   void count_error(errc e) {
     errors[static_cast<size_t>(e)].fetch_add(1, std::memory_order_relaxed);

@@ -74,6 +74,14 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
     ->delimiter(',');
   app.add_flag("--dev", cfg.dev, "development mode: print a dev token")
     ->envname("COLLAB_DEV");
+  opt("web-dir", cfg.web_dir, "COLLAB_WEB_DIR",
+      "directory of the built demo page (empty: <collabd dir>/../web)");
+  opt("admin-port", cfg.admin_port, "COLLAB_ADMIN_PORT",
+      "admin API port (0: none); see docs/ADMIN.md");
+  opt("admin-bind", cfg.admin_bind, "COLLAB_ADMIN_BIND",
+      "admin API address (keep it private)");
+  opt("admin-token", cfg.admin_token, "COLLAB_ADMIN_TOKEN",
+      "bearer token of the admin API (required with an admin port)");
   opt("max-frame-bytes", cfg.max_frame_bytes, "COLLAB_MAX_FRAME_BYTES",
       "largest WebSocket frame (close 1009 above)");
   opt("max-doc-bytes", cfg.max_doc_bytes, "COLLAB_MAX_DOC_BYTES",

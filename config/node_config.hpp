@@ -26,6 +26,12 @@ struct node_config {
   std::vector<std::string> allowed_origins;  // empty: this node's own URL
   bool dev = false;             // development mode: prints a token
 
+  // The demo page and the admin endpoint.
+  std::string web_dir;          // built web assets; empty: <exe dir>/../web
+  uint16_t admin_port = 0;      // 0: no admin endpoint
+  std::string admin_bind = "127.0.0.1";
+  std::string admin_token;      // required with an admin port (dev: random)
+
   // Limits and backpressure.
   uint64_t max_frame_bytes = 1 << 20;
   uint64_t max_doc_bytes = 64ull << 20;

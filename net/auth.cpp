@@ -238,6 +238,7 @@ bool read_claims(const char* grants_json, int64_t now, int64_t leeway,
     return false;
   c.sub.assign(sub->value.GetString(), sub->value.GetStringLength());
   c.exp = *exp;
+  c.iat = iat.value_or(0);
   if (jti != d.MemberEnd()) c.jti.assign(jti->value.GetString(), jti->value.GetStringLength());
   return true;
 }

@@ -19,6 +19,7 @@ namespace collab::net {
 struct token_claims {
   std::string sub;
   int64_t exp = 0;                 // seconds since the epoch
+  int64_t iat = 0;                 // 0 when absent
   std::string jti;                 // empty when absent
   std::vector<std::string> docs;   // patterns the user may edit
   std::vector<std::string> read;   // patterns the user may only read

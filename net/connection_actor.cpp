@@ -85,6 +85,11 @@ struct connection_state {
   std::unordered_map<caf::actor_addr, std::string> doc_of;
   bool closing = false;
 
+  // For operators (collabctl conns).
+  uint64_t messages_in = 0;
+  uint64_t messages_out = 0;
+  clock::time_point opened = clock::now();
+
   static inline const char* name = "connection";
 };
 
@@ -92,6 +97,7 @@ using self_ptr = caf::stateful_actor<connection_state>*;
 
 void send_frame(self_ptr self, std::string frame) {
   node_metrics().frames_out.fetch_add(1, std::memory_order_relaxed);
+  ++self->state.messages_out;
   self->state.sink->send(std::make_shared<const std::string>(std::move(frame)));
 }
 
@@ -122,8 +128,8 @@ void arm_expiry(self_ptr self) {
 void send_join(self_ptr self, doc_link& link) {
   auto& st = self->state;
   link.state = doc_link::phase::joining;
-  join_request req{self, st.session, st.client, st.claims.sub, link.resume,
-                   link.rev};
+  join_request req{self,      st.session, st.client, st.claims.sub,
+                   link.resume, link.rev,  st.ctx->cfg.node_id};
   self->send(link.actor, std::move(req));
 }
 
@@ -229,6 +235,7 @@ void on_frame(self_ptr self, std::string& text) {
   if (st.closing)
     return;
   node_metrics().frames_in.fetch_add(1, std::memory_order_relaxed);
+  ++st.messages_in;
   client_message m;
   decode_error err;
   bool ok = decode(text, m, err);
@@ -306,6 +313,10 @@ void on_frame(self_ptr self, std::string& text) {
         send_error(self, errc::forbidden, "the token is for another user");
         return;
       }
+      if (st.ctx->revocations.revoked(claims)) {
+        send_error(self, errc::forbidden, "token refused: revoked");
+        return;
+      }
       st.claims = std::move(claims);
       arm_expiry(self);
       return;
@@ -371,6 +382,41 @@ caf::behavior connection(self_ptr self, server_context* ctx,
   return {
     [=](frame_atom, std::string& text) { on_frame(self, text); },
     [=](closed_atom) { self->quit(); },
+    [=](inspect_atom) {
+      auto& st = self->state;
+      conn_status out;
+      out.node = st.ctx->cfg.node_id;
+      out.session = st.session;
+      out.user = st.claims.sub;
+      out.client = st.client;
+      out.remote = st.sink->remote();
+      for (auto& [doc, link] : st.docs)
+        out.docs.push_back(doc);
+      std::sort(out.docs.begin(), out.docs.end());
+      out.send_queue_bytes = st.sink->queued_bytes();
+      out.messages_in = st.messages_in;
+      out.messages_out = st.messages_out;
+      out.connected_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           clock::now() - st.opened)
+                           .count();
+      return out;
+    },
+    [=](kick_atom) {
+      spdlog::info("session={} user={} event=kicked", self->state.session,
+                   self->state.claims.sub);
+      close_socket(self, 1008, "closed by an operator");
+    },
+    [=](revoke_atom) -> bool {
+      // A revocation arrived: cut this socket off if it is ours.
+      auto& st = self->state;
+      if (st.closing || !st.ctx->revocations.revoked(st.claims))
+        return false;
+      spdlog::info("session={} user={} event=revoked", st.session,
+                   st.claims.sub);
+      node_metrics().revoked_closes.fetch_add(1, std::memory_order_relaxed);
+      close_socket(self, 1008, "token revoked");
+      return true;
+    },
     [=](resolve_atom, const std::string& doc) {
       auto i = self->state.docs.find(doc);
       if (i != self->state.docs.end()
@@ -424,6 +470,7 @@ caf::behavior connection(self_ptr self, server_context* ctx,
         return encode_op(c.doc, c.rev, c.client, c.seq, c.op);
       });
       node_metrics().frames_out.fetch_add(1, std::memory_order_relaxed);
+      ++st.messages_out;
       st.sink->send(ev.op.frame_ptr());
     },
     [=](ack_event& ev) {

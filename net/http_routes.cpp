@@ -1,8 +1,10 @@
 #include "net/http_routes.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <caf/all.hpp>
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -10,6 +12,7 @@
 #include "actors/metrics.hpp"
 #include "actors/ot/op_json.hpp"
 #include "net/codec.hpp"
+#include "net/http_util.hpp"
 #include "persistence/store_error.hpp"
 
 namespace collab::net {
@@ -17,79 +20,6 @@ namespace {
 
 namespace http = boost::beast::http;
 constexpr auto actor_timeout = std::chrono::seconds(10);
-
-http_response make_response(const http_request& req, http::status status,
-                            std::string body, const char* content_type) {
-  http_response res{status, req.version()};
-  res.set(http::field::server, "collabd");
-  res.set(http::field::content_type, content_type);
-  res.keep_alive(req.keep_alive());
-  res.body() = std::move(body);
-  res.prepare_payload();
-  return res;
-}
-
-http_response json_error(const http_request& req, http::status status,
-                         std::string_view code, std::string_view message) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.StartObject();
-  w.Key("error");
-  w.String(code.data(), code.size());
-  w.Key("message");
-  w.String(message.data(), message.size());
-  w.EndObject();
-  auto res = make_response(req, status, buf.GetString(), "application/json");
-  res.set(http::field::cache_control, "no-store");
-  return res;
-}
-
-std::string_view path_of(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
-
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() + 0 && isxdigit(s[i + 1])
-        && isxdigit(s[i + 2])) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)),
-                                         nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-// The value of query parameter `key`, or `fallback`.
-uint64_t query_u64(std::string_view target, std::string_view key,
-                   uint64_t fallback, bool& bad) {
-  auto q = target.find('?');
-  if (q == std::string_view::npos)
-    return fallback;
-  auto query = target.substr(q + 1);
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    auto pair = query.substr(0, amp);
-    auto eq = pair.find('=');
-    if (pair.substr(0, eq) == key && eq != std::string_view::npos) {
-      auto v = pair.substr(eq + 1);
-      if (v.empty() || v.size() > 19
-          || v.find_first_not_of("0123456789") != std::string_view::npos) {
-        bad = true;
-        return fallback;
-      }
-      return std::stoull(std::string(v));
-    }
-    if (amp == std::string_view::npos)
-      break;
-    query.remove_prefix(amp + 1);
-  }
-  return fallback;
-}
 
 // The caller's claims from the Authorization header or cookie, or an answer.
 bool authenticate(server_context& ctx, const http_request& req,
@@ -102,12 +32,14 @@ bool authenticate(server_context& ctx, const http_request& req,
   auto token = extract_token(req[http::field::authorization],
                              req[http::field::cookie]);
   std::string why = "no token";
-  if (!token || !ctx.verifier.verify(*token, claims, why)) {
-    refusal = json_error(req, http::status::unauthorized, "unauthorized", why);
-    refusal.set(http::field::www_authenticate, "Bearer");
-    return false;
+  if (token && ctx.verifier.verify(*token, claims, why)) {
+    if (!ctx.revocations.revoked(claims))
+      return true;
+    why = "token revoked";
   }
-  return true;
+  refusal = json_error(req, http::status::unauthorized, "unauthorized", why);
+  refusal.set(http::field::www_authenticate, "Bearer");
+  return false;
 }
 
 void get_doc(server_context& ctx, const http_request& req, std::string doc,
@@ -233,26 +165,162 @@ void docs_route(server_context& ctx, const http_request& req,
           std::move(reply));
 }
 
-void post_session(server_context& ctx, const http_request& req,
-                  reply_fn reply) {
-  token_claims claims;
-  http_response refusal;
-  auto token = extract_token(req[http::field::authorization], {});
-  std::string why = "a Bearer token is required";
-  if (!token || !ctx.verifier.verify(*token, claims, why)) {
-    reply(json_error(req, http::status::unauthorized, "unauthorized", why));
-    return;
-  }
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-               .count();
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+// True when the request came to a loopback name (plain http is fine there,
+// and browsers accept Secure cookies only over https elsewhere).
+bool loopback_host(const http_request& req) {
+  auto host = std::string_view{req[http::field::host]};
+  host = host.substr(0, host.rfind(':') == std::string_view::npos
+                          || host.back() == ']'
+                          ? host.size()
+                          : host.rfind(':'));
+  return host == "localhost" || host == "127.0.0.1" || host == "[::1]";
+}
+
+// 204 with the HttpOnly session cookie holding `token`.
+http_response session_cookie(const http_request& req, const std::string& token,
+                             int64_t exp, bool secure) {
   auto res = make_response(req, http::status::no_content, {},
                            "application/json");
   res.set(http::field::set_cookie,
-          "collab_token=" + *token + "; Path=/; Max-Age="
-            + std::to_string(std::max<int64_t>(0, claims.exp - now))
-            + "; HttpOnly; Secure; SameSite=Strict");
+          "collab_token=" + token + "; Path=/; Max-Age="
+            + std::to_string(std::max<int64_t>(0, exp - unix_now()))
+            + "; HttpOnly" + (secure ? "; Secure" : "") + "; SameSite=Strict");
   res.set(http::field::cache_control, "no-store");
+  return res;
+}
+
+void post_session(server_context& ctx, const http_request& req,
+                  reply_fn reply) {
+  token_claims claims;
+  auto token = extract_token(req[http::field::authorization], {});
+  std::string why = "a Bearer token is required";
+  bool valid = token && ctx.verifier.verify(*token, claims, why);
+  if (valid && ctx.revocations.revoked(claims)) {
+    valid = false;
+    why = "token revoked";
+  }
+  if (!valid) {
+    reply(json_error(req, http::status::unauthorized, "unauthorized", why));
+    return;
+  }
+  reply(session_cookie(req, *token, claims.exp, true));
+}
+
+// Development mode only: a session for any user name, all documents, 1 h.
+void post_dev_login(server_context& ctx, const http_request& req,
+                    reply_fn reply) {
+  rapidjson::Document body;
+  body.Parse(req.body().data(), req.body().size());
+  std::string user;
+  if (!body.HasParseError() && body.IsObject() && body.HasMember("user")
+      && body["user"].IsString())
+    user.assign(body["user"].GetString(), body["user"].GetStringLength());
+  if (user.empty() || user.size() > 64
+      || user.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+                                "vwxyz0123456789_ .-")
+           != std::string::npos) {
+    reply(json_error(req, http::status::bad_request, "bad_request",
+                     "user: 1 to 64 of [A-Za-z0-9_ .-]"));
+    return;
+  }
+  constexpr int64_t ttl = 3600;
+  auto token = mint_token(ctx.cfg.jwt_secret, user, {"*"}, {}, ttl);
+  reply(session_cookie(req, token, unix_now() + ttl, !loopback_host(req)));
+}
+
+// What the demo page needs to know: this node and where the others take
+// sockets (the page builds ws://<its host>:<client_port>/v1/ws, so that the
+// cookie, which belongs to the host, goes along).
+void get_config(server_context& ctx, const http_request& req, reply_fn reply) {
+  auto answer = [&ctx, req, reply](const std::vector<member_info>& members) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("node");
+    w.String(ctx.cfg.node_id.c_str());
+    w.Key("dev");
+    w.Bool(ctx.cfg.dev);
+    w.Key("nodes");
+    w.StartArray();
+    for (auto& m : members) {
+      w.StartObject();
+      w.Key("node");
+      w.String(m.node.c_str());
+      w.Key("client_port");
+      w.Uint(m.client_port);
+      w.Key("state");
+      w.String(to_string(m.state));
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    auto res = make_response(req, http::status::ok, buf.GetString(),
+                             "application/json");
+    res.set(http::field::cache_control, "no-store");
+    reply(std::move(res));
+  };
+  member_info self;
+  self.node = ctx.cfg.node_id;
+  self.client_port = ctx.client_port;
+  if (!ctx.membership) {
+    answer({self});
+    return;
+  }
+  auto membership = ctx.membership;
+  ctx.sys.spawn([=](caf::event_based_actor* actor) {
+    actor->request(membership, std::chrono::seconds(2), members_atom_v)
+      .then(
+        [=](std::vector<member_info>& members) {
+          // Our own node first: the page connects there first.
+          std::stable_partition(members.begin(), members.end(),
+                                [&](const member_info& m) {
+                                  return m.node == self.node;
+                                });
+          answer(members);
+        },
+        [=](caf::error&) { answer({self}); });
+  });
+}
+
+void get_static(server_context& ctx, const http_request& req,
+                std::string_view path, reply_fn reply) {
+  auto file = ctx.site.find(path);
+  if (file == nullptr && path == "/") {
+    reply(make_response(req, http::status::ok,
+                        "collab node " + ctx.cfg.node_id
+                          + ": WebSocket protocol v1 at /v1/ws (the demo page "
+                            "is not built: run tools/build)\n",
+                        "text/plain"));
+    return;
+  }
+  if (file == nullptr) {
+    reply(json_error(req, http::status::not_found, "not_found",
+                     "no such file"));
+    return;
+  }
+  if (req[http::field::if_none_match] == file->etag) {
+    auto res = make_response(req, http::status::not_modified, {},
+                             file->content_type.c_str());
+    res.set(http::field::etag, file->etag);
+    res.set(http::field::cache_control, file->cache_control);
+    reply(std::move(res));
+    return;
+  }
+  auto res = make_response(req, http::status::ok, file->body,
+                           file->content_type.c_str());
+  res.set(http::field::etag, file->etag);
+  res.set(http::field::cache_control, file->cache_control);
+  res.set("X-Content-Type-Options", "nosniff");
+  if (path == "/")
+    res.set("Content-Security-Policy",
+            "default-src 'self'; connect-src 'self' ws: wss:; "
+            "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
   reply(std::move(res));
 }
 
@@ -303,11 +371,13 @@ void handle_http(server_context& ctx, const http_request& req, reply_fn reply) {
     docs_route(ctx, req, path, std::move(reply));
   } else if (req.method() == http::verb::post && path == "/v1/session") {
     post_session(ctx, req, std::move(reply));
-  } else if (get && path == "/") {
-    reply(make_response(req, http::status::ok,
-                        "collab node " + ctx.cfg.node_id
-                          + ": WebSocket protocol v1 at /v1/ws\n",
-                        "text/plain"));
+  } else if (req.method() == http::verb::post && path == "/v1/dev/login"
+             && ctx.cfg.dev) {
+    post_dev_login(ctx, req, std::move(reply));
+  } else if (get && path == "/v1/config") {
+    get_config(ctx, req, std::move(reply));
+  } else if (get && (path == "/" || path.rfind("/assets/", 0) == 0)) {
+    get_static(ctx, req, path, std::move(reply));
   } else {
     reply(json_error(req, http::status::not_found, "not_found",
                      "no such route"));

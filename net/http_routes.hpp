@@ -12,13 +12,11 @@
 #include <boost/beast/http.hpp>
 
 #include "net/auth.hpp"
+#include "net/http_util.hpp"
 #include "net/server_context.hpp"
 
 namespace collab::net {
 
-using http_request = boost::beast::http::request<boost::beast::http::string_body>;
-using http_response =
-  boost::beast::http::response<boost::beast::http::string_body>;
 using reply_fn = std::function<void(http_response)>;
 
 // Answers one plain HTTP request; calls `reply` exactly once.

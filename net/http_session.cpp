@@ -5,6 +5,7 @@
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
+#include "net/admin_routes.hpp"
 #include "net/ws_session.hpp"
 
 namespace collab::net {
@@ -15,8 +16,8 @@ constexpr size_t max_body = 64 * 1024;  // no route takes a large body
 } // namespace
 
 http_session::http_session(boost::asio::ip::tcp::socket&& socket,
-                           server_context& ctx)
-  : stream_(std::move(socket)), ctx_(ctx) {
+                           server_context& ctx, port_kind kind)
+  : stream_(std::move(socket)), ctx_(ctx), kind_(kind) {
   // nop
 }
 
@@ -46,7 +47,7 @@ void http_session::on_read(boost::beast::error_code ec, size_t) {
   if (ec)
     return;  // timeouts and resets end the connection quietly
   auto req = parser_->release();
-  if (boost::beast::websocket::is_upgrade(req)) {
+  if (kind_ == port_kind::client && boost::beast::websocket::is_upgrade(req)) {
     token_claims claims;
     http_response refusal;
     if (!check_upgrade(ctx_, req, claims, refusal)) {
@@ -61,12 +62,16 @@ void http_session::on_read(boost::beast::error_code ec, size_t) {
   }
   // The answer may come from an actor thread: hop back onto our strand.
   auto self = shared_from_this();
-  handle_http(ctx_, req, [self](http_response res) {
+  auto reply = [self](http_response res) {
     boost::asio::post(self->stream_.get_executor(),
                       [self, r = std::move(res)]() mutable {
                         self->write(std::move(r));
                       });
-  });
+  };
+  if (kind_ == port_kind::admin)
+    handle_admin(ctx_, req, std::move(reply));
+  else
+    handle_http(ctx_, req, std::move(reply));
 }
 
 void http_session::write(http_response res) {

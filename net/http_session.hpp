@@ -1,6 +1,6 @@
 // One plain HTTP connection (keep-alive): reads requests, answers them
-// through http_routes, and turns itself into a ws_session on an accepted
-// upgrade to /v1/ws.
+// through http_routes (client port) or admin_routes (admin port), and on the
+// client port turns itself into a ws_session on an accepted upgrade.
 //
 // Thread-safety: members are touched only on the connection's strand.
 #pragma once
@@ -16,9 +16,12 @@
 
 namespace collab::net {
 
+enum class port_kind : uint8_t { client, admin };
+
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
-  http_session(boost::asio::ip::tcp::socket&& socket, server_context& ctx);
+  http_session(boost::asio::ip::tcp::socket&& socket, server_context& ctx,
+               port_kind kind);
   void run();
 
 private:
@@ -30,6 +33,7 @@ private:
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   server_context& ctx_;
+  port_kind kind_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>>
     parser_;
   std::shared_ptr<http_response> res_;  // alive until written

@@ -8,8 +8,10 @@
 namespace collab::net {
 
 listener::listener(boost::asio::io_context& ioc,
-                   boost::asio::ip::tcp::endpoint ep, server_context& ctx)
-  : ioc_(ioc), acceptor_(boost::asio::make_strand(ioc)), ctx_(ctx) {
+                   boost::asio::ip::tcp::endpoint ep, server_context& ctx,
+                   port_kind kind)
+  : ioc_(ioc), acceptor_(boost::asio::make_strand(ioc)), ctx_(ctx),
+    kind_(kind) {
   acceptor_.open(ep.protocol());
   acceptor_.set_option(boost::asio::socket_base::reuse_address(true));
   acceptor_.bind(ep);
@@ -44,7 +46,7 @@ void listener::on_accept(boost::beast::error_code ec,
     boost::asio::ip::tcp::no_delay nd(true);
     boost::beast::error_code ignored;
     socket.set_option(nd, ignored);
-    std::make_shared<http_session>(std::move(socket), ctx_)->run();
+    std::make_shared<http_session>(std::move(socket), ctx_, kind_)->run();
   }
   do_accept();
 }

@@ -14,7 +14,9 @@
 
 #include "config/node_config.hpp"
 #include "net/auth.hpp"
+#include "net/revocation_list.hpp"
 #include "net/session_registry.hpp"
+#include "net/static_site.hpp"
 #include "persistence/document_store.hpp"
 
 namespace collab::net {
@@ -32,8 +34,15 @@ struct server_context {
   caf::actor directory;            // resolve_atom -> document actor
   document_store_actor store;      // op history reads
   std::vector<std::string> allowed_origins;  // set before serving
+  uint16_t client_port = 0;                  // the bound port, set before serving
   std::atomic<bool> draining{false};
   session_registry sessions;
+  revocation_list revocations;
+  static_site site;                // the demo page; empty when not built
+  caf::actor membership;           // null for a single node
+  caf::actor agent;                // this node's node_agent
+  caf::actor redis_admin;          // null without Redis
+  std::function<void()> start_drain;  // the drain procedure (collabd main)
   // What /readyz asks: each check answers "" when fine, else the reason
   // (e.g. "postgres: connection refused"). Set before serving.
   std::vector<std::function<std::string()>> readiness_checks;

@@ -1,6 +1,7 @@
 // The live WebSocket sessions of this node and their connection actors, so
-// that a shutdown (and, from the cluster issue on, a drain) can close every
-// socket with 1001, wait until they are gone, and end what is left.
+// that a shutdown or drain can close every socket with 1001, wait until they
+// are gone, and end what is left; and so that operators can list and kick
+// them (collabctl conns, kick).
 //
 // Thread-safety: all members lock `mutex_`; sinks are called outside it.
 #pragma once
@@ -8,6 +9,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -20,9 +22,10 @@ namespace collab::net {
 
 class session_registry {
 public:
-  void add(const void* key, std::weak_ptr<session_sink> s, caf::actor conn) {
+  void add(const void* key, std::weak_ptr<session_sink> s, caf::actor conn,
+           std::string id) {
     std::lock_guard<std::mutex> guard{mutex_};
-    sessions_.emplace(key, entry{std::move(s), std::move(conn)});
+    sessions_.emplace(key, entry{std::move(s), std::move(conn), std::move(id)});
   }
   void remove(const void* key) {
     std::lock_guard<std::mutex> guard{mutex_};
@@ -45,6 +48,23 @@ public:
       s->close(code, reason);
   }
 
+  std::vector<caf::actor> connections() const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    std::vector<caf::actor> out;
+    for (auto& [key, e] : sessions_)
+      out.push_back(e.conn);
+    return out;
+  }
+
+  // The connection actor of session `id`, or a null handle.
+  caf::actor find(const std::string& id) const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    for (auto& [key, e] : sessions_)
+      if (e.id == id)
+        return e.conn;
+    return {};
+  }
+
   // Ends every connection actor still alive (their sockets are gone).
   void kill_all() {
     std::lock_guard<std::mutex> guard{mutex_};
@@ -56,6 +76,7 @@ private:
   struct entry {
     std::weak_ptr<session_sink> sink;
     caf::actor conn;
+    std::string id;
   };
   mutable std::mutex mutex_;
   std::unordered_map<const void*, entry> sessions_;

@@ -15,6 +15,10 @@ public:
   virtual ~session_sink() = default;
   virtual void send(std::shared_ptr<const std::string> frame) = 0;
   virtual void close(uint16_t code, std::string reason) = 0;
+  // Bytes waiting to be written (for operators; approximate).
+  virtual uint64_t queued_bytes() const = 0;
+  // The peer's address, "ip:port".
+  virtual const std::string& remote() const = 0;
 };
 
 } // namespace collab::net

@@ -27,8 +27,18 @@ std::string random_session_id() {
 
 } // namespace
 
+namespace {
+std::string remote_of(beast::tcp_stream& stream) {
+  beast::error_code ec;
+  auto ep = stream.socket().remote_endpoint(ec);
+  return ec ? std::string{"?"}
+            : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+} // namespace
+
 ws_session::ws_session(beast::tcp_stream&& stream, server_context& ctx)
-  : ws_(ws_stream{std::move(stream)}),
+  : remote_(remote_of(stream)),
+    ws_(ws_stream{std::move(stream)}),
     ctx_(ctx),
     session_id_(random_session_id()),
     hard_close_timer_(ws_.get_executor()) {
@@ -62,7 +72,7 @@ void ws_session::on_accept(beast::error_code ec) {
     return;
   }
   conn_ = spawn_connection(ctx_, shared_from_this(), claims_, session_id_);
-  ctx_.sessions.add(this, weak_from_this(), conn_);
+  ctx_.sessions.add(this, weak_from_this(), conn_, session_id_);
   spdlog::debug("session={} user={} event=open", session_id_, claims_.sub);
   do_read();
 }
@@ -117,7 +127,7 @@ void ws_session::on_send(std::shared_ptr<const std::string> frame) {
   if (too_slow()) {
     node_metrics().slow_reader_closes.fetch_add(1, std::memory_order_relaxed);
     spdlog::info("session={} event=slow_reader queued_bytes={}", session_id_,
-                 queued_bytes_);
+                 queued_bytes_.load());
     start_close(websocket::close_code::try_again_later, "too slow a reader",
                 true);
     return;

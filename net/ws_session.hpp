@@ -12,6 +12,7 @@
 // send() and close() post onto it and are safe from any thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -45,6 +46,8 @@ public:
 
   void send(std::shared_ptr<const std::string> frame) override;
   void close(uint16_t code, std::string reason) override;
+  uint64_t queued_bytes() const override { return queued_bytes_.load(); }
+  const std::string& remote() const override { return remote_; }
 
 private:
   void on_accept(beast::error_code ec);
@@ -59,6 +62,7 @@ private:
   void do_close();
   void on_closed();
 
+  std::string remote_;  // before ws_: read off the stream before it moves
   websocket::stream<ws_stream> ws_;
   server_context& ctx_;
   beast::flat_buffer buffer_;
@@ -72,7 +76,7 @@ private:
     clock::time_point queued_at;
   };
   std::deque<queued_frame> queue_;
-  size_t queued_bytes_ = 0;
+  std::atomic<size_t> queued_bytes_{0};  // read by operators off the strand
   bool writing_ = false;
   bool closing_ = false;       // no more frames are taken
   bool close_sent_ = false;

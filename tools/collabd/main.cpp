@@ -3,6 +3,7 @@
 // document directory and store) and the client listener (HTTP + WebSocket).
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <functional>
 #include <cstdio>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <caf/all.hpp>
@@ -20,6 +22,7 @@
 
 #include "actors/directory.hpp"
 #include "actors/membership.hpp"
+#include "actors/node_agent.hpp"
 #include "actors/messages.hpp"
 #include "config/node_config.hpp"
 #include "net/auth.hpp"
@@ -27,6 +30,7 @@
 #include "net/server_context.hpp"
 #include "persistence/memory_store.hpp"
 #include "persistence/pg_store.hpp"
+#include "persistence/redis_admin.hpp"
 #include "persistence/redis_op_log.hpp"
 
 namespace {
@@ -83,6 +87,13 @@ void add_storage_metrics(collab::net::server_context& ctx,
     });
 }
 
+// <directory of this executable>/../web: where tools/build puts the page.
+std::string default_web_dir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string{"web"} : (exe.parent_path() / ".." / "web").string();
+}
+
 void setup_logging(const collab::node_config& cfg) {
   auto logger = spdlog::stderr_color_mt("collabd");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ node=" + cfg.node_id
@@ -106,12 +117,22 @@ int main(int argc, char** argv) {
     }
     cfg.jwt_secret = random_secret();
   }
+  if (cfg.admin_port != 0 && cfg.admin_token.empty()) {
+    if (!cfg.dev) {
+      spdlog::error("event=config_error message=\"COLLAB_ADMIN_TOKEN is "
+                    "required with COLLAB_ADMIN_PORT outside development "
+                    "mode (--dev)\"");
+      return 2;
+    }
+    cfg.admin_token = random_secret();
+  }
   if (cfg.pg_url.empty())
     spdlog::warn("event=config_note message=\"no COLLAB_PG_URL: documents "
                  "live in memory and are lost at exit\"");
 
   caf::actor_system_config sys_cfg;
   collab::register_message_types(sys_cfg);
+  sys_cfg.add_message_type<collab::stream_info>("collab::stream_info");
   sys_cfg.set("scheduler.max-threads", cfg.actor_threads);
   bool clustered = cfg.cluster_port != 0;
   if (clustered) {
@@ -156,6 +177,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (!cfg.redis_url.empty())
+    ctx.redis_admin = collab::spawn_redis_admin(sys, redis_opts);
   add_storage_metrics(ctx, pg_status, op_log.health());
 
   collab::document_options doc_opts;
@@ -171,27 +194,6 @@ int main(int argc, char** argv) {
                               + std::chrono::milliseconds(100);
   }
   ctx.directory = collab::spawn_directory(sys, ctx.store, doc_opts);
-  caf::actor membership;
-  if (clustered) {
-    collab::membership_options mopts;
-    mopts.self.node = cfg.node_id;
-    mopts.self.host = cfg.cluster_bind;
-    mopts.self.port = cfg.cluster_port;
-    mopts.seeds = cfg.seeds;
-    mopts.directory = ctx.directory;
-    membership = collab::spawn_membership(sys, mopts);
-    auto published = sys.middleman().publish(membership, cfg.cluster_port,
-                                             cfg.cluster_bind.c_str(), true);
-    if (!published) {
-      spdlog::error("event=cluster_listen_failed bind={} port={} error=\"{}\"",
-                    cfg.cluster_bind, cfg.cluster_port,
-                    sys.render(published.error()));
-      return 1;
-    }
-    spdlog::info("event=cluster_listening bind={} port={} seeds={}",
-                 cfg.cluster_bind, cfg.cluster_port, fmt::join(cfg.seeds, ","));
-  }
-
   boost::asio::io_context ioc{cfg.io_threads};
   std::shared_ptr<collab::net::listener> lst;
   try {
@@ -204,35 +206,56 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto port = lst->port();
-  ctx.allowed_origins = cfg.allowed_origins;
-  if (ctx.allowed_origins.empty()) {
-    auto p = std::to_string(port);
-    ctx.allowed_origins = {"http://localhost:" + p, "http://127.0.0.1:" + p};
-    auto own = "http://" + cfg.bind + ":" + p;
-    if (own != ctx.allowed_origins[1])
-      ctx.allowed_origins.push_back(own);
+  ctx.client_port = port;
+  std::shared_ptr<collab::net::listener> admin_lst;
+  if (cfg.admin_port != 0) {
+    try {
+      boost::asio::ip::tcp::endpoint ep{
+        boost::asio::ip::make_address(cfg.admin_bind), cfg.admin_port};
+      admin_lst = std::make_shared<collab::net::listener>(
+        ioc, ep, ctx, collab::net::port_kind::admin);
+    } catch (const std::exception& e) {
+      spdlog::error("event=listen_failed bind={} port={} error=\"{}\"",
+                    cfg.admin_bind, cfg.admin_port, e.what());
+      return 1;
+    }
   }
-  lst->run();
+  auto web_dir = cfg.web_dir.empty() ? default_web_dir() : cfg.web_dir;
+  if (!ctx.site.load(web_dir))
+    spdlog::info("event=no_demo_page dir={} message=\"run tools/build to "
+                 "build the demo page\"", web_dir);
 
-  // Shutdown: stop accepting, close every socket with 1001 (clients
-  // reconnect elsewhere), wait for them up to a deadline, then stop.
-  boost::asio::signal_set signals{ioc, SIGINT, SIGTERM};
+  // The drain procedure (SIGTERM, or collabctl drain): documents move away
+  // (their subscribers follow them), then sockets close with 1001. After a
+  // signal the process exits; after collabctl drain it stays up, draining,
+  // until stopped.
   boost::asio::steady_timer shutdown_timer{ioc};
   auto deadline = std::chrono::steady_clock::now();
+  bool drain_started = false, drain_done = false, exiting = false;
   std::function<void()> wait_for_sockets = [&] {
     if (ctx.sessions.size() == 0
         || std::chrono::steady_clock::now() > deadline) {
-      lst->stop();
-      ioc.stop();
+      drain_done = true;
+      if (exiting) {
+        lst->stop();
+        if (admin_lst)
+          admin_lst->stop();
+        ioc.stop();
+      }
       return;
     }
     shutdown_timer.expires_after(std::chrono::milliseconds(20));
-    shutdown_timer.async_wait([&](boost::system::error_code) {
-      wait_for_sockets();
+    shutdown_timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec)
+        wait_for_sockets();
     });
   };
-  // Drain (cluster): tell the members, let the documents move away (their
-  // subscribers follow them), then close the sockets with 1001.
+  auto close_sockets = [&] {
+    ctx.sessions.close_all(1001, "node draining; reconnect to another node");
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    wait_for_sockets();
+  };
+  caf::actor membership;
   std::function<void()> wait_for_documents = [&] {
     caf::scoped_actor probe{sys};
     uint64_t left = 0;
@@ -240,18 +263,25 @@ int main(int argc, char** argv) {
       .receive([&](uint64_t n) { left = n; }, [&](caf::error&) { left = 0; });
     if (left == 0 || std::chrono::steady_clock::now() > deadline) {
       spdlog::info("event=drained documents_left={}", left);
-      ctx.sessions.close_all(1001, "node draining; reconnect to another node");
-      deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      wait_for_sockets();
+      close_sockets();
       return;
     }
     shutdown_timer.expires_after(std::chrono::milliseconds(50));
-    shutdown_timer.async_wait([&](boost::system::error_code) {
-      wait_for_documents();
+    shutdown_timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec)
+        wait_for_documents();
     });
   };
-  signals.async_wait([&](boost::system::error_code, int sig) {
-    spdlog::info("event=shutdown signal={} sockets={}", sig,
+  // Runs on the I/O thread.
+  auto begin_drain = [&](bool exit_after) {
+    exiting = exiting || exit_after;
+    if (drain_started) {
+      if (drain_done && exiting)
+        close_sockets();  // drained by collabctl earlier: now exit
+      return;             // else the running drain exits at its end
+    }
+    drain_started = true;
+    spdlog::info("event=drain exit={} sockets={}", exit_after,
                  ctx.sessions.size());
     // The listener stays open until the end: /readyz answers 503 and new
     // WebSockets are refused while the node drains.
@@ -261,10 +291,73 @@ int main(int argc, char** argv) {
       caf::anon_send(membership, collab::drain_atom_v);
       wait_for_documents();
     } else {
-      ctx.sessions.close_all(1001, "node shutting down; reconnect");
-      deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      wait_for_sockets();
+      close_sockets();
     }
+  };
+
+  collab::node_agent_options agent_opts;
+  agent_opts.node = cfg.node_id;
+  if (clustered)
+    agent_opts.cluster_addr
+      = cfg.cluster_bind + ":" + std::to_string(cfg.cluster_port);
+  agent_opts.client_port = port;
+  agent_opts.admin_port = cfg.admin_port;
+  agent_opts.directory = ctx.directory;
+  agent_opts.redis_admin = ctx.redis_admin;
+  agent_opts.connections = [&ctx] { return ctx.sessions.connections(); };
+  agent_opts.kick = [&ctx](const std::string& session) {
+    auto conn = ctx.sessions.find(session);
+    if (conn)
+      caf::anon_send(conn, collab::kick_atom_v);
+    return static_cast<bool>(conn);
+  };
+  agent_opts.drain = [&] {
+    boost::asio::post(ioc, [&] { begin_drain(false); });
+  };
+  agent_opts.revoke = [&ctx](const collab::revocation& r) {
+    return ctx.revocations.add(r);
+  };
+  ctx.agent = collab::spawn_node_agent(sys, agent_opts);
+  if (clustered) {
+    collab::membership_options mopts;
+    mopts.self.node = cfg.node_id;
+    mopts.self.host = cfg.cluster_bind;
+    mopts.self.port = cfg.cluster_port;
+    mopts.seeds = cfg.seeds;
+    mopts.self.agent = ctx.agent;
+    mopts.self.client_port = port;
+    mopts.self.admin_port = cfg.admin_port;
+    mopts.directory = ctx.directory;
+    membership = collab::spawn_membership(sys, mopts);
+    ctx.membership = membership;
+    auto published = sys.middleman().publish(membership, cfg.cluster_port,
+                                             cfg.cluster_bind.c_str(), true);
+    if (!published) {
+      spdlog::error("event=cluster_listen_failed bind={} port={} error=\"{}\"",
+                    cfg.cluster_bind, cfg.cluster_port,
+                    sys.render(published.error()));
+      return 1;
+    }
+    spdlog::info("event=cluster_listening bind={} port={} seeds={}",
+                 cfg.cluster_bind, cfg.cluster_port, fmt::join(cfg.seeds, ","));
+  }
+
+  ctx.allowed_origins = cfg.allowed_origins;
+  if (ctx.allowed_origins.empty()) {
+    auto p = std::to_string(port);
+    ctx.allowed_origins = {"http://localhost:" + p, "http://127.0.0.1:" + p};
+    auto own = "http://" + cfg.bind + ":" + p;
+    if (own != ctx.allowed_origins[1])
+      ctx.allowed_origins.push_back(own);
+  }
+  lst->run();
+  if (admin_lst)
+    admin_lst->run();
+  boost::asio::signal_set signals{ioc, SIGINT, SIGTERM};
+  signals.async_wait([&](boost::system::error_code, int sig) {
+    spdlog::info("event=shutdown signal={} sockets={}", sig,
+                 ctx.sessions.size());
+    begin_drain(true);
   });
 
   auto url = "http://" + cfg.bind + ":" + std::to_string(port);
@@ -272,6 +365,10 @@ int main(int argc, char** argv) {
                fmt::join(ctx.allowed_origins, ","));
   std::cout << "collabd listening on " << url << " node=" << cfg.node_id
             << std::endl;
+  if (admin_lst)
+    std::cout << "admin API on http://" << cfg.admin_bind << ":"
+              << admin_lst->port() << (cfg.dev ? " token=" + cfg.admin_token : "")
+              << std::endl;
   if (cfg.dev)
     std::cout << "development token (user dev, all documents, 24 h): "
               << collab::net::mint_token(cfg.jwt_secret, "dev", {"*"}, {},
@@ -287,6 +384,9 @@ int main(int argc, char** argv) {
   ctx.sessions.kill_all();
   if (membership)
     caf::anon_send_exit(membership, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(ctx.agent, caf::exit_reason::user_shutdown);
+  if (ctx.redis_admin)
+    caf::anon_send_exit(ctx.redis_admin, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx.directory, caf::exit_reason::user_shutdown);
   op_log.stop();  // appends what is queued while Redis answers
   if (pg_status)

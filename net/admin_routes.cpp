@@ -1,0 +1,849 @@
+#include "net/admin_routes.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include <caf/all.hpp>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/gather.hpp"
+#include "actors/messages.hpp"
+#include "actors/ot/op_json.hpp"
+#include "net/codec.hpp"
+#include "persistence/redis_admin.hpp"
+
+namespace collab::net {
+namespace {
+
+namespace http = boost::beast::http;
+using writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using actor_ptr = caf::event_based_actor*;
+using members = std::vector<member_info>;
+
+constexpr auto ask_timeout = std::chrono::seconds(3);
+constexpr auto move_deadline = std::chrono::seconds(10);
+constexpr auto move_poll = std::chrono::milliseconds(50);
+constexpr uint64_t recent_ops = 20;
+
+void str(writer& w, const char* key, const std::string& v) {
+  w.Key(key);
+  w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+}
+
+// ---- JSON of the inspection types (docs/ADMIN.md names the fields)
+
+void write_node(writer& w, const node_status& n) {
+  w.StartObject();
+  str(w, "node", n.node);
+  w.Key("state");
+  w.String(to_string(n.state));
+  str(w, "cluster_addr", n.cluster_addr);
+  w.Key("client_port");
+  w.Uint(n.client_port);
+  w.Key("admin_port");
+  w.Uint(n.admin_port);
+  w.Key("uptime_s");
+  w.Double(n.uptime_ms / 1000.0);
+  w.Key("connections");
+  w.Int64(n.connections);
+  w.Key("sessions");
+  w.Int64(n.sessions);
+  w.Key("documents");
+  w.Int64(n.documents);
+  w.Key("ops_per_s");
+  w.Double(n.ops_per_s);
+  w.Key("rss_bytes");
+  w.Uint64(n.rss_bytes);
+  w.Key("ops_committed");
+  w.Uint64(n.ops_committed);
+  str(w, "version", n.version);
+  w.EndObject();
+}
+
+// `with_count`: false in the in-depth view, where "subscribers" is the list.
+void write_doc_fields(writer& w, const doc_status& d, bool with_count = true) {
+  str(w, "doc", d.doc);
+  str(w, "node", d.node);
+  w.Key("rev");
+  w.Uint64(d.rev);
+  w.Key("durable_rev");
+  w.Uint64(d.durable_rev);
+  w.Key("snapshot_rev");
+  w.Uint64(d.snapshot_rev);
+  if (with_count) {
+    w.Key("subscribers");
+    w.Uint64(d.subscribers);
+  }
+  w.Key("mailbox");
+  w.Uint64(d.mailbox);
+  w.Key("ops_per_s");
+  w.Double(d.ops_per_s);
+  w.Key("idle_s");
+  w.Double(d.idle_ms / 1000.0);
+}
+
+void write_raw_json(writer& w, const std::string& raw) {
+  if (raw.empty()) {
+    w.Null();
+    return;
+  }
+  w.RawValue(raw.data(), raw.size(), rapidjson::kObjectType);
+}
+
+void write_detail(writer& w, const doc_detail& d,
+                  const std::optional<stream_info>& stream) {
+  w.StartObject();
+  write_doc_fields(w, d.status, false);
+  w.Key("epoch");
+  w.Uint64(d.epoch);
+  w.Key("history");
+  w.StartObject();
+  w.Key("from");
+  w.Uint64(d.history_from);
+  w.Key("to");
+  w.Uint64(d.history_to);
+  w.EndObject();
+  w.Key("stream");
+  if (stream) {
+    w.StartObject();
+    w.Key("length");
+    w.Uint64(stream->length);
+    str(w, "first_id", stream->first_id);
+    str(w, "last_id", stream->last_id);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.Key("subscribers");
+  w.StartArray();
+  for (auto& s : d.subscribers) {
+    w.StartObject();
+    str(w, "session", s.session);
+    str(w, "client", s.client);
+    str(w, "user", s.user);
+    str(w, "node", s.node);
+    w.Key("presence");
+    write_raw_json(w, s.presence == "null" ? std::string{} : s.presence);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("recent_ops");
+  w.StartArray();
+  for (auto& op : d.recent_ops) {
+    w.StartObject();
+    w.Key("rev");
+    w.Uint64(op.rev);
+    str(w, "client", op.client);
+    w.Key("seq");
+    w.Uint64(op.seq);
+    str(w, "user", op.user);
+    w.Key("op");
+    ot::op_to_json(w, op.op);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+void write_conn(writer& w, const conn_status& c) {
+  w.StartObject();
+  str(w, "node", c.node);
+  str(w, "session", c.session);
+  str(w, "user", c.user);
+  str(w, "client", c.client);
+  str(w, "remote", c.remote);
+  w.Key("docs");
+  w.StartArray();
+  for (auto& d : c.docs)
+    w.String(d.c_str());
+  w.EndArray();
+  w.Key("send_queue_bytes");
+  w.Uint64(c.send_queue_bytes);
+  w.Key("messages_in");
+  w.Uint64(c.messages_in);
+  w.Key("messages_out");
+  w.Uint64(c.messages_out);
+  w.Key("connected_s");
+  w.Double(c.connected_ms / 1000.0);
+  w.EndObject();
+}
+
+void write_revocation(writer& w, const revocation& r) {
+  w.StartObject();
+  if (!r.jti.empty())
+    str(w, "jti", r.jti);
+  else
+    str(w, "sub", r.sub);
+  w.Key("at");
+  w.Int64(r.at);
+  w.EndObject();
+}
+
+void write_missing(writer& w, const std::vector<std::string>& nodes) {
+  w.Key("missing");
+  w.StartArray();
+  for (auto& n : nodes)
+    w.String(n.c_str());
+  w.EndArray();
+}
+
+// ---- the member list and fan-out
+
+std::vector<caf::actor> agents_of(const members& ms) {
+  std::vector<caf::actor> out;
+  for (auto& m : ms)
+    out.push_back(m.agent);
+  return out;
+}
+
+std::vector<std::string> names_at(const members& ms,
+                                  const std::vector<size_t>& idx) {
+  std::vector<std::string> out;
+  for (auto i : idx)
+    out.push_back(ms[i].node);
+  return out;
+}
+
+members live(const members& ms, std::optional<std::string_view> only = {}) {
+  members out;
+  for (auto& m : ms)
+    if (m.state != member_state::down && m.agent
+        && (!only || m.node == *only))
+      out.push_back(m);
+  return out;
+}
+
+const member_info* find_member(const members& ms, const std::string& node) {
+  for (auto& m : ms)
+    if (m.node == node)
+      return &m;
+  return nullptr;
+}
+
+// Runs `then` inside a fresh actor once the member list (lost members
+// included) is known; a single node is its own member list.
+void with_members(server_context& ctx, const http_request& req,
+                  reply_fn reply,
+                  std::function<void(actor_ptr, members)> then) {
+  member_info self;
+  self.node = ctx.cfg.node_id;
+  self.agent = ctx.agent;
+  self.client_port = ctx.client_port;
+  self.admin_port = ctx.cfg.admin_port;
+  self.state = ctx.draining ? member_state::draining : member_state::up;
+  auto membership = ctx.membership;
+  ctx.sys.spawn([=](actor_ptr actor) {
+    if (!membership) {
+      then(actor, {self});
+      return;
+    }
+    actor->request(membership, ask_timeout, nodes_atom_v)
+      .then([=](members& ms) { then(actor, std::move(ms)); },
+            [=](caf::error&) {
+              reply(json_error(req, http::status::service_unavailable,
+                               "unavailable", "membership did not answer"));
+            });
+  });
+}
+
+// The nodes among `ms` where `doc` is live, by asking every agent.
+void find_live(actor_ptr self, const members& ms, const std::string& doc,
+               std::function<void(members)> then) {
+  // gather<bool> loses which answer came from whom: ask one by one instead.
+  struct round {
+    members found;
+    size_t left;
+  };
+  auto r = std::make_shared<round>(round{{}, ms.size()});
+  if (ms.empty()) {
+    then({});
+    return;
+  }
+  for (auto& m : ms)
+    self->request(m.agent, ask_timeout, lookup_atom_v, doc)
+      .then(
+        [=](bool here) {
+          if (here)
+            r->found.push_back(m);
+          if (--r->left == 0)
+            then(r->found);
+        },
+        [=](caf::error&) {
+          if (--r->left == 0)
+            then(r->found);
+        });
+}
+
+std::string json_string(const std::function<void(writer&)>& body) {
+  rapidjson::StringBuffer buf;
+  writer w(buf);
+  body(w);
+  return buf.GetString();
+}
+
+// ---- routes
+
+void get_nodes(server_context& ctx, const http_request& req, reply_fn reply) {
+  with_members(ctx, req, reply, [=](actor_ptr self, members ms) {
+    auto up = live(ms);
+    gather<node_status>(
+      self, agents_of(up), ask_timeout,
+      [=](std::vector<node_status> got, std::vector<size_t> missing) {
+        reply(json_ok(req, json_string([&](writer& w) {
+          w.StartObject();
+          w.Key("nodes");
+          w.StartArray();
+          for (auto& m : ms) {
+            auto i = std::find_if(got.begin(), got.end(), [&](auto& n) {
+              return n.node == m.node;
+            });
+            node_status n;
+            if (i != got.end())
+              n = *i;
+            n.node = m.node;
+            n.state = m.state;  // the membership view: joining/draining/down
+            if (n.cluster_addr.empty() && m.port != 0)
+              n.cluster_addr = m.host + ":" + std::to_string(m.port);
+            if (n.client_port == 0)
+              n.client_port = m.client_port;
+            if (n.admin_port == 0)
+              n.admin_port = m.admin_port;
+            write_node(w, n);
+          }
+          w.EndArray();
+          write_missing(w, names_at(up, missing));
+          w.EndObject();
+        })));
+      },
+      inspect_atom_v);
+  });
+}
+
+void get_docs(server_context& ctx, const http_request& req, reply_fn reply) {
+  auto only = query_param(req.target(), "node");
+  std::optional<std::string> filter;
+  if (only)
+    filter = percent_decode(*only);
+  with_members(ctx, req, reply, [=](actor_ptr self, members ms) {
+    auto asked = filter ? live(ms, *filter) : live(ms);
+    gather<std::vector<doc_status>>(
+      self, agents_of(asked), ask_timeout,
+      [=](std::vector<std::vector<doc_status>> got,
+          std::vector<size_t> missing) {
+        reply(json_ok(req, json_string([&](writer& w) {
+          w.StartObject();
+          w.Key("docs");
+          w.StartArray();
+          for (auto& list : got)
+            for (auto& d : list) {
+              w.StartObject();
+              write_doc_fields(w, d);
+              w.EndObject();
+            }
+          w.EndArray();
+          write_missing(w, names_at(asked, missing));
+          w.EndObject();
+        })));
+      },
+      docs_atom_v);
+  });
+}
+
+void get_doc(server_context& ctx, const http_request& req,
+             const std::string& doc, reply_fn reply) {
+  auto redis = ctx.redis_admin;
+  with_members(ctx, req, reply, [=](actor_ptr self, members ms) {
+    gather<doc_detail>(
+      self, agents_of(live(ms)), ask_timeout,
+      [=](std::vector<doc_detail> got, std::vector<size_t>) {
+        if (got.empty()) {
+          reply(json_error(req, http::status::not_found, "not_found",
+                           "no node has this document live"));
+          return;
+        }
+        // During a move two actors may be live for a moment: the newer
+        // fence epoch is the owner.
+        auto best = *std::max_element(got.begin(), got.end(),
+                                      [](auto& a, auto& b) {
+                                        return a.epoch < b.epoch;
+                                      });
+        auto answer = [=](std::optional<stream_info> stream) {
+          reply(json_ok(req, json_string([&](writer& w) {
+            write_detail(w, best, stream);
+          })));
+        };
+        if (!redis) {
+          answer(std::nullopt);
+          return;
+        }
+        self->request(redis, ask_timeout, stream_info_atom_v, doc)
+          .then([=](stream_info& info) { answer(std::move(info)); },
+                [=](caf::error&) { answer(std::nullopt); });
+      },
+      inspect_atom_v, doc, recent_ops);
+  });
+}
+
+void get_conns(server_context& ctx, const http_request& req, reply_fn reply) {
+  auto only = query_param(req.target(), "node");
+  std::optional<std::string> filter;
+  if (only)
+    filter = percent_decode(*only);
+  with_members(ctx, req, reply, [=](actor_ptr self, members ms) {
+    auto asked = filter ? live(ms, *filter) : live(ms);
+    gather<std::vector<conn_status>>(
+      self, agents_of(asked), ask_timeout,
+      [=](std::vector<std::vector<conn_status>> got,
+          std::vector<size_t> missing) {
+        reply(json_ok(req, json_string([&](writer& w) {
+          w.StartObject();
+          w.Key("conns");
+          w.StartArray();
+          for (auto& list : got)
+            for (auto& c : list)
+              write_conn(w, c);
+          w.EndArray();
+          write_missing(w, names_at(asked, missing));
+          w.EndObject();
+        })));
+      },
+      conns_atom_v);
+  });
+}
+
+void drain_node(server_context& ctx, const http_request& req,
+                const std::string& node, reply_fn reply) {
+  with_members(ctx, req, reply, [=](actor_ptr self, members ms) {
+    auto m = find_member(live(ms), node);
+    if (m == nullptr) {
+      reply(json_error(req, http::status::not_found, "not_found",
+                       "no live member " + node));
+      return;
+    }
+    self->request(m->agent, ask_timeout, drain_atom_v)
+      .then(
+        [=](bool) {
+          spdlog::info("event=admin_drain node={}", node);
+          reply(json_ok(req, json_string([&](writer& w) {
+            w.StartObject();
+            str(w, "node", node);
+            str(w, "state", "draining");
+            w.EndObject();
+          })));
+        },
+        [=](caf::error& err) {
+          reply(json_error(req, http::status::service_unavailable,
+                           "unavailable", self->system().render(err)));
+        });
+  });
+}
+
+// Pins `doc` to `to` on every member, waits until the old owner let go,
+// then activates it on `to` (its subscribers usually did that already).
+void move_doc(server_context& ctx, const http_request& req,
+              const std::string& doc, const std::string& to, reply_fn reply) {
+  with_members(ctx, req, reply, [=](actor_ptr self, members ms) {
+    auto up = live(ms);
+    auto target = find_member(up, to);
+    if (target == nullptr || target->state != member_state::up) {
+      reply(json_error(req, http::status::conflict, "conflict",
+                       to + " is not a live member that takes documents"));
+      return;
+    }
+    auto target_agent = target->agent;
+    find_live(self, up, doc, [=](members before) {
+      std::string from = before.empty() ? "" : before.front().node;
+      gather<bool>(
+        self, agents_of(up), ask_timeout,
+        [=](std::vector<bool>, std::vector<size_t> missing) {
+          if (!missing.empty()) {
+            reply(json_error(req, http::status::service_unavailable,
+                             "unavailable",
+                             "a member did not take the pin; try again"));
+            return;
+          }
+          spdlog::info("event=admin_move doc={} from={} to={}", doc, from, to);
+          auto deadline = std::chrono::steady_clock::now() + move_deadline;
+          auto wait = std::make_shared<std::function<void()>>();
+          *wait = [=] {
+            find_live(self, up, doc, [=](members now) {
+              bool elsewhere = std::any_of(now.begin(), now.end(),
+                                           [&](auto& m) { return m.node != to; });
+              if (elsewhere && std::chrono::steady_clock::now() < deadline) {
+                self->delayed_send(self, move_poll, retry_atom_v);
+                self->become([=](retry_atom) { (*wait)(); });
+                return;
+              }
+              self->request(target_agent, ask_timeout, resolve_local_atom_v,
+                            doc)
+                .then(
+                  [=](caf::actor) {
+                    reply(json_ok(req, json_string([&](writer& w) {
+                      w.StartObject();
+                      str(w, "doc", doc);
+                      str(w, "from", from);
+                      str(w, "to", to);
+                      w.EndObject();
+                    })));
+                    *wait = nullptr;  // breaks the self-reference
+                  },
+                  [=](caf::error& err) {
+                    reply(json_error(req, http::status::service_unavailable,
+                                     "unavailable",
+                                     self->system().render(err)));
+                    *wait = nullptr;
+                  });
+            });
+          };
+          (*wait)();
+        },
+        pin_atom_v, doc, to);
+    });
+  });
+}
+
+void snapshot_doc(server_context& ctx, const http_request& req,
+                  const std::string& doc, reply_fn reply) {
+  auto dir = ctx.directory;
+  ctx.sys.spawn([=](actor_ptr self) {
+    auto fail = [=](caf::error& err) {
+      reply(json_error(req, http::status::service_unavailable, "unavailable",
+                       self->system().render(err)));
+    };
+    // Through the directory: the document is activated at its owner.
+    self->request(dir, ask_timeout, resolve_atom_v, doc)
+      .then(
+        [=](caf::actor actor) {
+          self->request(actor, ask_timeout, save_snapshot_atom_v)
+            .then(
+              [=](uint64_t rev) {
+                self->request(actor, ask_timeout, inspect_atom_v)
+                  .then(
+                    [=](const doc_status& st) {
+                      reply(json_ok(req, json_string([&](writer& w) {
+                        w.StartObject();
+                        str(w, "doc", doc);
+                        str(w, "node", st.node);
+                        w.Key("snapshot_rev");
+                        w.Uint64(rev);
+                        w.EndObject();
+                      })));
+                    },
+                    fail);
+              },
+              fail);
+        },
+        fail);
+  });
+}
+
+void evict_doc(server_context& ctx, const http_request& req,
+               const std::string& doc, reply_fn reply) {
+  with_members(ctx, req, reply, [=](actor_ptr self, members ms) {
+    find_live(self, live(ms), doc, [=](members here) {
+      if (here.empty()) {
+        reply(json_error(req, http::status::not_found, "not_found",
+                         "no node has this document live"));
+        return;
+      }
+      auto node = here.front().node;
+      self->request(here.front().agent, ask_timeout, evict_atom_v, doc)
+        .then(
+          [=](uint64_t rev) {
+            spdlog::info("event=admin_evict doc={} node={}", doc, node);
+            reply(json_ok(req, json_string([&](writer& w) {
+              w.StartObject();
+              str(w, "doc", doc);
+              str(w, "node", node);
+              w.Key("rev");
+              w.Uint64(rev);
+              w.EndObject();
+            })));
+          },
+          [=](caf::error& err) {
+            reply(json_error(req, http::status::service_unavailable,
+                             "unavailable", self->system().render(err)));
+          });
+    });
+  });
+}
+
+void kick_session(server_context& ctx, const http_request& req,
+                  const std::string& session, reply_fn reply) {
+  with_members(ctx, req, reply, [=](actor_ptr self, members ms) {
+    auto up = live(ms);
+    auto r = std::make_shared<std::pair<std::string, size_t>>("", up.size());
+    auto done = [=] {
+      if (r->first.empty())
+        reply(json_error(req, http::status::not_found, "not_found",
+                         "no such session"));
+      else
+        reply(json_ok(req, json_string([&](writer& w) {
+          w.StartObject();
+          str(w, "session", session);
+          str(w, "node", r->first);
+          w.EndObject();
+        })));
+    };
+    if (up.empty()) {
+      done();
+      return;
+    }
+    for (auto& m : up)
+      self->request(m.agent, ask_timeout, kick_atom_v, session)
+        .then(
+          [=](bool kicked) {
+            if (kicked)
+              r->first = m.node;
+            if (--r->second == 0)
+              done();
+          },
+          [=](caf::error&) {
+            if (--r->second == 0)
+              done();
+          });
+  });
+}
+
+bool parse_body(const http_request& req, rapidjson::Document& body) {
+  body.Parse(req.body().data(), req.body().size());
+  return !body.HasParseError() && body.IsObject();
+}
+
+bool string_list(const rapidjson::Value& v, std::vector<std::string>& out) {
+  if (!v.IsArray())
+    return false;
+  for (auto& x : v.GetArray()) {
+    if (!x.IsString())
+      return false;
+    out.emplace_back(x.GetString(), x.GetStringLength());
+  }
+  return true;
+}
+
+std::string random_jti() {
+  std::random_device rd;
+  std::string out;
+  for (int i = 0; i < 16; ++i)
+    out += "0123456789abcdef"[rd() % 16];
+  return out;
+}
+
+void post_token(server_context& ctx, const http_request& req,
+                reply_fn reply) {
+  rapidjson::Document body;
+  std::vector<std::string> docs, read;
+  if (!parse_body(req, body) || !body.HasMember("sub")
+      || !body["sub"].IsString() || body["sub"].GetStringLength() == 0
+      || !body.HasMember("docs") || !string_list(body["docs"], docs)
+      || (body.HasMember("read") && !string_list(body["read"], read))
+      || (body.HasMember("ttl")
+          && (!body["ttl"].IsInt64() || body["ttl"].GetInt64() <= 0))) {
+    reply(json_error(req, http::status::bad_request, "bad_request",
+                     "body: {\"sub\":U,\"docs\":[P...],\"read\":[P...]?,"
+                     "\"ttl\":SECONDS?}"));
+    return;
+  }
+  int64_t ttl = body.HasMember("ttl") ? body["ttl"].GetInt64() : 3600;
+  auto jti = random_jti();
+  auto token = mint_token(ctx.cfg.jwt_secret, body["sub"].GetString(), docs,
+                          read, ttl, jti);
+  auto exp = std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count()
+             + ttl;
+  reply(json_ok(req, json_string([&](writer& w) {
+    w.StartObject();
+    str(w, "token", token);
+    w.Key("exp");
+    w.Int64(exp);
+    str(w, "jti", jti);
+    w.EndObject();
+  })));
+}
+
+// Every live node applies the revocation and cuts off its sockets at once;
+// Redis keeps it for nodes that start later (they re-read it every 2 s).
+void post_revocation(server_context& ctx, const http_request& req,
+                     reply_fn reply) {
+  rapidjson::Document body;
+  revocation r;
+  if (parse_body(req, body)) {
+    if (body.HasMember("jti") && body["jti"].IsString())
+      r.jti = body["jti"].GetString();
+    else if (body.HasMember("sub") && body["sub"].IsString())
+      r.sub = body["sub"].GetString();
+  }
+  if (r.jti.empty() == r.sub.empty()) {
+    reply(json_error(req, http::status::bad_request, "bad_request",
+                     "body: {\"jti\":J} or {\"sub\":U}"));
+    return;
+  }
+  r.at = std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+           .count();
+  auto redis = ctx.redis_admin;
+  with_members(ctx, req, reply, [=](actor_ptr self, members ms) {
+    auto up = live(ms);
+    auto broadcast = [=](bool persisted) {
+      gather<uint64_t>(
+        self, agents_of(up), ask_timeout,
+        [=](std::vector<uint64_t> closed, std::vector<size_t> missing) {
+          uint64_t total = 0;
+          for (auto n : closed)
+            total += n;
+          spdlog::info("event=admin_revoke jti={} sub={} closed={}", r.jti,
+                       r.sub, total);
+          reply(json_ok(req, json_string([&](writer& w) {
+            w.StartObject();
+            w.Key("revoked");
+            write_revocation(w, r);
+            w.Key("sessions_closed");
+            w.Uint64(total);
+            w.Key("persisted");
+            w.Bool(persisted);
+            w.Key("nodes");
+            w.StartArray();
+            for (auto& m : up)
+              w.String(m.node.c_str());
+            w.EndArray();
+            write_missing(w, names_at(up, missing));
+            w.EndObject();
+          })));
+        },
+        revoke_atom_v, r);
+    };
+    if (!redis) {
+      broadcast(false);
+      return;
+    }
+    self->request(redis, ask_timeout, revoke_atom_v, r)
+      .then([=](bool) { broadcast(true); },
+            [=](caf::error&) { broadcast(false); });
+  });
+}
+
+void get_revocations(server_context& ctx, const http_request& req,
+                     reply_fn reply) {
+  reply(json_ok(req, json_string([&](writer& w) {
+    w.StartObject();
+    w.Key("revocations");
+    w.StartArray();
+    for (auto& r : ctx.revocations.all())
+      write_revocation(w, r);
+    w.EndArray();
+    w.EndObject();
+  })));
+}
+
+// "/admin/v1/docs/ID/verb" -> ID and verb ("" for GET of the document).
+bool split_doc_path(std::string_view path, std::string& doc,
+                    std::string& verb) {
+  auto rest = percent_decode(path.substr(std::string_view("/admin/v1/docs/").size()));
+  for (auto v : {"/move", "/snapshot", "/evict"}) {
+    std::string_view suffix{v};
+    if (rest.size() > suffix.size()
+        && rest.compare(rest.size() - suffix.size(), suffix.size(), suffix)
+             == 0) {
+      verb = std::string{suffix.substr(1)};
+      rest.resize(rest.size() - suffix.size());
+      break;
+    }
+  }
+  doc = std::move(rest);
+  return valid_doc_id(doc);
+}
+
+} // namespace
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (b.empty())
+    return false;  // an unset token never matches
+  // Comparing digests hides the length too.
+  unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);
+  SHA256(reinterpret_cast<const unsigned char*>(b.data()), b.size(), db);
+  return CRYPTO_memcmp(da, db, sizeof da) == 0;
+}
+
+void handle_admin(server_context& ctx, const http_request& req,
+                  reply_fn reply) {
+  auto header = std::string_view{req[http::field::authorization]};
+  constexpr std::string_view bearer = "Bearer ";
+  bool authorized = header.size() > bearer.size()
+                    && header.substr(0, bearer.size()) == bearer
+                    && constant_time_equal(header.substr(bearer.size()),
+                                           ctx.cfg.admin_token);
+  if (!authorized) {
+    auto res = json_error(req, http::status::unauthorized, "unauthorized",
+                          "the admin token is required "
+                          "(Authorization: Bearer ...)");
+    res.set(http::field::www_authenticate, "Bearer");
+    reply(std::move(res));
+    return;
+  }
+  auto path = path_of(req.target());
+  bool get = req.method() == http::verb::get;
+  bool post = req.method() == http::verb::post;
+  constexpr std::string_view nodes = "/admin/v1/nodes/";
+  constexpr std::string_view sessions = "/admin/v1/sessions/";
+  if (get && path == "/admin/v1/nodes") {
+    get_nodes(ctx, req, std::move(reply));
+  } else if (get && path == "/admin/v1/docs") {
+    get_docs(ctx, req, std::move(reply));
+  } else if (get && path == "/admin/v1/conns") {
+    get_conns(ctx, req, std::move(reply));
+  } else if (get && path == "/admin/v1/revocations") {
+    get_revocations(ctx, req, std::move(reply));
+  } else if (post && path == "/admin/v1/revocations") {
+    post_revocation(ctx, req, std::move(reply));
+  } else if (post && path == "/admin/v1/tokens") {
+    post_token(ctx, req, std::move(reply));
+  } else if (post && path.rfind(nodes, 0) == 0 && path.size() > nodes.size()
+             && path.substr(path.size() - 6) == "/drain") {
+    auto node = percent_decode(
+      path.substr(nodes.size(), path.size() - nodes.size() - 6));
+    drain_node(ctx, req, node, std::move(reply));
+  } else if (post && path.rfind(sessions, 0) == 0
+             && path.size() > sessions.size() + 5
+             && path.substr(path.size() - 5) == "/kick") {
+    auto session = percent_decode(
+      path.substr(sessions.size(), path.size() - sessions.size() - 5));
+    kick_session(ctx, req, session, std::move(reply));
+  } else if ((get || post) && path.rfind("/admin/v1/docs/", 0) == 0) {
+    std::string doc, verb;
+    if (!split_doc_path(path, doc, verb)) {
+      reply(json_error(req, http::status::bad_request, "bad_request",
+                       "bad document id"));
+    } else if (get && verb.empty()) {
+      get_doc(ctx, req, doc, std::move(reply));
+    } else if (post && verb == "snapshot") {
+      snapshot_doc(ctx, req, doc, std::move(reply));
+    } else if (post && verb == "evict") {
+      evict_doc(ctx, req, doc, std::move(reply));
+    } else if (post && verb == "move") {
+      rapidjson::Document body;
+      if (!parse_body(req, body) || !body.HasMember("node")
+          || !body["node"].IsString()) {
+        reply(json_error(req, http::status::bad_request, "bad_request",
+                         "body: {\"node\":N}"));
+        return;
+      }
+      move_doc(ctx, req, doc, body["node"].GetString(), std::move(reply));
+    } else {
+      reply(json_error(req, http::status::not_found, "not_found",
+                       "no such route"));
+    }
+  } else {
+    reply(json_error(req, http::status::not_found, "not_found",
+                     "no such route"));
+  }
+}
+
+} // namespace collab::net

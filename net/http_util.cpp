@@ -1,0 +1,97 @@
+#include "net/http_util.hpp"
+
+#include <cctype>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace collab::net {
+
+namespace http = boost::beast::http;
+
+http_response make_response(const http_request& req, http::status status,
+                            std::string body, const char* content_type) {
+  http_response res{status, req.version()};
+  res.set(http::field::server, "collabd");
+  res.set(http::field::content_type, content_type);
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+http_response json_error(const http_request& req, http::status status,
+                         std::string_view code, std::string_view message) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("error");
+  w.String(code.data(), code.size());
+  w.Key("message");
+  w.String(message.data(), message.size());
+  w.EndObject();
+  auto res = make_response(req, status, buf.GetString(), "application/json");
+  res.set(http::field::cache_control, "no-store");
+  return res;
+}
+
+http_response json_ok(const http_request& req, std::string body) {
+  auto res = make_response(req, http::status::ok, std::move(body),
+                           "application/json");
+  res.set(http::field::cache_control, "no-store");
+  return res;
+}
+
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && isxdigit(s[i + 1])
+        && isxdigit(s[i + 2])) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)),
+                                         nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::optional<std::string_view> query_param(std::string_view target,
+                                            std::string_view key) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos)
+    return std::nullopt;
+  auto query = target.substr(q + 1);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    auto eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == key)
+      return pair.substr(eq + 1);
+    if (amp == std::string_view::npos)
+      break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+uint64_t query_u64(std::string_view target, std::string_view key,
+                   uint64_t fallback, bool& bad) {
+  auto v = query_param(target, key);
+  if (!v)
+    return fallback;
+  if (v->empty() || v->size() > 19
+      || v->find_first_not_of("0123456789") != std::string_view::npos) {
+    bad = true;
+    return fallback;
+  }
+  return std::stoull(std::string(*v));
+}
+
+} // namespace collab::net

@@ -1,0 +1,408 @@
+// collabctl: inspect and operate a running collab cluster through the admin
+// API of any node (docs/ADMIN.md). Human-readable tables by default, --json
+// for scripts.
+//
+// Exit codes: 0 done, 1 the node answered an error, 2 bad usage, 3 the node
+// is unreachable, 4 unauthorized.
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "admin_client.hpp"
+#include "table.hpp"
+
+namespace {
+
+using namespace collabctl;
+
+enum exit_code { ok = 0, server_error = 1, usage = 2, unreachable = 3,
+                 unauthorized = 4 };
+
+struct options {
+  std::string node;
+  std::string token;
+  bool json = false;
+  double timeout_s = 10;
+  double watch_s = 0;
+};
+
+std::string env_or(const char* name, const char* fallback) {
+  auto v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+
+std::string url_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s)
+    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+      out += static_cast<char>(c);
+    else
+      out += {'%', hex[c >> 4], hex[c & 15]};
+  return out;
+}
+
+std::string json_string(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return buf.GetString();
+}
+
+// One request; on success `doc` holds the answer, else the exit code.
+int call(const options& o, const std::string& method, const std::string& target,
+         const std::string& body, rapidjson::Document& doc) {
+  auto ms = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
+  auto a = admin_request(o.node, o.token, method, target, body, ms);
+  if (a.status == 0) {
+    std::cerr << "collabctl: cannot reach " << o.node << ": "
+              << a.transport_error << "\n";
+    return unreachable;
+  }
+  doc.Parse(a.body.data(), a.body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    std::cerr << "collabctl: " << o.node << " answered HTTP " << a.status
+              << " with a body that is not a JSON object\n";
+    return server_error;
+  }
+  if (a.status == 200)
+    return ok;
+  auto message = doc.HasMember("message") && doc["message"].IsString()
+                   ? doc["message"].GetString()
+                   : "";
+  auto code = doc.HasMember("error") && doc["error"].IsString()
+                ? doc["error"].GetString()
+                : "error";
+  std::cerr << "collabctl: " << code << ": " << message << " (HTTP "
+            << a.status << ")\n";
+  return a.status == 401 ? unauthorized : server_error;
+}
+
+void print_missing(const rapidjson::Document& d) {
+  if (d.HasMember("missing") && d["missing"].IsArray()
+      && !d["missing"].Empty())
+    std::cout << "(no answer from: " << cell_text(d["missing"]) << ")\n";
+}
+
+// Adds a human-friendly column computed from another one.
+template <class F>
+void derive(rapidjson::Document& d, rapidjson::Value& rows, const char* key,
+            F f) {
+  for (auto& row : rows.GetArray())
+    row.AddMember(rapidjson::StringRef(key),
+                  rapidjson::Value(f(row).c_str(), d.GetAllocator()),
+                  d.GetAllocator());
+}
+
+std::string mib(const rapidjson::Value& row) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB",
+                row["rss_bytes"].GetUint64() / 1048576.0);
+  return buf;
+}
+
+std::string duration(double s) {
+  char buf[32];
+  if (s < 120)
+    std::snprintf(buf, sizeof buf, "%.0fs", s);
+  else if (s < 7200)
+    std::snprintf(buf, sizeof buf, "%.0fm", s / 60);
+  else
+    std::snprintf(buf, sizeof buf, "%.1fh", s / 3600);
+  return buf;
+}
+
+int show_nodes(const options& o) {
+  rapidjson::Document d;
+  if (auto rc = call(o, "GET", "/admin/v1/nodes", "", d))
+    return rc;
+  if (o.json) {
+    std::cout << json_string(d) << "\n";
+    return ok;
+  }
+  auto& rows = d["nodes"];
+  derive(d, rows, "rss", mib);
+  derive(d, rows, "uptime", [](auto& r) {
+    return duration(r["uptime_s"].GetDouble());
+  });
+  print_table(std::cout, rows,
+              {{"NODE", "node"}, {"STATE", "state"}, {"CLUSTER", "cluster_addr"},
+               {"CLIENT", "client_port"}, {"UPTIME", "uptime"},
+               {"CONNS", "connections"}, {"SESSIONS", "sessions"},
+               {"DOCS", "documents"}, {"OPS/S", "ops_per_s"}, {"RSS", "rss"}});
+  print_missing(d);
+  return ok;
+}
+
+int show_docs(const options& o, const std::string& node,
+              const std::string& sort) {
+  rapidjson::Document d;
+  auto target = "/admin/v1/docs"
+                + (node.empty() ? std::string{} : "?node=" + url_encode(node));
+  if (auto rc = call(o, "GET", target, "", d))
+    return rc;
+  auto& rows = d["docs"];
+  auto key = sort == "ops" ? "ops_per_s" : sort == "subs" ? "subscribers"
+                                                          : "idle_s";
+  // Busiest (or most idle) first; then by id, so the order is stable.
+  std::sort(rows.Begin(), rows.End(), [&](auto& a, auto& b) {
+    auto x = a[key].GetDouble(), y = b[key].GetDouble();
+    if (x != y)
+      return x > y;
+    return std::string{a["doc"].GetString()} < b["doc"].GetString();
+  });
+  if (o.json) {
+    std::cout << json_string(d) << "\n";
+    return ok;
+  }
+  derive(d, rows, "idle", [](auto& r) { return duration(r["idle_s"].GetDouble()); });
+  print_table(std::cout, rows,
+              {{"DOC", "doc"}, {"NODE", "node"}, {"REV", "rev"},
+               {"DURABLE", "durable_rev"}, {"SNAPSHOT", "snapshot_rev"},
+               {"SUBS", "subscribers"}, {"MAILBOX", "mailbox"},
+               {"OPS/S", "ops_per_s"}, {"IDLE", "idle"}});
+  print_missing(d);
+  return ok;
+}
+
+int show_doc(const options& o, const std::string& id) {
+  rapidjson::Document d;
+  if (auto rc = call(o, "GET", "/admin/v1/docs/" + url_encode(id), "", d))
+    return rc;
+  if (o.json) {
+    std::cout << json_string(d) << "\n";
+    return ok;
+  }
+  for (auto key : {"doc", "node", "epoch", "rev", "durable_rev", "snapshot_rev",
+                   "mailbox", "ops_per_s", "idle_s"})
+    std::cout << key << ": " << cell_text(d[key]) << "\n";
+  std::cout << "history: ops " << d["history"]["from"].GetUint64() << ".."
+            << d["history"]["to"].GetUint64() << " in memory\n";
+  if (d["stream"].IsObject())
+    std::cout << "stream: " << d["stream"]["length"].GetUint64()
+              << " entries, " << cell_text(d["stream"]["first_id"]) << " .. "
+              << cell_text(d["stream"]["last_id"]) << "\n";
+  else
+    std::cout << "stream: none\n";
+  std::cout << "\nsubscribers:\n";
+  print_table(std::cout, d["subscribers"],
+              {{"SESSION", "session"}, {"CLIENT", "client"}, {"USER", "user"},
+               {"NODE", "node"}, {"PRESENCE", "presence"}});
+  std::cout << "\nrecent ops:\n";
+  print_table(std::cout, d["recent_ops"],
+              {{"REV", "rev"}, {"CLIENT", "client"}, {"SEQ", "seq"},
+               {"USER", "user"}, {"OP", "op"}});
+  return ok;
+}
+
+int show_conns(const options& o, const std::string& node) {
+  rapidjson::Document d;
+  auto target = "/admin/v1/conns"
+                + (node.empty() ? std::string{} : "?node=" + url_encode(node));
+  if (auto rc = call(o, "GET", target, "", d))
+    return rc;
+  if (o.json) {
+    std::cout << json_string(d) << "\n";
+    return ok;
+  }
+  print_table(std::cout, d["conns"],
+              {{"NODE", "node"}, {"SESSION", "session"}, {"USER", "user"},
+               {"CLIENT", "client"}, {"REMOTE", "remote"}, {"DOCS", "docs"},
+               {"QUEUED", "send_queue_bytes"}, {"IN", "messages_in"},
+               {"OUT", "messages_out"}});
+  print_missing(d);
+  return ok;
+}
+
+// POST commands: JSON answer, or a one-line summary.
+int post(const options& o, const std::string& target, const std::string& body,
+         const std::function<std::string(const rapidjson::Document&)>& say) {
+  rapidjson::Document d;
+  if (auto rc = call(o, "POST", target, body, d))
+    return rc;
+  std::cout << (o.json ? json_string(d) : say(d)) << "\n";
+  return ok;
+}
+
+std::string json_field(const char* key, const std::string& value) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key(key);
+  w.String(value.c_str());
+  w.EndObject();
+  return buf.GetString();
+}
+
+// Repeats `show` every `seconds` (clearing the terminal) until interrupted.
+int watch(double seconds, const std::function<int()>& show) {
+  for (;;) {
+    std::cout << "\x1b[H\x1b[2J" << std::flush;
+    if (auto rc = show())
+      return rc;
+    std::cout << std::flush;
+    std::this_thread::sleep_for(
+      std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"collabctl: inspect and operate a collab cluster (docs/ADMIN.md)"};
+  app.require_subcommand(1);
+  options o;
+  o.node = env_or("COLLAB_ADMIN_NODE", "127.0.0.1:9090");
+  o.token = env_or("COLLAB_ADMIN_TOKEN", "");
+  app.add_option("--node", o.node,
+                 "admin address HOST:PORT of any node ($COLLAB_ADMIN_NODE)");
+  app.add_option("--token", o.token, "admin token ($COLLAB_ADMIN_TOKEN)");
+  app.add_flag("--json", o.json, "print the JSON answer");
+  app.add_option("--timeout", o.timeout_s, "seconds to wait for an answer");
+
+  auto nodes = app.add_subcommand("nodes", "members: state, load, memory");
+  nodes->add_option("--watch", o.watch_s, "refresh every SECONDS")
+    ->expected(0, 1)->default_str("2");
+
+  std::string filter_node, sort = "ops";
+  auto docs = app.add_subcommand("docs", "live document actors");
+  docs->add_option("--node", filter_node, "only documents owned by node N");
+  docs->add_option("--sort", sort, "ops, subs or idle")
+    ->check(CLI::IsMember({"ops", "subs", "idle"}));
+  docs->add_option("--watch", o.watch_s, "refresh every SECONDS")
+    ->expected(0, 1)->default_str("2");
+
+  std::string id, target_node, session;
+  auto doc = app.add_subcommand("doc", "one document in depth");
+  doc->add_option("ID", id)->required();
+
+  auto conns = app.add_subcommand("conns", "open sockets");
+  conns->add_option("--node", filter_node, "only sockets on node N");
+
+  auto drain = app.add_subcommand("drain", "move every document off NODE");
+  drain->add_option("NODE", target_node)->required();
+  auto move = app.add_subcommand("move", "move DOC to NODE (pins it there)");
+  move->add_option("DOC", id)->required();
+  move->add_option("NODE", target_node)->required();
+  auto snapshot = app.add_subcommand("snapshot", "write a snapshot of DOC now");
+  snapshot->add_option("DOC", id)->required();
+  auto evict = app.add_subcommand("evict", "passivate DOC now");
+  evict->add_option("DOC", id)->required();
+  auto kick = app.add_subcommand("kick", "close SESSION's socket (1008)");
+  kick->add_option("SESSION", session)->required();
+
+  std::string sub, jti;
+  std::vector<std::string> patterns, read;
+  int64_t ttl = 3600;
+  auto token = app.add_subcommand("token", "mint a token with the node's secret");
+  token->add_option("--sub", sub, "user id")->required();
+  token->add_option("--docs", patterns, "document patterns")
+    ->required()->delimiter(',');
+  token->add_option("--read", read, "read-only patterns")->delimiter(',');
+  token->add_option("--ttl", ttl, "seconds")->check(CLI::PositiveNumber);
+  auto revoke = app.add_subcommand("revoke", "revoke a token (jti) or a user");
+  auto jti_opt = revoke->add_option("--jti", jti, "token id");
+  auto sub_opt = revoke->add_option("--sub", sub, "user id");
+  jti_opt->excludes(sub_opt);
+  auto revocations = app.add_subcommand("revocations", "the revocation list");
+
+  try {
+    app.parse(argc, argv);
+    if (revoke->parsed() && jti.empty() && sub.empty())
+      throw CLI::ValidationError("revoke needs --jti or --sub");
+  } catch (const CLI::ParseError& e) {
+    auto rc = app.exit(e);
+    return rc == 0 ? ok : usage;
+  }
+
+  if (nodes->parsed()) {
+    if (nodes->count("--watch") > 0)
+      return watch(o.watch_s > 0 ? o.watch_s : 2, [&] { return show_nodes(o); });
+    return show_nodes(o);
+  }
+  if (docs->parsed()) {
+    if (docs->count("--watch") > 0)
+      return watch(o.watch_s > 0 ? o.watch_s : 2,
+                   [&] { return show_docs(o, filter_node, sort); });
+    return show_docs(o, filter_node, sort);
+  }
+  if (doc->parsed())
+    return show_doc(o, id);
+  if (conns->parsed())
+    return show_conns(o, filter_node);
+  if (drain->parsed())
+    return post(o, "/admin/v1/nodes/" + url_encode(target_node) + "/drain", "",
+                [&](auto&) { return target_node + " is draining"; });
+  if (move->parsed())
+    return post(o, "/admin/v1/docs/" + url_encode(id) + "/move",
+                json_field("node", target_node), [&](auto& d) {
+                  return id + " moved from "
+                         + (d["from"].GetStringLength() ? d["from"].GetString()
+                                                        : "(not live)")
+                         + " to " + d["to"].GetString();
+                });
+  if (snapshot->parsed())
+    return post(o, "/admin/v1/docs/" + url_encode(id) + "/snapshot", "",
+                [&](auto& d) {
+                  return id + ": snapshot at rev "
+                         + cell_text(d["snapshot_rev"]) + " on "
+                         + d["node"].GetString();
+                });
+  if (evict->parsed())
+    return post(o, "/admin/v1/docs/" + url_encode(id) + "/evict", "",
+                [&](auto& d) {
+                  return id + " passivated on " + d["node"].GetString()
+                         + " at rev " + cell_text(d["rev"]);
+                });
+  if (kick->parsed())
+    return post(o, "/admin/v1/sessions/" + url_encode(session) + "/kick", "",
+                [&](auto& d) {
+                  return session + " closed on " + d["node"].GetString();
+                });
+  if (token->parsed()) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("sub");
+    w.String(sub.c_str());
+    for (auto [key, list] : {std::pair{"docs", &patterns}, {"read", &read}}) {
+      w.Key(key);
+      w.StartArray();
+      for (auto& p : *list)
+        w.String(p.c_str());
+      w.EndArray();
+    }
+    w.Key("ttl");
+    w.Int64(ttl);
+    w.EndObject();
+    std::string body = buf.GetString();
+    return post(o, "/admin/v1/tokens", body,
+                [](auto& d) { return std::string{d["token"].GetString()}; });
+  }
+  if (revoke->parsed())
+    return post(o, "/admin/v1/revocations",
+                jti.empty() ? json_field("sub", sub) : json_field("jti", jti),
+                [](auto& d) {
+                  return "revoked; sockets closed: "
+                         + cell_text(d["sessions_closed"]);
+                });
+  if (revocations->parsed()) {
+    rapidjson::Document d;
+    if (auto rc = call(o, "GET", "/admin/v1/revocations", "", d))
+      return rc;
+    if (o.json)
+      std::cout << json_string(d) << "\n";
+    else
+      print_table(std::cout, d["revocations"],
+                  {{"JTI", "jti"}, {"USER", "sub"}, {"AT", "at"}});
+    return ok;
+  }
+  return usage;
+}
