@@ -279,8 +279,22 @@ test('remote cursors and names at the right places after concurrent edits; scree
   const names = await alice.page.$$eval('#users li .user-name', (l) => l.map((x) => x.textContent));
   assert.deepEqual(names.sort(), ['alice', 'bob']);
 
-  fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
-  await alice.page.screenshot({ path: SCREENSHOT });
+  // the screenshot: alice's and bob's screens side by side
+  const shots = await Promise.all([alice, bob].map(async (u) => ({
+    who: u.name, png: (await u.page.screenshot()).toString('base64'),
+  })));
+  const ctx = await browser.newContext({ viewport: { width: 2040, height: 525 }, deviceScaleFactor: 1 });
+  try {
+    const p = await ctx.newPage();
+    await p.setContent(`<!doctype html><body style="margin:0;background:#c9ced8;font:600 15px system-ui,sans-serif;display:flex;gap:20px;padding:12px 10px">${
+      shots.map((s) => `<figure style="margin:0"><figcaption style="padding:0 0 6px 4px;color:#1d2330">${s.who}'s browser</figcaption>` +
+        `<img style="display:block;box-shadow:0 2px 8px #0004" src="data:image/png;base64,${s.png}"></figure>`).join('')}</body>`);
+    await p.waitForFunction(() => [...document.images].every((i) => i.complete && i.naturalWidth > 0));
+    fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+    await p.screenshot({ path: SCREENSHOT });
+  } finally {
+    await ctx.close();
+  }
 });
 
 test('offline for a while: typing goes on, edits merge on reconnect', RUN, async () => {

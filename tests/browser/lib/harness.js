@@ -86,7 +86,7 @@ class User {
     page.on('pageerror', (e) => this.consoleErrors.push(`pageerror: ${e.message}`));
   }
 
-  static async open(browser, baseUrl, name, { color, viewport = { width: 1100, height: 620 } } = {}) {
+  static async open(browser, baseUrl, name, { color, viewport = { width: 1000, height: 470 } } = {}) {
     const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
     const page = await context.newPage();
     const u = new User(context, page, name);
