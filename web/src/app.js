@@ -179,6 +179,7 @@ let doc = null;
 let docOff = [];     // unsubscribe functions of the open document's listeners
 let shadow = '';     // what the textarea showed after the last sync
 let docId = null;    // the open document's id
+let dirty = false;   // local edits not acknowledged yet (as far as the page knows)
 
 function on(emitter, name, fn) {
   emitter.on(name, fn);
@@ -232,6 +233,7 @@ function openDoc(id) {
   }
   doc = client.doc(id);
   docId = id;
+  dirty = false;
   window.collab.doc = doc;
   rememberDoc(id);
   if (location.hash !== `#doc=${encodeURIComponent(id)}`) {
@@ -299,6 +301,7 @@ el.editor.addEventListener('input', () => {
   const op = diffOp(shadow, value, collapsed ? el.editor.selectionEnd : null);
   shadow = value;
   if (op) {
+    dirty = true;
     try {
       doc.submitOp(op);
     } catch (e) {
@@ -518,10 +521,13 @@ function renderDocState() {
     el.rev.textContent = '—';
     return;
   }
-  let st = doc.state || 'joining';
-  if (client && client.status !== 'connected' && st !== 'joining') st = 'syncing';
-  el.sync.textContent = st;
-  el.sync.dataset.state = doc.state || '';
+  // the library's state is 'joining' whenever the socket is away; local
+  // edits not yet acknowledged show as 'syncing' (also while offline)
+  const st = doc.state || 'joining';
+  if (st === 'synced') dirty = false;
+  const shown = st === 'synced' ? 'synced' : (dirty || st === 'syncing' ? 'syncing' : 'joining');
+  el.sync.textContent = shown;
+  el.sync.dataset.state = shown;
   el.rev.textContent = doc.rev === undefined || doc.rev === null ? '—' : String(doc.rev);
   el.rev.dataset.rev = el.rev.textContent;
 }
