@@ -128,8 +128,9 @@ void arm_expiry(self_ptr self) {
 void send_join(self_ptr self, doc_link& link) {
   auto& st = self->state;
   link.state = doc_link::phase::joining;
-  join_request req{self,      st.session, st.client, st.claims.sub,
-                   link.resume, link.rev,  st.ctx->cfg.node_id};
+  join_request req{self,        st.session, st.client,
+                   st.claims.sub, link.resume, link.rev,
+                   st.ctx->cfg.node_id};
   self->send(link.actor, std::move(req));
 }
 

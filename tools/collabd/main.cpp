@@ -14,7 +14,6 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -25,6 +24,7 @@
 #include "actors/node_agent.hpp"
 #include "actors/messages.hpp"
 #include "config/node_config.hpp"
+#include "drain.hpp"
 #include "net/auth.hpp"
 #include "net/listener.hpp"
 #include "net/server_context.hpp"
@@ -225,75 +225,12 @@ int main(int argc, char** argv) {
     spdlog::info("event=no_demo_page dir={} message=\"run tools/build to "
                  "build the demo page\"", web_dir);
 
-  // The drain procedure (SIGTERM, or collabctl drain): documents move away
-  // (their subscribers follow them), then sockets close with 1001. After a
-  // signal the process exits; after collabctl drain it stays up, draining,
-  // until stopped.
-  boost::asio::steady_timer shutdown_timer{ioc};
-  auto deadline = std::chrono::steady_clock::now();
-  bool drain_started = false, drain_done = false, exiting = false;
-  std::function<void()> wait_for_sockets = [&] {
-    if (ctx.sessions.size() == 0
-        || std::chrono::steady_clock::now() > deadline) {
-      drain_done = true;
-      if (exiting) {
-        lst->stop();
-        if (admin_lst)
-          admin_lst->stop();
-        ioc.stop();
-      }
-      return;
-    }
-    shutdown_timer.expires_after(std::chrono::milliseconds(20));
-    shutdown_timer.async_wait([&](boost::system::error_code ec) {
-      if (!ec)
-        wait_for_sockets();
-    });
-  };
-  auto close_sockets = [&] {
-    ctx.sessions.close_all(1001, "node draining; reconnect to another node");
-    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    wait_for_sockets();
-  };
-  caf::actor membership;
-  std::function<void()> wait_for_documents = [&] {
-    caf::scoped_actor probe{sys};
-    uint64_t left = 0;
-    probe->request(ctx.directory, std::chrono::seconds(1), collab::stats_atom_v)
-      .receive([&](uint64_t n) { left = n; }, [&](caf::error&) { left = 0; });
-    if (left == 0 || std::chrono::steady_clock::now() > deadline) {
-      spdlog::info("event=drained documents_left={}", left);
-      close_sockets();
-      return;
-    }
-    shutdown_timer.expires_after(std::chrono::milliseconds(50));
-    shutdown_timer.async_wait([&](boost::system::error_code ec) {
-      if (!ec)
-        wait_for_documents();
-    });
-  };
-  // Runs on the I/O thread.
-  auto begin_drain = [&](bool exit_after) {
-    exiting = exiting || exit_after;
-    if (drain_started) {
-      if (drain_done && exiting)
-        close_sockets();  // drained by collabctl earlier: now exit
-      return;             // else the running drain exits at its end
-    }
-    drain_started = true;
-    spdlog::info("event=drain exit={} sockets={}", exit_after,
-                 ctx.sessions.size());
-    // The listener stays open until the end: /readyz answers 503 and new
-    // WebSockets are refused while the node drains.
-    ctx.draining = true;
-    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    if (membership) {
-      caf::anon_send(membership, collab::drain_atom_v);
-      wait_for_documents();
-    } else {
-      close_sockets();
-    }
-  };
+  collabd::drain_procedure drain{ioc, ctx, [&] {
+                                   lst->stop();
+                                   if (admin_lst)
+                                     admin_lst->stop();
+                                   ioc.stop();
+                                 }};
 
   collab::node_agent_options agent_opts;
   agent_opts.node = cfg.node_id;
@@ -312,7 +249,7 @@ int main(int argc, char** argv) {
     return static_cast<bool>(conn);
   };
   agent_opts.drain = [&] {
-    boost::asio::post(ioc, [&] { begin_drain(false); });
+    boost::asio::post(ioc, [&] { drain.begin(false); });
   };
   agent_opts.revoke = [&ctx](const collab::revocation& r) {
     return ctx.revocations.add(r);
@@ -328,9 +265,8 @@ int main(int argc, char** argv) {
     mopts.self.client_port = port;
     mopts.self.admin_port = cfg.admin_port;
     mopts.directory = ctx.directory;
-    membership = collab::spawn_membership(sys, mopts);
-    ctx.membership = membership;
-    auto published = sys.middleman().publish(membership, cfg.cluster_port,
+    ctx.membership = collab::spawn_membership(sys, mopts);
+    auto published = sys.middleman().publish(ctx.membership, cfg.cluster_port,
                                              cfg.cluster_bind.c_str(), true);
     if (!published) {
       spdlog::error("event=cluster_listen_failed bind={} port={} error=\"{}\"",
@@ -357,7 +293,7 @@ int main(int argc, char** argv) {
   signals.async_wait([&](boost::system::error_code, int sig) {
     spdlog::info("event=shutdown signal={} sockets={}", sig,
                  ctx.sessions.size());
-    begin_drain(true);
+    drain.begin(true);
   });
 
   auto url = "http://" + cfg.bind + ":" + std::to_string(port);
@@ -382,8 +318,8 @@ int main(int argc, char** argv) {
   for (auto& t : threads)
     t.join();
   ctx.sessions.kill_all();
-  if (membership)
-    caf::anon_send_exit(membership, caf::exit_reason::user_shutdown);
+  if (ctx.membership)
+    caf::anon_send_exit(ctx.membership, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx.agent, caf::exit_reason::user_shutdown);
   if (ctx.redis_admin)
     caf::anon_send_exit(ctx.redis_admin, caf::exit_reason::user_shutdown);

@@ -1,0 +1,80 @@
+#include "drain.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/messages.hpp"
+
+namespace collabd {
+
+using clock = std::chrono::steady_clock;
+constexpr auto documents_deadline = std::chrono::seconds(10);
+constexpr auto sockets_deadline = std::chrono::seconds(5);
+
+drain_procedure::drain_procedure(boost::asio::io_context& ioc,
+                                 collab::net::server_context& ctx,
+                                 std::function<void()> stop)
+  : ctx_(ctx), stop_(std::move(stop)), timer_(ioc) {
+  // nop
+}
+
+void drain_procedure::begin(bool exit_after) {
+  exiting_ = exiting_ || exit_after;
+  if (started_) {
+    if (done_ && exiting_)
+      close_sockets();  // drained by collabctl earlier: now exit
+    return;             // else the running drain exits at its end
+  }
+  started_ = true;
+  spdlog::info("event=drain exit={} sockets={}", exit_after,
+               ctx_.sessions.size());
+  // The listener stays open until the end: /readyz answers 503 and new
+  // WebSockets are refused while the node drains.
+  ctx_.draining = true;
+  deadline_ = clock::now() + documents_deadline;
+  if (ctx_.membership) {
+    caf::anon_send(ctx_.membership, collab::drain_atom_v);
+    wait_for_documents();
+  } else {
+    close_sockets();
+  }
+}
+
+void drain_procedure::wait_for_documents() {
+  caf::scoped_actor probe{ctx_.sys};
+  uint64_t left = 0;
+  probe->request(ctx_.directory, std::chrono::seconds(1), collab::stats_atom_v)
+    .receive([&](uint64_t n) { left = n; }, [&](caf::error&) { left = 0; });
+  if (left == 0 || clock::now() > deadline_) {
+    spdlog::info("event=drained documents_left={}", left);
+    close_sockets();
+    return;
+  }
+  timer_.expires_after(std::chrono::milliseconds(50));
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec)
+      wait_for_documents();
+  });
+}
+
+void drain_procedure::close_sockets() {
+  ctx_.sessions.close_all(1001, "node draining; reconnect to another node");
+  deadline_ = clock::now() + sockets_deadline;
+  wait_for_sockets();
+}
+
+void drain_procedure::wait_for_sockets() {
+  if (ctx_.sessions.size() == 0 || clock::now() > deadline_) {
+    done_ = true;
+    if (exiting_)
+      stop_();
+    return;
+  }
+  timer_.expires_after(std::chrono::milliseconds(20));
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec)
+      wait_for_sockets();
+  });
+}
+
+} // namespace collabd
