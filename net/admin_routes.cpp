@@ -291,6 +291,8 @@ std::string json_string(const std::function<void(writer&)>& body) {
 
 void get_nodes(server_context& ctx, const http_request& req, reply_fn reply) {
   with_members(ctx, req, reply, [=](actor_ptr self, members ms) {
+    std::sort(ms.begin(), ms.end(),
+              [](auto& a, auto& b) { return a.node < b.node; });
     auto up = live(ms);
     gather<node_status>(
       self, agents_of(up), ask_timeout,
