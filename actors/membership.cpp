@@ -20,9 +20,13 @@ struct membership_state {
   member_info self;
   std::vector<std::string> seeds;
   caf::actor directory;
+  caf::io::middleman_actor connector;
   std::map<std::string, member_info> members;  // by node id, without self
   std::map<std::string, member_info> lost;     // seen down, for operators
   bool joined = false;  // reached a seed (or has none): else "joining"
+  std::chrono::milliseconds probe_interval{0};
+  int probe_misses = 5;
+  std::map<std::string, int> missed;           // probes unanswered in a row
   static inline const char* name = "membership";
 };
 
@@ -40,6 +44,18 @@ void publish_to_directory(self_ptr self) {
 }
 
 void connect_to(self_ptr self, const std::string& host, uint16_t port);
+
+// A member as told to a third node: its address without actor handles. Each
+// node takes the handles of a member only from that member, over their
+// direct connection, so that no message is ever routed through a third
+// node (CAF 0.17's BASP forwarding breaks the link over its TLS transport,
+// and a route through a third node dies with that node anyway).
+member_info address_only(member_info m) {
+  m.membership = nullptr;
+  m.directory = nullptr;
+  m.agent = nullptr;
+  return m;
+}
 
 // Adds (or refreshes) a member learned from a join or a member list.
 void add_member(self_ptr self, const member_info& m) {
@@ -67,7 +83,8 @@ void add_member(self_ptr self, const member_info& m) {
 // Joins the node at host:port: connect through the middleman (never
 // blocking this actor), then exchange member lists.
 void connect_to(self_ptr self, const std::string& host, uint16_t port) {
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = self->state.connector ? self->state.connector
+                                  : self->system().middleman().actor_handle();
   self->request(mm, connect_timeout, caf::connect_atom::value, host, port)
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
@@ -112,6 +129,55 @@ bool is_self(const membership_state& st, const std::string& host,
              || host == "127.0.0.1");
 }
 
+// A member is gone: forget it for placement, remember it for operators.
+void lose_member(self_ptr self, std::map<std::string, member_info>::iterator i,
+                 const std::string& why) {
+  auto& st = self->state;
+  spdlog::warn("event=member_down member={} reason={}", i->first, why);
+  node_metrics().members_lost.fetch_add(1, std::memory_order_relaxed);
+  auto gone = i->second;
+  gone.state = member_state::down;
+  st.lost[i->first] = gone;
+  st.members.erase(i);
+  publish_to_directory(self);
+}
+
+// Probes every member, and the members lost to missed probes (a hung node
+// that wakes up answers again and rejoins).
+void probe_members(self_ptr self) {
+  auto& st = self->state;
+  auto timeout = st.probe_interval * st.probe_misses;
+  auto probe = [&](const member_info& m) {
+    auto node = m.node;
+    self->request(m.membership, st.probe_interval, probe_atom_v)
+      .then(
+        [=](bool) {
+          auto& st = self->state;
+          st.missed[node] = 0;
+          if (auto lost = st.lost.find(node);
+              lost != st.lost.end() && st.members.count(node) == 0) {
+            auto back = lost->second;
+            back.state = member_state::up;
+            add_member(self, back);
+          }
+        },
+        [=](caf::error&) {
+          auto& st = self->state;
+          auto i = st.members.find(node);
+          if (i != st.members.end() && ++st.missed[node] >= st.probe_misses)
+            lose_member(self, i,
+                        "no answer to probes for "
+                          + std::to_string(timeout.count()) + " ms");
+        });
+  };
+  for (auto& [id, m] : st.members)
+    probe(m);
+  for (auto& [id, m] : st.lost)
+    if (st.missed[id] >= st.probe_misses)
+      probe(m);
+  self->delayed_send(self, st.probe_interval, probe_atom_v, true);
+}
+
 caf::behavior membership(self_ptr self, membership_options opts) {
   auto& st = self->state;
   st.self = std::move(opts.self);
@@ -120,18 +186,17 @@ caf::behavior membership(self_ptr self, membership_options opts) {
   st.self.version = cluster_protocol_version;
   st.seeds = std::move(opts.seeds);
   st.directory = std::move(opts.directory);
+  st.connector = std::move(opts.connector);
+  st.probe_interval = opts.probe_interval;
+  st.probe_misses = opts.probe_misses;
+  if (st.probe_interval.count() > 0)
+    self->send(self, probe_atom_v, true);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     for (auto i = st.members.begin(); i != st.members.end(); ++i)
       if (i->second.membership.address() == dm.source) {
-        spdlog::warn("event=member_down member={} reason={}", i->first,
-                     self->system().render(dm.reason));
-        node_metrics().members_lost.fetch_add(1, std::memory_order_relaxed);
-        auto gone = i->second;
-        gone.state = member_state::down;
-        st.lost[i->first] = gone;
-        st.members.erase(i);
-        publish_to_directory(self);
+        st.missed.erase(i->first);  // a dead process: no probing back
+        lose_member(self, i, self->system().render(dm.reason));
         return;
       }
   });
@@ -162,11 +227,13 @@ caf::behavior membership(self_ptr self, membership_options opts) {
         return caf::make_error(caf::sec::runtime_error,
                                "duplicate node id " + m.node);
       auto known = all_members(self);
+      for (size_t i = 1; i < known.size(); ++i)
+        known[i] = address_only(known[i]);
       add_member(self, m);
       // Tell everyone else about the newcomer: they connect back.
       for (auto& [id, other] : self->state.members)
         if (id != m.node)
-          self->send(other.membership, member_update_atom_v, m);
+          self->send(other.membership, member_update_atom_v, address_only(m));
       return known;
     },
     [=](member_update_atom, member_info& m) {
@@ -174,9 +241,10 @@ caf::behavior membership(self_ptr self, membership_options opts) {
       if (m.version != cluster_protocol_version || m.node == st.self.node)
         return;
       auto i = st.members.find(m.node);
-      if (i != st.members.end() && i->second.membership == m.membership)
-        add_member(self, m);  // a state change (draining)
-      else
+      if (m.membership && i != st.members.end()
+          && i->second.membership == m.membership)
+        add_member(self, m);  // a state change (draining), from the member
+      else if (!m.membership && i == st.members.end())
         connect_to(self, m.host, m.port);  // a newcomer: connect directly
     },
     [=](retry_atom, const std::string& host, uint16_t port) {
@@ -193,6 +261,8 @@ caf::behavior membership(self_ptr self, membership_options opts) {
       publish_to_directory(self);
     },
     [=](members_atom) { return all_members(self); },
+    [=](probe_atom) { return true; },
+    [=](probe_atom, bool) { probe_members(self); },
     [=](nodes_atom) {
       // For operators: members as they are shown, lost ones included.
       auto& st = self->state;

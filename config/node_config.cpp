@@ -117,6 +117,12 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
       "cluster transport address (loopback or a private network only)");
   opt("seeds", cfg.seeds, "COLLAB_SEEDS", "seed nodes host:port (comma-separated)")
     ->delimiter(',');
+  opt("cluster-tls-cert", cfg.cluster_tls_cert, "COLLAB_CLUSTER_TLS_CERT",
+      "mutual TLS between nodes: this node's certificate (PEM)");
+  opt("cluster-tls-key", cfg.cluster_tls_key, "COLLAB_CLUSTER_TLS_KEY",
+      "mutual TLS between nodes: this node's private key (PEM)");
+  opt("cluster-tls-ca", cfg.cluster_tls_ca, "COLLAB_CLUSTER_TLS_CA",
+      "mutual TLS between nodes: the CA every node's certificate is from");
   opt("log-level", cfg.log_level, "COLLAB_LOG_LEVEL",
       "trace, debug, info, warn, error")
     ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

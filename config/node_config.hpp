@@ -54,6 +54,10 @@ struct node_config {
   uint16_t cluster_port = 0;       // 0: a single node, no cluster
   std::string cluster_bind = "127.0.0.1";  // BASP has no auth: keep private
   std::vector<std::string> seeds;
+  // Mutual TLS between nodes: all three, or none (plain BASP).
+  std::string cluster_tls_cert;    // this node's certificate chain (PEM)
+  std::string cluster_tls_key;     // its private key (PEM)
+  std::string cluster_tls_ca;      // the CA that signed every node (PEM)
 
   std::string log_level = "info";
 };

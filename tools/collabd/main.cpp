@@ -16,6 +16,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/all.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -135,12 +136,32 @@ int main(int argc, char** argv) {
   sys_cfg.add_message_type<collab::stream_info>("collab::stream_info");
   sys_cfg.set("scheduler.max-threads", cfg.actor_threads);
   bool clustered = cfg.cluster_port != 0;
+  int tls_parts = !cfg.cluster_tls_cert.empty() + !cfg.cluster_tls_key.empty()
+                  + !cfg.cluster_tls_ca.empty();
+  if (tls_parts != 0 && tls_parts != 3) {
+    spdlog::error("event=config_error message=\"mutual TLS between nodes "
+                  "needs COLLAB_CLUSTER_TLS_CERT, _KEY and _CA together\"");
+    return 2;
+  }
+  bool cluster_tls = clustered && tls_parts == 3;
   if (clustered) {
     sys_cfg.load<caf::io::middleman>();
+    if (cluster_tls) {
+      // Both sides present a certificate from the cluster's CA and check
+      // the other's (CAF's OpenSSL module requires peer certificates as
+      // soon as authentication is configured).
+      sys_cfg.load<caf::openssl::manager>();
+      sys_cfg.openssl_certificate = cfg.cluster_tls_cert;
+      sys_cfg.openssl_key = cfg.cluster_tls_key;
+      sys_cfg.openssl_cafile = cfg.cluster_tls_ca;
+    }
     // A hung or cut-off member is detected after about 2.5 s (a killed one
     // at once: its socket closes).
-    sys_cfg.set("middleman.heartbeat-interval",
-                caf::timespan{std::chrono::milliseconds(500)});
+    // (BASP heartbeats over CAF 0.17's OpenSSL transport drop the link
+    // after one interval: with TLS, membership probes members itself.)
+    if (!cluster_tls)
+      sys_cfg.set("middleman.heartbeat-interval",
+                  caf::timespan{std::chrono::milliseconds(500)});
     sys_cfg.set("middleman.connection-timeout",
                 caf::timespan{std::chrono::seconds(2)});
   }
@@ -265,17 +286,25 @@ int main(int argc, char** argv) {
     mopts.self.client_port = port;
     mopts.self.admin_port = cfg.admin_port;
     mopts.directory = ctx.directory;
+    if (cluster_tls) {
+      mopts.connector = sys.openssl_manager().actor_handle();
+      mopts.probe_interval = std::chrono::milliseconds(500);
+    }
     ctx.membership = collab::spawn_membership(sys, mopts);
-    auto published = sys.middleman().publish(ctx.membership, cfg.cluster_port,
-                                             cfg.cluster_bind.c_str(), true);
+    auto published
+      = cluster_tls ? caf::openssl::publish(ctx.membership, cfg.cluster_port,
+                                            cfg.cluster_bind.c_str(), true)
+                    : sys.middleman().publish(ctx.membership, cfg.cluster_port,
+                                              cfg.cluster_bind.c_str(), true);
     if (!published) {
       spdlog::error("event=cluster_listen_failed bind={} port={} error=\"{}\"",
                     cfg.cluster_bind, cfg.cluster_port,
                     sys.render(published.error()));
       return 1;
     }
-    spdlog::info("event=cluster_listening bind={} port={} seeds={}",
-                 cfg.cluster_bind, cfg.cluster_port, fmt::join(cfg.seeds, ","));
+    spdlog::info("event=cluster_listening bind={} port={} tls={} seeds={}",
+                 cfg.cluster_bind, cfg.cluster_port, cluster_tls,
+                 fmt::join(cfg.seeds, ","));
   }
 
   ctx.allowed_origins = cfg.allowed_origins;
