@@ -66,6 +66,9 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
     ->check(CLI::Range(1, 64));
   opt("jwt-secret", cfg.jwt_secret, "COLLAB_JWT_SECRET",
       "HS256 secret for client tokens (empty: random, development only)");
+  opt("jwt-public-key", cfg.jwt_public_key, "COLLAB_JWT_PUBLIC_KEY",
+      "PEM file of an RSA public key: RS256 tokens signed with its private "
+      "key are accepted too");
   opt("jwt-leeway", cfg.jwt_leeway, "COLLAB_JWT_LEEWAY",
       "seconds of clock-skew leeway for exp/nbf")
     ->check(CLI::Range(0, 30));

@@ -22,6 +22,7 @@ struct node_config {
 
   // Authentication.
   std::string jwt_secret;       // empty: a random one (development only)
+  std::string jwt_public_key;   // PEM file of an RS256 public key; empty: none
   int64_t jwt_leeway = 30;      // seconds, 0..30
   std::vector<std::string> allowed_origins;  // empty: this node's own URL
   bool dev = false;             // development mode: prints a token

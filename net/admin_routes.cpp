@@ -652,6 +652,12 @@ void post_token(server_context& ctx, const http_request& req,
                      "\"ttl\":SECONDS?}"));
     return;
   }
+  if (ctx.cfg.jwt_secret.empty()) {
+    reply(json_error(req, http::status::conflict, "conflict",
+                     "this node has no HS256 secret to sign with (RS256 "
+                     "tokens come from their issuer)"));
+    return;
+  }
   int64_t ttl = body.HasMember("ttl") ? body["ttl"].GetInt64() : 3600;
   auto jti = random_jti();
   auto token = mint_token(ctx.cfg.jwt_secret, body["sub"].GetString(), docs,

@@ -3,11 +3,14 @@
 //
 // verify() is defence in depth against algorithm confusion and `alg: none`:
 //   1. the token must be three base64url parts with a non-empty signature;
-//   2. our own parse of the header must say exactly "alg":"HS256" (no
-//      duplicate keys, no `crit` extensions we would not understand);
-//   3. we check the HMAC-SHA256 ourselves with a constant-time compare;
-//   4. libjwt must decode it with the secret and report JWT_ALG_HS256;
-//   5. the claims (from jwt_get_grants_json) must be present and well-typed.
+//   2. our own parse of the header must say exactly "alg":"HS256" or
+//      "RS256" (no duplicate keys, no `crit` extensions we would not
+//      understand), and that algorithm's own key must be configured;
+//   3. HS256: we check the HMAC-SHA256 with the secret ourselves, in
+//      constant time; RS256: the RSA-SHA256 signature with the public key;
+//   4. HS256: libjwt must decode it with the secret and report
+//      JWT_ALG_HS256 (RS256 payloads are decoded by us);
+//   5. the claims must be present and well-typed.
 // Any step failing refuses the token; libjwt alone would never be trusted to
 // pick the algorithm.
 //
@@ -27,6 +30,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <stdexcept>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -118,8 +123,8 @@ bool has_duplicate_keys(const rj::Value& obj) {
   return false;
 }
 
-// Step 2: the header, parsed by us, must pin HS256.
-bool header_is_hs256(std::string_view b64, std::string& why) {
+// Step 2: the header, parsed by us, must name HS256 or RS256 (`alg`).
+bool header_alg(std::string_view b64, std::string& alg_out, std::string& why) {
   std::string json;
   if (!base64url_decode(b64, json) || json.find('\0') != std::string::npos) {
     why = "malformed token header";
@@ -134,9 +139,13 @@ bool header_is_hs256(std::string_view b64, std::string& why) {
     return false;
   }
   const auto alg = d.FindMember("alg");
-  if (alg == d.MemberEnd() || !alg->value.IsString() ||
-      std::string_view(alg->value.GetString(), alg->value.GetStringLength()) != "HS256") {
-    why = "token algorithm not allowed (only HS256)";
+  if (alg == d.MemberEnd() || !alg->value.IsString()) {
+    why = "token algorithm not allowed";
+    return false;
+  }
+  alg_out.assign(alg->value.GetString(), alg->value.GetStringLength());
+  if (alg_out != "HS256" && alg_out != "RS256") {
+    why = "token algorithm not allowed (HS256 or RS256)";
     return false;
   }
   if (d.HasMember("crit")) {
@@ -159,6 +168,21 @@ bool signature_ok(const std::string& secret, std::string_view signing_input,
       mac_len != 32)
     return false;
   return CRYPTO_memcmp(mac, sig.data(), 32) == 0;
+}
+
+// RS256: RSASSA-PKCS1-v1_5 with SHA-256 over "header.payload".
+bool rsa_signature_ok(EVP_PKEY* key, std::string_view signing_input,
+                      std::string_view sig_b64) {
+  std::string sig;
+  if (!base64url_decode(sig_b64, sig) || sig.empty()) return false;
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                              EVP_MD_CTX_free);
+  return ctx != nullptr &&
+         EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
+         EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
+                          sig.size(),
+                          reinterpret_cast<const unsigned char*>(signing_input.data()),
+                          signing_input.size()) == 1;
 }
 
 bool string_array(const rj::Value& obj, const char* name, bool required,
@@ -280,9 +304,21 @@ void percent_decode_lower(std::string_view in, std::string& out) {
 
 // ---------------------------------------------------------------------------
 
-token_verifier::token_verifier(std::string secret, int64_t leeway_seconds)
+token_verifier::token_verifier(std::string secret, int64_t leeway_seconds,
+                               const std::string& rsa_public_key_pem)
     : secret_(std::move(secret)),
-      leeway_(std::clamp<int64_t>(leeway_seconds, 0, max_leeway_seconds)) {}
+      leeway_(std::clamp<int64_t>(leeway_seconds, 0, max_leeway_seconds)) {
+  if (rsa_public_key_pem.empty()) return;
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(rsa_public_key_pem.data(), static_cast<int>(rsa_public_key_pem.size())),
+      BIO_free);
+  EVP_PKEY* key = bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr;
+  if (key == nullptr || EVP_PKEY_base_id(key) != EVP_PKEY_RSA) {
+    EVP_PKEY_free(key);
+    throw std::invalid_argument("the JWT public key is not a PEM RSA public key");
+  }
+  rsa_key_ = std::shared_ptr<void>(key, [](void* k) { EVP_PKEY_free(static_cast<EVP_PKEY*>(k)); });
+}
 
 bool token_verifier::verify(std::string_view jwt, token_claims& out,
                             std::string& why) const {
@@ -291,7 +327,7 @@ bool token_verifier::verify(std::string_view jwt, token_claims& out,
 
 bool token_verifier::verify_at(std::string_view jwt, int64_t now, token_claims& out,
                                std::string& why) const {
-  if (secret_.empty()) {
+  if (secret_.empty() && !rsa_key_) {
     why = "no token secret configured";
     return false;
   }
@@ -310,7 +346,36 @@ bool token_verifier::verify_at(std::string_view jwt, int64_t now, token_claims& 
     why = "unsigned token refused";
     return false;
   }
-  if (!header_is_hs256(jwt.substr(0, dot1), why)) return false;
+  std::string alg;
+  if (!header_alg(jwt.substr(0, dot1), alg, why)) return false;
+  if (alg == "RS256") {
+    // Only with the configured public key; never the secret (and HS256
+    // never with the public key: no key confusion).
+    if (!rsa_key_) {
+      why = "token algorithm not allowed (RS256 needs a configured public key)";
+      return false;
+    }
+    if (!rsa_signature_ok(static_cast<EVP_PKEY*>(rsa_key_.get()), jwt.substr(0, dot2),
+                          jwt.substr(dot2 + 1))) {
+      why = "bad token signature";
+      return false;
+    }
+    std::string payload;
+    if (!base64url_decode(jwt.substr(dot1 + 1, dot2 - dot1 - 1), payload) ||
+        payload.find('\0') != std::string::npos) {
+      why = "malformed token payload";
+      return false;
+    }
+    token_claims claims;
+    if (!read_claims(payload.c_str(), now, leeway_, claims, why)) return false;
+    out = std::move(claims);
+    why.clear();
+    return true;
+  }
+  if (secret_.empty()) {
+    why = "token algorithm not allowed (no HS256 secret configured)";
+    return false;
+  }
   if (!signature_ok(secret_, jwt.substr(0, dot2), jwt.substr(dot2 + 1))) {
     why = "bad token signature";
     return false;

@@ -1,6 +1,7 @@
-// Authentication and authorisation (PROTOCOL.md, "Transport"): HS256 JWT
-// verification with libjwt (algorithm pinned: `none` and every other alg are
-// refused), document-id patterns, the Origin allow-list, and where a token
+// Authentication and authorisation (PROTOCOL.md, "Transport"): JWT
+// verification, HS256 with the configured secret and, when a public key is
+// configured, RS256 (each algorithm only with its own key: `none`, every
+// other alg and key confusion are refused), document-id patterns, the Origin allow-list, and where a token
 // may come from at the upgrade (Authorization header or collab_token cookie,
 // never the query string).
 //
@@ -9,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,11 +32,15 @@ enum class access : uint8_t { none, read, write };
 class token_verifier {
 public:
   // The leeway is clamped to [0, 30] s (PROTOCOL.md: at most 30 s). An
-  // empty secret refuses every token.
-  explicit token_verifier(std::string secret, int64_t leeway_seconds = 30);
-  // True when `jwt` is an HS256 token signed with the secret, unexpired
-  // (with leeway), past its nbf, with `sub`, `exp` and `docs` present and
-  // well-typed. Otherwise false with a reason in `why`.
+  // empty secret refuses every HS256 token; `rsa_public_key_pem` (a PEM
+  // "PUBLIC KEY", e.g. an identity provider's) enables RS256, empty: none.
+  // Throws std::invalid_argument for a key that does not parse.
+  explicit token_verifier(std::string secret, int64_t leeway_seconds = 30,
+                          const std::string& rsa_public_key_pem = {});
+  // True when `jwt` is an HS256 token signed with the secret or an RS256
+  // token signed by the public key's owner, unexpired (with leeway), past
+  // its nbf, with `sub`, `exp` and `docs` present and well-typed. Otherwise
+  // false with a reason in `why`.
   bool verify(std::string_view jwt, token_claims& out, std::string& why) const;
   // verify() at a given time (seconds since the epoch): for tests and for
   // re-checking a connected session's token on a timer.
@@ -44,6 +50,7 @@ public:
 private:
   std::string secret_;
   int64_t leeway_;
+  std::shared_ptr<void> rsa_key_;  // EVP_PKEY, null without RS256
 };
 
 // `*` matches any run of characters (including none); everything else is literal.

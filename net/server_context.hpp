@@ -22,10 +22,12 @@
 namespace collab::net {
 
 struct server_context {
-  server_context(caf::actor_system& sys, node_config cfg)
+  // `jwt_public_key_pem`: the RS256 key's contents (empty: HS256 only).
+  server_context(caf::actor_system& sys, node_config cfg,
+                 const std::string& jwt_public_key_pem = {})
     : sys(sys),
       cfg(std::move(cfg)),
-      verifier(this->cfg.jwt_secret, this->cfg.jwt_leeway) {
+      verifier(this->cfg.jwt_secret, this->cfg.jwt_leeway, jwt_public_key_pem) {
     // nop
   }
   caf::actor_system& sys;

@@ -254,3 +254,34 @@ test('auth message with an invalid token is refused and does not replace the val
     else assert.ok(['forbidden', 'bad_request', 'token_expired'].includes(r.error.code), r.error.code);
   } finally { c.close(); }
 });
+
+// RS256: an identity provider signs, collabd holds only its public key
+// (COLLAB_JWT_PUBLIC_KEY). HS256 with the node's secret keeps working; the
+// public key is never accepted as an HMAC secret.
+test('RS256 tokens from a configured public key', async () => {
+  const crypto = require('node:crypto');
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const b64 = (x) => Buffer.from(x).toString('base64url');
+  const idp = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const other = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pem = idp.publicKey.export({ type: 'spki', format: 'pem' });
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'collab-rs256-')), 'idp.pem');
+  fs.writeFileSync(file, pem);
+  const rs256 = (key, claims) => {
+    const input = `${b64(JSON.stringify({ alg: 'RS256', typ: 'JWT' }))}.${b64(JSON.stringify(claims))}`;
+    return `${input}.${crypto.sign('sha256', Buffer.from(input), key).toString('base64url')}`;
+  };
+  const claims = { sub: 'rs-user', exp: now() + 60, docs: ['*'] };
+  await withServer({ COLLAB_JWT_PUBLIC_KEY: file }, async (server) => {
+    await expectAccepted(server, { token: rs256(idp.privateKey, claims) }, 'RS256 from the IdP');
+    await expectAccepted(server, {}, 'HS256 with the secret, next to RS256');
+    await expectRefused(server, { token: rs256(other.privateKey, claims) }, 401, 'RS256 signed by another key');
+    await expectRefused(server, { token: rs256(idp.privateKey, { ...claims, exp: now() - 120 }) }, 401, 'expired RS256');
+    const confused = mintToken(pem, { sub: 'rs-user', docs: ['*'] });
+    await expectRefused(server, { token: confused }, 401, 'HS256 keyed with the public key');
+  });
+  // Without the public key, RS256 is refused.
+  await expectRefused(srv, { token: rs256(idp.privateKey, claims) }, 401, 'RS256 without a configured key');
+});

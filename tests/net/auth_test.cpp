@@ -17,6 +17,9 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <stdexcept>
 
 using namespace collab::net;
 
@@ -256,6 +259,96 @@ CAF_TEST(alg none and every other algorithm are refused) {
   check_refused("duplicate alg reversed", make_token(R"({"alg":"none","alg":"HS256"})", body));
   check_refused("crit extension", make_token(R"({"alg":"HS256","crit":["exp"],"exp":1})", body));
   check_refused("header an array", make_token(R"(["HS256"])", body));
+}
+
+// ---------------------------------------------------------------------------
+// RS256 with a configured public key (an identity provider's tokens)
+
+namespace {
+
+struct rsa_pair {
+  std::string public_pem;
+  EVP_PKEY* key = nullptr;
+  rsa_pair() {
+    key = EVP_RSA_gen(2048);
+    CAF_REQUIRE(key != nullptr);
+    BIO* bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_PUBKEY(bio, key);
+    char* data = nullptr;
+    auto len = BIO_get_mem_data(bio, &data);
+    public_pem.assign(data, static_cast<size_t>(len));
+    BIO_free(bio);
+  }
+  ~rsa_pair() { EVP_PKEY_free(key); }
+  // header.payload.RSA-SHA256(private key)
+  std::string sign(const std::string& header_json, const std::string& payload_json) const {
+    const std::string input = b64url(header_json) + "." + b64url(payload_json);
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    size_t len = 0;
+    EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
+    EVP_DigestSign(ctx, nullptr, &len,
+                   reinterpret_cast<const unsigned char*>(input.data()), input.size());
+    std::string sig(len, '\0');
+    EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                   reinterpret_cast<const unsigned char*>(input.data()), input.size());
+    EVP_MD_CTX_free(ctx);
+    sig.resize(len);
+    return input + "." + b64url(sig);
+  }
+};
+
+const std::string rs256 = R"({"alg":"RS256","typ":"JWT"})";
+
+} // namespace
+
+CAF_TEST(rs256 tokens are accepted with the configured public key only) {
+  rsa_pair idp;
+  const token_verifier both(secret, 30, idp.public_pem);
+  const auto tok = idp.sign(rs256, payload(now + 60, R"(,"jti":"r-1","iat":5)"));
+  auto o = verify_at(tok, now, both);
+  CAF_REQUIRE(o.ok);
+  CAF_CHECK_EQUAL(o.claims.sub, "alice");
+  CAF_CHECK_EQUAL(o.claims.jti, "r-1");
+  CAF_CHECK_EQUAL(o.claims.iat, 5);
+  // HS256 keeps working next to it.
+  CAF_CHECK(verify_at(make_token(hs256, payload(now + 60)), now, both).ok);
+  // A verifier with only the public key takes RS256 and refuses HS256.
+  const token_verifier rsa_only("", 30, idp.public_pem);
+  CAF_CHECK(verify_at(tok, now, rsa_only).ok);
+  CAF_CHECK(!verify_at(make_token(hs256, payload(now + 60)), now, rsa_only).ok);
+  // Without the public key, RS256 is refused.
+  CAF_CHECK(!verify_at(tok, now, token_verifier(secret)).ok);
+  // Expiry applies as for HS256.
+  CAF_CHECK(!verify_at(idp.sign(rs256, payload(now - 100)), now, both).ok);
+}
+
+CAF_TEST(rs256 forgeries and key confusion are refused) {
+  rsa_pair idp, other;
+  const token_verifier v(secret, 30, idp.public_pem);
+  const auto body = payload(now + 60);
+  auto refused = [&](const std::string& what, const std::string& token) {
+    const auto o = verify_at(token, now, v);
+    CAF_MESSAGE(what << " -> " << (o.ok ? "ACCEPTED" : o.why));
+    CAF_CHECK(!o.ok);
+  };
+  refused("signed by another key", other.sign(rs256, body));
+  auto tok = idp.sign(rs256, body);
+  auto tampered = tok;
+  tampered[tok.find('.') + 3] ^= 1;  // a payload byte
+  refused("payload tampered", tampered);
+  refused("signature cut", tok.substr(0, tok.size() - 4));
+  // Key confusion: HS256 signed with the public key as the HMAC secret.
+  refused("HS256 keyed with the public key", make_token(hs256, body, idp.public_pem));
+  refused("RS256 header, HMAC with the public key",
+          make_token(rs256, body, idp.public_pem));
+  // A key that is not an RSA public key is a configuration error.
+  bool threw = false;
+  try {
+    token_verifier bad(secret, 30, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CAF_CHECK(threw);
 }
 
 // ---------------------------------------------------------------------------

@@ -4,6 +4,9 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
 #include <functional>
 #include <cstdio>
 #include <iostream>
@@ -110,13 +113,29 @@ int main(int argc, char** argv) {
   if (auto rc = collab::parse_node_config(argc, argv, cfg); rc >= 0)
     return rc;
   setup_logging(cfg);
-  if (cfg.jwt_secret.empty()) {
-    if (!cfg.dev) {
-      spdlog::error("event=config_error message=\"COLLAB_JWT_SECRET is "
-                    "required outside development mode (--dev)\"");
+  std::string jwt_public_key;
+  if (!cfg.jwt_public_key.empty()) {
+    std::ifstream in{cfg.jwt_public_key};
+    std::ostringstream pem;
+    pem << in.rdbuf();
+    jwt_public_key = pem.str();
+    if (!in || jwt_public_key.empty()) {
+      spdlog::error("event=config_error message=\"cannot read "
+                    "COLLAB_JWT_PUBLIC_KEY {}\"", cfg.jwt_public_key);
       return 2;
     }
-    cfg.jwt_secret = random_secret();
+  }
+  if (cfg.jwt_secret.empty()) {
+    // With an RS256 key only, the node verifies tokens but mints none
+    // (no development login, no collabctl token).
+    if (!cfg.dev && jwt_public_key.empty()) {
+      spdlog::error("event=config_error message=\"COLLAB_JWT_SECRET (or "
+                    "COLLAB_JWT_PUBLIC_KEY) is required outside development "
+                    "mode (--dev)\"");
+      return 2;
+    }
+    if (cfg.dev)
+      cfg.jwt_secret = random_secret();
   }
   if (cfg.admin_port != 0 && cfg.admin_token.empty()) {
     if (!cfg.dev) {
@@ -167,7 +186,15 @@ int main(int argc, char** argv) {
   }
   caf::actor_system sys{sys_cfg};
 
-  collab::net::server_context ctx{sys, cfg};
+  std::unique_ptr<collab::net::server_context> ctx_ptr;
+  try {
+    ctx_ptr = std::make_unique<collab::net::server_context>(sys, cfg,
+                                                            jwt_public_key);
+  } catch (const std::exception& e) {
+    spdlog::error("event=config_error message=\"{}\"", e.what());
+    return 2;
+  }
+  auto& ctx = *ctx_ptr;
   // Storage: PostgreSQL when configured (the truth), else memory; the Redis
   // stream is the fast path of resume, never the durability path.
   std::shared_ptr<collab::pg_status> pg_status;
