@@ -327,34 +327,49 @@ void get_nodes(server_context& ctx, const http_request& req, reply_fn reply) {
   });
 }
 
-void get_docs(server_context& ctx, const http_request& req, reply_fn reply) {
+// GET of a list every node answers for itself (docs, conns): asks the live
+// agents (those of node `?node=N` only, when given) and concatenates.
+template <class T, class Atom, class Write>
+void list_from_agents(server_context& ctx, const http_request& req,
+                      reply_fn reply, const char* key, Atom atom,
+                      Write write_item) {
   auto only = query_param(req.target(), "node");
   std::optional<std::string> filter;
   if (only)
     filter = percent_decode(*only);
   with_members(ctx, req, reply, [=](actor_ptr self, members ms) {
     auto asked = filter ? live(ms, *filter) : live(ms);
-    gather<std::vector<doc_status>>(
+    gather<std::vector<T>>(
       self, agents_of(asked), ask_timeout,
-      [=](std::vector<std::vector<doc_status>> got,
-          std::vector<size_t> missing) {
+      [=](std::vector<std::vector<T>> got, std::vector<size_t> missing) {
         reply(json_ok(req, json_string([&](writer& w) {
           w.StartObject();
-          w.Key("docs");
+          w.Key(key);
           w.StartArray();
           for (auto& list : got)
-            for (auto& d : list) {
-              w.StartObject();
-              write_doc_fields(w, d);
-              w.EndObject();
-            }
+            for (auto& item : list)
+              write_item(w, item);
           w.EndArray();
           write_missing(w, names_at(asked, missing));
           w.EndObject();
         })));
       },
-      docs_atom_v);
+      atom);
   });
+}
+
+void get_docs(server_context& ctx, const http_request& req, reply_fn reply) {
+  list_from_agents<doc_status>(ctx, req, std::move(reply), "docs", docs_atom_v,
+                               [](writer& w, const doc_status& d) {
+                                 w.StartObject();
+                                 write_doc_fields(w, d);
+                                 w.EndObject();
+                               });
+}
+
+void get_conns(server_context& ctx, const http_request& req, reply_fn reply) {
+  list_from_agents<conn_status>(ctx, req, std::move(reply), "conns",
+                                conns_atom_v, write_conn);
 }
 
 void get_doc(server_context& ctx, const http_request& req,
@@ -389,33 +404,6 @@ void get_doc(server_context& ctx, const http_request& req,
                 [=](caf::error&) { answer(std::nullopt); });
       },
       inspect_atom_v, doc, recent_ops);
-  });
-}
-
-void get_conns(server_context& ctx, const http_request& req, reply_fn reply) {
-  auto only = query_param(req.target(), "node");
-  std::optional<std::string> filter;
-  if (only)
-    filter = percent_decode(*only);
-  with_members(ctx, req, reply, [=](actor_ptr self, members ms) {
-    auto asked = filter ? live(ms, *filter) : live(ms);
-    gather<std::vector<conn_status>>(
-      self, agents_of(asked), ask_timeout,
-      [=](std::vector<std::vector<conn_status>> got,
-          std::vector<size_t> missing) {
-        reply(json_ok(req, json_string([&](writer& w) {
-          w.StartObject();
-          w.Key("conns");
-          w.StartArray();
-          for (auto& list : got)
-            for (auto& c : list)
-              write_conn(w, c);
-          w.EndArray();
-          write_missing(w, names_at(asked, missing));
-          w.EndObject();
-        })));
-      },
-      conns_atom_v);
   });
 }
 

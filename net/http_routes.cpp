@@ -67,10 +67,7 @@ void get_doc(server_context& ctx, const http_request& req, std::string doc,
                 auto s = text.to_string();
                 w.String(s.data(), s.size());
                 w.EndObject();
-                auto res = make_response(req, http::status::ok,
-                                         buf.GetString(), "application/json");
-                res.set(http::field::cache_control, "no-store");
-                reply(std::move(res));
+                reply(json_ok(req, buf.GetString()));
               },
               unavailable);
         },
@@ -106,10 +103,7 @@ void get_ops(server_context& ctx, const http_request& req, std::string doc,
           }
           w.EndArray();
           w.EndObject();
-          auto res = make_response(req, http::status::ok, buf.GetString(),
-                                   "application/json");
-          res.set(http::field::cache_control, "no-store");
-          reply(std::move(res));
+          reply(json_ok(req, buf.GetString()));
         },
         [=](caf::error& err) {
           if (is(err, store_errc::compacted))
@@ -260,10 +254,7 @@ void get_config(server_context& ctx, const http_request& req, reply_fn reply) {
     }
     w.EndArray();
     w.EndObject();
-    auto res = make_response(req, http::status::ok, buf.GetString(),
-                             "application/json");
-    res.set(http::field::cache_control, "no-store");
-    reply(std::move(res));
+    reply(json_ok(req, buf.GetString()));
   };
   member_info self;
   self.node = ctx.cfg.node_id;
