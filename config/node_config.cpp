@@ -58,6 +58,10 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
   opt("bind", cfg.bind, "COLLAB_BIND", "client listener address");
   opt("client-port", cfg.client_port, "COLLAB_CLIENT_PORT",
       "client (HTTP and WebSocket) port; 0 picks a free one");
+  opt("tls-cert", cfg.tls_cert, "COLLAB_TLS_CERT",
+      "certificate chain (PEM) for TLS on the client port (wss, https)");
+  opt("tls-key", cfg.tls_key, "COLLAB_TLS_KEY",
+      "private key (PEM) of --tls-cert");
   opt("io-threads", cfg.io_threads, "COLLAB_IO_THREADS",
       "threads running the network I/O")
     ->check(CLI::Range(1, 64));

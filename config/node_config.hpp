@@ -18,6 +18,8 @@ struct node_config {
   std::string bind = "127.0.0.1";
   uint16_t client_port = 8080;  // 0: pick a free port
   int io_threads = 1;
+  std::string tls_cert;         // PEM chain: the client port speaks TLS
+  std::string tls_key;          // its private key (PEM)
   int actor_threads = 2;
 
   // Authentication.

@@ -17,21 +17,39 @@ constexpr size_t max_body = 64 * 1024;  // no route takes a large body
 
 http_session::http_session(boost::asio::ip::tcp::socket&& socket,
                            server_context& ctx, port_kind kind)
-  : stream_(std::move(socket)), ctx_(ctx), kind_(kind) {
+  : stream_(ctx.tls && kind == port_kind::client
+              ? ws_stream{boost::beast::tcp_stream{std::move(socket)}, *ctx.tls}
+              : ws_stream{boost::beast::tcp_stream{std::move(socket)}}),
+    ctx_(ctx),
+    kind_(kind) {
   // nop
 }
 
 void http_session::run() {
-  boost::asio::dispatch(stream_.get_executor(),
-                        boost::beast::bind_front_handler(&http_session::do_read,
-                                                         shared_from_this()));
+  auto self = shared_from_this();
+  boost::asio::dispatch(stream_.get_executor(), [self] {
+    if (!self->stream_.is_tls()) {
+      self->do_read();
+      return;
+    }
+    self->stream_.next_layer().expires_after(read_timeout);
+    self->stream_.tls().async_handshake(
+      boost::asio::ssl::stream_base::server,
+      boost::beast::bind_front_handler(&http_session::on_handshake, self));
+  });
+}
+
+void http_session::on_handshake(boost::beast::error_code ec) {
+  if (ec)
+    return;  // not TLS, a bad certificate check, a timeout: drop quietly
+  do_read();
 }
 
 void http_session::do_read() {
   parser_.emplace();
   parser_->body_limit(max_body);
   parser_->header_limit(16 * 1024);
-  stream_.expires_after(read_timeout);
+  stream_.next_layer().expires_after(read_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    boost::beast::bind_front_handler(&http_session::on_read,
                                                     shared_from_this()));
@@ -40,8 +58,8 @@ void http_session::do_read() {
 void http_session::on_read(boost::beast::error_code ec, size_t) {
   if (ec == http::error::end_of_stream) {
     boost::beast::error_code ignored;
-    stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send,
-                              ignored);
+    stream_.next_layer().socket().shutdown(
+      boost::asio::ip::tcp::socket::shutdown_send, ignored);
     return;
   }
   if (ec)
@@ -55,7 +73,7 @@ void http_session::on_read(boost::beast::error_code ec, size_t) {
       write(std::move(refusal));
       return;
     }
-    stream_.expires_never();  // the WebSocket has its own timeouts
+    stream_.next_layer().expires_never();  // the WebSocket has its own
     std::make_shared<ws_session>(std::move(stream_), ctx_)
       ->run(std::move(req), std::move(claims));
     return;
@@ -88,8 +106,8 @@ void http_session::on_write(bool close, boost::beast::error_code ec, size_t) {
     return;
   if (close) {
     boost::beast::error_code ignored;
-    stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send,
-                              ignored);
+    stream_.next_layer().socket().shutdown(
+      boost::asio::ip::tcp::socket::shutdown_send, ignored);
     return;
   }
   do_read();

@@ -13,6 +13,7 @@
 
 #include "net/http_routes.hpp"
 #include "net/server_context.hpp"
+#include "net/ws_stream.hpp"
 
 namespace collab::net {
 
@@ -25,12 +26,13 @@ public:
   void run();
 
 private:
+  void on_handshake(boost::beast::error_code ec);
   void do_read();
   void on_read(boost::beast::error_code ec, size_t bytes);
   void write(http_response res);
   void on_write(bool close, boost::beast::error_code ec, size_t bytes);
 
-  boost::beast::tcp_stream stream_;
+  ws_stream stream_;  // TCP, or TLS over TCP
   boost::beast::flat_buffer buffer_;
   server_context& ctx_;
   port_kind kind_;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/ssl/context.hpp>
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
@@ -44,7 +45,8 @@ struct server_context {
   caf::actor membership;           // null for a single node
   caf::actor agent;                // this node's node_agent
   caf::actor redis_admin;          // null without Redis
-  std::function<void()> start_drain;  // the drain procedure (collabd main)
+  // TLS on the client port (wss/https); null: plain TCP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
   // What /readyz asks: each check answers "" when fine, else the reason
   // (e.g. "postgres: connection refused"). Set before serving.
   std::vector<std::function<std::string()>> readiness_checks;

@@ -28,17 +28,17 @@ std::string random_session_id() {
 } // namespace
 
 namespace {
-std::string remote_of(beast::tcp_stream& stream) {
+std::string remote_of(ws_stream& stream) {
   beast::error_code ec;
-  auto ep = stream.socket().remote_endpoint(ec);
+  auto ep = stream.next_layer().socket().remote_endpoint(ec);
   return ec ? std::string{"?"}
             : ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 } // namespace
 
-ws_session::ws_session(beast::tcp_stream&& stream, server_context& ctx)
+ws_session::ws_session(ws_stream&& stream, server_context& ctx)
   : remote_(remote_of(stream)),
-    ws_(ws_stream{std::move(stream)}),
+    ws_(std::move(stream)),
     ctx_(ctx),
     session_id_(random_session_id()),
     hard_close_timer_(ws_.get_executor()) {

@@ -38,7 +38,7 @@ namespace websocket = boost::beast::websocket;
 class ws_session : public session_sink,
                    public std::enable_shared_from_this<ws_session> {
 public:
-  ws_session(beast::tcp_stream&& stream, server_context& ctx);
+  ws_session(ws_stream&& stream, server_context& ctx);
   ~ws_session() override;
 
   // Completes the upgrade of `req` and starts reading.

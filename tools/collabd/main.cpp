@@ -16,6 +16,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
@@ -195,6 +196,27 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto& ctx = *ctx_ptr;
+  if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
+    spdlog::error("event=config_error message=\"COLLAB_TLS_CERT and "
+                  "COLLAB_TLS_KEY go together\"");
+    return 2;
+  }
+  if (!cfg.tls_cert.empty()) {
+    namespace ssl = boost::asio::ssl;
+    ctx.tls = std::make_shared<ssl::context>(ssl::context::tls_server);
+    try {
+      ctx.tls->set_options(ssl::context::default_workarounds
+                           | ssl::context::no_sslv2 | ssl::context::no_sslv3
+                           | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1
+                           | ssl::context::single_dh_use);
+      ctx.tls->use_certificate_chain_file(cfg.tls_cert);
+      ctx.tls->use_private_key_file(cfg.tls_key, ssl::context::pem);
+    } catch (const std::exception& e) {
+      spdlog::error("event=config_error message=\"TLS certificate or key: "
+                    "{}\"", e.what());
+      return 2;
+    }
+  }
   // Storage: PostgreSQL when configured (the truth), else memory; the Redis
   // stream is the fast path of resume, never the durability path.
   std::shared_ptr<collab::pg_status> pg_status;
@@ -337,8 +359,9 @@ int main(int argc, char** argv) {
   ctx.allowed_origins = cfg.allowed_origins;
   if (ctx.allowed_origins.empty()) {
     auto p = std::to_string(port);
-    ctx.allowed_origins = {"http://localhost:" + p, "http://127.0.0.1:" + p};
-    auto own = "http://" + cfg.bind + ":" + p;
+    std::string scheme = ctx.tls ? "https://" : "http://";
+    ctx.allowed_origins = {scheme + "localhost:" + p, scheme + "127.0.0.1:" + p};
+    auto own = scheme + cfg.bind + ":" + p;
     if (own != ctx.allowed_origins[1])
       ctx.allowed_origins.push_back(own);
   }
@@ -352,7 +375,8 @@ int main(int argc, char** argv) {
     drain.begin(true);
   });
 
-  auto url = "http://" + cfg.bind + ":" + std::to_string(port);
+  auto url = (ctx.tls ? "https://" : "http://") + cfg.bind + ":"
+             + std::to_string(port);
   spdlog::info("event=listening url={} origins={}", url,
                fmt::join(ctx.allowed_origins, ","));
   std::cout << "collabd listening on " << url << " node=" << cfg.node_id

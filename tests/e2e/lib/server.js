@@ -9,7 +9,7 @@ const path = require('node:path');
 const readline = require('node:readline');
 const { mintToken } = require('./jwt');
 
-const READY_RE = /collabd listening on http:\/\/(\S+):(\d+) node=(\S+)/;
+const READY_RE = /collabd listening on https?:\/\/(\S+):(\d+) node=(\S+)/;
 const START_TIMEOUT_MS = Number(process.env.E2E_START_TIMEOUT_MS || 30000);
 
 let serial = 0;
