@@ -80,6 +80,11 @@ struct document_state {
 
 using self_ptr = caf::stateful_actor<document_state>*;
 
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
+    .count();
+}
+
 void send_error(self_ptr self, const caf::actor& to, errc code,
                 std::string message, const uint64_t* seq = nullptr) {
   node_metrics().count_error(code);
@@ -274,10 +279,7 @@ void flush(self_ptr self) {
               std::move(batch))
     .then(
       [=](uint64_t durable) {
-        node_metrics().commit_latency.observe(
-          std::chrono::duration<double>(std::chrono::steady_clock::now()
-                                        - started)
-            .count());
+        node_metrics().commit_latency.observe(seconds_since(started));
         if (durable != self->state.in_flight.back().op.rev) {
           on_commit_failed(self, caf::make_error(caf::sec::invalid_argument,
                                                  "store answered a wrong rev"));
@@ -498,11 +500,13 @@ void finish_with_text(self_ptr self, const std::string& session) {
 void replay_from_store(self_ptr self, const std::string& session,
                        uint64_t from, uint64_t upto) {
   auto& st = self->state;
+  auto started = std::chrono::steady_clock::now();
   self
     ->request(st.store, st.opts.store_timeout, read_ops_atom_v, st.doc, from,
               upto - from)
     .then(
       [=](std::vector<committed_op>& ops) {
+        node_metrics().store_read_latency.observe(seconds_since(started));
         if (ops.size() == upto - from)
           finish_replay(self, session, ops, upto);
         else
@@ -534,11 +538,13 @@ void replay(self_ptr self, const std::string& session, uint64_t from,
     replay_from_store(self, session, from, upto);
     return;
   }
+  auto started = std::chrono::steady_clock::now();
   self
     ->request(st.opts.op_log, st.opts.op_log_timeout, stream_read_atom_v,
               st.doc, from, upto)
     .then(
       [=](std::vector<committed_op>& ops) {
+        node_metrics().stream_read_latency.observe(seconds_since(started));
         if (ops.size() == upto - from)
           finish_replay(self, session, ops, upto);
         else

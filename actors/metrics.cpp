@@ -102,6 +102,10 @@ std::string metrics::render() const {
                      "op frame received to ack sent");
   commit_latency.render(out, "collab_commit_latency_seconds",
                         "store commit round trip");
+  store_read_latency.render(out, "collab_store_read_latency_seconds",
+                           "resume reads from the store (PostgreSQL)");
+  stream_read_latency.render(out, "collab_stream_read_latency_seconds",
+                             "resume reads from the Redis stream");
   commit_batch.render(out, "collab_commit_batch_ops",
                       "ops in one commit request of a document");
   mailbox_depth.render(out, "collab_document_mailbox_depth",

@@ -63,6 +63,8 @@ struct metrics {
   std::array<std::atomic<uint64_t>, errc_count> errors{};
   latency_histogram ack_latency;     // frame received -> ack queued
   latency_histogram commit_latency;  // commit sent -> store answered
+  latency_histogram store_read_latency;   // resume read from the store
+  latency_histogram stream_read_latency;  // resume read from Redis
   count_histogram commit_batch;      // ops per commit of one document
   count_histogram mailbox_depth;     // a document's mailbox at each submit
 
