@@ -340,10 +340,14 @@ void reack_duplicate(self_ptr self, const caf::actor& conn,
 void refuse_ahead(self_ptr self, const caf::actor& conn, std::string message,
                   std::optional<uint64_t> seq) {
   auto& st = self->state;
+  // Awaited: nothing else is handled until we know. A stale actor must not
+  // answer what the same client sends next (e.g. the op it resubmits after
+  // this join): it stops, and the client's connection repeats both at the
+  // document's real owner.
   self
     ->request(st.store, st.opts.store_timeout, read_ops_atom_v, st.doc,
               st.durable_rev, uint64_t{1})
-    .then(
+    .await(
       [=](const std::vector<committed_op>& newer) {
         if (!newer.empty() && !self->state.releasing) {
           spdlog::warn("doc={} event=stale rev={} newer={}", self->state.doc,

@@ -20,13 +20,11 @@ struct membership_state {
   member_info self;
   std::vector<std::string> seeds;
   caf::actor directory;
-  caf::io::middleman_actor connector;
+  std::function<std::pair<std::string, uint16_t>(const std::string&, uint16_t)>
+    route;
   std::map<std::string, member_info> members;  // by node id, without self
   std::map<std::string, member_info> lost;     // seen down, for operators
   bool joined = false;  // reached a seed (or has none): else "joining"
-  std::chrono::milliseconds probe_interval{0};
-  int probe_misses = 5;
-  std::map<std::string, int> missed;           // probes unanswered in a row
   static inline const char* name = "membership";
 };
 
@@ -83,9 +81,11 @@ void add_member(self_ptr self, const member_info& m) {
 // Joins the node at host:port: connect through the middleman (never
 // blocking this actor), then exchange member lists.
 void connect_to(self_ptr self, const std::string& host, uint16_t port) {
-  auto mm = self->state.connector ? self->state.connector
-                                  : self->system().middleman().actor_handle();
-  self->request(mm, connect_timeout, caf::connect_atom::value, host, port)
+  auto mm = self->system().middleman().actor_handle();
+  auto [to_host, to_port] = self->state.route ? self->state.route(host, port)
+                                              : std::make_pair(host, port);
+  self->request(mm, connect_timeout, caf::connect_atom::value, to_host,
+                to_port)
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
           const std::set<std::string>&) {
@@ -140,42 +140,9 @@ void lose_member(self_ptr self, std::map<std::string, member_info>::iterator i,
   st.lost[i->first] = gone;
   st.members.erase(i);
   publish_to_directory(self);
-}
-
-// Probes every member, and the members lost to missed probes (a hung node
-// that wakes up answers again and rejoins).
-void probe_members(self_ptr self) {
-  auto& st = self->state;
-  auto timeout = st.probe_interval * st.probe_misses;
-  auto probe = [&](const member_info& m) {
-    auto node = m.node;
-    self->request(m.membership, st.probe_interval, probe_atom_v)
-      .then(
-        [=](bool) {
-          auto& st = self->state;
-          st.missed[node] = 0;
-          if (auto lost = st.lost.find(node);
-              lost != st.lost.end() && st.members.count(node) == 0) {
-            auto back = lost->second;
-            back.state = member_state::up;
-            add_member(self, back);
-          }
-        },
-        [=](caf::error&) {
-          auto& st = self->state;
-          auto i = st.members.find(node);
-          if (i != st.members.end() && ++st.missed[node] >= st.probe_misses)
-            lose_member(self, i,
-                        "no answer to probes for "
-                          + std::to_string(timeout.count()) + " ms");
-        });
-  };
-  for (auto& [id, m] : st.members)
-    probe(m);
-  for (auto& [id, m] : st.lost)
-    if (st.missed[id] >= st.probe_misses)
-      probe(m);
-  self->delayed_send(self, st.probe_interval, probe_atom_v, true);
+  // Dial it again until it answers: a member that hung, or was cut off,
+  // and comes back rejoins (a restarted one also dials its seeds).
+  self->delayed_send(self, retry_interval, retry_atom_v, gone.host, gone.port);
 }
 
 caf::behavior membership(self_ptr self, membership_options opts) {
@@ -186,16 +153,11 @@ caf::behavior membership(self_ptr self, membership_options opts) {
   st.self.version = cluster_protocol_version;
   st.seeds = std::move(opts.seeds);
   st.directory = std::move(opts.directory);
-  st.connector = std::move(opts.connector);
-  st.probe_interval = opts.probe_interval;
-  st.probe_misses = opts.probe_misses;
-  if (st.probe_interval.count() > 0)
-    self->send(self, probe_atom_v, true);
+  st.route = std::move(opts.route);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     for (auto i = st.members.begin(); i != st.members.end(); ++i)
       if (i->second.membership.address() == dm.source) {
-        st.missed.erase(i->first);  // a dead process: no probing back
         lose_member(self, i, self->system().render(dm.reason));
         return;
       }
@@ -261,8 +223,6 @@ caf::behavior membership(self_ptr self, membership_options opts) {
       publish_to_directory(self);
     },
     [=](members_atom) { return all_members(self); },
-    [=](probe_atom) { return true; },
-    [=](probe_atom, bool) { probe_members(self); },
     [=](nodes_atom) {
       // For operators: members as they are shown, lost ones included.
       auto& st = self->state;

@@ -14,14 +14,14 @@
 // Thread-safety: an actor.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <utility>
 #include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
-#include <caf/io/middleman_actor.hpp>
 
 #include "actors/messages.hpp"
 
@@ -34,14 +34,10 @@ struct membership_options {
   member_info self;                  // node, host, port of this node
   std::vector<std::string> seeds;    // host:port of other nodes
   caf::actor directory;              // this node's directory
-  // Connects to other nodes: the middleman's actor, or the OpenSSL
-  // manager's for mutual TLS. Null: the middleman's.
-  caf::io::middleman_actor connector;
-  // When non-zero, members are probed at this interval and one that misses
-  // `probe_misses` answers in a row counts as down until it answers again
-  // (for transports without BASP heartbeats, i.e. TLS).
-  std::chrono::milliseconds probe_interval{0};
-  int probe_misses = 5;
+  // Where to connect to reach the node at host:port (mutual TLS: a loopback
+  // port of the cluster tunnel); empty: host:port itself.
+  std::function<std::pair<std::string, uint16_t>(const std::string&, uint16_t)>
+    route;
 };
 
 // Answers (members_atom) with every known member, this node included;

@@ -53,7 +53,6 @@ CAF_ADD_ATOM(collab, collab, revoke_atom, "revoke")
 CAF_ADD_ATOM(collab, collab, nodes_atom, "nodes")
 CAF_ADD_ATOM(collab, collab, docs_atom, "docs")
 CAF_ADD_ATOM(collab, collab, conns_atom, "conns")
-CAF_ADD_ATOM(collab, collab, probe_atom, "probe")
 
 namespace collab {
 

@@ -1,5 +1,6 @@
 'use strict';
-// Mutual TLS between cluster nodes (CAF's OpenSSL module):
+// Mutual TLS between cluster nodes (the TLS tunnel under BASP,
+// net/cluster_tunnel.hpp):
 // COLLAB_CLUSTER_TLS_CERT / _KEY / _CA, all three or none.
 //  1. three nodes with certificates from one CA form a cluster and behave like
 //     a plain one (editors spread over the nodes converge, one owner per
@@ -9,8 +10,8 @@
 //     editing on the cluster goes on undisturbed; so do bare TCP connections
 //     to a cluster port (a port scanner, a health check);
 //  3. a partial TLS configuration is refused at start (exit code 2);
-//  4. a hung member (SIGSTOP) is detected by the application-level probe
-//     (CAF's BASP heartbeat is off with TLS) within a few seconds, its
+//  4. a hung member (SIGSTOP) is detected by BASP's heartbeat through the
+//     tunnel within a few seconds, its
 //     documents are taken over, and it comes back after SIGCONT.
 // The certificates are made by the `openssl` CLI in a temporary folder.
 require('./lib/deps');

@@ -20,7 +20,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
-#include <caf/openssl/all.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -31,6 +30,7 @@
 #include "config/node_config.hpp"
 #include "drain.hpp"
 #include "net/auth.hpp"
+#include "net/cluster_tunnel.hpp"
 #include "net/listener.hpp"
 #include "net/server_context.hpp"
 #include "persistence/memory_store.hpp"
@@ -166,22 +166,10 @@ int main(int argc, char** argv) {
   bool cluster_tls = clustered && tls_parts == 3;
   if (clustered) {
     sys_cfg.load<caf::io::middleman>();
-    if (cluster_tls) {
-      // Both sides present a certificate from the cluster's CA and check
-      // the other's (CAF's OpenSSL module requires peer certificates as
-      // soon as authentication is configured).
-      sys_cfg.load<caf::openssl::manager>();
-      sys_cfg.openssl_certificate = cfg.cluster_tls_cert;
-      sys_cfg.openssl_key = cfg.cluster_tls_key;
-      sys_cfg.openssl_cafile = cfg.cluster_tls_ca;
-    }
     // A hung or cut-off member is detected after about 2.5 s (a killed one
     // at once: its socket closes).
-    // (BASP heartbeats over CAF 0.17's OpenSSL transport drop the link
-    // after one interval: with TLS, membership probes members itself.)
-    if (!cluster_tls)
-      sys_cfg.set("middleman.heartbeat-interval",
-                  caf::timespan{std::chrono::milliseconds(500)});
+    sys_cfg.set("middleman.heartbeat-interval",
+                caf::timespan{std::chrono::milliseconds(500)});
     sys_cfg.set("middleman.connection-timeout",
                 caf::timespan{std::chrono::seconds(2)});
   }
@@ -325,6 +313,7 @@ int main(int argc, char** argv) {
     return ctx.revocations.add(r);
   };
   ctx.agent = collab::spawn_node_agent(sys, agent_opts);
+  std::unique_ptr<collab::net::cluster_tunnel> tunnel;
   if (clustered) {
     collab::membership_options mopts;
     mopts.self.node = cfg.node_id;
@@ -335,16 +324,35 @@ int main(int argc, char** argv) {
     mopts.self.client_port = port;
     mopts.self.admin_port = cfg.admin_port;
     mopts.directory = ctx.directory;
+    // With mutual TLS, BASP listens on loopback and the cluster port is the
+    // tunnel's TLS acceptor (net/cluster_tunnel.hpp).
     if (cluster_tls) {
-      mopts.connector = sys.openssl_manager().actor_handle();
-      mopts.probe_interval = std::chrono::milliseconds(500);
+      try {
+        boost::asio::ip::tcp::endpoint ep{
+          boost::asio::ip::make_address(cfg.cluster_bind), cfg.cluster_port};
+        tunnel = std::make_unique<collab::net::cluster_tunnel>(
+          ioc,
+          collab::net::cluster_tls_files{cfg.cluster_tls_cert,
+                                         cfg.cluster_tls_key,
+                                         cfg.cluster_tls_ca},
+          ep);
+      } catch (const std::exception& e) {
+        spdlog::error("event=cluster_listen_failed bind={} port={} tls=true "
+                      "error=\"{}\"",
+                      cfg.cluster_bind, cfg.cluster_port, e.what());
+        return 1;
+      }
+      mopts.route = [t = tunnel.get()](const std::string& host, uint16_t port) {
+        return std::make_pair(std::string{"127.0.0.1"},
+                              t->local_port_for(host, port));
+      };
     }
     ctx.membership = collab::spawn_membership(sys, mopts);
-    auto published
-      = cluster_tls ? caf::openssl::publish(ctx.membership, cfg.cluster_port,
-                                            cfg.cluster_bind.c_str(), true)
-                    : sys.middleman().publish(ctx.membership, cfg.cluster_port,
-                                              cfg.cluster_bind.c_str(), true);
+    auto published = sys.middleman().publish(
+      ctx.membership, cluster_tls ? 0 : cfg.cluster_port,
+      cluster_tls ? "127.0.0.1" : cfg.cluster_bind.c_str(), true);
+    if (published && tunnel)
+      tunnel->set_basp_port(*published);
     if (!published) {
       spdlog::error("event=cluster_listen_failed bind={} port={} error=\"{}\"",
                     cfg.cluster_bind, cfg.cluster_port,
