@@ -20,8 +20,7 @@ struct membership_state {
   member_info self;
   std::vector<std::string> seeds;
   caf::actor directory;
-  std::function<std::pair<std::string, uint16_t>(const std::string&, uint16_t)>
-    route;
+  member_route route;
   std::map<std::string, member_info> members;  // by node id, without self
   std::map<std::string, member_info> lost;     // seen down, for operators
   bool joined = false;  // reached a seed (or has none): else "joining"
@@ -46,8 +45,7 @@ void connect_to(self_ptr self, const std::string& host, uint16_t port);
 // A member as told to a third node: its address without actor handles. Each
 // node takes the handles of a member only from that member, over their
 // direct connection, so that no message is ever routed through a third
-// node (CAF 0.17's BASP forwarding breaks the link over its TLS transport,
-// and a route through a third node dies with that node anyway).
+// node (such a route dies with that node).
 member_info address_only(member_info m) {
   m.membership = nullptr;
   m.directory = nullptr;

@@ -30,14 +30,16 @@ namespace collab {
 // Bumped whenever a message crossing nodes changes shape.
 constexpr const char* cluster_protocol_version = "collab-cluster/2";
 
+// Where to connect to reach the node at host:port.
+using member_route = std::function<std::pair<std::string, uint16_t>(
+  const std::string& host, uint16_t port)>;
+
 struct membership_options {
   member_info self;                  // node, host, port of this node
   std::vector<std::string> seeds;    // host:port of other nodes
   caf::actor directory;              // this node's directory
-  // Where to connect to reach the node at host:port (mutual TLS: a loopback
-  // port of the cluster tunnel); empty: host:port itself.
-  std::function<std::pair<std::string, uint16_t>(const std::string&, uint16_t)>
-    route;
+  // Mutual TLS: a loopback port of the cluster tunnel; empty: host:port.
+  member_route route;
 };
 
 // Answers (members_atom) with every known member, this node included;
