@@ -653,6 +653,22 @@ caf::result<uint64_t> snapshot_now(self_ptr self) {
   return rp;
 }
 
+// Stops, with a snapshot first (unless the last one is current) so the next
+// activation replays few ops. Anything that arrives meanwhile waits (await)
+// and then finds us gone; its sender resolves the document again.
+void passivate(self_ptr self) {
+  auto& st = self->state;
+  spdlog::debug("doc={} event=passivate rev={}", st.doc, st.durable_rev);
+  if (st.durable_rev == st.snapshot_rev) {
+    self->quit();
+    return;
+  }
+  self
+    ->request(st.store, st.opts.store_timeout, save_snapshot_atom_v, st.doc,
+              st.epoch, st.durable_rev, st.durable_text)
+    .await([=](bool) { self->quit(); }, [=](caf::error&) { self->quit(); });
+}
+
 caf::behavior running(self_ptr self) {
   // While handing off, requests are dropped: their senders see this actor
   // go down, resolve the document again and repeat them at the new owner.
@@ -678,17 +694,8 @@ caf::behavior running(self_ptr self) {
       auto& st = self->state;
       st.releasing = true;
       auto rev = st.durable_rev;
-      if (!st.in_flight.empty() || !st.queued.empty())
-        return rev;
-      if (st.durable_rev == st.snapshot_rev) {
-        self->quit();
-        return rev;
-      }
-      self
-        ->request(st.store, st.opts.store_timeout, save_snapshot_atom_v,
-                  st.doc, st.epoch, st.durable_rev, st.durable_text)
-        .await([=](bool) { self->quit(); },
-               [=](caf::error&) { self->quit(); });
+      if (st.in_flight.empty() && st.queued.empty())
+        passivate(self);
       return rev;
     },
     [=](leave_request& req) { remove_subscriber(self, req.session); },
@@ -722,19 +729,7 @@ caf::behavior running(self_ptr self) {
       if (generation != st.idle_generation || !st.subs.empty()
           || !st.in_flight.empty() || !st.queued.empty())
         return;
-      spdlog::debug("doc={} event=passivate rev={}", st.doc, st.durable_rev);
-      if (st.durable_rev == st.snapshot_rev) {
-        self->quit();
-        return;
-      }
-      // Snapshot first, so the next activation replays few ops; anything
-      // that arrives meanwhile waits (await) and then finds us gone, and
-      // its sender resolves the document again.
-      self
-        ->request(st.store, st.opts.store_timeout, save_snapshot_atom_v,
-                  st.doc, st.epoch, st.durable_rev, st.durable_text)
-        .await([=](bool) { self->quit(); },
-               [=](caf::error&) { self->quit(); });
+      passivate(self);
     },
   };
 }

@@ -287,6 +287,21 @@ typename Inspector::result_type inspect_rope(Inspector& f, ot::rope& r) {
     return res;
   }
 }
+
+// Enums cross nodes as their underlying integer.
+template <class Inspector, class Enum, class... Ts>
+typename Inspector::result_type inspect_with_enum(Inspector& f, Enum& e,
+                                                  const char* name, Ts&... xs) {
+  auto raw = static_cast<std::underlying_type_t<Enum>>(e);
+  if constexpr (Inspector::reads_state) {
+    return f(caf::meta::type_name(name), raw, xs...);
+  } else {
+    auto res = f(caf::meta::type_name(name), raw, xs...);
+    e = static_cast<Enum>(raw);
+    return res;
+  }
+}
+
 } // namespace detail
 
 } // namespace collab
@@ -294,15 +309,8 @@ typename Inspector::result_type inspect_rope(Inspector& f, ot::rope& r) {
 namespace collab::ot {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, component& x) {
-  auto k = static_cast<uint8_t>(x.k);
-  if constexpr (Inspector::reads_state) {
-    return f(caf::meta::type_name("ot_component"), k, x.n, x.text, x.has_text);
-  } else {
-    auto res = f(caf::meta::type_name("ot_component"), k, x.n, x.text,
-                 x.has_text);
-    x.k = static_cast<component::kind>(k);
-    return res;
-  }
+  return collab::detail::inspect_with_enum(f, x.k, "ot_component", x.n,
+                                           x.text, x.has_text);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, rope& x) {
@@ -369,16 +377,8 @@ typename Inspector::result_type inspect(Inspector& f, presence_event& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, error_event& x) {
-  auto code = static_cast<uint8_t>(x.code);
-  if constexpr (Inspector::reads_state) {
-    return f(caf::meta::type_name("error_event"), x.doc, code, x.message,
-             x.has_seq, x.seq);
-  } else {
-    auto res = f(caf::meta::type_name("error_event"), x.doc, code, x.message,
-                 x.has_seq, x.seq);
-    x.code = static_cast<errc>(code);
-    return res;
-  }
+  return detail::inspect_with_enum(f, x.code, "error_event", x.doc, x.message,
+                                   x.has_seq, x.seq);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, doc_snapshot& x) {
@@ -386,25 +386,12 @@ typename Inspector::result_type inspect(Inspector& f, doc_snapshot& x) {
            x.snapshot_rev, x.oldest_rev, x.tail, x.clients);
 }
 
-// Enums cross nodes as their underlying byte.
-template <class Inspector, class Enum, class... Ts>
-typename Inspector::result_type inspect_with_enum(Inspector& f, Enum& e,
-                                                  const char* name, Ts&... xs) {
-  auto raw = static_cast<std::underlying_type_t<Enum>>(e);
-  if constexpr (Inspector::reads_state) {
-    return f(caf::meta::type_name(name), raw, xs...);
-  } else {
-    auto res = f(caf::meta::type_name(name), raw, xs...);
-    e = static_cast<Enum>(raw);
-    return res;
-  }
-}
-
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_info& x) {
-  return inspect_with_enum(f, x.state, "member_info", x.node, x.host, x.port,
-                           x.version, x.membership, x.directory, x.agent,
-                           x.client_port, x.admin_port);
+  return detail::inspect_with_enum(f, x.state, "member_info", x.node, x.host,
+                                   x.port, x.version, x.membership,
+                                   x.directory, x.agent, x.client_port,
+                                   x.admin_port);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, placement_pin& x) {
@@ -412,10 +399,11 @@ typename Inspector::result_type inspect(Inspector& f, placement_pin& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_status& x) {
-  return inspect_with_enum(f, x.state, "node_status", x.node, x.cluster_addr,
-                           x.client_port, x.admin_port, x.uptime_ms,
-                           x.connections, x.sessions, x.documents, x.ops_per_s,
-                           x.rss_bytes, x.ops_committed, x.version);
+  return detail::inspect_with_enum(f, x.state, "node_status", x.node,
+                                   x.cluster_addr, x.client_port, x.admin_port,
+                                   x.uptime_ms, x.connections, x.sessions,
+                                   x.documents, x.ops_per_s, x.rss_bytes,
+                                   x.ops_committed, x.version);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, doc_status& x) {

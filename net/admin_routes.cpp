@@ -252,12 +252,13 @@ void with_members(server_context& ctx, const http_request& req,
   });
 }
 
-// The nodes among `ms` where `doc` is live, by asking every agent.
-void find_live(actor_ptr self, const members& ms, const std::string& doc,
-               std::function<void(members)> then) {
-  // gather<bool> loses which answer came from whom: ask one by one instead.
+// The members among `ms` whose agent answers true to `xs...` (gather<bool>
+// would lose which answer came from whom).
+template <class... Ts>
+void members_saying_yes(actor_ptr self, const members& ms,
+                        std::function<void(members)> then, Ts... xs) {
   struct round {
-    members found;
+    members yes;
     size_t left;
   };
   auto r = std::make_shared<round>(round{{}, ms.size()});
@@ -266,18 +267,24 @@ void find_live(actor_ptr self, const members& ms, const std::string& doc,
     return;
   }
   for (auto& m : ms)
-    self->request(m.agent, ask_timeout, lookup_atom_v, doc)
+    self->request(m.agent, ask_timeout, xs...)
       .then(
-        [=](bool here) {
-          if (here)
-            r->found.push_back(m);
+        [=](bool answer) {
+          if (answer)
+            r->yes.push_back(m);
           if (--r->left == 0)
-            then(r->found);
+            then(r->yes);
         },
         [=](caf::error&) {
           if (--r->left == 0)
-            then(r->found);
+            then(r->yes);
         });
+}
+
+// The nodes among `ms` where `doc` is live.
+void find_live(actor_ptr self, const members& ms, const std::string& doc,
+               std::function<void(members)> then) {
+  members_saying_yes(self, ms, std::move(then), lookup_atom_v, doc);
 }
 
 std::string json_string(const std::function<void(writer&)>& body) {
@@ -567,37 +574,22 @@ void evict_doc(server_context& ctx, const http_request& req,
 void kick_session(server_context& ctx, const http_request& req,
                   const std::string& session, reply_fn reply) {
   with_members(ctx, req, reply, [=](actor_ptr self, members ms) {
-    auto up = live(ms);
-    auto r = std::make_shared<std::pair<std::string, size_t>>("", up.size());
-    auto done = [=] {
-      if (r->first.empty())
-        reply(json_error(req, http::status::not_found, "not_found",
-                         "no such session"));
-      else
+    members_saying_yes(
+      self, live(ms),
+      [=](members kicked) {
+        if (kicked.empty()) {
+          reply(json_error(req, http::status::not_found, "not_found",
+                           "no such session"));
+          return;
+        }
         reply(json_ok(req, json_string([&](writer& w) {
           w.StartObject();
           str(w, "session", session);
-          str(w, "node", r->first);
+          str(w, "node", kicked.front().node);
           w.EndObject();
         })));
-    };
-    if (up.empty()) {
-      done();
-      return;
-    }
-    for (auto& m : up)
-      self->request(m.agent, ask_timeout, kick_atom_v, session)
-        .then(
-          [=](bool kicked) {
-            if (kicked)
-              r->first = m.node;
-            if (--r->second == 0)
-              done();
-          },
-          [=](caf::error&) {
-            if (--r->second == 0)
-              done();
-          });
+      },
+      kick_atom_v, session);
   });
 }
 

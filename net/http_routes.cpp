@@ -32,11 +32,8 @@ bool authenticate(server_context& ctx, const http_request& req,
   auto token = extract_token(req[http::field::authorization],
                              req[http::field::cookie]);
   std::string why = "no token";
-  if (token && ctx.verifier.verify(*token, claims, why)) {
-    if (!ctx.revocations.revoked(claims))
-      return true;
-    why = "token revoked";
-  }
+  if (token && ctx.accept_token(*token, claims, why))
+    return true;
   refusal = json_error(req, http::status::unauthorized, "unauthorized", why);
   refusal.set(http::field::www_authenticate, "Bearer");
   return false;
@@ -194,12 +191,7 @@ void post_session(server_context& ctx, const http_request& req,
   token_claims claims;
   auto token = extract_token(req[http::field::authorization], {});
   std::string why = "a Bearer token is required";
-  bool valid = token && ctx.verifier.verify(*token, claims, why);
-  if (valid && ctx.revocations.revoked(claims)) {
-    valid = false;
-    why = "token revoked";
-  }
-  if (!valid) {
+  if (!token || !ctx.accept_token(*token, claims, why)) {
     reply(json_error(req, http::status::unauthorized, "unauthorized", why));
     return;
   }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/ssl/context.hpp>
@@ -50,6 +51,18 @@ struct server_context {
   // What /readyz asks: each check answers "" when fine, else the reason
   // (e.g. "postgres: connection refused"). Set before serving.
   std::vector<std::function<std::string()>> readiness_checks;
+  // The one token check of the node: a valid signature and claims (the
+  // verifier) and not revoked. Otherwise false with the reason in `why`.
+  bool accept_token(std::string_view token, token_claims& claims,
+                    std::string& why) const {
+    if (!verifier.verify(token, claims, why))
+      return false;
+    if (revocations.revoked(claims)) {
+      why = "token revoked";
+      return false;
+    }
+    return true;
+  }
   // Extra Prometheus text for /metrics (storage counters). Set before serving.
   std::vector<std::function<void(std::string&)>> metrics_sources;
 };
