@@ -21,6 +21,9 @@ enum class errc : uint8_t {
   too_large,
   token_expired,
   internal,
+  // Additions to PROTOCOL.md v1 (docs/PROTOCOL.md): the isolation bounds.
+  too_many,    // a count bound: documents per socket (the join is refused)
+  overloaded,  // the node's memory budget is spent: retry later, same seq
 };
 
 constexpr std::string_view to_wire(errc e) {
@@ -37,10 +40,12 @@ constexpr std::string_view to_wire(errc e) {
     case errc::too_large: return "too_large";
     case errc::token_expired: return "token_expired";
     case errc::internal: return "internal";
+    case errc::too_many: return "too_many";
+    case errc::overloaded: return "overloaded";
   }
   return "internal";
 }
 
-constexpr int errc_count = static_cast<int>(errc::internal) + 1;
+constexpr int errc_count = static_cast<int>(errc::overloaded) + 1;
 
 } // namespace collab

@@ -79,6 +79,10 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
   opt("allowed-origins", cfg.allowed_origins, "COLLAB_ALLOWED_ORIGINS",
       "Origins allowed to open WebSockets (comma-separated; * = any)")
     ->delimiter(',');
+  opt("jwt-audience", cfg.jwt_audience, "COLLAB_JWT_AUDIENCE",
+      "tokens must carry this `aud` (empty: not checked)");
+  opt("jwt-issuer", cfg.jwt_issuer, "COLLAB_JWT_ISSUER",
+      "tokens must carry this `iss` (empty: not checked)");
   app.add_flag("--dev", cfg.dev, "development mode: print a dev token")
     ->envname("COLLAB_DEV");
   opt("web-dir", cfg.web_dir, "COLLAB_WEB_DIR",
@@ -99,6 +103,49 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
       "burst size of the per-connection rate limit");
   opt("send-queue-bytes", cfg.send_queue_bytes, "COLLAB_SEND_QUEUE_BYTES",
       "outbound bytes queued per socket before it is closed 1013");
+  opt("max-op-components", cfg.max_op_components, "COLLAB_MAX_OP_COMPONENTS",
+      "components of one op (too_large above)")
+    ->check(CLI::Range(uint64_t{1}, uint64_t{100'000'000}));
+  opt("max-transform-work", cfg.max_transform_work, "COLLAB_MAX_TRANSFORM_WORK",
+      "op components x ops to transform over, per op (rev_too_old above)")
+    ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 50));
+  opt("max-input-bytes", cfg.max_input_bytes, "COLLAB_MAX_INPUT_BYTES",
+      "a socket's received, unprocessed bytes before it stops reading");
+  opt("rate-limit-bytes", cfg.rate_limit_bytes, "COLLAB_RATE_LIMIT_BYTES",
+      "inbound bytes per second per connection");
+  opt("rate-burst-bytes", cfg.rate_burst_bytes, "COLLAB_RATE_BURST_BYTES",
+      "burst size of the per-connection byte rate limit");
+  opt("max-docs-per-socket", cfg.max_docs_per_socket,
+      "COLLAB_MAX_DOCS_PER_SOCKET", "documents one socket may join at once")
+    ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}));
+  opt("max-sockets-per-user", cfg.max_sockets_per_user,
+      "COLLAB_MAX_SOCKETS_PER_USER", "open sockets of one user on this node")
+    ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}));
+  opt("max-live-docs", cfg.max_live_docs, "COLLAB_MAX_LIVE_DOCS",
+      "document actors live on this node")
+    ->check(CLI::Range(uint64_t{1}, uint64_t{100'000'000}));
+  opt("history-bytes", cfg.history_bytes, "COLLAB_HISTORY_BYTES",
+      "bytes of ops kept in memory per document for transform");
+  opt("stream-max-bytes", cfg.stream_max_bytes, "COLLAB_STREAM_MAX_BYTES",
+      "bytes of replay-log entries kept per document in Redis");
+  opt("send-queue-node-bytes", cfg.send_queue_node_bytes,
+      "COLLAB_SEND_QUEUE_NODE_BYTES",
+      "outbound bytes queued on all sockets of the node (slowest close 1013)");
+  opt("memory-budget-bytes", cfg.memory_budget_bytes,
+      "COLLAB_MEMORY_BUDGET_BYTES",
+      "accounted memory of the node: histories, input and output queues");
+  opt("presence-tick-ms", cfg.presence_tick_ms, "COLLAB_PRESENCE_TICK_MS",
+      "presence is coalesced per document per tick (last per session wins)")
+    ->check(CLI::Range(int64_t{0}, int64_t{10'000}));
+  opt("stall-ms", cfg.stall_ms, "COLLAB_STALL_MS",
+      "/healthz fails when actor threads stalled this long")
+    ->check(CLI::Range(int64_t{100}, int64_t{600'000}));
+  opt("max-header-bytes", cfg.max_header_bytes, "COLLAB_MAX_HEADER_BYTES",
+      "largest HTTP request head (431 above)")
+    ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 20));
+  opt("resume-page-ops", cfg.resume_page_ops, "COLLAB_RESUME_PAGE_OPS",
+      "ops read from the store per request while resuming")
+    ->check(CLI::Range(uint64_t{1}, uint64_t{100'000}));
   opt("history-window", cfg.history_window, "COLLAB_HISTORY_WINDOW",
       "ops kept in memory for transform (older base: rev_too_old)")
     ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
@@ -130,6 +177,11 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
       "mutual TLS between nodes: this node's private key (PEM)");
   opt("cluster-tls-ca", cfg.cluster_tls_ca, "COLLAB_CLUSTER_TLS_CA",
       "mutual TLS between nodes: the CA every node's certificate is from");
+  opt("cluster-key", cfg.cluster_key, "COLLAB_CLUSTER_KEY",
+      "pre-shared key of a plain cluster: peers prove it before BASP");
+  opt("cluster-max-frame-bytes", cfg.cluster_max_frame_bytes,
+      "COLLAB_CLUSTER_MAX_FRAME_BYTES",
+      "largest cluster message (0: 2 x max-doc-bytes + 1 MiB)");
   opt("log-level", cfg.log_level, "COLLAB_LOG_LEVEL",
       "trace, debug, info, warn, error")
     ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

@@ -28,6 +28,8 @@ struct node_config {
   int64_t jwt_leeway = 30;      // seconds, 0..30
   std::vector<std::string> allowed_origins;  // empty: this node's own URL
   bool dev = false;             // development mode: prints a token
+  std::string jwt_audience;     // non-empty: tokens must carry this `aud`
+  std::string jwt_issuer;       // non-empty: tokens must carry this `iss`
 
   // The demo page and the admin endpoint.
   std::string web_dir;          // built web assets; empty: <exe dir>/../web
@@ -41,6 +43,32 @@ struct node_config {
   double rate_limit = 500;      // messages per second per connection
   double rate_burst = 1000;
   uint64_t send_queue_bytes = 16ull << 20;
+
+  // Isolation (DESIGN.md contract 6): what one client, socket, user or
+  // document may cost the node. Over a bound: a clear error for the one who
+  // went over, never someone else's data or time.
+  uint64_t max_op_components = 20000;        // components of one op (too_large)
+  uint64_t max_transform_work = 20'000'000;  // op components x ops transformed
+                                             // over (rev_too_old above)
+  uint64_t max_input_bytes = 4ull << 20;     // a socket's unprocessed input
+                                             // before it stops reading
+  double rate_limit_bytes = 4 << 20;         // inbound bytes per second per socket
+  double rate_burst_bytes = 8 << 20;
+  uint64_t max_docs_per_socket = 100;        // joined at once (too_many)
+  uint64_t max_sockets_per_user = 100;       // open sockets of one `sub` (429)
+  uint64_t max_live_docs = 20000;            // document actors on this node
+  uint64_t history_bytes = 64ull << 20;      // per document, history for
+                                             // transform by bytes too
+  uint64_t stream_max_bytes = 64ull << 20;   // per document in the Redis stream
+  uint64_t send_queue_node_bytes = 512ull << 20;  // all sockets' queued output:
+                                             // above, the slowest close 1013
+  uint64_t memory_budget_bytes = 4ull << 30; // accounted memory of the node
+                                             // (history, input, output queues)
+  int64_t presence_tick_ms = 50;             // presence coalesced per tick
+  int64_t stall_ms = 5000;                   // /healthz fails when actor
+                                             // threads stalled this long
+  uint64_t max_header_bytes = 16384;         // HTTP request head (431 above)
+  uint64_t resume_page_ops = 1000;           // ops read per store request
 
   // Documents.
   uint64_t history_window = 10000;  // ops kept for transform
@@ -61,6 +89,12 @@ struct node_config {
   std::string cluster_tls_cert;    // this node's certificate chain (PEM)
   std::string cluster_tls_key;     // its private key (PEM)
   std::string cluster_tls_ca;      // the CA that signed every node (PEM)
+  // Plain clusters: a pre-shared key every node proves it holds
+  // (challenge-response) before a BASP byte reaches CAF. Required with a
+  // cluster port and no TLS outside --dev.
+  std::string cluster_key;
+  uint64_t cluster_max_frame_bytes = 0;  // largest BASP message; 0: derived,
+                                         // 2 x max_doc_bytes + 1 MiB
 
   std::string log_level = "info";
 };
