@@ -4,17 +4,20 @@
 // x 5 ops/s, 10 s windows. Parsed once at start-up, like the rest.
 #include "options.hpp"
 
+#include <algorithm>
+
 #include <CLI/CLI.hpp>
 
 namespace collab::bench {
 
 void add_hostile_options(CLI::App& app, hostile_options& h) {
   const char* g = "Hostile neighbours (--hostile)";
-  app.add_option("--hostile", h.patterns,
+  // One string, split here: CLI11 counts a delimited value as several and
+  // would refuse `--hostile=a,b` under expected(0, 1).
+  app.add_option("--hostile", h.patterns_text,
                  "run the honest workload next to each abuse pattern "
                  "(comma-separated names; none or 'all': every pattern)")
       ->expected(0, 1)
-      ->delimiter(',')
       ->group(g);
   app.add_option("--collabd", h.collabd,
                  "start this collabd (port 0, the secret, the environment) "
@@ -105,6 +108,14 @@ void apply_hostile_defaults(const CLI::App& app, bench_options& o) {
     o.clients = 2;
   if (app.count("--rate") == 0 && app.count("--total-rate") == 0)
     o.rate = 5;
+  o.hostile.patterns.clear();
+  const std::string& t = o.hostile.patterns_text;
+  for (size_t b = 0; b <= t.size();) {
+    const size_t e = std::min(t.find(',', b), t.size());
+    if (e > b)
+      o.hostile.patterns.push_back(t.substr(b, e - b));
+    b = e + 1;
+  }
   o.hostile.budget_given = app.count("--memory-budget") > 0;
   if (o.hostile.baseline < 0)
     o.hostile.baseline = o.duration;

@@ -119,10 +119,15 @@ void print_hostile_table(const hostile_report& r) {
     const std::string rss = mib(row.rss_before) + "/" + mib(row.rss_peak) +
                             "/" + mib(row.rss_after);
     std::string goal = row.met() ? "met" : "MISSED";
-    if (!row.met())
-      goal += std::string(" (") + (row.latency_ok ? "" : "p99 ") +
-              (row.honest_ok ? "" : "errors ") + (row.rss_ok ? "" : "rss ") +
-              ")";
+    if (!row.met()) {
+      std::string why;
+      for (const auto& [ok, what] : {std::pair{row.latency_ok, "p99"},
+                                     std::pair{row.honest_ok, "errors"},
+                                     std::pair{row.rss_ok, "rss"}})
+        if (!ok)
+          why += (why.empty() ? "" : ",") + std::string(what);
+      goal += " (" + why + ")";
+    }
     std::printf("%-9s %-15s %-17s %6s %-19s %-7s %s\n", row.name.c_str(),
                 latency(row.base).c_str(), latency(row.abuse).c_str(), ratio,
                 rss.c_str(), goal.c_str(), honest_trouble(row).c_str());

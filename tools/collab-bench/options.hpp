@@ -31,7 +31,8 @@ struct endpoint {
 // workload, the server they run against and the size of each abuse.
 struct hostile_options {
   bool enabled = false;
-  std::vector<std::string> patterns;    // empty: all
+  std::string patterns_text;            // --hostile's value as given
+  std::vector<std::string> patterns;    // split at ','; empty: all
   std::string collabd;                  // start this binary (else --pid)
   std::vector<std::string> collabd_env; // KEY=VALUE for the started collabd
   std::string collabd_log;              // copy its output to this file
