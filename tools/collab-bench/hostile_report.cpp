@@ -60,8 +60,10 @@ std::string honest_trouble(const pattern_row& row) {
   if (a.stuck)
     add(std::to_string(a.stuck) + " ops unacked after " +
         std::to_string(int(row.settle_s)) + " s");
-  if (!row.problems.empty())
-    add(std::to_string(row.problems.size()) + " docs diverged");
+  if (!row.quiet)
+    add("docs not quiet after --settle");
+  else if (!row.problems.empty())
+    add(std::to_string(row.problems.size()) + " divergences");
   if (row.base.trouble())
     add("(baseline had trouble too)");
   return s.empty() ? "none" : s;
@@ -133,12 +135,14 @@ void print_hostile_table(const hostile_report& r) {
                 rss.c_str(), goal.c_str(), honest_trouble(row).c_str());
     std::printf("%9s abuse: %s\n", "", join_counts(row.counts).c_str());
     std::printf("%9s acks %llu/%llu sent, max %.1f ms, server cpu %.0f%% -> "
-                "%.0f%%, fds peak %d, log +%llu lines",
+                "%.0f%%, fds peak %d",
                 "", static_cast<unsigned long long>(row.abuse.acked),
                 static_cast<unsigned long long>(row.abuse.sent),
                 row.abuse.max_ms, row.base.server_cpu_pct,
-                row.abuse.server_cpu_pct, row.fds_peak,
-                static_cast<unsigned long long>(row.log_lines));
+                row.abuse.server_cpu_pct, row.fds_peak);
+    if (r.started_server) // only then does the bench see its log
+      std::printf(", log +%llu lines",
+                  static_cast<unsigned long long>(row.log_lines));
     if (row.prepare_s >= 0.5)
       std::printf(", prepared in %.1f s", row.prepare_s);
     if (row.settle_s >= 0.5)
@@ -254,6 +258,7 @@ void print_hostile_json(const hostile_report& r) {
     put(w, "prepare_s", row.prepare_s);
     put(w, "settle_s", row.settle_s);
     put(w, "settled", row.settled);
+    put(w, "quiet", row.quiet);
     put(w, "rss_before_bytes", row.rss_before);
     put(w, "rss_peak_bytes", row.rss_peak);
     put(w, "rss_peak_is_vmhwm", row.peak_is_hwm);

@@ -48,7 +48,9 @@ struct pattern_row {
   bool peak_is_hwm = false;    // VmHWM reset at the window start
   int fds_peak = -1;
   uint64_t log_lines = 0, log_bytes = 0;
-  // convergence of the honest documents after the pattern
+  // convergence of the honest documents after the pattern (compared only
+  // when they became quiet within --settle)
+  bool quiet = true;
   std::vector<std::string> problems;
   std::map<std::string, uint64_t> counts; // what the abuse did / got
 
