@@ -15,6 +15,7 @@
 #include <rapidjson/writer.h>
 
 #include "actors/ot/op_json.hpp"
+#include "json_fields.hpp"
 
 namespace collab::bench {
 
@@ -33,28 +34,15 @@ struct bench_client::connection {
 
 namespace {
 
-const rapidjson::Value* field(const rapidjson::Value& m, const char* k) {
-  const auto it = m.FindMember(k);
-  return it == m.MemberEnd() ? nullptr : &it->value;
-}
+// Code points of the default insert alphabet besides [a-z]: 2-, 3- and
+// 4-byte UTF-8 (the last two are astral: surrogate pairs in JavaScript).
+const char* const wide_chars[] = {"\xc3\xa9", "\xd0\xb6", "\xe2\x82\xac",
+                                  "\xe4\xb8\xad", "\xf0\x9f\x98\x80",
+                                  "\xf0\x9d\x84\x9e"};
 
-bool get_u64(const rapidjson::Value& m, const char* k, uint64_t& out) {
-  const auto* v = field(m, k);
-  if (v == nullptr || !v->IsUint64())
-    return false;
-  out = v->GetUint64();
-  return true;
-}
+} // namespace
 
-bool get_str(const rapidjson::Value& m, const char* k, std::string_view& out) {
-  const auto* v = field(m, k);
-  if (v == nullptr || !v->IsString())
-    return false;
-  out = std::string_view(v->GetString(), v->GetStringLength());
-  return true;
-}
-
-std::string describe(const error_code& ec) {
+std::string describe_error(const error_code& ec) {
   if (ec == asio::error::eof || ec == http::error::end_of_stream)
     return "eof";
   if (ec == asio::error::connection_reset)
@@ -65,14 +53,6 @@ std::string describe(const error_code& ec) {
     return "timeout";
   return ec.message();
 }
-
-// Code points of the default insert alphabet besides [a-z]: 2-, 3- and
-// 4-byte UTF-8 (the last two are astral: surrogate pairs in JavaScript).
-const char* const wide_chars[] = {"\xc3\xa9", "\xd0\xb6", "\xe2\x82\xac",
-                                  "\xe4\xb8\xad", "\xf0\x9f\x98\x80",
-                                  "\xf0\x9d\x84\x9e"};
-
-} // namespace
 
 // ---------------------------------------------------------------- doc_group
 
@@ -101,6 +81,13 @@ bench_client::bench_client(doc_group& g, size_t index, std::string client_id,
       reconnect_timer_(g.strand) {}
 
 bench_client::~bench_client() = default;
+
+int64_t bench_client::inflight_sent_ns() const {
+  const auto& sent = g_.send_ns[index_];
+  if (!inflight_ || inflight_seq_ < 1 || inflight_seq_ > sent.size())
+    return -1;
+  return sent[inflight_seq_ - 1];
+}
 
 client_snapshot bench_client::snapshot(bool with_text) const {
   client_snapshot s;
@@ -157,7 +144,7 @@ void bench_client::on_connected(uint64_t gen, const error_code& ec) {
     return;
   if (ec) {
     ++g_.stats.connect_failures;
-    on_disconnect("connect: " + describe(ec));
+    on_disconnect("connect: " + describe_error(ec));
     return;
   }
   auto& layer = beast::get_lowest_layer(conn_->ws);
@@ -202,7 +189,7 @@ void bench_client::on_handshake(uint64_t gen, const error_code& ec) {
       on_disconnect(why);
       return;
     }
-    on_disconnect("connect: " + describe(ec));
+    on_disconnect("connect: " + describe_error(ec));
     return;
   }
   phase_ = phase::hello;
@@ -229,7 +216,7 @@ void bench_client::on_read(uint64_t gen, const error_code& ec, size_t n) {
     if (ec == websocket::error::closed)
       on_disconnect("close " + std::to_string(conn_->ws.reason().code));
     else
-      on_disconnect(describe(ec));
+      on_disconnect(describe_error(ec));
     return;
   }
   g_.stats.bytes_in += n;
@@ -307,7 +294,7 @@ void bench_client::write_next() {
                           if (ec) {
                             if (phase_ == phase::closing)
                               return;
-                            on_disconnect("write: " + describe(ec));
+                            on_disconnect("write: " + describe_error(ec));
                             return;
                           }
                           write_next();
@@ -479,9 +466,12 @@ void bench_client::handle_joined(const rapidjson::Value& m) {
 void bench_client::acknowledge(uint64_t seq, uint64_t rev, bool count_latency) {
   const int64_t now = g_.setup.ctl->now_ns();
   const auto& sent = g_.send_ns[index_];
-  if (count_latency && seq >= 1 && seq <= sent.size() &&
-      g_.setup.ctl->in_window(now)) {
-    thread_latency().ack.record(now - sent[seq - 1]);
+  if (count_latency && seq >= 1 && seq <= sent.size()) {
+    const int64_t at = sent[seq - 1];
+    if (g_.setup.ctl->in_window(now))
+      thread_latency().ack.record(now - at);
+    if (g_.setup.window_by_send && g_.setup.ctl->in_window(at))
+      g_.stats.ack_latency.record(now - at);
   }
   if (g_.setup.ctl->in_window(now))
     ++g_.stats.window_acks;
@@ -598,15 +588,18 @@ void bench_client::handle_op(const rapidjson::Value& m) {
   }
   rev_ = rev;
   ++g_.stats.remote_ops;
+  const auto it = g_.index_of_client.find(std::string(client));
+  if (it == g_.index_of_client.end())
+    return; // not one of ours (another tool, or --hostile's abusers)
+  const auto& sent = g_.send_ns[it->second];
+  if (seq < 1 || seq > sent.size())
+    return;
+  const int64_t at = sent[seq - 1];
   const int64_t now = g_.setup.ctl->now_ns();
-  if (g_.setup.ctl->in_window(now)) {
-    const auto it = g_.index_of_client.find(std::string(client));
-    if (it != g_.index_of_client.end()) {
-      const auto& sent = g_.send_ns[it->second];
-      if (seq >= 1 && seq <= sent.size())
-        thread_latency().remote.record(now - sent[seq - 1]);
-    }
-  }
+  if (g_.setup.ctl->in_window(now))
+    thread_latency().remote.record(now - at);
+  if (g_.setup.window_by_send && g_.setup.ctl->in_window(at))
+    g_.stats.remote_latency.record(now - at);
 }
 
 void bench_client::handle_error(const rapidjson::Value& m) {

@@ -52,12 +52,13 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using strand_t = asio::strand<asio::io_context::executor_type>;
 
-// Run-wide timing and flags. Times are nanoseconds since `epoch`.
+// Run-wide timing and flags. Times are nanoseconds since `epoch`; the
+// window is atomic because --hostile moves it while the clients run.
 struct run_control {
   std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
-  int64_t gen_start_ns = 0;
-  int64_t window_start_ns = 0;
-  int64_t window_end_ns = 0;
+  std::atomic<int64_t> gen_start_ns{0};
+  std::atomic<int64_t> window_start_ns{0};
+  std::atomic<int64_t> window_end_ns{0};
   std::atomic<bool> generating{false};
   std::atomic<bool> stopping{false};      // final close: no reconnects
   std::atomic<int> joined_clients{0};     // clients that joined once
@@ -78,7 +79,17 @@ struct shared_setup {
   const bench_options* opt = nullptr;
   std::vector<std::vector<tcp::endpoint>> resolved; // per opt->urls entry
   run_control* ctl = nullptr;
+  std::string doc_prefix;   // document ids are doc_prefix<n>
+  std::string run_id;       // makes client ids unique per workload
+  // --hostile: also record, per document (doc_stats), the latency of every
+  // op *sent* in the window, whenever its ack or delivery arrives, so a
+  // stall that outlasts the window is still measured.
+  bool window_by_send = false;
 };
+
+// A short name for a socket error: eof, reset, refused, timeout, or the
+// error's message.
+std::string describe_error(const boost::system::error_code& ec);
 
 class bench_client;
 
@@ -127,6 +138,8 @@ public:
   bool joined() const { return phase_ == phase::joined; }
   bool busy() const { return inflight_.has_value() || pending_.has_value(); }
   uint64_t rev() const { return rev_; }
+  // First-send time of the unacknowledged op; -1 when none is in flight.
+  int64_t inflight_sent_ns() const;
   client_snapshot snapshot(bool with_text) const;
 
 private:

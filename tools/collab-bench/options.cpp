@@ -147,7 +147,8 @@ int parse_options(int argc, char** argv, bench_options& o) {
       ->capture_default_str();
   app.add_option("--seed", o.seed, "random seed (0 = random)");
   app.add_flag("--json", o.json, "print one JSON object instead of the report");
-  app.add_option("--pid", o.pid, "sample this server process's CPU and RSS");
+  app.add_option("--pid,--server-pid", o.pid,
+                 "sample this server process's CPU and RSS");
   app.add_option("--connect-timeout", o.connect_timeout,
                  "seconds for all clients to join")
       ->capture_default_str();
@@ -164,12 +165,16 @@ int parse_options(int argc, char** argv, bench_options& o) {
                  "error codes that are reported but do not fail the run "
                  "(e.g. rate_limited,unavailable)")
       ->delimiter(',');
+  add_hostile_options(app, o.hostile);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   o.reconnect = !no_reconnect;
+  o.hostile.enabled = app.count("--hostile") > 0;
+  if (o.hostile.enabled)
+    apply_hostile_defaults(app, o);
 
   if (urls.empty())
     urls.push_back("ws://" + host + ":" + std::to_string(port) + "/v1/ws");
@@ -190,6 +195,16 @@ int parse_options(int argc, char** argv, bench_options& o) {
     std::snprintf(buf, sizeof buf, "bench-%08llx/d",
                   static_cast<unsigned long long>(rng() & 0xffffffffULL));
     o.doc_prefix = buf;
+  }
+  o.secret = secret;
+  if (o.hostile.enabled) {
+    // Tokens are minted per role once the server runs (hostile_run.cpp).
+    if (secret.empty() && o.hostile.collabd.empty()) {
+      std::fprintf(stderr, "collab-bench: --hostile needs --secret (or "
+                           "COLLAB_JWT_SECRET) or --collabd\n");
+      return 2;
+    }
+    return -1;
   }
   if (o.token.empty()) {
     if (secret.empty()) {

@@ -13,6 +13,10 @@
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+} // namespace CLI
+
 namespace collab::bench {
 
 // One ws://host:port/path endpoint.
@@ -23,9 +27,44 @@ struct endpoint {
   std::string text() const { return "ws://" + host + ":" + port + path; }
 };
 
+// --hostile (hostile.hpp): which abuse patterns run next to the honest
+// workload, the server they run against and the size of each abuse.
+struct hostile_options {
+  bool enabled = false;
+  std::string patterns_text;            // --hostile's value as given
+  std::vector<std::string> patterns;    // split at ','; empty: all
+  std::string collabd;                  // start this binary (else --pid)
+  std::vector<std::string> collabd_env; // KEY=VALUE for the started collabd
+  std::string collabd_log;              // copy its output to this file
+  int fd_limit = 0;                     // RLIMIT_NOFILE of the started one
+  int cluster_port = 0;                 // BASP port for `basp` (0: skipped)
+  uint64_t memory_budget = 4294967296;  // the node's COLLAB_MEMORY_BUDGET_BYTES
+  bool budget_given = false;            // pass it to the started collabd
+  double baseline = -1;                 // seconds; < 0: --duration
+  double settle = 60;                   // wait for the window's ops, seconds
+  double p99_floor_ms = 5;              // baselines below count as this
+  // sizes of the abuses
+  int churn_cycles = 100000;
+  int sockets = 3000;
+  int docs_per_socket = 20000;
+  int http_gets = 3000;
+  int slow_subscribers = 32;
+  int slow_op_bytes = 65536;
+  int presence_sessions = 32;
+  int presence_rate = 200;              // per session and second
+  int flood_sockets = 4;
+  int flood_frame_bytes = 800000;
+  int big_ops = 2;
+  int big_op_components = 300000;
+  int big_op_history = 2000;
+  int history_op_bytes = 900000;
+  int nul_rate = 20;                    // ops/s of the poisoned client
+};
+
 struct bench_options {
   std::vector<endpoint> urls;
   std::string token;         // bearer token for the upgrade and the HTTP API
+  std::string secret;        // HS256 secret (--hostile mints more tokens)
   std::string sub = "collab-bench";
   int docs = 100;
   int clients = 4;           // per document
@@ -48,11 +87,17 @@ struct bench_options {
   bool reconnect = true;
   int verify_docs = -1;      // docs to fetch over HTTP; -1 = all, 0 = none
   std::vector<std::string> tolerate; // error codes that do not fail the run
+  hostile_options hostile;
 
   // ops/s per client after resolving --total-rate; 0 = saturation.
   double per_client_rate() const;
   bool saturation() const { return per_client_rate() <= 0; }
 };
+
+// Registers the --hostile options (hostile_options.cpp), and after parsing
+// fills in what --hostile changes in the honest workload's defaults.
+void add_hostile_options(CLI::App& app, hostile_options& h);
+void apply_hostile_defaults(const CLI::App& app, bench_options& o);
 
 // Parses argv into `out`. Returns -1 to continue, otherwise the exit code
 // (0 after --help, 2 on a usage error, with the message already printed).

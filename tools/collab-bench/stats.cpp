@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <dirent.h>
 #include <unistd.h>
 
 namespace collab::bench {
@@ -155,16 +156,44 @@ double proc_cpu_seconds(int pid) {
   return double(utime + stime) / double(hz > 0 ? hz : 100);
 }
 
-uint64_t proc_rss_bytes(int pid) {
-  const std::string path = pid == 0 ? "/proc/self/status"
-                                    : "/proc/" + std::to_string(pid) + "/status";
-  std::ifstream in(path);
+namespace {
+std::string proc_path(int pid, const char* file) {
+  return (pid == 0 ? std::string("/proc/self/")
+                   : "/proc/" + std::to_string(pid) + "/") +
+         file;
+}
+} // namespace
+
+uint64_t proc_status_bytes(int pid, const char* key) {
+  std::ifstream in(proc_path(pid, "status"));
+  const std::string prefix = std::string(key) + ":";
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024; // kB
+    if (line.rfind(prefix, 0) == 0)
+      return std::strtoull(line.c_str() + prefix.size(), nullptr, 10) *
+             1024; // kB
   }
   return 0;
+}
+
+uint64_t proc_rss_bytes(int pid) { return proc_status_bytes(pid, "VmRSS"); }
+
+bool proc_reset_peak(int pid) {
+  std::ofstream out(proc_path(pid, "clear_refs"));
+  out << "5";
+  out.flush();
+  return bool(out);
+}
+
+int proc_open_fds(int pid) {
+  DIR* d = opendir(proc_path(pid, "fd").c_str());
+  if (d == nullptr)
+    return -1;
+  int n = 0;
+  while (const dirent* e = readdir(d))
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
 }
 
 } // namespace collab::bench

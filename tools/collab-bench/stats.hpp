@@ -42,7 +42,8 @@ private:
 // Everything one document's clients count. "Window" counters only count
 // events whose time falls inside the measured window.
 struct doc_stats {
-  // Filled only in the merged result (from the latency sinks).
+  // Filled in the merged result (from the latency sinks), or per document
+  // when shared_setup::window_by_send (--hostile).
   histogram ack_latency;      // send -> ack of the same (client, seq)
   histogram remote_latency;   // sender's send -> another client's `op`
   uint64_t window_acks = 0;
@@ -83,5 +84,13 @@ void set_thread_latency(latency_sink* sink);
 double proc_cpu_seconds(int pid); // pid 0 = this process
 // VmRSS in bytes; 0 when unreadable.
 uint64_t proc_rss_bytes(int pid); // pid 0 = this process
+// A "Vm..:" line of /proc/<pid>/status (e.g. "VmHWM") in bytes; 0 when
+// unreadable.
+uint64_t proc_status_bytes(int pid, const char* key);
+// Resets the process's VmHWM to its VmRSS (clear_refs 5; Linux 4.0+, our
+// own processes only); false when refused.
+bool proc_reset_peak(int pid);
+// Open file descriptors of a process; -1 when unreadable.
+int proc_open_fds(int pid);
 
 } // namespace collab::bench
