@@ -25,6 +25,7 @@
 
 #include "actors/directory.hpp"
 #include "actors/membership.hpp"
+#include "actors/memory_budget.hpp"
 #include "actors/node_agent.hpp"
 #include "actors/messages.hpp"
 #include "config/node_config.hpp"
@@ -184,6 +185,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto& ctx = *ctx_ptr;
+  auto budget = std::make_shared<collab::memory_budget>(cfg.memory_budget_bytes);
+  ctx.sessions.configure(budget, {cfg.send_queue_node_bytes,
+                                  cfg.max_sockets_per_user});
+  ctx.metrics_sources.push_back(
+    [&ctx](std::string& out) { ctx.sessions.render_metrics(out); });
   if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
     spdlog::error("event=config_error message=\"COLLAB_TLS_CERT and "
                   "COLLAB_TLS_KEY go together\"");
