@@ -156,6 +156,10 @@ int main(int argc, char** argv) {
   collab::register_message_types(sys_cfg);
   sys_cfg.add_message_type<collab::stream_info>("collab::stream_info");
   sys_cfg.set("scheduler.max-threads", cfg.actor_threads);
+  // An actor gives its thread up after 16 messages (CAF's default is never
+  // while its mailbox is not empty): a socket or document with a constant
+  // stream of work must not starve the others (issue 10, defect 4).
+  sys_cfg.set("scheduler.max-throughput", size_t{16});
   bool clustered = cfg.cluster_port != 0;
   int tls_parts = !cfg.cluster_tls_cert.empty() + !cfg.cluster_tls_key.empty()
                   + !cfg.cluster_tls_ca.empty();
