@@ -136,9 +136,11 @@ void session_registry::output_released(uint64_t n) {
     budget_->release(n);
 }
 
-// Sessions chosen before but not yet closed still count in queued_; what
-// they hold is on its way out, so it is not counted twice (no more sockets
-// are closed than it takes).
+// Sessions chosen before still count in queued_ until they have dropped
+// their queue (on their strand, soon after); what they hold is on its way
+// out, so it is not counted twice (no more sockets are closed than it
+// takes). Once dropped, a session counts nothing, and the check above
+// returns at once again.
 void session_registry::enforce_send_budget() {
   auto cap = limits_.send_queue_node_bytes;
   if (queued_.load() <= cap)

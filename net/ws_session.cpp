@@ -193,7 +193,7 @@ void ws_session::drop(uint16_t code, std::string reason) {
                                    "queued_bytes={} node_queued_bytes={}",
                                    self->session_id_, self->queued_bytes_.load(),
                                    self->ctx_.sessions.queued_bytes());
-                      self->drop_queue();  // also when already closing
+                      self->forget_queue();  // also when already closing
                       self->start_close(code, r, true);
                     });
 }
@@ -241,7 +241,9 @@ void ws_session::release_queued(size_t bytes) {
 }
 
 void ws_session::dequeue_front() {
-  release_queued(queue_.front().bytes->size());
+  if (!front_uncounted_)
+    release_queued(queue_.front().bytes->size());
+  front_uncounted_ = false;
   queue_.pop_front();
 }
 
@@ -251,6 +253,18 @@ void ws_session::drop_queue() {
   while (queue_.size() > keep) {
     release_queued(queue_.back().bytes->size());
     queue_.pop_back();
+  }
+}
+
+// Shed for the node's send budget: the frame being written stops counting
+// too, so that the node is under its budget again at once rather than when
+// a peer that reads nothing is cut off (its bytes are on their way out; a
+// broadcast frame is shared with the other subscribers anyway).
+void ws_session::forget_queue() {
+  drop_queue();
+  if (writing_ && !front_uncounted_) {
+    release_queued(queue_.front().bytes->size());
+    front_uncounted_ = true;
   }
 }
 

@@ -76,6 +76,7 @@ private:
   void release_queued(size_t bytes);
   void dequeue_front();
   void drop_queue();
+  void forget_queue();
   void do_write();
   void on_write(beast::error_code ec, size_t bytes);
   // Closes with `code` once the frames queued so far are written.
@@ -104,6 +105,7 @@ private:
   std::atomic<bool> read_paused_{false};  // set on the strand only
   session_registry::user_slot user_slot_;
   bool writing_ = false;
+  bool front_uncounted_ = false;  // the frame being written was released
   bool closing_ = false;       // no more frames are taken
   bool close_sent_ = false;
   bool closed_ = false;        // the actor was told
