@@ -43,9 +43,8 @@ void histogram::render(std::string& out, const char* name,
 }
 
 namespace {
-template <class T>
-void gauge(std::string& out, const char* type, const char* name,
-           const char* help, const std::atomic<T>& v) {
+void metric(std::string& out, const char* type, const char* name,
+            const char* help, const std::string& value) {
   out += "# HELP ";
   out += name;
   out += ' ';
@@ -57,10 +56,22 @@ void gauge(std::string& out, const char* type, const char* name,
   out += '\n';
   out += name;
   out += ' ';
-  out += std::to_string(v.load(std::memory_order_relaxed));
+  out += value;
   out += '\n';
 }
+
+template <class T>
+void gauge(std::string& out, const char* type, const char* name,
+           const char* help, const std::atomic<T>& v) {
+  metric(out, type, name, help,
+         std::to_string(v.load(std::memory_order_relaxed)));
+}
 } // namespace
+
+void append_metric(std::string& out, const char* type, const char* name,
+                   const char* help, uint64_t value) {
+  metric(out, type, name, help, std::to_string(value));
+}
 
 std::string metrics::render() const {
   std::string out;
@@ -89,6 +100,18 @@ std::string metrics::render() const {
         "cluster members seen down (failovers)", members_lost);
   gauge(out, "counter", "collab_revoked_closes_total",
         "sockets closed because their token was revoked", revoked_closes);
+  gauge(out, "counter", "collab_accept_errors_total",
+        "failed accepts on the listeners (e.g. out of file descriptors)",
+        accept_errors);
+  gauge(out, "counter", "collab_send_budget_closes_total",
+        "sockets closed 1013 because the node's queued output was over "
+        "send-queue-node-bytes", send_budget_closes);
+  gauge(out, "counter", "collab_input_pauses_total",
+        "times a socket stopped reading because its unprocessed input was "
+        "over max-input-bytes", input_pauses);
+  gauge(out, "counter", "collab_user_socket_refusals_total",
+        "upgrades refused 429: the user had max-sockets-per-user sockets",
+        user_socket_refusals);
   out += "# HELP collab_errors_total error messages sent, by code\n"
          "# TYPE collab_errors_total counter\n";
   for (int i = 0; i < errc_count; ++i) {

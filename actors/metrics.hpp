@@ -60,6 +60,10 @@ struct metrics {
   std::atomic<uint64_t> hand_offs{0};        // documents moved away
   std::atomic<uint64_t> members_lost{0};     // failovers: members seen down
   std::atomic<uint64_t> revoked_closes{0};   // sockets cut off by revocation
+  std::atomic<uint64_t> accept_errors{0};    // accept() failed (EMFILE, ...)
+  std::atomic<uint64_t> send_budget_closes{0};  // closed 1013: node send budget
+  std::atomic<uint64_t> input_pauses{0};     // a socket stopped reading a while
+  std::atomic<uint64_t> user_socket_refusals{0};  // upgrades refused 429
   std::array<std::atomic<uint64_t>, errc_count> errors{};
   latency_histogram ack_latency;     // frame received -> ack queued
   latency_histogram commit_latency;  // commit sent -> store answered
@@ -73,6 +77,10 @@ struct metrics {
   }
   std::string render() const;
 };
+
+// Appends one metric (`type`: gauge or counter) in Prometheus text format.
+void append_metric(std::string& out, const char* type, const char* name,
+                   const char* help, uint64_t value);
 
 // The process's metrics (one node per process).
 metrics& node_metrics();

@@ -377,7 +377,11 @@ caf::behavior connection(self_ptr self, server_context* ctx,
   self->set_down_handler([=](caf::down_msg& dm) { on_doc_down(self, dm); });
   arm_expiry(self);
   return {
-    [=](frame_atom, std::string& text) { on_frame(self, text); },
+    [=](frame_atom, std::string& text) {
+      auto bytes = text.size();
+      on_frame(self, text);
+      self->state.sink->consumed(bytes);  // input backpressure (ws_session)
+    },
     [=](closed_atom) { self->quit(); },
     [=](inspect_atom) {
       auto& st = self->state;

@@ -1,10 +1,14 @@
 #include "net/http_session.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/metrics.hpp"
 #include "net/admin_routes.hpp"
 #include "net/ws_session.hpp"
 
@@ -48,7 +52,8 @@ void http_session::on_handshake(boost::beast::error_code ec) {
 void http_session::do_read() {
   parser_.emplace();
   parser_->body_limit(max_body);
-  parser_->header_limit(16 * 1024);
+  parser_->header_limit(static_cast<uint32_t>(
+    std::min<uint64_t>(ctx_.cfg.max_header_bytes, UINT32_MAX)));
   stream_.next_layer().expires_after(read_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    boost::beast::bind_front_handler(&http_session::on_read,
@@ -62,20 +67,21 @@ void http_session::on_read(boost::beast::error_code ec, size_t) {
       boost::asio::ip::tcp::socket::shutdown_send, ignored);
     return;
   }
+  if (ec == http::error::header_limit) {
+    refuse(http::status::request_header_fields_too_large, "too_large",
+           "the request line and headers are over max-header-bytes");
+    return;
+  }
+  if (ec == http::error::body_limit) {
+    refuse(http::status::payload_too_large, "too_large",
+           "the request body is too large");
+    return;
+  }
   if (ec)
     return;  // timeouts and resets end the connection quietly
   auto req = parser_->release();
   if (kind_ == port_kind::client && boost::beast::websocket::is_upgrade(req)) {
-    token_claims claims;
-    http_response refusal;
-    if (!check_upgrade(ctx_, req, claims, refusal)) {
-      refusal.keep_alive(false);
-      write(std::move(refusal));
-      return;
-    }
-    stream_.next_layer().expires_never();  // the WebSocket has its own
-    std::make_shared<ws_session>(std::move(stream_), ctx_)
-      ->run(std::move(req), std::move(claims));
+    upgrade(std::move(req));
     return;
   }
   // The answer may come from an actor thread: hop back onto our strand.
@@ -92,6 +98,39 @@ void http_session::on_read(boost::beast::error_code ec, size_t) {
     handle_http(ctx_, req, std::move(reply));
 }
 
+void http_session::upgrade(http_request req) {
+  token_claims claims;
+  http_response refusal;
+  if (!check_upgrade(ctx_, req, claims, refusal)) {
+    refusal.keep_alive(false);
+    write(std::move(refusal));
+    return;
+  }
+  auto slot = ctx_.sessions.acquire_user(claims.sub);
+  if (!slot) {
+    node_metrics().user_socket_refusals.fetch_add(1, std::memory_order_relaxed);
+    auto res = json_error(req, http::status::too_many_requests, "too_many",
+                          "this user has max-sockets-per-user sockets open "
+                          "on this node; close one first");
+    res.keep_alive(false);
+    write(std::move(res));
+    return;
+  }
+  stream_.next_layer().expires_never();  // the WebSocket has its own
+  std::make_shared<ws_session>(std::move(stream_), ctx_)
+    ->run(std::move(req), std::move(claims), std::move(slot));
+}
+
+// A request we will not read to its end: answer, then close.
+void http_session::refuse(http::status status, std::string_view code,
+                          std::string_view message) {
+  http_request head;
+  head.version(11);
+  auto res = json_error(head, status, code, message);
+  res.keep_alive(false);
+  write(std::move(res));
+}
+
 void http_session::write(http_response res) {
   res_ = std::make_shared<http_response>(std::move(res));
   bool close = res_->need_eof();
@@ -105,9 +144,13 @@ void http_session::on_write(bool close, boost::beast::error_code ec, size_t) {
   if (ec)
     return;
   if (close) {
-    boost::beast::error_code ignored;
-    stream_.next_layer().socket().shutdown(
-      boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    // Closing with the peer's bytes unread would reset the connection and
+    // could lose the answer: shut down, read what the peer still sends
+    // (bounded by a timeout), then close (ws_stream.hpp).
+    async_teardown(boost::beast::role_type::server, stream_,
+                   [self = shared_from_this()](boost::beast::error_code) {
+                     // nop: the socket is closed
+                   });
     return;
   }
   do_read();

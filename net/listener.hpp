@@ -3,14 +3,24 @@
 // WebSocket upgrades to /v1/ws become ws_sessions; the admin port serves
 // only the admin API (docs/ADMIN.md).
 //
-// Thread-safety: the acceptor runs on its own strand; run() and stop() may
-// be called from any thread.
+// When accept fails for want of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM,
+// or any error not about the one connection: it stays in the backlog, so an
+// immediate retry fails again), the listener backs off, 10 ms doubling to
+// 1 s, until an accept succeeds;
+// it logs at most one line a second, with the count of failures since the
+// last, and counts every failure in collab_accept_errors_total.
+//
+// Thread-safety: the acceptor and the back-off timer run on one strand;
+// run() and stop() may be called from any thread.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 
 #include "net/http_session.hpp"
@@ -28,13 +38,22 @@ public:
   void stop();
 
 private:
+  using clock = std::chrono::steady_clock;
   void do_accept();
   void on_accept(boost::beast::error_code ec, boost::asio::ip::tcp::socket s);
+  void on_accept_error(boost::beast::error_code ec);
 
   boost::asio::io_context& ioc_;
   boost::asio::ip::tcp::acceptor acceptor_;
   server_context& ctx_;
   port_kind kind_;
+
+  // On the acceptor's strand.
+  boost::asio::steady_timer backoff_timer_;
+  clock::duration backoff_{};       // zero: not backing off
+  clock::time_point last_log_{};
+  uint64_t unlogged_errors_ = 0;    // failures since the last log line
+  bool stopped_ = false;
 };
 
 } // namespace collab::net

@@ -2,14 +2,23 @@
 // socket go to the session's connection actor; frames the actor sends come
 // back through session_sink::send, posted onto the socket's strand.
 //
-// Backpressure: when more than `send-queue-bytes` wait to be written for
+// Backpressure out: when more than `send-queue-bytes` wait to be written for
 // longer than a short grace period (or four times that much at all), the
 // reader is too slow: the queue is dropped and the socket closed with 1013,
 // so one slow reader never slows anyone else down. A socket that does not
-// even take the close frame is cut after a grace period.
+// even take the close frame is cut after a grace period. Queued bytes count
+// towards the node's send budget too (session_registry), which closes the
+// biggest queues of the node first.
 //
-// Thread-safety: all members are touched only on the socket's strand;
-// send() and close() post onto it and are safe from any thread.
+// Backpressure in: a frame read is handed to the connection actor, which
+// reports it consumed() once handled. While more than `max-input-bytes` (or,
+// with the node over its memory budget, any input at all) wait to be
+// handled, the session does not read: the peer's frames wait in the kernel
+// and in the peer, not in this process.
+//
+// Thread-safety: all members are touched only on the socket's strand, but
+// the atomics; send(), close(), drop() and consumed() post onto it and are
+// safe from any thread.
 #pragma once
 
 #include <atomic>
@@ -42,10 +51,15 @@ public:
   ~ws_session() override;
 
   // Completes the upgrade of `req` and starts reading.
-  void run(http::request<http::string_body> req, token_claims claims);
+  // `slot` is the socket's place among its user's sockets: given back when
+  // the socket closes.
+  void run(http::request<http::string_body> req, token_claims claims,
+           session_registry::user_slot slot);
 
   void send(std::shared_ptr<const std::string> frame) override;
   void close(uint16_t code, std::string reason) override;
+  void drop(uint16_t code, std::string reason) override;
+  void consumed(uint64_t bytes) override;
   uint64_t queued_bytes() const override { return queued_bytes_.load(); }
   const std::string& remote() const override { return remote_; }
 
@@ -53,8 +67,16 @@ private:
   void on_accept(beast::error_code ec);
   void do_read();
   void on_read(beast::error_code ec, size_t bytes);
+  void clear_buffer();
+  // Whether the input waiting for the actor is too much to read more.
+  bool input_full() const;
+  void resume_read();
   void on_send(std::shared_ptr<const std::string> frame);
   bool too_slow() const;
+  void release_queued(size_t bytes);
+  void dequeue_front();
+  void drop_queue();
+  void forget_queue();
   void do_write();
   void on_write(beast::error_code ec, size_t bytes);
   // Closes with `code` once the frames queued so far are written.
@@ -76,8 +98,14 @@ private:
     clock::time_point queued_at;
   };
   std::deque<queued_frame> queue_;
-  std::atomic<size_t> queued_bytes_{0};  // read by operators off the strand
+  // Sent and not yet written (or dropped), frames on their way to the
+  // strand included; updated off the strand by send().
+  std::atomic<size_t> queued_bytes_{0};
+  std::atomic<uint64_t> unprocessed_{0};  // handed to conn_, not consumed
+  std::atomic<bool> read_paused_{false};  // set on the strand only
+  session_registry::user_slot user_slot_;
   bool writing_ = false;
+  bool front_uncounted_ = false;  // the frame being written was released
   bool closing_ = false;       // no more frames are taken
   bool close_sent_ = false;
   bool closed_ = false;        // the actor was told

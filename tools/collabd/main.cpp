@@ -25,6 +25,7 @@
 
 #include "actors/directory.hpp"
 #include "actors/membership.hpp"
+#include "actors/memory_budget.hpp"
 #include "actors/node_agent.hpp"
 #include "actors/messages.hpp"
 #include "config/node_config.hpp"
@@ -155,6 +156,10 @@ int main(int argc, char** argv) {
   collab::register_message_types(sys_cfg);
   sys_cfg.add_message_type<collab::stream_info>("collab::stream_info");
   sys_cfg.set("scheduler.max-threads", cfg.actor_threads);
+  // An actor gives its thread up after 16 messages (CAF's default is never
+  // while its mailbox is not empty): a socket or document with a constant
+  // stream of work must not starve the others (issue 10, defect 4).
+  sys_cfg.set("scheduler.max-throughput", size_t{16});
   bool clustered = cfg.cluster_port != 0;
   int tls_parts = !cfg.cluster_tls_cert.empty() + !cfg.cluster_tls_key.empty()
                   + !cfg.cluster_tls_ca.empty();
@@ -184,6 +189,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto& ctx = *ctx_ptr;
+  auto budget = std::make_shared<collab::memory_budget>(cfg.memory_budget_bytes);
+  ctx.sessions.configure(budget, {cfg.send_queue_node_bytes,
+                                  cfg.max_sockets_per_user});
+  ctx.metrics_sources.push_back(
+    [&ctx](std::string& out) { ctx.sessions.render_metrics(out); });
   if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
     spdlog::error("event=config_error message=\"COLLAB_TLS_CERT and "
                   "COLLAB_TLS_KEY go together\"");
