@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/log_escape.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/rate_meter.hpp"
@@ -93,7 +94,7 @@ void send_error(self_ptr self, const caf::actor& to, errc code,
     static std::atomic<uint64_t> next_id{1};
     auto id = self->state.opts.node + "-" + std::to_string(next_id++);
     spdlog::error("doc={} event=internal_error correlation={} message=\"{}\"",
-                  self->state.doc, id, message);
+                  self->state.doc, id, log_escape(message));
     message += " (correlation id " + id + ")";
   }
   error_event e{self->state.doc, code, std::move(message), seq != nullptr,

@@ -7,6 +7,7 @@
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/log_escape.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "net/connection_actor.hpp"
@@ -73,7 +74,7 @@ void ws_session::on_accept(beast::error_code ec) {
   }
   conn_ = spawn_connection(ctx_, shared_from_this(), claims_, session_id_);
   ctx_.sessions.add(this, weak_from_this(), conn_, session_id_);
-  spdlog::debug("session={} user={} event=open", session_id_, claims_.sub);
+  spdlog::debug("session={} user={} event=open", session_id_, log_escape(claims_.sub));
   do_read();
 }
 
