@@ -196,7 +196,7 @@ void on_expiry_timer(self_ptr self, uint64_t generation);
 // (Re)arms the timer for the current claims.
 void arm_expiry(self_ptr self) {
   auto& st = self->state;
-  if (st.expiry_request.valid())
+  if (st.expiry_request.is_response())  // a timer is pending
     self->clock().cancel_request_timeout(self, st.expiry_request);
   retire_expiry_timer(st);
   auto wait = std::clamp<int64_t>(ms_until_expiry(st), 1, max_expiry_wait_ms);
