@@ -156,7 +156,7 @@ void maybe_snapshot(self_ptr self, bool force) {
       [=](caf::error& err) {
         self->state.snapshot_in_flight = false;
         spdlog::warn("doc={} event=snapshot_failed rev={} error={}",
-                     self->state.doc, rev, self->system().render(err));
+                     self->state.doc, rev, log_escape(self->system().render(err)));
       });
 }
 
@@ -233,7 +233,7 @@ void on_commit_failed(self_ptr self, const caf::error& err) {
     return;
   }
   spdlog::warn("doc={} event=commit_failed error={} pending={}", st.doc,
-               self->system().render(err), st.in_flight.size() + st.queued.size());
+               log_escape(self->system().render(err)), st.in_flight.size() + st.queued.size());
   auto fail = [&](pending_op& p) {
     send_error(self, p.sender, errc::unavailable,
                "storage cannot commit now; retry with the same seq", &p.op.seq);
@@ -773,7 +773,7 @@ caf::behavior document(self_ptr self, std::string doc,
       },
       [=](caf::error& err) {
         spdlog::error("doc={} event=load_failed error={}", self->state.doc,
-                      self->system().render(err));
+                      log_escape(self->system().render(err)));
         self->quit(err);
       });
   return running(self);
