@@ -35,7 +35,8 @@ std::string heartbeat_monitor::check(clock::time_point now) const {
     ns_of(now) - last_ns_.load(std::memory_order_relaxed));
   if (age <= stall_)
     return {};
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(age).count();
+  // Rounded up: a stall just over 100 ms is not reported as "100 ms".
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(age).count();
   return "actor threads stalled: no heartbeat for " + std::to_string(ms)
          + " ms (limit " + std::to_string(stall_.count()) + " ms)";
 }
