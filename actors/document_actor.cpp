@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/log_escape.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/rate_meter.hpp"
@@ -93,7 +94,7 @@ void send_error(self_ptr self, const caf::actor& to, errc code,
     static std::atomic<uint64_t> next_id{1};
     auto id = self->state.opts.node + "-" + std::to_string(next_id++);
     spdlog::error("doc={} event=internal_error correlation={} message=\"{}\"",
-                  self->state.doc, id, message);
+                  self->state.doc, id, log_escape(message));
     message += " (correlation id " + id + ")";
   }
   error_event e{self->state.doc, code, std::move(message), seq != nullptr,
@@ -155,7 +156,7 @@ void maybe_snapshot(self_ptr self, bool force) {
       [=](caf::error& err) {
         self->state.snapshot_in_flight = false;
         spdlog::warn("doc={} event=snapshot_failed rev={} error={}",
-                     self->state.doc, rev, self->system().render(err));
+                     self->state.doc, rev, log_escape(self->system().render(err)));
       });
 }
 
@@ -232,7 +233,7 @@ void on_commit_failed(self_ptr self, const caf::error& err) {
     return;
   }
   spdlog::warn("doc={} event=commit_failed error={} pending={}", st.doc,
-               self->system().render(err), st.in_flight.size() + st.queued.size());
+               log_escape(self->system().render(err)), st.in_flight.size() + st.queued.size());
   auto fail = [&](pending_op& p) {
     send_error(self, p.sender, errc::unavailable,
                "storage cannot commit now; retry with the same seq", &p.op.seq);
@@ -772,7 +773,7 @@ caf::behavior document(self_ptr self, std::string doc,
       },
       [=](caf::error& err) {
         spdlog::error("doc={} event=load_failed error={}", self->state.doc,
-                      self->system().render(err));
+                      log_escape(self->system().render(err)));
         self->quit(err);
       });
   return running(self);

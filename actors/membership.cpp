@@ -8,6 +8,7 @@
 #include <caf/io/middleman_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/log_escape.hpp"
 #include "actors/metrics.hpp"
 
 namespace collab {
@@ -72,7 +73,7 @@ void add_member(self_ptr self, const member_info& m) {
   st.lost.erase(m.node);
   st.joined = true;
   self->monitor(m.membership);
-  spdlog::info("event=member_up member={} addr={}:{}", m.node, m.host, m.port);
+  spdlog::info("event=member_up member={} addr={}:{}", log_escape(m.node), log_escape(m.host), m.port);
   publish_to_directory(self);
 }
 
@@ -91,7 +92,7 @@ void connect_to(self_ptr self, const std::string& host, uint16_t port) {
         if (!remote) {
           spdlog::warn("event=join_failed addr={}:{} error=\"no membership "
                        "actor published there\"",
-                       host, port);
+                       log_escape(host), port);
           return;
         }
         self->request(remote, connect_timeout, member_join_atom_v,
@@ -109,13 +110,13 @@ void connect_to(self_ptr self, const std::string& host, uint16_t port) {
               }
             },
             [=](caf::error& err) {
-              spdlog::error("event=join_refused addr={}:{} error=\"{}\"", host,
-                            port, self->system().render(err));
+              spdlog::error("event=join_refused addr={}:{} error=\"{}\"", log_escape(host),
+                            port, log_escape(self->system().render(err)));
             });
       },
       [=](caf::error& err) {
-        spdlog::debug("event=seed_unreachable addr={}:{} error=\"{}\"", host,
-                      port, self->system().render(err));
+        spdlog::debug("event=seed_unreachable addr={}:{} error=\"{}\"", log_escape(host),
+                      port, log_escape(self->system().render(err)));
         self->delayed_send(self, retry_interval, retry_atom_v, host, port);
       });
 }
@@ -131,7 +132,7 @@ bool is_self(const membership_state& st, const std::string& host,
 void lose_member(self_ptr self, std::map<std::string, member_info>::iterator i,
                  const std::string& why) {
   auto& st = self->state;
-  spdlog::warn("event=member_down member={} reason={}", i->first, why);
+  spdlog::warn("event=member_down member={} reason={}", log_escape(i->first), log_escape(why));
   node_metrics().members_lost.fetch_add(1, std::memory_order_relaxed);
   auto gone = i->second;
   gone.state = member_state::down;
@@ -178,7 +179,7 @@ caf::behavior membership(self_ptr self, membership_options opts) {
       -> caf::result<std::vector<member_info>> {
       if (m.version != cluster_protocol_version) {
         spdlog::error("event=member_refused member={} version={} ours={}",
-                      m.node, m.version, cluster_protocol_version);
+                      log_escape(m.node), m.version, cluster_protocol_version);
         return caf::make_error(caf::sec::runtime_error,
                                "cluster protocol version mismatch: ours is "
                                  + std::string(cluster_protocol_version));

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/gather.hpp"
+#include "actors/log_escape.hpp"
 #include "actors/messages.hpp"
 #include "actors/ot/op_json.hpp"
 #include "net/codec.hpp"
@@ -426,7 +427,7 @@ void drain_node(server_context& ctx, const http_request& req,
     self->request(m->agent, ask_timeout, drain_atom_v)
       .then(
         [=](bool) {
-          spdlog::info("event=admin_drain node={}", node);
+          spdlog::info("event=admin_drain node=\"{}\"", log_escape(node));
           reply(json_ok(req, json_string([&](writer& w) {
             w.StartObject();
             str(w, "node", node);
@@ -465,7 +466,8 @@ void move_doc(server_context& ctx, const http_request& req,
                              "a member did not take the pin; try again"));
             return;
           }
-          spdlog::info("event=admin_move doc={} from={} to={}", doc, from, to);
+          spdlog::info("event=admin_move doc={} from=\"{}\" to=\"{}\"", doc,
+                       log_escape(from), log_escape(to));
           auto deadline = std::chrono::steady_clock::now() + move_deadline;
           auto wait = std::make_shared<std::function<void()>>();
           *wait = [=] {
@@ -553,7 +555,8 @@ void evict_doc(server_context& ctx, const http_request& req,
       self->request(here.front().agent, ask_timeout, evict_atom_v, doc)
         .then(
           [=](uint64_t rev) {
-            spdlog::info("event=admin_evict doc={} node={}", doc, node);
+            spdlog::info("event=admin_evict doc={} node=\"{}\"", doc,
+                         log_escape(node));
             reply(json_ok(req, json_string([&](writer& w) {
               w.StartObject();
               str(w, "doc", doc);
@@ -625,11 +628,17 @@ void post_token(server_context& ctx, const http_request& req,
       || !body["sub"].IsString() || body["sub"].GetStringLength() == 0
       || !body.HasMember("docs") || !string_list(body["docs"], docs)
       || (body.HasMember("read") && !string_list(body["read"], read))
-      || (body.HasMember("ttl")
-          && (!body["ttl"].IsInt64() || body["ttl"].GetInt64() <= 0))) {
+      || (body.HasMember("ttl") && !body["ttl"].IsInt64())) {
     reply(json_error(req, http::status::bad_request, "bad_request",
                      "body: {\"sub\":U,\"docs\":[P...],\"read\":[P...]?,"
                      "\"ttl\":SECONDS?}"));
+    return;
+  }
+  int64_t ttl = body.HasMember("ttl") ? body["ttl"].GetInt64() : 3600;
+  if (ttl <= 0 || ttl > max_token_ttl_seconds) {
+    reply(json_error(req, http::status::bad_request, "bad_request",
+                     "ttl: 1 to " + std::to_string(max_token_ttl_seconds)
+                       + " seconds (one year)"));
     return;
   }
   if (ctx.cfg.jwt_secret.empty()) {
@@ -638,7 +647,6 @@ void post_token(server_context& ctx, const http_request& req,
                      "tokens come from their issuer)"));
     return;
   }
-  int64_t ttl = body.HasMember("ttl") ? body["ttl"].GetInt64() : 3600;
   auto jti = random_jti();
   auto token = mint_token(ctx.cfg.jwt_secret, body["sub"].GetString(), docs,
                           read, ttl, jti);
@@ -686,8 +694,8 @@ void post_revocation(server_context& ctx, const http_request& req,
           uint64_t total = 0;
           for (auto n : closed)
             total += n;
-          spdlog::info("event=admin_revoke jti={} sub={} closed={}", r.jti,
-                       r.sub, total);
+          spdlog::info("event=admin_revoke jti=\"{}\" sub=\"{}\" closed={}",
+                       log_escape(r.jti), log_escape(r.sub), total);
           reply(json_ok(req, json_string([&](writer& w) {
             w.StartObject();
             w.Key("revoked");

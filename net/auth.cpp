@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <limits>
 #include <memory>
 
 #include <jwt.h>
@@ -221,9 +222,50 @@ bool optional_int(const rj::Value& obj, const char* name, std::optional<int64_t>
   return true;
 }
 
-// Step 5: the claims, with the time checks.
-bool read_claims(const char* grants_json, int64_t now, int64_t leeway,
+// What step 5 checks the claims against.
+struct claim_rules {
+  int64_t now;
+  int64_t leeway;
+  const std::string& audience;  // empty: not checked
+  const std::string& issuer;    // empty: not checked
+};
+
+// `aud` is a string or an array of strings (RFC 7519 4.1.3).
+bool audience_ok(const rj::Value& obj, const std::string& audience,
+                 std::string& why) {
+  if (audience.empty()) return true;
+  const auto it = obj.FindMember("aud");
+  auto is = [&](const rj::Value& v) {
+    return v.IsString() &&
+           std::string_view(v.GetString(), v.GetStringLength()) == audience;
+  };
+  bool found = false;
+  if (it != obj.MemberEnd() && it->value.IsArray()) {
+    for (const auto& v : it->value.GetArray()) found = found || is(v);
+  } else if (it != obj.MemberEnd()) {
+    found = is(it->value);
+  }
+  if (!found) why = "token is not for this audience (aud)";
+  return found;
+}
+
+bool issuer_ok(const rj::Value& obj, const std::string& issuer, std::string& why) {
+  if (issuer.empty()) return true;
+  const auto it = obj.FindMember("iss");
+  const bool ok = it != obj.MemberEnd() && it->value.IsString() &&
+                  std::string_view(it->value.GetString(),
+                                   it->value.GetStringLength()) == issuer;
+  if (!ok) why = "token is not from this issuer (iss)";
+  return ok;
+}
+
+// Step 5: the claims, with the time checks. Every comparison keeps the
+// token's value alone on one side (now and leeway are small), so no claim
+// value can overflow it.
+bool read_claims(const char* grants_json, const claim_rules& rules,
                  token_claims& c, std::string& why) {
+  const int64_t now = rules.now;
+  const int64_t leeway = rules.leeway;
   rj::Document d;
   d.Parse<rj::kParseValidateEncodingFlag | rj::kParseIterativeFlag>(grants_json);
   if (d.HasParseError() || !d.IsObject()) {
@@ -252,6 +294,14 @@ bool read_claims(const char* grants_json, int64_t now, int64_t leeway,
     why = "token not valid yet (nbf)";
     return false;
   }
+  // A user revocation covers the tokens issued (iat) before it: a token
+  // claiming a future iat would escape it.
+  if (iat && *iat > now + leeway) {
+    why = "token issued in the future (iat)";
+    return false;
+  }
+  if (!audience_ok(d, rules.audience, why) || !issuer_ok(d, rules.issuer, why))
+    return false;
   const auto jti = d.FindMember("jti");
   if (jti != d.MemberEnd() && !jti->value.IsString()) {
     why = "token claim 'jti' must be a string";
@@ -305,9 +355,12 @@ void percent_decode_lower(std::string_view in, std::string& out) {
 // ---------------------------------------------------------------------------
 
 token_verifier::token_verifier(std::string secret, int64_t leeway_seconds,
-                               const std::string& rsa_public_key_pem)
+                               const std::string& rsa_public_key_pem,
+                               std::string audience, std::string issuer)
     : secret_(std::move(secret)),
-      leeway_(std::clamp<int64_t>(leeway_seconds, 0, max_leeway_seconds)) {
+      leeway_(std::clamp<int64_t>(leeway_seconds, 0, max_leeway_seconds)),
+      audience_(std::move(audience)),
+      issuer_(std::move(issuer)) {
   if (rsa_public_key_pem.empty()) return;
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
       BIO_new_mem_buf(rsa_public_key_pem.data(), static_cast<int>(rsa_public_key_pem.size())),
@@ -367,7 +420,8 @@ bool token_verifier::verify_at(std::string_view jwt, int64_t now, token_claims& 
       return false;
     }
     token_claims claims;
-    if (!read_claims(payload.c_str(), now, leeway_, claims, why)) return false;
+    if (!read_claims(payload.c_str(), {now, leeway_, audience_, issuer_}, claims, why))
+      return false;
     out = std::move(claims);
     why.clear();
     return true;
@@ -402,7 +456,8 @@ bool token_verifier::verify_at(std::string_view jwt, int64_t now, token_claims& 
     return false;
   }
   token_claims claims;
-  if (!read_claims(grants.get(), now, leeway_, claims, why)) return false;
+  if (!read_claims(grants.get(), {now, leeway_, audience_, issuer_}, claims, why))
+    return false;
   out = std::move(claims);
   why.clear();
   return true;
@@ -457,9 +512,13 @@ std::string mint_token(const std::string& secret, const std::string& sub,
   w.EndObject();
 
   const int64_t now = now_seconds();
+  int64_t exp = 0;
+  if (__builtin_add_overflow(now, ttl_seconds, &exp))
+    exp = ttl_seconds > 0 ? std::numeric_limits<int64_t>::max()
+                          : std::numeric_limits<int64_t>::min();
   if (jwt_add_grant(j.get(), "sub", sub.c_str()) != 0 ||
       jwt_add_grant_int(j.get(), "iat", static_cast<long>(now)) != 0 ||
-      jwt_add_grant_int(j.get(), "exp", static_cast<long>(now + ttl_seconds)) != 0 ||
+      jwt_add_grant_int(j.get(), "exp", static_cast<long>(exp)) != 0 ||
       jwt_add_grants_json(j.get(), buf.GetString()) != 0 ||
       (!jti.empty() && jwt_add_grant(j.get(), "jti", jti.c_str()) != 0) ||
       jwt_set_alg(j.get(), JWT_ALG_HS256,

@@ -1,9 +1,14 @@
 // Authentication and authorisation (PROTOCOL.md, "Transport"): JWT
 // verification, HS256 with the configured secret and, when a public key is
 // configured, RS256 (each algorithm only with its own key: `none`, every
-// other alg and key confusion are refused), document-id patterns, the Origin allow-list, and where a token
-// may come from at the upgrade (Authorization header or collab_token cookie,
-// never the query string).
+// other alg and key confusion are refused), document-id patterns, the Origin
+// allow-list, and where a token may come from at the upgrade (Authorization
+// header or collab_token cookie, never the query string).
+//
+// Time claims are compared without overflow whatever their value: a token
+// with `exp` 2^62 is valid for (practically) ever, one with `iat` in the
+// future is refused (it would escape a per-user revocation). When an
+// audience or an issuer is configured, `aud` must name it / `iss` equal it.
 //
 // Thread-safety: token_verifier is immutable after construction; all
 // functions are safe from any thread.
@@ -29,18 +34,26 @@ struct token_claims {
 
 enum class access : uint8_t { none, read, write };
 
+// The longest lifetime of a token this node mints (admin `token`): longer
+// ones are refused, so that no ttl can overflow `exp`.
+constexpr int64_t max_token_ttl_seconds = 366 * 24 * 3600;
+
 class token_verifier {
 public:
   // The leeway is clamped to [0, 30] s (PROTOCOL.md: at most 30 s). An
   // empty secret refuses every HS256 token; `rsa_public_key_pem` (a PEM
   // "PUBLIC KEY", e.g. an identity provider's) enables RS256, empty: none.
+  // `audience` / `issuer` non-empty: every token's `aud` (a string or an
+  // array of strings) must contain it / its `iss` must equal it.
   // Throws std::invalid_argument for a key that does not parse.
   explicit token_verifier(std::string secret, int64_t leeway_seconds = 30,
-                          const std::string& rsa_public_key_pem = {});
+                          const std::string& rsa_public_key_pem = {},
+                          std::string audience = {}, std::string issuer = {});
   // True when `jwt` is an HS256 token signed with the secret or an RS256
   // token signed by the public key's owner, unexpired (with leeway), past
-  // its nbf, with `sub`, `exp` and `docs` present and well-typed. Otherwise
-  // false with a reason in `why`.
+  // its nbf, not issued in the future (iat, with leeway), for the
+  // configured audience and issuer, with `sub`, `exp` and `docs` present
+  // and well-typed. Otherwise false with a reason in `why`.
   bool verify(std::string_view jwt, token_claims& out, std::string& why) const;
   // verify() at a given time (seconds since the epoch): for tests and for
   // re-checking a connected session's token on a timer.
@@ -51,6 +64,8 @@ private:
   std::string secret_;
   int64_t leeway_;
   std::shared_ptr<void> rsa_key_;  // EVP_PKEY, null without RS256
+  std::string audience_;           // empty: `aud` is not checked
+  std::string issuer_;             // empty: `iss` is not checked
 };
 
 // `*` matches any run of characters (including none); everything else is literal.
@@ -58,7 +73,8 @@ bool pattern_match(std::string_view pattern, std::string_view id);
 // write when a `docs` pattern matches, read when only a `read` pattern does.
 access access_for(const token_claims& c, std::string_view doc);
 
-// Mints an HS256 token (development tokens, tests, the bench).
+// Mints an HS256 token (development tokens, tests, the bench); `exp` is
+// now + ttl, saturated at the largest int64.
 std::string mint_token(const std::string& secret, const std::string& sub,
                        const std::vector<std::string>& docs,
                        const std::vector<std::string>& read, int64_t ttl_seconds,

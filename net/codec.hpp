@@ -44,10 +44,23 @@ struct decode_limits {
 
 // Decodes one text frame. Returns false and fills `err` on any problem:
 // bad_request (not JSON, unknown type, missing or mistyped field, bad id),
-// bad_op (the op is malformed or not normalized), too_large (presence data
-// over the limit).
+// bad_op (the op is malformed or not normalized, or its text holds U+0000:
+// documents never hold NUL, which PostgreSQL's jsonb cannot store),
+// too_large (presence data over the limit). Presence data may hold U+0000:
+// it is forwarded, never stored.
 bool decode(std::string_view frame, client_message& out, decode_error& err,
             const decode_limits& limits = {});
+
+// What an answer to a frame that is not decoded (over the rate limit) can
+// still carry: `doc` and, for an op, `seq`, when they are among the leading
+// top-level members (before any array or object) within the first
+// `max_bytes` bytes. Clients write type, doc, rev and seq before op. A
+// bounded scan, no parse: the rest of the frame is never read.
+struct frame_head {
+  std::string doc;                // empty unless a valid document id
+  std::optional<uint64_t> seq;    // only for type "op"
+};
+frame_head peek_head(std::string_view frame, size_t max_bytes = 512);
 
 bool valid_doc_id(std::string_view id);     // 1..200 of [A-Za-z0-9._~/-], no leading '/'
 bool valid_client_id(std::string_view id);  // 1..64 of [A-Za-z0-9_-]

@@ -1,13 +1,16 @@
 #include "net/connection_actor.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <limits>
 #include <optional>
 #include <unordered_map>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/log_escape.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "net/codec.hpp"
@@ -22,28 +25,52 @@ constexpr int max_resolve_attempts = 40;  // ~10 s of retries, then an error
 constexpr int max_join_attempts = 8;      // ~2 s for a client waiting to join
 // After a node died, membership needs a moment to drop it from placement.
 constexpr auto crash_settle = std::chrono::milliseconds(150);
+// The longest the token expiry timer waits before it looks again (so that
+// an `exp` of any size is fine).
+constexpr int64_t max_expiry_wait_ms = 3600 * 1000;
 
-// Token bucket: `rate` messages per second, bursts up to `burst`.
-class rate_bucket {
+// Connection actors constructed and not yet destroyed (closed ones
+// included until their memory is released): collab_connection_actors.
+std::atomic<int64_t> actors_in_memory{0};
+
+// Token buckets for messages and bytes, checked on the raw frame before it
+// is decoded: a frame passes when both have room. A frame larger than the
+// byte burst passes on a full bucket and leaves it in debt, so that every
+// frame under the frame limit gets through at the configured rate.
+class rate_limiter {
 public:
-  rate_bucket(double rate, double burst)
-    : rate_(rate), burst_(burst), tokens_(burst), last_(clock::now()) {
+  rate_limiter(double msgs_per_s, double msg_burst, double bytes_per_s,
+               double byte_burst)
+    : msgs_(msgs_per_s, msg_burst), bytes_(bytes_per_s, byte_burst) {
     // nop
   }
-  bool take() {
+  bool take(size_t frame_bytes) {
     auto now = clock::now();
-    tokens_ = std::min(
-      burst_, tokens_ + rate_ * std::chrono::duration<double>(now - last_).count());
-    last_ = now;
-    if (tokens_ < 1.0)
+    msgs_.refill(now);
+    bytes_.refill(now);
+    auto size = static_cast<double>(frame_bytes);
+    if (msgs_.tokens < 1.0 || bytes_.tokens < std::min(size, bytes_.burst))
       return false;
-    tokens_ -= 1.0;
+    msgs_.tokens -= 1.0;
+    bytes_.tokens -= size;
     return true;
   }
 
 private:
-  double rate_, burst_, tokens_;
-  clock::time_point last_;
+  struct bucket {
+    bucket(double rate, double burst)
+      : rate(rate), burst(burst), tokens(burst), last(clock::now()) {
+      // nop
+    }
+    void refill(clock::time_point now) {
+      tokens = std::min(
+        burst, tokens + rate * std::chrono::duration<double>(now - last).count());
+      last = now;
+    }
+    double rate, burst, tokens;
+    clock::time_point last;
+  };
+  bucket msgs_, bytes_;
 };
 
 struct doc_link {
@@ -78,9 +105,12 @@ struct connection_state {
   std::string session;
 
   token_claims claims;
+  // Token expiry: the pending timer (see arm_expiry).
   uint64_t expiry_generation = 0;
+  caf::message_id expiry_request;      // its timeout's response id
+  caf::response_promise expiry_timer;  // answering it retires the timer
   std::string client;         // empty until hello
-  rate_bucket bucket{1, 1};
+  rate_limiter limiter{1, 1, 1, 1};
   std::unordered_map<std::string, doc_link> docs;
   std::unordered_map<caf::actor_addr, std::string> doc_of;
   bool closing = false;
@@ -93,7 +123,19 @@ struct connection_state {
   static inline const char* name = "connection";
 };
 
-using self_ptr = caf::stateful_actor<connection_state>*;
+// The actor type only adds the count of connection actors in memory.
+class connection_actor : public caf::stateful_actor<connection_state> {
+public:
+  explicit connection_actor(caf::actor_config& cfg)
+    : caf::stateful_actor<connection_state>(cfg) {
+    actors_in_memory.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~connection_actor() override {
+    actors_in_memory.fetch_sub(1, std::memory_order_relaxed);
+  }
+};
+
+using self_ptr = connection_actor*;
 
 void send_frame(self_ptr self, std::string frame) {
   node_metrics().frames_out.fetch_add(1, std::memory_order_relaxed);
@@ -113,16 +155,71 @@ void close_socket(self_ptr self, uint16_t code, std::string reason) {
   self->state.sink->close(code, std::move(reason));
 }
 
-// Schedules the close at token expiry (exp + leeway).
+// ---- Token expiry (PROTOCOL.md: token_expired, then close 4001)
+//
+// The timer is a request of this actor to itself that it never answers: its
+// timeout is the expiry. CAF cancels the timeouts of an actor that
+// terminates, so a closed connection is freed at once (a delayed_send would
+// keep the actor in memory until the token expired). One timer is pending
+// at a time: arming a new one (auth) answers the old request and cancels its
+// timeout. It fires at the expiry or after max_expiry_wait_ms, whichever is
+// first, and is armed again when early, so no `exp` can overflow the clock.
+
+// Milliseconds until exp + leeway, saturated (exp is whatever the token says).
+int64_t ms_until_expiry(const connection_state& st) {
+  constexpr auto max = std::numeric_limits<int64_t>::max();
+  constexpr auto min = std::numeric_limits<int64_t>::min();
+  int64_t deadline_s = 0;
+  if (__builtin_add_overflow(st.claims.exp, st.ctx->cfg.jwt_leeway, &deadline_s))
+    deadline_s = st.claims.exp > 0 ? max : min;
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  int64_t deadline_ms = 0;
+  if (__builtin_mul_overflow(deadline_s, int64_t{1000}, &deadline_ms))
+    deadline_ms = deadline_s > 0 ? max : min;
+  int64_t left = 0;
+  if (__builtin_sub_overflow(deadline_ms, now_ms, &left))
+    left = deadline_ms > 0 ? max : min;
+  return left;
+}
+
+// Answers the pending timer's request (its response handler goes away).
+void retire_expiry_timer(connection_state& st) {
+  if (st.expiry_timer.pending())
+    st.expiry_timer.deliver(true);
+  st.expiry_timer = caf::response_promise{};
+}
+
+void on_expiry_timer(self_ptr self, uint64_t generation);
+
+// (Re)arms the timer for the current claims.
 void arm_expiry(self_ptr self) {
   auto& st = self->state;
-  auto now = std::chrono::system_clock::now();
-  auto at = std::chrono::system_clock::time_point(
-    std::chrono::seconds(st.claims.exp + st.ctx->cfg.jwt_leeway));
-  auto delay = std::max(std::chrono::milliseconds(0),
-                        std::chrono::duration_cast<std::chrono::milliseconds>(
-                          at - now));
-  self->delayed_send(self, delay, expire_atom_v, ++st.expiry_generation);
+  if (st.expiry_request.is_response())  // a timer is pending
+    self->clock().cancel_request_timeout(self, st.expiry_request);
+  retire_expiry_timer(st);
+  auto wait = std::clamp<int64_t>(ms_until_expiry(st), 1, max_expiry_wait_ms);
+  auto generation = ++st.expiry_generation;
+  auto handle = self->request(caf::actor_cast<caf::actor>(self),
+                              std::chrono::milliseconds(wait), expire_atom_v);
+  st.expiry_request = handle.id().response_id();
+  handle.then([](bool) { /* retired by a newer timer */ },
+              [=](caf::error&) { on_expiry_timer(self, generation); });
+}
+
+void on_expiry_timer(self_ptr self, uint64_t generation) {
+  auto& st = self->state;
+  if (generation != st.expiry_generation || st.closing)
+    return;
+  st.expiry_timer = caf::response_promise{};  // its request timed out
+  st.expiry_request = caf::message_id{};
+  if (ms_until_expiry(st) > 0) {
+    arm_expiry(self);  // fired early: max_expiry_wait_ms
+    return;
+  }
+  send_error(self, errc::token_expired, "the token expired");
+  close_socket(self, 4001, "token expired");
 }
 
 void send_join(self_ptr self, doc_link& link) {
@@ -163,8 +260,8 @@ void resolve(self_ptr self, const std::string& doc) {
           self->delayed_send(self, resolve_retry, resolve_atom_v, doc);
           return;
         }
-        spdlog::warn("session={} doc={} event=resolve_failed error={}",
-                     st.session, doc, self->system().render(err));
+        spdlog::warn("session={} doc={} event=resolve_failed error=\"{}\"",
+                     st.session, doc, log_escape(self->system().render(err)));
         if (link.unacked)
           send_error(self, errc::unavailable,
                      "document unavailable; retry with the same seq", doc,
@@ -173,6 +270,19 @@ void resolve(self_ptr self, const std::string& doc) {
           send_error(self, errc::unavailable, "document unavailable", doc);
         st.docs.erase(i);
       });
+}
+
+// Forgets a document of this session: tells its actor (when there is one)
+// and stops watching it, so that nothing of the session stays behind there.
+void forget_doc(self_ptr self,
+                std::unordered_map<std::string, doc_link>::iterator i) {
+  auto& st = self->state;
+  if (i->second.actor) {
+    self->send(i->second.actor, leave_request{st.session});
+    self->demonitor(i->second.actor);
+    st.doc_of.erase(i->second.actor.address());
+  }
+  st.docs.erase(i);
 }
 
 void on_join(self_ptr self, client_message& m) {
@@ -186,6 +296,15 @@ void on_join(self_ptr self, client_message& m) {
   auto i = st.docs.find(m.doc);
   if (i != st.docs.end() && i->second.state != doc_link::phase::joined) {
     send_error(self, errc::bad_request, "a join is in progress", m.doc);
+    return;
+  }
+  // Nothing is activated for a join over the bound.
+  auto limit = st.ctx->cfg.max_docs_per_socket;
+  if (i == st.docs.end() && st.docs.size() >= limit) {
+    send_error(self, errc::too_many,
+               "a socket may join at most " + std::to_string(limit)
+                 + " documents; leave one first",
+               m.doc);
     return;
   }
   // A join of a joined document re-subscribes (ShareDB does the same): how a
@@ -231,28 +350,71 @@ void on_op(self_ptr self, client_message& m) {
     self->send(link.actor, std::move(req));
 }
 
+// A new token may allow less (an `auth` refresh): the documents it does not
+// let the client read any more are left (error forbidden, then left); those
+// it allows only reading become read-only.
+void recheck_access(self_ptr self) {
+  auto& st = self->state;
+  std::vector<std::string> lost;
+  for (auto& [doc, link] : st.docs) {
+    auto level = access_for(st.claims, doc);
+    if (level == access::none)
+      lost.push_back(doc);
+    link.can_write = level == access::write;
+  }
+  std::sort(lost.begin(), lost.end());
+  for (auto& doc : lost) {
+    forget_doc(self, st.docs.find(doc));
+    send_error(self, errc::forbidden,
+               "the new token does not allow this document", doc);
+    send_frame(self, encode_left(doc));
+  }
+}
+
+void on_auth(self_ptr self, client_message& m) {
+  auto& st = self->state;
+  token_claims claims;
+  std::string why;
+  if (!st.ctx->accept_token(m.token, claims, why)) {
+    send_error(self, errc::forbidden, "token refused: " + why);
+    return;
+  }
+  if (claims.sub != st.claims.sub) {
+    send_error(self, errc::forbidden, "the token is for another user");
+    return;
+  }
+  st.claims = std::move(claims);
+  recheck_access(self);
+  arm_expiry(self);
+}
+
+// The answer to a frame over the rate limit: it was not decoded, so the
+// error carries only what a bounded look at the frame's head finds.
+void refuse_rate_limited(self_ptr self, std::string_view frame) {
+  auto head = peek_head(frame);
+  send_error(self, errc::rate_limited, "too many messages; not applied",
+             head.doc, head.seq);
+}
+
 void on_frame(self_ptr self, std::string& text) {
   auto& st = self->state;
   if (st.closing)
     return;
   node_metrics().frames_in.fetch_add(1, std::memory_order_relaxed);
   ++st.messages_in;
-  client_message m;
-  decode_error err;
-  bool ok = decode(text, m, err);
-  if (!st.bucket.take()) {
-    send_error(self, errc::rate_limited, "too many messages; not applied",
-               ok ? std::string_view{m.doc} : std::string_view{err.doc},
-               ok && m.type == msg_type::op ? std::optional<uint64_t>{m.seq}
-                                            : err.seq);
+  // Checked on the raw frame: a flood costs no decoding.
+  if (!st.limiter.take(text.size())) {
+    refuse_rate_limited(self, text);
     return;
   }
-  if (!ok) {
+  client_message m;
+  decode_error err;
+  if (!decode(text, m, err)) {
     send_error(self, err.code, err.message, err.doc, err.seq);
     return;
   }
-  if (st.client.empty() && m.type != msg_type::hello
-      && m.type != msg_type::ping) {
+  // PROTOCOL.md: hello must be first (a ping too waits for it).
+  if (st.client.empty() && m.type != msg_type::hello) {
     send_error(self, errc::bad_request, "send hello first", m.doc);
     return;
   }
@@ -294,30 +456,13 @@ void on_frame(self_ptr self, std::string& text) {
         send_error(self, errc::not_joined, "not joined", m.doc);
         return;
       }
-      if (i->second.actor) {
-        self->send(i->second.actor, leave_request{st.session});
-        self->demonitor(i->second.actor);
-        st.doc_of.erase(i->second.actor.address());
-      }
-      st.docs.erase(i);
+      forget_doc(self, i);
       send_frame(self, encode_left(m.doc));
       return;
     }
-    case msg_type::auth: {
-      token_claims claims;
-      std::string why;
-      if (!st.ctx->accept_token(m.token, claims, why)) {
-        send_error(self, errc::forbidden, "token refused: " + why);
-        return;
-      }
-      if (claims.sub != st.claims.sub) {
-        send_error(self, errc::forbidden, "the token is for another user");
-        return;
-      }
-      st.claims = std::move(claims);
-      arm_expiry(self);
+    case msg_type::auth:
+      on_auth(self, m);
       return;
-    }
     case msg_type::ping:
       send_frame(self, encode_pong());
       return;
@@ -369,7 +514,9 @@ caf::behavior connection(self_ptr self, server_context* ctx,
   st.sink = std::move(sink);
   st.session = std::move(session_id);
   st.claims = std::move(claims);
-  st.bucket = rate_bucket(st.ctx->cfg.rate_limit, st.ctx->cfg.rate_burst);
+  auto& cfg = st.ctx->cfg;
+  st.limiter = rate_limiter(cfg.rate_limit, cfg.rate_burst, cfg.rate_limit_bytes,
+                            cfg.rate_burst_bytes);
   node_metrics().connections.fetch_add(1, std::memory_order_relaxed);
   self->attach_functor([] {
     node_metrics().connections.fetch_sub(1, std::memory_order_relaxed);
@@ -382,7 +529,19 @@ caf::behavior connection(self_ptr self, server_context* ctx,
       on_frame(self, text);
       self->state.sink->consumed(bytes);  // input backpressure (ws_session)
     },
-    [=](closed_atom) { self->quit(); },
+    [=](closed_atom) {
+      // Document actors must not keep a monitor (a reference) to this actor.
+      for (auto& [addr, doc] : self->state.doc_of)
+        self->demonitor(addr);
+      self->quit();
+    },
+    [=](expire_atom) {
+      // The expiry timer's request (arm_expiry): kept unanswered; an older
+      // one still pending is retired.
+      auto& st = self->state;
+      retire_expiry_timer(st);
+      st.expiry_timer = self->make_response_promise();
+    },
     [=](inspect_atom) {
       auto& st = self->state;
       conn_status out;
@@ -403,8 +562,8 @@ caf::behavior connection(self_ptr self, server_context* ctx,
       return out;
     },
     [=](kick_atom) {
-      spdlog::info("session={} user={} event=kicked", self->state.session,
-                   self->state.claims.sub);
+      spdlog::info("session={} user=\"{}\" event=kicked", self->state.session,
+                   log_escape(self->state.claims.sub));
       close_socket(self, 1008, "closed by an operator");
     },
     [=](revoke_atom) -> bool {
@@ -412,8 +571,8 @@ caf::behavior connection(self_ptr self, server_context* ctx,
       auto& st = self->state;
       if (st.closing || !st.ctx->revocations.revoked(st.claims))
         return false;
-      spdlog::info("session={} user={} event=revoked", st.session,
-                   st.claims.sub);
+      spdlog::info("session={} user=\"{}\" event=revoked", st.session,
+                   log_escape(st.claims.sub));
       node_metrics().revoked_closes.fetch_add(1, std::memory_order_relaxed);
       close_socket(self, 1008, "token revoked");
       return true;
@@ -423,13 +582,6 @@ caf::behavior connection(self_ptr self, server_context* ctx,
       if (i != self->state.docs.end()
           && i->second.state == doc_link::phase::resolving)
         resolve(self, doc);
-    },
-    [=](expire_atom, uint64_t generation) {
-      auto& st = self->state;
-      if (generation != st.expiry_generation || st.closing)
-        return;
-      send_error(self, errc::token_expired, "the token expired");
-      close_socket(self, 4001, "token expired");
     },
     [=](joined_event& ev) {
       auto& st = self->state;
@@ -524,6 +676,10 @@ caf::actor spawn_connection(server_context& ctx,
                             token_claims claims, std::string session_id) {
   return ctx.sys.spawn(connection, &ctx, std::move(sink), std::move(claims),
                        std::move(session_id));
+}
+
+int64_t connection_actors_in_memory() {
+  return actors_in_memory.load(std::memory_order_relaxed);
 }
 
 } // namespace collab::net

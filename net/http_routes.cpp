@@ -1,7 +1,10 @@
 #include "net/http_routes.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <functional>
+#include <vector>
 
 #include <caf/all.hpp>
 #include <rapidjson/document.h>
@@ -12,6 +15,7 @@
 #include "actors/metrics.hpp"
 #include "actors/ot/op_json.hpp"
 #include "net/codec.hpp"
+#include "net/connection_actor.hpp"
 #include "net/http_util.hpp"
 #include "persistence/store_error.hpp"
 
@@ -186,8 +190,47 @@ http_response session_cookie(const http_request& req, const std::string& token,
   return res;
 }
 
+// True when the media type of a Content-Type header is application/json.
+bool json_content_type(std::string_view header) {
+  auto type = header.substr(0, header.find(';'));
+  while (!type.empty() && (type.front() == ' ' || type.front() == '\t'))
+    type.remove_prefix(1);
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t'))
+    type.remove_suffix(1);
+  constexpr std::string_view json = "application/json";
+  return type.size() == json.size()
+         && std::equal(type.begin(), type.end(), json.begin(), [](char a, char b) {
+              return std::tolower(static_cast<unsigned char>(a)) == b;
+            });
+}
+
+// Every POST that sets the session cookie (login CSRF): a foreign Origin is
+// refused, and so is any body but JSON. A cross-site page can send a form or
+// a text/plain fetch without asking; an application/json one needs a CORS
+// preflight, which this server never grants.
+bool cookie_post_allowed(server_context& ctx, const http_request& req,
+                         http_response& refusal) {
+  if (!origin_allowed(req[http::field::origin], ctx.allowed_origins)) {
+    refusal = json_error(req, http::status::forbidden, "forbidden",
+                         "origin not allowed");
+    return false;
+  }
+  if (!json_content_type(req[http::field::content_type])) {
+    refusal = json_error(req, http::status::unsupported_media_type,
+                         "unsupported_media_type",
+                         "Content-Type: application/json is required");
+    return false;
+  }
+  return true;
+}
+
 void post_session(server_context& ctx, const http_request& req,
                   reply_fn reply) {
+  http_response refusal;
+  if (!cookie_post_allowed(ctx, req, refusal)) {
+    reply(std::move(refusal));
+    return;
+  }
   token_claims claims;
   auto token = extract_token(req[http::field::authorization], {});
   std::string why = "a Bearer token is required";
@@ -201,6 +244,11 @@ void post_session(server_context& ctx, const http_request& req,
 // Development mode only: a session for any user name, all documents, 1 h.
 void post_dev_login(server_context& ctx, const http_request& req,
                     reply_fn reply) {
+  http_response refusal;
+  if (!cookie_post_allowed(ctx, req, refusal)) {
+    reply(std::move(refusal));
+    return;
+  }
   rapidjson::Document body;
   body.Parse(req.body().data(), req.body().size());
   std::string user;
@@ -307,6 +355,28 @@ void get_static(server_context& ctx, const http_request& req,
   reply(std::move(res));
 }
 
+// /healthz and /readyz: 200 with `ok` when every check answers "", else 503
+// with the reasons, one per line.
+http_response health_answer(const http_request& req, std::string reasons,
+                            const std::vector<std::function<std::string()>>& checks,
+                            const char* ok) {
+  for (auto& check : checks)
+    if (auto why = check(); !why.empty())
+      reasons += why + "\n";
+  if (reasons.empty())
+    return make_response(req, http::status::ok, ok, "text/plain");
+  return make_response(req, http::status::service_unavailable,
+                       std::move(reasons), "text/plain");
+}
+
+void append_net_metrics(std::string& out) {
+  out += "# HELP collab_connection_actors connection actors in memory (a "
+         "closed connection is freed at once)\n"
+         "# TYPE collab_connection_actors gauge\ncollab_connection_actors ";
+  out += std::to_string(connection_actors_in_memory());
+  out += '\n';
+}
+
 } // namespace
 
 bool check_upgrade(server_context& ctx, const http_request& req,
@@ -333,19 +403,13 @@ void handle_http(server_context& ctx, const http_request& req, reply_fn reply) {
   auto path = path_of(req.target());
   bool get = req.method() == http::verb::get || req.method() == http::verb::head;
   if (get && path == "/healthz") {
-    reply(make_response(req, http::status::ok, "ok\n", "text/plain"));
+    reply(health_answer(req, {}, ctx.liveness_checks, "ok\n"));
   } else if (get && path == "/readyz") {
-    std::string reasons = ctx.draining ? "draining\n" : "";
-    for (auto& check : ctx.readiness_checks)
-      if (auto why = check(); !why.empty())
-        reasons += why + "\n";
-    if (reasons.empty())
-      reply(make_response(req, http::status::ok, "ready\n", "text/plain"));
-    else
-      reply(make_response(req, http::status::service_unavailable, reasons,
-                          "text/plain"));
+    reply(health_answer(req, ctx.draining ? "draining\n" : "",
+                        ctx.readiness_checks, "ready\n"));
   } else if (get && path == "/metrics") {
     auto text = node_metrics().render();
+    append_net_metrics(text);
     for (auto& source : ctx.metrics_sources)
       source(text);
     reply(make_response(req, http::status::ok, std::move(text),

@@ -29,7 +29,8 @@ struct server_context {
                  const std::string& jwt_public_key_pem = {})
     : sys(sys),
       cfg(std::move(cfg)),
-      verifier(this->cfg.jwt_secret, this->cfg.jwt_leeway, jwt_public_key_pem) {
+      verifier(this->cfg.jwt_secret, this->cfg.jwt_leeway, jwt_public_key_pem,
+               this->cfg.jwt_audience, this->cfg.jwt_issuer) {
     // nop
   }
   caf::actor_system& sys;
@@ -51,6 +52,9 @@ struct server_context {
   // What /readyz asks: each check answers "" when fine, else the reason
   // (e.g. "postgres: connection refused"). Set before serving.
   std::vector<std::function<std::string()>> readiness_checks;
+  // What /healthz asks (e.g. the actor threads' heartbeat): each answers ""
+  // while the process works, else the reason. Set before serving.
+  std::vector<std::function<std::string()>> liveness_checks;
   // The one token check of the node: a valid signature and claims (the
   // verifier) and not revoked. Otherwise false with the reason in `why`.
   bool accept_token(std::string_view token, token_claims& claims,

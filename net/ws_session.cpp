@@ -7,6 +7,7 @@
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/log_escape.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "net/connection_actor.hpp"
@@ -90,7 +91,7 @@ void ws_session::on_accept(beast::error_code ec) {
     });
   });
   ctx_.sessions.add(this, weak_from_this(), conn_, session_id_);
-  spdlog::debug("session={} user={} event=open", session_id_, claims_.sub);
+  spdlog::debug("session={} user={} event=open", session_id_, log_escape(claims_.sub));
   do_read();
 }
 

@@ -27,6 +27,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/log_escape.hpp"
+
 namespace collab::pg {
 
 // ---- conninfo
@@ -110,21 +112,21 @@ failure classify_current_exception() {
     if (cls == "08" || state.rfind("57P", 0) == 0)
       return {make_error(unavailable, text), true, text};
     if (cls == "22" || cls == "23" || state == "XX001" || state == "XX002") {
-      spdlog::error("pg store: data error {}: {}", state, text);
+      spdlog::error("pg store: data error {}: {}", state, log_escape(text));
       return {make_error(corrupt, text), false, text};
     }
     // 40 (serialization, deadlock), 53 (resources), 55P03 (lock timeout),
     // and anything unexpected: the caller may retry.
     if (cls != "40" && cls != "53" && cls != "55")
-      spdlog::error("pg store: unexpected SQL error {}: {}", state, text);
+      spdlog::error("pg store: unexpected SQL error {}: {}", state, log_escape(text));
     return {make_error(unavailable, text), false, text};
   } catch (const pqxx::conversion_error& e) {
     auto text = first_line(e.what());
-    spdlog::error("pg store: unreadable value: {}", text);
+    spdlog::error("pg store: unreadable value: {}", log_escape(text));
     return {make_error(corrupt, text), false, text};
   } catch (const std::exception& e) {
     auto text = first_line(e.what());
-    spdlog::error("pg store: {}", text);
+    spdlog::error("pg store: {}", log_escape(text));
     return {make_error(unavailable, text), false, text};
   } catch (...) {
     return {make_error(unavailable, "unknown error"), false, "unknown error"};
@@ -187,7 +189,7 @@ public:
     : pqxx::errorhandler(c), name_(std::move(name)) {}
   bool operator()(const char msg[]) noexcept override {
     try {
-      spdlog::debug("pg store: {}: {}", name_, first_line(msg));
+      spdlog::debug("pg store: {}: {}", name_, log_escape(first_line(msg)));
     } catch (...) {
     }
     return false;  // do not pass on (libpqxx would print to stderr)
@@ -245,7 +247,7 @@ void link::drop(const std::string& why) {
   close();
   last_error_ = why;
   engine_.status->report_down(name_, why);
-  spdlog::warn("pg store: {}: connection dropped: {}", name_, why);
+  spdlog::warn("pg store: {}: connection dropped: {}", name_, log_escape(why));
   // One immediate reconnect attempt; backoff applies if that fails.
   next_attempt_ = clock::now();
 }
@@ -308,7 +310,7 @@ bool link::ensure() {
     close();
     if (f.text != last_error_)
       spdlog::warn("pg store: {}: cannot connect: {} (retry in {} ms)", name_,
-                   f.text,
+                   log_escape(f.text),
                    std::chrono::duration_cast<std::chrono::milliseconds>(
                      backoff_)
                      .count());

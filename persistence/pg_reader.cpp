@@ -15,6 +15,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/log_escape.hpp"
+
 namespace collab::pg {
 
 namespace {
@@ -82,7 +84,7 @@ gone AS (
 SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM gone))sql"};
 
 caf::error corrupt(std::string what) {
-  spdlog::error("pg store: {}", what);
+  spdlog::error("pg store: {}", log_escape(what));
   return make_error(store_errc::corrupt, std::move(what));
 }
 
@@ -318,7 +320,7 @@ void run_reader(engine& e, size_t index) {
             break;
       } catch (...) {
         auto f = classify_current_exception();
-        spdlog::warn("pg store: retention failed: {}", f.text);
+        spdlog::warn("pg store: retention failed: {}", log_escape(f.text));
         if (f.connection_lost || g.fired() || !l.conn().is_open())
           l.drop(f.text);
       }

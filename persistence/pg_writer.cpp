@@ -42,6 +42,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/log_escape.hpp"
 #include "actors/ot/op_json.hpp"
 
 namespace collab::pg {
@@ -286,7 +287,7 @@ void writer::run_batch(job_list jobs) {
         e_.status->record_in_doubt();
         spdlog::warn("pg store: connection lost during COMMIT ({}); "
                      "verifying the outcome",
-                     cut ? "deadline" : f.text);
+                     log_escape(cut ? "deadline" : f.text));
         doubt_.emplace();
         doubt_->backend_pid = l_.backend_pid();
         doubt_->backend_start = l_.backend_start();
@@ -537,7 +538,7 @@ bool writer::settle(doubt& d) {
     bool cut = g.fired();
     if (f.connection_lost || cut || !l_.conn().is_open())
       l_.drop(cut ? "no answer within the deadline" : f.text);
-    spdlog::warn("pg store: cannot verify the unknown COMMIT yet: {}", f.text);
+    spdlog::warn("pg store: cannot verify the unknown COMMIT yet: {}", log_escape(f.text));
     return false;
   }
 }

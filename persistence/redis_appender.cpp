@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/log_escape.hpp"
 #include "persistence/redis_errors.hpp"
 #include "persistence/redis_stream_codec.hpp"
 
@@ -135,7 +136,7 @@ void redis_appender::mark_ok() {
 void redis_appender::mark_failed(std::string why) {
   if (state_ != link_state::down)
     spdlog::warn("event=redis_down component=redis_appender error=\"{}\"",
-                 why);
+                 log_escape(why));
   state_ = link_state::down;
   health_->fail(std::move(why));
 }
@@ -188,7 +189,7 @@ void redis_appender::send(std::vector<item>& batch) {
   mark_ok();
   if (!refused.empty()) {
     spdlog::warn("event=redis_refused component=redis_appender error=\"{}\"",
-                 refused);
+                 log_escape(refused));
     health_->fail(std::move(refused));
   }
 }

@@ -137,7 +137,9 @@ test('cookie collab_token is accepted at the upgrade', async () => {
 
 test('POST /v1/session sets collab_token HttpOnly; Secure; SameSite=Strict', async () => {
   const tok = srv.token({ ttl: 600 });
-  const res = await srv.fetch('/v1/session', { method: 'POST', headers: { Authorization: `Bearer ${tok}` } });
+  const res = await srv.fetch('/v1/session', {
+    method: 'POST', headers: { Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json' },
+  });
   assert.ok(res.status >= 200 && res.status < 300, `POST /v1/session: ${res.status}`);
   await res.text();
   const cookies = res.headers.getSetCookie();
@@ -155,7 +157,9 @@ test('POST /v1/session sets collab_token HttpOnly; Secure; SameSite=Strict', asy
   for (const [headers, what] of [[{}, 'no token'],
     [{ Authorization: `Bearer ${srv.token({ signature: 'forged' })}` }, 'forged'],
     [{ Authorization: `Bearer ${srv.token({ exp: now() - 5 })}` }, 'expired']]) {
-    const r = await srv.fetch('/v1/session', { method: 'POST', headers });
+    const r = await srv.fetch('/v1/session', {
+      method: 'POST', headers: { ...headers, 'Content-Type': 'application/json' },
+    });
     assert.equal(r.status, 401, `POST /v1/session with ${what}`);
     assert.equal(r.headers.getSetCookie().filter((x) => x.startsWith('collab_token=')).length, 0,
       `no cookie set for ${what}`);

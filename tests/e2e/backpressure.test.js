@@ -17,6 +17,8 @@ test('a slow reader is closed with 1013 while the writer keeps getting acks quic
     COLLAB_SEND_QUEUE_BYTES: '65536',
     COLLAB_RATE_LIMIT: '100000',
     COLLAB_RATE_BURST: '100000',
+    COLLAB_RATE_LIMIT_BYTES: '1000000000',
+    COLLAB_RATE_BURST_BYTES: '1000000000',
   }, async (s) => {
     const doc = randomId('e2e-slow');
     const slow = await session(s, { label: 'slow' });
@@ -198,6 +200,8 @@ test('a prompt reader is not cut off by a join answer bigger than the send queue
     COLLAB_SEND_QUEUE_BYTES: '65536',
     COLLAB_RATE_LIMIT: '100000',
     COLLAB_RATE_BURST: '100000',
+    COLLAB_RATE_LIMIT_BYTES: '1000000000',
+    COLLAB_RATE_BURST_BYTES: '1000000000',
   }, async (s) => {
     const doc = randomId('e2e-bigjoin');
     const w = await session(s, { label: 'writer' });

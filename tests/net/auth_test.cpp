@@ -211,6 +211,83 @@ CAF_TEST(expiry and nbf honour the leeway) {
   check_refused("nbf at INT64_MAX", make_token(hs256, payload(now + 60, ",\"nbf\":9223372036854775807")));
 }
 
+// A user revocation covers the tokens issued (iat) before it; a token that
+// claims to be issued in the future would escape it.
+CAF_TEST(a future iat is refused beyond the leeway) {
+  check_refused("iat beyond leeway",
+                make_token(hs256, payload(now + 600, ",\"iat\":" + std::to_string(now + 31))));
+  check_refused("iat far in the future",
+                make_token(hs256, payload(now + 600, ",\"iat\":9223372036854775807")));
+  CAF_CHECK(verify_at(make_token(hs256, payload(now + 600, ",\"iat\":" +
+                                                              std::to_string(now + 30))))
+                .ok);
+  CAF_CHECK(verify_at(make_token(hs256, payload(now + 600, ",\"iat\":" + std::to_string(now))))
+                .ok);
+  const auto past = verify_at(make_token(hs256, payload(now + 600, ",\"iat\":-9223372036854775807")));
+  CAF_CHECK(past.ok);
+  check_refused("iat a string", make_token(hs256, payload(now + 600, ",\"iat\":\"1\"")));
+}
+
+// Defect 11: a valid token with a huge exp must verify (and the connection
+// must not close it at once: see the e2e suite isolation_proto).
+CAF_TEST(huge exp values verify) {
+  for (int64_t exp : {int64_t{1} << 62, INT64_MAX - 1, INT64_MAX}) {
+    const auto o = verify_at(make_token(hs256, payload(exp)));
+    CAF_REQUIRE(o.ok);
+    CAF_CHECK_EQUAL(o.claims.exp, exp);
+  }
+}
+
+// A ttl that would overflow now + ttl saturates instead of wrapping into
+// the past.
+CAF_TEST(mint_token saturates exp) {
+  token_claims c;
+  std::string why;
+  const auto tok = mint_token(secret, "s", {"*"}, {}, INT64_MAX);
+  CAF_REQUIRE(token_verifier(secret).verify(tok, c, why));
+  CAF_CHECK_EQUAL(c.exp, INT64_MAX);
+  CAF_CHECK(!token_verifier(secret).verify(mint_token(secret, "s", {"*"}, {}, INT64_MIN), c, why));
+}
+
+CAF_TEST(the audience is checked when configured) {
+  const token_verifier v(secret, 30, {}, "collab", {});
+  auto aud = [&](const std::string& claim) {
+    return verify_at(make_token(hs256, payload(now + 60, claim)), now, v);
+  };
+  CAF_CHECK(aud(R"(,"aud":"collab")").ok);
+  CAF_CHECK(aud(R"(,"aud":["other","collab"])").ok);
+  for (const char* bad : {"", R"(,"aud":"other")", R"(,"aud":["other"])", R"(,"aud":[])",
+                          R"(,"aud":"Collab")", R"(,"aud":"collab ")", R"(,"aud":5)",
+                          R"(,"aud":[5,"x"])", R"(,"aud":{"collab":1})", R"(,"aud":null)"}) {
+    const auto o = aud(bad);
+    CAF_CHECK(!o.ok);
+    CAF_CHECK_EQUAL(o.why, "token is not for this audience (aud)");
+  }
+  // Not configured: aud is not looked at.
+  CAF_CHECK(verify_at(make_token(hs256, payload(now + 60, R"(,"aud":"other")"))).ok);
+  CAF_CHECK(verify_at(make_token(hs256, payload(now + 60, R"(,"aud":5)"))).ok);
+}
+
+CAF_TEST(the issuer is checked when configured) {
+  const token_verifier v(secret, 30, {}, {}, "https://idp.example");
+  auto iss = [&](const std::string& claim) {
+    return verify_at(make_token(hs256, payload(now + 60, claim)), now, v);
+  };
+  CAF_CHECK(iss(R"(,"iss":"https://idp.example")").ok);
+  for (const char* bad : {"", R"(,"iss":"https://evil.example")", R"(,"iss":["https://idp.example"])",
+                          R"(,"iss":"https://idp.example/")", R"(,"iss":null)"}) {
+    const auto o = iss(bad);
+    CAF_CHECK(!o.ok);
+    CAF_CHECK_EQUAL(o.why, "token is not from this issuer (iss)");
+  }
+  // Both at once.
+  const token_verifier both(secret, 30, {}, "a", "i");
+  CAF_CHECK(verify_at(make_token(hs256, payload(now + 60, R"(,"aud":"a","iss":"i")")), now, both).ok);
+  CAF_CHECK(!verify_at(make_token(hs256, payload(now + 60, R"(,"aud":"a")")), now, both).ok);
+  CAF_CHECK(!verify_at(make_token(hs256, payload(now + 60, R"(,"iss":"i")")), now, both).ok);
+  CAF_CHECK(verify_at(make_token(hs256, payload(now + 60, R"(,"iss":"x")"))).ok);
+}
+
 CAF_TEST(missing or mistyped claims are refused) {
   const std::string e = std::to_string(now + 60);
   const std::vector<std::pair<std::string, std::string>> cases = {

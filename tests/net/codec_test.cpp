@@ -612,3 +612,82 @@ CAF_TEST(random garbage never crashes the decoder) {
   }
   CAF_MESSAGE("mutated op frames accepted: " << ok_ops);
 }
+
+// Documents never hold U+0000 (PostgreSQL's jsonb refuses it, and one such
+// op used to fail the group commit of every other document): an insert or
+// a `{"d":"text"}` with NUL is refused at decode, carrying doc and seq.
+CAF_TEST(ops with nul in their text are bad_op) {
+  const bad_case cases[] = {
+      {R"({"type":"op","doc":"d","rev":2,"seq":4,"op":["a\u0000b"]})", "bad_op", "d", 4},
+      {R"({"type":"op","doc":"d","rev":2,"seq":4,"op":["\u0000"]})", "bad_op", "d", 4},
+      {R"({"type":"op","doc":"d","rev":2,"seq":4,"op":[3,"x\u0000"]})", "bad_op", "d", 4},
+      {R"({"type":"op","doc":"d","rev":2,"seq":4,"op":[{"d":"a\u0000"}]})", "bad_op", "d", 4},
+      {R"({"type":"op","doc":"d","rev":2,"seq":4,"op":[1,{"d":"\u0000"},"y"]})", "bad_op", "d", 4},
+  };
+  for (const auto& c : cases) {
+    check_bad(c);
+    CAF_CHECK(dec(c.frame).err.message.find("U+0000") != std::string::npos);
+  }
+  // Other control characters are text like any other.
+  auto r = dec(R"({"type":"op","doc":"d","rev":2,"seq":4,"op":["a\u0001\tb",{"d":"\u001f"}]})");
+  CAF_REQUIRE(r.ok);
+  CAF_CHECK_EQUAL(r.msg.op[0].text, std::string("a\x01\tb"));
+}
+
+CAF_TEST(presence data may hold nul as it is forwarded and never stored) {
+  auto r = dec(R"({"type":"presence","doc":"d","data":{"name":"a\u0000b"}})");
+  CAF_REQUIRE(r.ok);
+  CAF_CHECK_EQUAL(r.msg.presence, R"({"name":"a\u0000b"})");
+  // What the others receive is valid JSON with the same string.
+  const auto frame = encode_presence("d", "c", "u", r.msg.presence);
+  rapidjson::Document d;
+  d.Parse(frame.data(), frame.size());
+  CAF_REQUIRE(!d.HasParseError());
+  CAF_CHECK_EQUAL(std::string(d["data"]["name"].GetString(),
+                              d["data"]["name"].GetStringLength()),
+                  std::string("a\0b", 3));
+}
+
+// What a rate-limited (undecoded) frame's error can still carry.
+CAF_TEST(peek_head finds doc and seq in the head of a frame) {
+  auto op = peek_head(R"({"type":"op","doc":"acme/x","rev":3,"seq":7,"op":["a"]})");
+  CAF_CHECK_EQUAL(op.doc, "acme/x");
+  CAF_REQUIRE(op.seq);
+  CAF_CHECK_EQUAL(*op.seq, 7u);
+  // Whitespace, other members, true/false/null between them.
+  auto spaced = peek_head(" { \"seq\" : 9 ,\n\"x\":null, \"ok\":true, \"doc\":\"d\" ,"
+                          "\"type\":\"op\", \"op\":[1]}");
+  CAF_CHECK_EQUAL(spaced.doc, "d");
+  CAF_CHECK(spaced.seq && *spaced.seq == 9);
+  // seq only for ops; doc for every type.
+  auto join = peek_head(R"({"type":"join","doc":"d","seq":2})");
+  CAF_CHECK_EQUAL(join.doc, "d");
+  CAF_CHECK(!join.seq);
+  CAF_CHECK(!peek_head(R"({"doc":"d","seq":2})").seq);
+  // Nothing nested is read: members after an array or object are not seen.
+  auto late = peek_head(R"({"type":"op","op":["x"],"doc":"d","seq":1})");
+  CAF_CHECK(late.doc.empty());
+  CAF_CHECK(!late.seq);
+  // Only within the first bytes, and never a value cut by that bound.
+  auto far = std::string(R"({"type":"op","pad":")") + std::string(600, 'x') +
+             R"(","doc":"d","seq":1})";
+  CAF_CHECK(peek_head(far).doc.empty());
+  auto cut = std::string(R"({"type":"op","doc":"d","seq":123})");
+  auto h = peek_head(cut, cut.find("23"));
+  CAF_CHECK_EQUAL(h.doc, "d");
+  CAF_CHECK(!h.seq);
+  // Bad ids and values are left out, escapes are not decoded.
+  CAF_CHECK(peek_head(R"({"type":"op","doc":"/abs","seq":1})").doc.empty());
+  CAF_CHECK(peek_head(R"({"type":"op","doc":"a\u0062","seq":1})").doc.empty());
+  CAF_CHECK(!peek_head(R"({"type":"op","doc":"d","seq":0})").seq);
+  CAF_CHECK(!peek_head(R"({"type":"op","doc":"d","seq":-1})").seq);
+  CAF_CHECK(!peek_head(R"({"type":"op","doc":"d","seq":1.5})").seq);
+  CAF_CHECK(!peek_head(R"({"type":"op","doc":"d","seq":"1"})").seq);
+  // Garbage finds nothing and never reads past the bound.
+  for (const char* g : {"", "{", "[", "nope", "{\"doc\"", "{\"doc\":", "{\"doc\":\"d",
+                        "{\"type\":\"op\",\"seq\":5", "{\"a\\\"\":1,\"doc\":\"d\"}"}) {
+    auto x = peek_head(g);
+    CAF_CHECK(x.doc.empty() || std::string_view(g).find("\"doc\":\"d\"") != std::string_view::npos);
+    CAF_CHECK(!x.seq);
+  }
+}

@@ -306,7 +306,11 @@ int main(int argc, char** argv) {
   token->add_option("--docs", patterns, "document patterns")
     ->required()->delimiter(',');
   token->add_option("--read", read, "read-only patterns")->delimiter(',');
-  token->add_option("--ttl", ttl, "seconds")->check(CLI::PositiveNumber);
+  // The node refuses a longer lifetime too (net/auth.hpp,
+  // max_token_ttl_seconds): no ttl may overflow the token's exp.
+  constexpr int64_t max_ttl = 366 * 24 * 3600;
+  token->add_option("--ttl", ttl, "seconds (1 to 31622400: one year)")
+    ->check(CLI::Range(int64_t{1}, max_ttl));
   auto revoke = app.add_subcommand("revoke", "revoke a token (jti) or a user");
   auto jti_opt = revoke->add_option("--jti", jti, "token id");
   auto sub_opt = revoke->add_option("--sub", sub, "user id");

@@ -24,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/directory.hpp"
+#include "actors/heartbeat.hpp"
 #include "actors/membership.hpp"
 #include "actors/memory_budget.hpp"
 #include "actors/node_agent.hpp"
@@ -383,6 +384,11 @@ int main(int argc, char** argv) {
     if (own != ctx.allowed_origins[1])
       ctx.allowed_origins.push_back(own);
   }
+  // Liveness (/healthz): a heartbeat of the actor threads.
+  auto heartbeat = std::make_shared<collab::heartbeat_monitor>(
+    std::chrono::milliseconds(cfg.stall_ms), caf::actor_clock::clock_type::now());
+  auto heartbeat_actor = collab::spawn_heartbeat(sys, heartbeat);
+  ctx.liveness_checks.push_back([heartbeat] { return heartbeat->check(); });
   lst->run();
   if (admin_lst)
     admin_lst->run();
@@ -416,6 +422,7 @@ int main(int argc, char** argv) {
   for (auto& t : threads)
     t.join();
   ctx.sessions.kill_all();
+  caf::anon_send_exit(heartbeat_actor, caf::exit_reason::user_shutdown);
   if (ctx.membership)
     caf::anon_send_exit(ctx.membership, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx.agent, caf::exit_reason::user_shutdown);
