@@ -20,7 +20,7 @@ struct membership_state {
   member_info self;
   std::vector<std::string> seeds;
   caf::actor directory;
-  member_route route;
+  caf::io::middleman_actor transport;
   std::map<std::string, member_info> members;  // by node id, without self
   std::map<std::string, member_info> lost;     // seen down, for operators
   bool joined = false;  // reached a seed (or has none): else "joining"
@@ -79,11 +79,9 @@ void add_member(self_ptr self, const member_info& m) {
 // Joins the node at host:port: connect through the middleman (never
 // blocking this actor), then exchange member lists.
 void connect_to(self_ptr self, const std::string& host, uint16_t port) {
-  auto mm = self->system().middleman().actor_handle();
-  auto [to_host, to_port] = self->state.route ? self->state.route(host, port)
-                                              : std::make_pair(host, port);
-  self->request(mm, connect_timeout, caf::connect_atom::value, to_host,
-                to_port)
+  auto mm = self->state.transport ? self->state.transport
+                                 : self->system().middleman().actor_handle();
+  self->request(mm, connect_timeout, caf::connect_atom_v, host, port)
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
           const std::set<std::string>&) {
@@ -151,7 +149,7 @@ caf::behavior membership(self_ptr self, membership_options opts) {
   st.self.version = cluster_protocol_version;
   st.seeds = std::move(opts.seeds);
   st.directory = std::move(opts.directory);
-  st.route = std::move(opts.route);
+  st.transport = std::move(opts.transport);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     for (auto i = st.members.begin(); i != st.members.end(); ++i)
