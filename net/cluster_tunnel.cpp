@@ -1,6 +1,7 @@
 #include "net/cluster_tunnel.hpp"
 
 #include <array>
+#include <atomic>
 #include <mutex>
 
 #include <sys/socket.h>
@@ -58,7 +59,7 @@ private:
   uint64_t skipped_ = 0;
 };
 
-enum class refusal { tls, auth, frame, accept, count };
+enum class refusal { tls, auth, frame, accept, busy, count };
 
 struct log_gates {
   std::array<log_gate, static_cast<size_t>(refusal::count)> gates;
@@ -78,7 +79,33 @@ std::string peer_of(const tcp::socket& s) {
   return ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
+// A place among the incoming connections in their handshake; given back
+// when its last owner lets go.
+class handshake_slot {
+public:
+  // Null when all `max` places are taken.
+  static std::shared_ptr<handshake_slot>
+  take(const std::shared_ptr<std::atomic<size_t>>& count, size_t max) {
+    if (count->fetch_add(1) >= max) {
+      count->fetch_sub(1);
+      return nullptr;
+    }
+    return std::shared_ptr<handshake_slot>(new handshake_slot(count));
+  }
+  ~handshake_slot() {
+    count_->fetch_sub(1);
+  }
+
+private:
+  explicit handshake_slot(std::shared_ptr<std::atomic<size_t>> count)
+    : count_(std::move(count)) {
+    // nop
+  }
+  std::shared_ptr<std::atomic<size_t>> count_;
+};
+
 // Closes `s` after `timeout` unless finish() came first (same strand).
+// Holds the connection's handshake slot (if any) until then.
 class deadline : public std::enable_shared_from_this<deadline> {
 public:
   template <class Executor>
@@ -93,15 +120,20 @@ public:
         self->on_expiry_();
     });
   }
+  void hold(std::shared_ptr<handshake_slot> slot) {
+    slot_ = std::move(slot);
+  }
   void finish() {
     finished_ = true;
     on_expiry_ = nullptr;
+    slot_ = nullptr;
     timer_.cancel();
   }
 
 private:
   asio::steady_timer timer_;
   std::function<void()> on_expiry_;
+  std::shared_ptr<handshake_slot> slot_;
   bool finished_ = false;
 };
 
@@ -322,6 +354,8 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
   tcp::acceptor acceptor;
   deliver_fn deliver;
   std::shared_ptr<log_gates> log = std::make_shared<log_gates>();
+  std::shared_ptr<std::atomic<size_t>> handshaking
+    = std::make_shared<std::atomic<size_t>>(0);
 
   impl(asio::io_context& ioc, cluster_tunnel_options o, tcp::endpoint ep)
     : ioc(ioc), opts(std::move(o)), acceptor(ioc) {
@@ -417,6 +451,13 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
 
   void on_accept(tcp::socket s) {
     auto peer = peer_of(s);
+    auto slot = handshake_slot::take(handshaking, opts.max_handshakes);
+    if (!slot) {
+      log->warn(refusal::busy,
+                "event=cluster_handshakes_full peer={} max_handshakes={}",
+                peer, opts.max_handshakes);
+      return;  // `s` closes here
+    }
     error_code ignored;
     s.set_option(tcp::no_delay(true), ignored);
     auto self = shared_from_this();
@@ -426,6 +467,7 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
         error_code ignored;
         sock->close(ignored);
       });
+      dl->hold(std::move(slot));
       dl->start(opts.handshake_timeout);
       authenticate<tcp::socket>(sock, auth::role::acceptor, peer, dl,
                                 [self, peer](std::shared_ptr<tcp::socket> r) {
@@ -438,6 +480,7 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
       error_code ignored;
       tls->lowest_layer().close(ignored);
     });
+    dl->hold(std::move(slot));
     dl->start(opts.handshake_timeout);
     tls->async_handshake(ssl::stream_base::server, [=](error_code ec) {
       if (ec) {

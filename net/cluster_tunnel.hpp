@@ -19,7 +19,8 @@
 //
 // Each connection is independent: a failed handshake costs only its own
 // socket (and a log line, at most one a second per kind, with a count), a
-// peer that says nothing is dropped after the handshake deadline. BASP's
+// peer that says nothing is dropped after the handshake deadline, and at
+// most `max_handshakes` incoming connections are in their handshake at once. BASP's
 // heartbeats pass through, so hung and dead members are detected as before.
 // (Not CAF 0.17's OpenSSL module: its links die when a heartbeat or a
 // message forwarded through a third node crosses them, and all at once when
@@ -52,6 +53,9 @@ struct cluster_tunnel_options {
   std::string key;                       // pre-shared key; empty: none
   uint64_t max_frame_bytes = 0;          // largest BASP payload passed on
   std::chrono::milliseconds handshake_timeout{5000};
+  // Incoming connections still proving themselves at once; more are closed
+  // on accept (a flood of silent sockets holds at most this many fds).
+  size_t max_handshakes = 64;
 };
 
 class cluster_tunnel {

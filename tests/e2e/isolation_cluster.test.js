@@ -283,6 +283,44 @@ test('a peer that proves the key and then announces a 1 GiB frame is cut off bef
   assert.deepEqual(linesOf(target, 'cluster_auth_refused', r.since), [], 'the right key was never refused');
 });
 
+// Connects to `port` and resolves the socket once the node sent its key
+// hello (so it was accepted and holds a handshake place).
+function helloed(port) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('data', () => resolve(s));
+    s.once('error', reject);
+    s.once('close', () => reject(new Error('closed before the node\'s hello')));
+  });
+}
+
+test('silent connections hold at most max_handshakes places; one more is closed without a hello; the cluster undisturbed',
+  { timeout: 60000 }, async (t) => {
+    const target = cluster.nodes[2];
+    const max = Number(/\bmax_handshakes=(\d+)/.exec(linesOf(target, 'cluster_listening')[0])[1]);
+    const r = await undisturbed(t, 'silent handshakes', async (since) => {
+      // all places taken by sockets that never say a word (well within the
+      // handshake deadline: each is accepted as soon as it connects)
+      const idle = await Promise.all(Array.from({ length: max }, () => helloed(target.clusterPort)));
+      const extra = net.connect(target.clusterPort, '127.0.0.1');
+      let got = 0;
+      extra.on('data', (d) => { got += d.length; });
+      extra.on('error', () => {});
+      const closed = await closedWithin(extra, 8000);
+      for (const s of idle) s.destroy();
+      // the places come back: a peer with the key gets through again
+      const peer = await waitFor(() => keyedConnect(target.clusterPort, cluster.clusterKey).catch(() => null), 10000,
+        'a keyed connection after the silent ones left');
+      peer.destroy();
+      return { closed, got, since };
+    });
+    assert.ok(r.closed, 'the connection over the limit closed by the node');
+    assert.equal(r.got, 0, 'the connection over the limit got no key hello (it never took a place)');
+    const full = linesOf(target, 'cluster_handshakes_full', r.since);
+    t.diagnostic(`max_handshakes=${max}; ${full[0]}`);
+    assert.ok(full.length >= 1, 'event=cluster_handshakes_full logged');
+  });
+
 test('a node with the wrong cluster key never becomes a member; the cluster does not notice', { timeout: 60000 }, async (t) => {
   const intruder = await extraNode('wrong-key', { COLLAB_CLUSTER_KEY: crypto.randomBytes(24).toString('hex') });
   intruder.env.COLLAB_SEEDS = cluster.nodes.map((n) => n.clusterAddr).join(',');

@@ -397,10 +397,11 @@ int main(int argc, char** argv) {
       collab::net::hand_to_basp(sys, fd, m, p);
     });
     spdlog::info("event=cluster_listening bind={} port={} tls={} auth={} "
-                 "max_frame_bytes={} seeds={}",
+                 "max_frame_bytes={} max_handshakes={} seeds={}",
                  cfg.cluster_bind, cfg.cluster_port, cluster_tls,
                  cluster_auth_mode(cluster_tls, cfg.cluster_key),
-                 topts.max_frame_bytes, fmt::join(cfg.seeds, ","));
+                 topts.max_frame_bytes, topts.max_handshakes,
+                 fmt::join(cfg.seeds, ","));
   }
 
   ctx.allowed_origins = cfg.allowed_origins;
