@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ struct membership_options {
   // What connects to other nodes: the cluster tunnel's middleman actor
   // (net/cluster_transport.hpp); null: CAF's own (tests).
   caf::io::middleman_actor transport;
+  // Closes this node's connection to host:port (the cluster tunnel's), so
+  // that the next connect dials anew; empty: nothing to close (tests).
+  std::function<void(const std::string& host, uint16_t port)> hang_up;
 };
 
 // Answers (members_atom) with every known member, this node included;

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <map>
 #include <mutex>
 
 #include <sys/socket.h>
@@ -137,10 +138,20 @@ private:
   bool finished_ = false;
 };
 
+// A tunnelled connection as the tunnel's registry of dialled connections
+// sees it.
+class hangable {
+public:
+  virtual ~hangable() = default;
+  // Closes both sides, on the connection's strand (any thread).
+  virtual void hang_up() = 0;
+};
+
 // Both directions of one tunnelled connection, remote stream <-> BASP's
 // socketpair, each judged frame by frame.
 template <class Remote>
-class pipe : public std::enable_shared_from_this<pipe<Remote>> {
+class pipe : public hangable,
+             public std::enable_shared_from_this<pipe<Remote>> {
 public:
   pipe(std::shared_ptr<Remote> remote, unix_socket local, uint64_t max_frame,
        std::string peer, std::shared_ptr<log_gates> log)
@@ -156,6 +167,10 @@ public:
   void start() {
     pump(*remote_, local_, in_);
     pump(local_, *remote_, out_);
+  }
+  void hang_up() override {
+    asio::post(local_.get_executor(),
+               [self = this->shared_from_this()] { self->shut(); });
   }
 
 private:
@@ -356,6 +371,9 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
   std::shared_ptr<log_gates> log = std::make_shared<log_gates>();
   std::shared_ptr<std::atomic<size_t>> handshaking
     = std::make_shared<std::atomic<size_t>>(0);
+  // Dialled connections by "host:port", for hang_up().
+  std::mutex dialled_mutex;
+  std::multimap<std::string, std::weak_ptr<hangable>> dialled;
 
   impl(asio::io_context& ioc, cluster_tunnel_options o, tcp::endpoint ep)
     : ioc(ioc), opts(std::move(o)), acceptor(ioc) {
@@ -400,11 +418,30 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
   }
 
   template <class Remote>
-  void start_pipe(std::shared_ptr<Remote> remote, unix_socket local,
-                  const std::string& peer) {
-    std::make_shared<pipe<Remote>>(std::move(remote), std::move(local),
-                                   opts.max_frame_bytes, peer, log)
-      ->start();
+  std::shared_ptr<pipe<Remote>> start_pipe(std::shared_ptr<Remote> remote,
+                                           unix_socket local,
+                                           const std::string& peer) {
+    auto p = std::make_shared<pipe<Remote>>(std::move(remote), std::move(local),
+                                            opts.max_frame_bytes, peer, log);
+    p->start();
+    return p;
+  }
+
+  void remember_dialled(const std::string& addr,
+                        std::weak_ptr<hangable> p) {
+    std::lock_guard<std::mutex> guard{dialled_mutex};
+    for (auto i = dialled.begin(); i != dialled.end();)
+      i = i->second.expired() ? dialled.erase(i) : std::next(i);
+    dialled.emplace(addr, std::move(p));
+  }
+
+  void hang_up(const std::string& addr) {
+    std::lock_guard<std::mutex> guard{dialled_mutex};
+    auto [first, last] = dialled.equal_range(addr);
+    for (auto i = first; i != last; ++i)
+      if (auto p = i->second.lock())
+        p->hang_up();
+    dialled.erase(first, last);
   }
 
   // Incoming, authenticated: a socketpair, one end to BASP.
@@ -524,7 +561,8 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
     dl->start(opts.handshake_timeout);
     auto self = shared_from_this();
     auto go = [self, local, addr](std::shared_ptr<Remote> r) {
-      self->start_pipe(std::move(r), std::move(*local), addr);
+      self->remember_dialled(
+        addr, self->start_pipe(std::move(r), std::move(*local), addr));
     };
     // On any failure below, `local` closes with its last owner: CAF sees a
     // failed connect.
@@ -611,6 +649,10 @@ void cluster_tunnel::dial(const std::string& host, uint16_t port, int fd) {
   asio::post(strand, [i = impl_, local, host, port] {
     i->on_dial(local, host, port);
   });
+}
+
+void cluster_tunnel::hang_up(const std::string& host, uint16_t port) {
+  impl_->hang_up(host + ":" + std::to_string(port));
 }
 
 uint16_t cluster_tunnel::port() const {

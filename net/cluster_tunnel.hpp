@@ -26,7 +26,8 @@
 // message forwarded through a third node crosses them, and all at once when
 // any connection fails its handshake.)
 //
-// Thread-safety: dial() and stop() may be called from any thread; start()
+// Thread-safety: dial(), hang_up() and stop() may be called from any
+// thread; start()
 // once, before the io_context runs; all I/O runs on the io_context.
 #pragma once
 
@@ -78,6 +79,11 @@ public:
   // node at host:port. Takes ownership of `fd`; on any failure it is
   // closed, which CAF sees as a failed connect.
   void dial(const std::string& host, uint16_t port, int fd);
+
+  // Closes every connection dialled to host:port (BASP sees it close, so
+  // its next connect dials anew). Connections still in their handshake are
+  // left alone.
+  void hang_up(const std::string& host, uint16_t port);
 
   uint16_t port() const;
 

@@ -392,6 +392,10 @@ int main(int argc, char** argv) {
       sys, [t = tunnel.get()](const std::string& host, uint16_t port,
                               int fd) { t->dial(host, port, fd); });
     mopts.transport = transport;
+    mopts.hang_up = [t = tunnel.get()](const std::string& host,
+                                       uint16_t port) {
+      t->hang_up(host, port);
+    };
     ctx.membership = collab::spawn_membership(sys, mopts);
     tunnel->start([&sys, m = ctx.membership, p = cfg.cluster_port](int fd) {
       collab::net::hand_to_basp(sys, fd, m, p);
