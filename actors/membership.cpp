@@ -1,7 +1,9 @@
 #include "actors/membership.hpp"
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <random>
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
@@ -21,7 +23,9 @@ struct membership_state {
   member_info self;
   std::vector<std::string> seeds;
   caf::actor directory;
-  member_route route;
+  caf::io::middleman_actor transport;
+  std::function<void(const std::string&, uint16_t)> hang_up;
+  std::minstd_rand jitter{std::random_device{}()};
   std::map<std::string, member_info> members;  // by node id, without self
   std::map<std::string, member_info> lost;     // seen down, for operators
   bool joined = false;  // reached a seed (or has none): else "joining"
@@ -77,14 +81,28 @@ void add_member(self_ptr self, const member_info& m) {
   publish_to_directory(self);
 }
 
+// A join that got no answer over a connection that was set up. Two nodes
+// that dial each other at the same moment can each keep, as their route to
+// the other, the connection on which the other has no route back (CAF
+// 0.17's BASP drops the second handshake on both sides), and then every
+// message between them is lost: hang up and dial again after a random
+// pause (the other side does the same), so that the two dials do not cross
+// again.
+void redial(self_ptr self, const std::string& host, uint16_t port) {
+  auto& st = self->state;
+  if (st.hang_up)
+    st.hang_up(host, port);
+  std::uniform_int_distribution<int> extra{0, 2 * int(retry_interval.count())};
+  auto pause = retry_interval + std::chrono::milliseconds(extra(st.jitter));
+  self->delayed_send(self, pause, retry_atom_v, host, port);
+}
+
 // Joins the node at host:port: connect through the middleman (never
 // blocking this actor), then exchange member lists.
 void connect_to(self_ptr self, const std::string& host, uint16_t port) {
-  auto mm = self->system().middleman().actor_handle();
-  auto [to_host, to_port] = self->state.route ? self->state.route(host, port)
-                                              : std::make_pair(host, port);
-  self->request(mm, connect_timeout, caf::connect_atom::value, to_host,
-                to_port)
+  auto mm = self->state.transport ? self->state.transport
+                                 : self->system().middleman().actor_handle();
+  self->request(mm, connect_timeout, caf::connect_atom_v, host, port)
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
           const std::set<std::string>&) {
@@ -112,6 +130,8 @@ void connect_to(self_ptr self, const std::string& host, uint16_t port) {
             [=](caf::error& err) {
               spdlog::error("event=join_refused addr={}:{} error=\"{}\"", log_escape(host),
                             port, log_escape(self->system().render(err)));
+              if (err == caf::sec::request_timeout)
+                redial(self, host, port);
             });
       },
       [=](caf::error& err) {
@@ -152,7 +172,8 @@ caf::behavior membership(self_ptr self, membership_options opts) {
   st.self.version = cluster_protocol_version;
   st.seeds = std::move(opts.seeds);
   st.directory = std::move(opts.directory);
-  st.route = std::move(opts.route);
+  st.transport = std::move(opts.transport);
+  st.hang_up = std::move(opts.hang_up);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     for (auto i = st.members.begin(); i != st.members.end(); ++i)

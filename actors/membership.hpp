@@ -1,5 +1,6 @@
-// Cluster membership: one membership actor per node, published on the
-// cluster port (CAF's middleman, BASP). A node starts with seed addresses,
+// Cluster membership: one membership actor per node, the actor every
+// cluster connection reaches first (CAF's middleman, BASP, under the cluster
+// tunnel: net/cluster_transport.hpp). A node starts with seed addresses,
 // joins each seed it can reach, learns the member list from them and
 // connects to every member directly (a full mesh: no reliance on CAF's
 // automatic connections, which open an extra listener on every interface).
@@ -16,12 +17,12 @@
 
 #include <cstdint>
 #include <functional>
-#include <utility>
 #include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/io/middleman_actor.hpp>
 
 #include "actors/messages.hpp"
 
@@ -30,16 +31,16 @@ namespace collab {
 // Bumped whenever a message crossing nodes changes shape.
 constexpr const char* cluster_protocol_version = "collab-cluster/2";
 
-// Where to connect to reach the node at host:port.
-using member_route = std::function<std::pair<std::string, uint16_t>(
-  const std::string& host, uint16_t port)>;
-
 struct membership_options {
   member_info self;                  // node, host, port of this node
   std::vector<std::string> seeds;    // host:port of other nodes
   caf::actor directory;              // this node's directory
-  // Mutual TLS: a loopback port of the cluster tunnel; empty: host:port.
-  member_route route;
+  // What connects to other nodes: the cluster tunnel's middleman actor
+  // (net/cluster_transport.hpp); null: CAF's own (tests).
+  caf::io::middleman_actor transport;
+  // Closes this node's connection to host:port (the cluster tunnel's), so
+  // that the next connect dials anew; empty: nothing to close (tests).
+  std::function<void(const std::string& host, uint16_t port)> hang_up;
 };
 
 // Answers (members_atom) with every known member, this node included;

@@ -2,67 +2,329 @@
 
 #include <array>
 #include <atomic>
+#include <map>
+#include <mutex>
+
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
+
+#include "net/cluster_auth.hpp"
+#include "net/cluster_frame.hpp"
 
 namespace collab::net {
 namespace {
 
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
+namespace auth = cluster_auth;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 using tls_socket = ssl::stream<tcp::socket>;
+using unix_socket = asio::local::stream_protocol::socket;
 
-constexpr auto handshake_timeout = std::chrono::seconds(5);
-
-// Both directions of one tunnelled connection: loopback socket <-> TLS.
-class pipe : public std::enable_shared_from_this<pipe> {
+// At most one log line a second per kind of refusal, with how many were
+// not logged since: a flood of bad connections costs no disk and no core.
+class log_gate {
 public:
-  pipe(tcp::socket plain, std::shared_ptr<tls_socket> tls)
-    : plain_(std::move(plain)), tls_(std::move(tls)) {
-    // nop
-  }
-  void start() {
-    pump(plain_, *tls_, up_);
-    pump(*tls_, plain_, down_);
+  // True if a line may be logged now; `skipped` gets the count not logged.
+  bool pass(uint64_t& skipped) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto now = std::chrono::steady_clock::now();
+    if (any_ && now - last_ < std::chrono::seconds(1)) {
+      ++skipped_;
+      return false;
+    }
+    any_ = true;
+    last_ = now;
+    skipped = skipped_;
+    skipped_ = 0;
+    return true;
   }
 
 private:
-  using buffer = std::array<char, 16384>;
+  std::mutex mutex_;
+  bool any_ = false;
+  std::chrono::steady_clock::time_point last_;
+  uint64_t skipped_ = 0;
+};
+
+enum class refusal { tls, auth, frame, accept, busy, count };
+
+struct log_gates {
+  std::array<log_gate, static_cast<size_t>(refusal::count)> gates;
+  template <class... Ts>
+  void warn(refusal kind, fmt::format_string<Ts...> format, Ts&&... xs) {
+    uint64_t skipped = 0;
+    if (!gates[static_cast<size_t>(kind)].pass(skipped))
+      return;
+    spdlog::warn("{} not_logged={}", fmt::format(format, std::forward<Ts>(xs)...),
+                 skipped);
+  }
+};
+
+std::string peer_of(const tcp::socket& s) {
+  error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  return ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// A place among the incoming connections in their handshake; given back
+// when its last owner lets go.
+class handshake_slot {
+public:
+  // Null when all `max` places are taken.
+  static std::shared_ptr<handshake_slot>
+  take(const std::shared_ptr<std::atomic<size_t>>& count, size_t max) {
+    if (count->fetch_add(1) >= max) {
+      count->fetch_sub(1);
+      return nullptr;
+    }
+    return std::shared_ptr<handshake_slot>(new handshake_slot(count));
+  }
+  ~handshake_slot() {
+    count_->fetch_sub(1);
+  }
+
+private:
+  explicit handshake_slot(std::shared_ptr<std::atomic<size_t>> count)
+    : count_(std::move(count)) {
+    // nop
+  }
+  std::shared_ptr<std::atomic<size_t>> count_;
+};
+
+// Closes `s` after `timeout` unless finish() came first (same strand).
+// Holds the connection's handshake slot (if any) until then.
+class deadline : public std::enable_shared_from_this<deadline> {
+public:
+  template <class Executor>
+  deadline(const Executor& ex, std::function<void()> on_expiry)
+    : timer_(ex), on_expiry_(std::move(on_expiry)) {
+    // nop
+  }
+  void start(std::chrono::milliseconds timeout) {
+    timer_.expires_after(timeout);
+    timer_.async_wait([self = shared_from_this()](error_code) {
+      if (!self->finished_)
+        self->on_expiry_();
+    });
+  }
+  void hold(std::shared_ptr<handshake_slot> slot) {
+    slot_ = std::move(slot);
+  }
+  void finish() {
+    finished_ = true;
+    on_expiry_ = nullptr;
+    slot_ = nullptr;
+    timer_.cancel();
+  }
+
+private:
+  asio::steady_timer timer_;
+  std::function<void()> on_expiry_;
+  std::shared_ptr<handshake_slot> slot_;
+  bool finished_ = false;
+};
+
+// A tunnelled connection as the tunnel's registry of dialled connections
+// sees it.
+class hangable {
+public:
+  virtual ~hangable() = default;
+  // Closes both sides, on the connection's strand (any thread).
+  virtual void hang_up() = 0;
+};
+
+// Both directions of one tunnelled connection, remote stream <-> BASP's
+// socketpair, each judged frame by frame.
+template <class Remote>
+class pipe : public hangable,
+             public std::enable_shared_from_this<pipe<Remote>> {
+public:
+  pipe(std::shared_ptr<Remote> remote, unix_socket local, uint64_t max_frame,
+       std::string peer, std::shared_ptr<log_gates> log)
+    : remote_(std::move(remote)),
+      local_(std::move(local)),
+      peer_(std::move(peer)),
+      log_(std::move(log)),
+      in_{{}, basp_framer{max_frame}, "in"},
+      out_{{}, basp_framer{max_frame}, "out"},
+      max_frame_(max_frame) {
+    // nop
+  }
+  void start() {
+    pump(*remote_, local_, in_);
+    pump(local_, *remote_, out_);
+  }
+  void hang_up() override {
+    asio::post(local_.get_executor(),
+               [self = this->shared_from_this()] { self->shut(); });
+  }
+
+private:
+  struct direction {
+    std::array<uint8_t, 16384> buf;
+    basp_framer framer;
+    const char* name;
+  };
   template <class From, class To>
-  void pump(From& from, To& to, buffer& buf) {
+  void pump(From& from, To& to, direction& d) {
     from.async_read_some(
-      asio::buffer(buf),
-      [self = shared_from_this(), &from, &to, &buf](error_code ec, size_t n) {
-        if (ec) {
-          self->shut();
-          return;
-        }
-        asio::async_write(to, asio::buffer(buf.data(), n),
-                          [self, &from, &to, &buf](error_code ec, size_t) {
+      asio::buffer(d.buf),
+      [self = this->shared_from_this(), &from, &to, &d](error_code ec,
+                                                        size_t n) {
+        if (ec)
+          return self->shut();
+        // Judged before a byte of it is passed on: a refused header never
+        // reaches the other side complete.
+        if (auto v = d.framer.feed(d.buf.data(), n); v != frame_verdict::ok)
+          return self->refuse(d, v);
+        asio::async_write(to, asio::buffer(d.buf.data(), n),
+                          [self, &from, &to, &d](error_code ec, size_t) {
                             if (ec)
                               self->shut();
                             else
-                              self->pump(from, to, buf);
+                              self->pump(from, to, d);
                           });
       });
+  }
+  void refuse(const direction& d, frame_verdict v) {
+    log_->warn(refusal::frame,
+               "event=cluster_frame_refused peer={} direction={} verdict={} "
+               "payload_bytes={} max={}",
+               peer_, d.name, to_string(v), d.framer.last_payload_len(),
+               max_frame_);
+    shut();
   }
   // Either side ended: end both (BASP sees its socket close at once).
   void shut() {
     error_code ignored;
-    plain_.close(ignored);
-    tls_->lowest_layer().close(ignored);
+    local_.close(ignored);
+    remote_->lowest_layer().close(ignored);
   }
-  tcp::socket plain_;
-  std::shared_ptr<tls_socket> tls_;
-  buffer up_, down_;
+
+  std::shared_ptr<Remote> remote_;
+  unix_socket local_;
+  std::string peer_;
+  std::shared_ptr<log_gates> log_;
+  direction in_, out_;
+  uint64_t max_frame_;
+};
+
+// The key exchange of net/cluster_auth.hpp over an established stream:
+// hello out, hello in (magic first: a stranger is dropped at once), proof
+// out, proof in. Calls `done` only when the peer's proof checks out.
+constexpr const char* lost = "closed before the handshake ended (or its "
+                             "deadline passed)";
+
+template <class Remote>
+class key_exchange : public std::enable_shared_from_this<key_exchange<Remote>> {
+public:
+  using done_fn = std::function<void(std::shared_ptr<Remote>)>;
+  using fail_fn = std::function<void(const std::string&)>;
+  key_exchange(std::shared_ptr<Remote> remote, const std::string& key,
+               auth::role role, done_fn done, fail_fn fail)
+    : remote_(std::move(remote)),
+      key_(key),
+      role_(role),
+      done_(std::move(done)),
+      fail_(std::move(fail)) {
+    // nop
+  }
+
+  void start() {
+    mine_ = auth::random_nonce();
+    hello_out_ = auth::make_hello(mine_);
+    asio::async_write(*remote_, asio::buffer(hello_out_),
+                      [self = this->shared_from_this()](error_code ec,
+                                                        size_t) {
+                        if (ec)
+                          return self->fail_(lost);
+                        self->read_magic();
+                      });
+  }
+
+private:
+  void read_magic() {
+    asio::async_read(*remote_,
+                     asio::buffer(hello_in_.data(), auth::magic_size),
+                     [self = this->shared_from_this()](error_code ec,
+                                                       size_t) {
+                       if (ec)
+                         return self->fail_(lost);
+                       if (!auth::is_magic(self->hello_in_.data()))
+                         return self->fail_("not a cluster key hello");
+                       self->read_nonce();
+                     });
+  }
+  void read_nonce() {
+    asio::async_read(*remote_,
+                     asio::buffer(hello_in_.data() + auth::magic_size,
+                                  auth::nonce_size),
+                     [self = this->shared_from_this()](error_code ec,
+                                                       size_t) {
+                       if (ec)
+                         return self->fail_(lost);
+                       self->theirs_ = auth::nonce_of(self->hello_in_.data());
+                       self->send_proof();
+                     });
+  }
+  void send_proof() {
+    proof_out_ = auth::make_proof(key_, role_, dialler(), acceptor());
+    asio::async_write(*remote_, asio::buffer(proof_out_),
+                      [self = this->shared_from_this()](error_code ec,
+                                                        size_t) {
+                        if (ec)
+                          return self->fail_(lost);
+                        self->read_proof();
+                      });
+  }
+  void read_proof() {
+    asio::async_read(*remote_, asio::buffer(proof_in_),
+                     [self = this->shared_from_this()](error_code ec,
+                                                       size_t) {
+                       if (ec)
+                         return self->fail_(lost);
+                       auto them = self->role_ == auth::role::dialler
+                                     ? auth::role::acceptor
+                                     : auth::role::dialler;
+                       if (!auth::check_proof(self->key_, them,
+                                              self->dialler(),
+                                              self->acceptor(),
+                                              self->proof_in_.data()))
+                         return self->fail_("wrong cluster key");
+                       self->done_(self->remote_);
+                     });
+  }
+  const auth::nonce& dialler() const {
+    return role_ == auth::role::dialler ? mine_ : theirs_;
+  }
+  const auth::nonce& acceptor() const {
+    return role_ == auth::role::acceptor ? mine_ : theirs_;
+  }
+
+  std::shared_ptr<Remote> remote_;
+  std::string key_;
+  auth::role role_;
+  done_fn done_;
+  fail_fn fail_;
+  auth::nonce mine_{}, theirs_{};
+  auth::hello hello_out_{};
+  std::array<uint8_t, auth::hello_size> hello_in_{};
+  auth::proof proof_out_{};
+  std::array<uint8_t, auth::proof_size> proof_in_{};
 };
 
 std::shared_ptr<ssl::context> make_context(const cluster_tls_files& f,
@@ -79,182 +341,329 @@ std::shared_ptr<ssl::context> make_context(const cluster_tls_files& f,
   return ctx;
 }
 
-std::string peer_of(const tcp::socket& s) {
+// A connected socketpair: `ours` on `ex`, the other end as a bare fd.
+template <class Executor>
+bool make_pair(const Executor& ex, unix_socket& ours, int& theirs) {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    return false;
   error_code ec;
-  auto ep = s.remote_endpoint(ec);
-  return ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  ours = unix_socket{ex};
+  ours.assign(asio::local::stream_protocol{}, fds[0], ec);
+  if (ec) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return false;
+  }
+  theirs = fds[1];
+  return true;
 }
 
 } // namespace
 
 struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
   asio::io_context& ioc;
+  cluster_tunnel_options opts;
   std::shared_ptr<ssl::context> server_ctx;
   std::shared_ptr<ssl::context> client_ctx;
-  tcp::acceptor public_acceptor;
-  std::atomic<uint16_t> basp_port{0};
-  std::mutex mutex;  // forwarders
-  std::map<std::pair<std::string, uint16_t>, std::shared_ptr<tcp::acceptor>>
-    forwarders;
+  tcp::acceptor acceptor;
+  deliver_fn deliver;
+  std::shared_ptr<log_gates> log = std::make_shared<log_gates>();
+  std::shared_ptr<std::atomic<size_t>> handshaking
+    = std::make_shared<std::atomic<size_t>>(0);
+  // Dialled connections by "host:port", for hang_up().
+  std::mutex dialled_mutex;
+  std::multimap<std::string, std::weak_ptr<hangable>> dialled;
 
-  impl(asio::io_context& ioc, const cluster_tls_files& files,
-       tcp::endpoint public_ep)
-    : ioc(ioc),
-      server_ctx(make_context(files, ssl::context::tls_server)),
-      client_ctx(make_context(files, ssl::context::tls_client)),
-      public_acceptor(ioc) {
-    public_acceptor.open(public_ep.protocol());
-    public_acceptor.set_option(asio::socket_base::reuse_address(true));
-    public_acceptor.bind(public_ep);
-    public_acceptor.listen();
+  impl(asio::io_context& ioc, cluster_tunnel_options o, tcp::endpoint ep)
+    : ioc(ioc), opts(std::move(o)), acceptor(ioc) {
+    if (opts.tls) {
+      server_ctx = make_context(*opts.tls, ssl::context::tls_server);
+      client_ctx = make_context(*opts.tls, ssl::context::tls_client);
+    }
+    acceptor.open(ep.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.bind(ep);
+    acceptor.listen();
   }
 
-  // With a deadline: a peer that connects and says nothing is dropped.
-  template <class Op>
-  void with_deadline(const std::shared_ptr<tls_socket>& tls, Op op) {
-    auto timer = std::make_shared<asio::steady_timer>(tls->get_executor(),
-                                                      handshake_timeout);
-    timer->async_wait([tls](error_code ec) {
-      if (!ec) {
-        error_code ignored;
-        tls->lowest_layer().close(ignored);
-      }
-    });
-    op([timer] { timer->cancel(); });
+  // After TLS (if any): the key exchange (if a key is set), then `go`.
+  template <class Remote>
+  void authenticate(std::shared_ptr<Remote> remote, auth::role role,
+                    const std::string& peer, std::shared_ptr<deadline> dl,
+                    std::function<void(std::shared_ptr<Remote>)> go) {
+    auto ready = [dl, go](std::shared_ptr<Remote> r) {
+      dl->finish();
+      go(std::move(r));
+    };
+    if (opts.key.empty())
+      return ready(std::move(remote));
+    auto fail = [self = shared_from_this(), remote, role, peer,
+                 dl](const std::string& why) {
+      dl->finish();
+      if (role == auth::role::acceptor)
+        self->log->warn(refusal::auth,
+                        "event=cluster_auth_refused peer={} reason=\"{}\"",
+                        peer, why);
+      else
+        self->log->warn(refusal::auth,
+                        "event=cluster_auth_failed peer={} reason=\"{}\"",
+                        peer, why);
+      error_code ignored;
+      remote->lowest_layer().close(ignored);
+    };
+    std::make_shared<key_exchange<Remote>>(std::move(remote), opts.key, role,
+                                           ready, fail)
+      ->start();
   }
 
-  // Incoming: TLS from another node -> our loopback BASP port.
-  void accept_public() {
+  template <class Remote>
+  std::shared_ptr<pipe<Remote>> start_pipe(std::shared_ptr<Remote> remote,
+                                           unix_socket local,
+                                           const std::string& peer) {
+    auto p = std::make_shared<pipe<Remote>>(std::move(remote), std::move(local),
+                                            opts.max_frame_bytes, peer, log);
+    p->start();
+    return p;
+  }
+
+  void remember_dialled(const std::string& addr,
+                        std::weak_ptr<hangable> p) {
+    std::lock_guard<std::mutex> guard{dialled_mutex};
+    for (auto i = dialled.begin(); i != dialled.end();)
+      i = i->second.expired() ? dialled.erase(i) : std::next(i);
+    dialled.emplace(addr, std::move(p));
+  }
+
+  void hang_up(const std::string& addr) {
+    std::lock_guard<std::mutex> guard{dialled_mutex};
+    auto [first, last] = dialled.equal_range(addr);
+    for (auto i = first; i != last; ++i)
+      if (auto p = i->second.lock())
+        p->hang_up();
+    dialled.erase(first, last);
+  }
+
+  // Incoming, authenticated: a socketpair, one end to BASP.
+  template <class Remote>
+  void hand_in(std::shared_ptr<Remote> remote, const std::string& peer) {
+    unix_socket local{remote->get_executor()};
+    int fd = -1;
+    if (!make_pair(remote->get_executor(), local, fd)) {
+      spdlog::error("event=cluster_socketpair_failed peer={} errno={}", peer,
+                    errno);
+      return;  // `remote` closes with its last owner
+    }
+    deliver(fd);
+    start_pipe(std::move(remote), std::move(local), peer);
+  }
+
+  void accept() {
     // One strand per connection: its two directions never run at once.
-    public_acceptor.async_accept(asio::make_strand(ioc),
-                                 [self = shared_from_this()](error_code ec,
-                                                             tcp::socket s) {
-      if (ec == asio::error::operation_aborted)
-        return;
-      if (!ec)
-        self->on_public(std::move(s));
-      self->accept_public();
+    acceptor.async_accept(asio::make_strand(ioc),
+                          [self = shared_from_this()](error_code ec,
+                                                      tcp::socket s) {
+                            if (ec == asio::error::operation_aborted)
+                              return;
+                            if (ec)
+                              return self->accept_later(ec);
+                            self->on_accept(std::move(s));
+                            self->accept();
+                          });
+  }
+
+  // Accepting failed (out of file descriptors, say): retry in a moment
+  // rather than spin on a full core.
+  void accept_later(error_code ec) {
+    if (!acceptor.is_open())
+      return;  // stopped
+    log->warn(refusal::accept, "event=cluster_accept_failed error=\"{}\"",
+              ec.message());
+    auto timer = std::make_shared<asio::steady_timer>(
+      ioc, std::chrono::milliseconds(100));
+    timer->async_wait([self = shared_from_this(), timer](error_code) {
+      self->accept();
     });
   }
 
-  void on_public(tcp::socket s) {
+  void on_accept(tcp::socket s) {
     auto peer = peer_of(s);
-    auto tls = std::make_shared<tls_socket>(std::move(s), *server_ctx);
+    auto slot = handshake_slot::take(handshaking, opts.max_handshakes);
+    if (!slot) {
+      log->warn(refusal::busy,
+                "event=cluster_handshakes_full peer={} max_handshakes={}",
+                peer, opts.max_handshakes);
+      return;  // `s` closes here
+    }
+    error_code ignored;
+    s.set_option(tcp::no_delay(true), ignored);
     auto self = shared_from_this();
-    with_deadline(tls, [=](auto done) {
-      tls->async_handshake(ssl::stream_base::server, [=](error_code ec) {
-        done();
-        if (ec) {
-          spdlog::warn("event=cluster_tls_refused peer={} error=\"{}\"", peer,
-                       ec.message());
-          return;
-        }
-        auto basp = std::make_shared<tcp::socket>(tls->get_executor());
-        basp->async_connect(
-          tcp::endpoint{asio::ip::address_v4::loopback(), basp_port.load()},
-          [=](error_code ec) {
+    if (!server_ctx) {
+      auto sock = std::make_shared<tcp::socket>(std::move(s));
+      auto dl = std::make_shared<deadline>(sock->get_executor(), [sock] {
+        error_code ignored;
+        sock->close(ignored);
+      });
+      dl->hold(std::move(slot));
+      dl->start(opts.handshake_timeout);
+      authenticate<tcp::socket>(sock, auth::role::acceptor, peer, dl,
+                                [self, peer](std::shared_ptr<tcp::socket> r) {
+                                  self->hand_in(std::move(r), peer);
+                                });
+      return;
+    }
+    auto tls = std::make_shared<tls_socket>(std::move(s), *server_ctx);
+    auto dl = std::make_shared<deadline>(tls->get_executor(), [tls] {
+      error_code ignored;
+      tls->lowest_layer().close(ignored);
+    });
+    dl->hold(std::move(slot));
+    dl->start(opts.handshake_timeout);
+    tls->async_handshake(ssl::stream_base::server, [=](error_code ec) {
+      if (ec) {
+        dl->finish();
+        log->warn(refusal::tls, "event=cluster_tls_refused peer={} error=\"{}\"",
+                  peer, ec.message());
+        return;
+      }
+      authenticate<tls_socket>(tls, auth::role::acceptor, peer, dl,
+                               [self, peer](std::shared_ptr<tls_socket> r) {
+                                 self->hand_in(std::move(r), peer);
+                               });
+    });
+  }
+
+  // Outgoing: connect, TLS (the certificate must name `host`), key, pipe.
+  void on_dial(std::shared_ptr<unix_socket> local, const std::string& host,
+               uint16_t port) {
+    auto ex = local->get_executor();
+    if (client_ctx)
+      dial_as(std::make_shared<tls_socket>(ex, *client_ctx), local, host,
+              port);
+    else
+      dial_as(std::make_shared<tcp::socket>(ex), local, host, port);
+  }
+
+  template <class Remote>
+  void dial_as(std::shared_ptr<Remote> remote,
+               std::shared_ptr<unix_socket> local, const std::string& host,
+               uint16_t port) {
+    auto resolver = std::make_shared<tcp::resolver>(local->get_executor());
+    auto addr = host + ":" + std::to_string(port);
+    auto dl = std::make_shared<deadline>(local->get_executor(),
+                                         [remote, resolver, local] {
+                                           error_code ignored;
+                                           resolver->cancel();
+                                           remote->lowest_layer().close(
+                                             ignored);
+                                           local->close(ignored);
+                                         });
+    dl->start(opts.handshake_timeout);
+    auto self = shared_from_this();
+    auto go = [self, local, addr](std::shared_ptr<Remote> r) {
+      self->remember_dialled(
+        addr, self->start_pipe(std::move(r), std::move(*local), addr));
+    };
+    // On any failure below, `local` closes with its last owner: CAF sees a
+    // failed connect.
+    resolver->async_resolve(
+      host, std::to_string(port),
+      [=](error_code ec, tcp::resolver::results_type hosts) {
+        if (ec)
+          return dl->finish();
+        asio::async_connect(
+          remote->lowest_layer(), hosts,
+          [=](error_code ec, const tcp::endpoint&) {
             if (ec)
-              return;  // tls closes with its last owner
-            std::make_shared<pipe>(std::move(*basp), tls)->start();
+              return dl->finish();
+            error_code ignored;
+            remote->lowest_layer().set_option(tcp::no_delay(true), ignored);
+            self->client_handshake(remote, host, addr, dl, [=] {
+              self->authenticate<Remote>(remote, auth::role::dialler, addr,
+                                         dl, go);
+            });
           });
       });
-    });
   }
 
-  // Outgoing: BASP on the loopback forwarder -> TLS to host:port.
-  void accept_forwarder(std::shared_ptr<tcp::acceptor> acc, std::string host,
-                        uint16_t port) {
-    acc->async_accept(asio::make_strand(ioc),
-                      [self = shared_from_this(), acc, host,
-                       port](error_code ec, tcp::socket s) {
-      if (ec == asio::error::operation_aborted)
+  void client_handshake(std::shared_ptr<tcp::socket>, const std::string&,
+                        const std::string&, std::shared_ptr<deadline>,
+                        std::function<void()> next) {
+    next();  // plain TCP: nothing to do
+  }
+
+  void client_handshake(std::shared_ptr<tls_socket> tls,
+                        const std::string& host, const std::string& addr,
+                        std::shared_ptr<deadline> dl,
+                        std::function<void()> next) {
+    // The member dialled must be the one answering: its certificate must
+    // name `host` (an IP SAN for an address, a DNS SAN for a name).
+    auto wrong_name = std::make_shared<bool>(false);
+    tls->set_verify_callback(
+      [check = ssl::host_name_verification(host),
+       wrong_name](bool preverified, ssl::verify_context& vc) {
+        bool ok = check(preverified, vc);
+        if (preverified && !ok)
+          *wrong_name = true;
+        return ok;
+      });
+    tls->async_handshake(ssl::stream_base::client, [=](error_code ec) {
+      if (ec) {
+        dl->finish();
+        log->warn(refusal::tls,
+                  "event=cluster_tls_failed peer={} error=\"{}\"", addr,
+                  *wrong_name ? "the certificate does not name " + host
+                              : ec.message());
         return;
-      if (!ec)
-        self->on_forward(std::move(s), host, port);
-      self->accept_forwarder(acc, host, port);
-    });
-  }
-
-  void on_forward(tcp::socket plain, const std::string& host, uint16_t port) {
-    auto local = std::make_shared<tcp::socket>(std::move(plain));
-    auto tls = std::make_shared<tls_socket>(local->get_executor(), *client_ctx);
-    auto resolver = std::make_shared<tcp::resolver>(local->get_executor());
-    auto self = shared_from_this();
-    auto addr = host + ":" + std::to_string(port);
-    with_deadline(tls, [=](auto done) {
-      resolver->async_resolve(
-        host, std::to_string(port),
-        [=](error_code ec, tcp::resolver::results_type hosts) {
-          if (ec) {
-            done();
-            return;
-          }
-          asio::async_connect(
-            tls->lowest_layer(), hosts,
-            [=](error_code ec, const tcp::endpoint&) {
-              if (ec) {
-                done();
-                return;
-              }
-              tls->async_handshake(ssl::stream_base::client,
-                                   [=](error_code ec) {
-                                     done();
-                                     if (ec) {
-                                       spdlog::warn(
-                                         "event=cluster_tls_failed peer={} "
-                                         "error=\"{}\"",
-                                         addr, ec.message());
-                                       return;  // `local` closes: BASP sees
-                                     }
-                                     std::make_shared<pipe>(std::move(*local),
-                                                            tls)
-                                       ->start();
-                                   });
-            });
-        });
+      }
+      next();
     });
   }
 };
 
 cluster_tunnel::cluster_tunnel(asio::io_context& ioc,
-                               const cluster_tls_files& files,
+                               cluster_tunnel_options opts,
                                tcp::endpoint public_ep)
-  : impl_(std::make_shared<impl>(ioc, files, public_ep)) {
-  impl_->accept_public();
-}
-
-void cluster_tunnel::set_basp_port(uint16_t port) {
-  impl_->basp_port = port;
+  : impl_(std::make_shared<impl>(ioc, std::move(opts), public_ep)) {
+  // nop
 }
 
 cluster_tunnel::~cluster_tunnel() {
   stop();
 }
 
-uint16_t cluster_tunnel::local_port_for(const std::string& host,
-                                        uint16_t port) {
-  std::lock_guard<std::mutex> guard{impl_->mutex};
-  auto& acc = impl_->forwarders[{host, port}];
-  if (!acc) {
-    acc = std::make_shared<tcp::acceptor>(impl_->ioc);
-    tcp::endpoint ep{asio::ip::address_v4::loopback(), 0};
-    acc->open(ep.protocol());
-    acc->bind(ep);
-    acc->listen();
-    asio::post(impl_->ioc, [i = impl_, acc, host, port] {
-      i->accept_forwarder(acc, host, port);
-    });
+void cluster_tunnel::start(deliver_fn deliver) {
+  impl_->deliver = std::move(deliver);
+  impl_->accept();
+}
+
+void cluster_tunnel::dial(const std::string& host, uint16_t port, int fd) {
+  auto strand = asio::make_strand(impl_->ioc);
+  auto local = std::make_shared<unix_socket>(strand);
+  error_code ec;
+  local->assign(asio::local::stream_protocol{}, fd, ec);
+  if (ec) {
+    ::close(fd);
+    return;
   }
-  return acc->local_endpoint().port();
+  asio::post(strand, [i = impl_, local, host, port] {
+    i->on_dial(local, host, port);
+  });
+}
+
+void cluster_tunnel::hang_up(const std::string& host, uint16_t port) {
+  impl_->hang_up(host + ":" + std::to_string(port));
+}
+
+uint16_t cluster_tunnel::port() const {
+  error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
 }
 
 void cluster_tunnel::stop() {
   asio::post(impl_->ioc, [i = impl_] {
     error_code ignored;
-    i->public_acceptor.close(ignored);
-    std::lock_guard<std::mutex> guard{i->mutex};
-    for (auto& [addr, acc] : i->forwarders)
-      acc->close(ignored);
+    i->acceptor.close(ignored);
   });
 }
 

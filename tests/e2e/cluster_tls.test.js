@@ -13,23 +13,24 @@
 //  4. a hung member (SIGSTOP) is detected by BASP's heartbeat through the
 //     tunnel within a few seconds, its
 //     documents are taken over, and it comes back after SIGCONT.
-// The certificates are made by the `openssl` CLI in a temporary folder.
+// The certificates are made by the `openssl` CLI in a temporary folder
+// (lib/pki.js: each names 127.0.0.1, the address the nodes dial); TLS alone
+// authenticates these nodes (no cluster key).
 require('./lib/deps');
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const readline = require('node:readline');
 const { randomId } = require('./lib/client');
 const {
   sleep, mulberry32, seedFor, startLoad, settleAll, checkDocument, getDoc, waitFor, freePort,
 } = require('./lib/durability');
 const {
-  Cluster, openSpread, openClusterEditor, stats, fmt, editorTrouble, docOwnedBy, rendezvousOwner,
+  Cluster, openSpread, openClusterEditor, stats, fmt, editorTrouble, docOwnedBy, rendezvousOwner, runToExit,
 } = require('./lib/cluster');
+const { openssl, makeCa, makeLeaf, tlsEnv } = require('./lib/pki');
 
 const DOCS = Number(process.env.E2E_CLUSTER_TLS_DOCS || 6);
 const LOAD_MS = Number(process.env.E2E_CLUSTER_TLS_MS || 5000);
@@ -39,54 +40,6 @@ const HANG_MS = Number(process.env.E2E_CLUSTER_TLS_HANG_MS || 6000);
 // within about 5 s after SIGCONT" (the bounds the test allows)
 const DETECT_MS = Number(process.env.E2E_CLUSTER_TLS_DETECT_MS || 5000);
 const BACK_MS = Number(process.env.E2E_CLUSTER_TLS_BACK_MS || 5000);
-
-// ---------------------------------------------------------------------------
-// Certificates
-
-function openssl(args, cwd) {
-  try {
-    return execFileSync('openssl', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000 });
-  } catch (e) {
-    throw new Error(`openssl ${args.join(' ')} failed: ${e.stderr || e.message}`);
-  }
-}
-
-// A self-signed CA: {cert, key}.
-function makeCa(dir, name) {
-  const key = path.join(dir, `${name}.key`);
-  const cert = path.join(dir, `${name}.pem`);
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2',
-    '-subj', `/CN=collab e2e ${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
-  return { cert, key, name };
-}
-
-// A node certificate signed by `ca`: {cert, key}.
-function makeLeaf(dir, name, ca) {
-  const key = path.join(dir, `${name}.key`);
-  const csr = path.join(dir, `${name}.csr`);
-  const cert = path.join(dir, `${name}.pem`);
-  const ext = path.join(dir, `${name}.ext`);
-  fs.writeFileSync(ext, [
-    'basicConstraints=CA:FALSE',
-    'keyUsage=critical,digitalSignature,keyEncipherment',
-    'extendedKeyUsage=serverAuth,clientAuth',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    '',
-  ].join('\n'));
-  openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr,
-    '-subj', `/CN=${name}`], dir);
-  openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial',
-    '-out', cert, '-days', '2', '-extfile', ext], dir);
-  // the chain is what the test means it to be
-  openssl(['verify', '-CAfile', ca.cert, cert], dir);
-  return { cert, key, name };
-}
-
-function tlsEnv(leaf, ca) {
-  return { COLLAB_CLUSTER_TLS_CERT: leaf.cert, COLLAB_CLUSTER_TLS_KEY: leaf.key, COLLAB_CLUSTER_TLS_CA: ca.cert };
-}
 
 // ---------------------------------------------------------------------------
 
@@ -110,7 +63,8 @@ before(async () => {
   // the rogue certificate really is not one of CA1's
   assert.throws(() => openssl(['verify', '-CAfile', ca1.cert, pki.rogue.cert], certDir),
     'openssl verify accepts the CA2 certificate against CA1');
-  cluster = await Cluster.create('ctls', 3);
+  // TLS alone authenticates these nodes (no cluster key)
+  cluster = await Cluster.create('ctls', 3, {}, { key: false });
   cluster.nodes.forEach((n, i) => Object.assign(n.env, tlsEnv(pki[`n${i + 1}`], ca1)));
   await cluster.start();
 });
@@ -154,36 +108,6 @@ function history(since, max) {
 
 function membersView() {
   return Object.fromEntries(cluster.nodes.map((n) => [n.name, [...n.members].map((id) => cluster.nameOf(id)).sort()]));
-}
-
-// Runs collabd with `env` and expects it to exit by itself; resolves
-// {code, signal, output} (or {ready: true, ...} if it started serving).
-function runToExit(env, timeoutMs = 20000) {
-  const bin = process.env.COLLABD || path.resolve(__dirname, '..', '..', 'build', 'bin', 'collabd');
-  const clean = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('COLLAB_')) clean[k] = v;
-  Object.assign(clean, env);
-  return new Promise((resolve, reject) => {
-    const proc = spawn(bin, [], { env: clean, stdio: ['ignore', 'pipe', 'pipe'] });
-    const output = [];
-    let ready = false;
-    const onLine = (line) => {
-      output.push(line);
-      if (/collabd listening on/.test(line)) {
-        ready = true;
-        proc.kill('SIGKILL');
-      }
-    };
-    readline.createInterface({ input: proc.stdout }).on('line', onLine);
-    readline.createInterface({ input: proc.stderr }).on('line', onLine);
-    const timer = setTimeout(() => { proc.kill('SIGKILL'); }, timeoutMs);
-    proc.once('error', (e) => { clearTimeout(timer); reject(e); });
-    proc.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      // let readline drain what is left
-      setTimeout(() => resolve({ code, signal, ready, output }), 50);
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------
@@ -381,8 +305,9 @@ test('an outsider with a CA2 certificate, trusting CA2, never joins; editing on 
 test('an outsider with a CA2 certificate, trusting CA1, never joins; editing on the cluster unaffected',
   { timeout: 60000 }, (t) => outsiderRun(t, 'rogue-ca2-trusts-ca1', tlsEnv(pki.rogue, pki.ca1), true));
 
+// (with a cluster key: a plain node needs one to start outside --dev)
 test('a plaintext node (no TLS settings) never joins; editing on the cluster unaffected',
-  { timeout: 60000 }, (t) => outsiderRun(t, 'plain', {}, false));
+  { timeout: 60000 }, (t) => outsiderRun(t, 'plain', { COLLAB_CLUSTER_KEY: 'k'.repeat(32) }, false));
 
 // What a port scanner or a TCP health check does to a member's cluster port:
 // connect and close, or send a few bytes that are no TLS. The cluster does

@@ -10,6 +10,7 @@
 #include <functional>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <random>
 #include <thread>
 #include <vector>
@@ -32,6 +33,8 @@
 #include "config/node_config.hpp"
 #include "drain.hpp"
 #include "net/auth.hpp"
+#include "net/cluster_auth.hpp"
+#include "net/cluster_transport.hpp"
 #include "net/cluster_tunnel.hpp"
 #include "net/listener.hpp"
 #include "net/server_context.hpp"
@@ -99,6 +102,26 @@ std::string default_web_dir() {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? std::string{"web"} : (exe.parent_path() / ".." / "web").string();
+}
+
+// The largest BASP payload a cluster connection may announce: configured,
+// else room for two documents of max_doc_bytes (a snapshot and its ops)
+// plus 1 MiB.
+uint64_t cluster_frame_limit(const collab::node_config& cfg) {
+  if (cfg.cluster_max_frame_bytes != 0)
+    return cfg.cluster_max_frame_bytes;
+  constexpr uint64_t slack = 1u << 20;
+  auto cap = std::numeric_limits<uint64_t>::max();
+  if (cfg.max_doc_bytes > (cap - slack) / 2)
+    return cap;
+  return 2 * cfg.max_doc_bytes + slack;
+}
+
+// How cluster peers prove themselves, for the log.
+const char* cluster_auth_mode(bool tls, const std::string& key) {
+  if (tls)
+    return key.empty() ? "tls" : "tls+key";
+  return key.empty() ? "none" : "key";
 }
 
 void setup_logging(const collab::node_config& cfg) {
@@ -170,6 +193,28 @@ int main(int argc, char** argv) {
     return 2;
   }
   bool cluster_tls = clustered && tls_parts == 3;
+  // Every cluster connection proves itself before BASP sees a byte: mutual
+  // TLS and/or the pre-shared key (net/cluster_tunnel.hpp).
+  if (clustered && !cluster_tls && cfg.cluster_key.empty()) {
+    if (!cfg.dev) {
+      spdlog::error("event=config_error message=\"a cluster port needs "
+                    "COLLAB_CLUSTER_KEY (or mutual TLS: "
+                    "COLLAB_CLUSTER_TLS_CERT, _KEY and _CA) outside "
+                    "development mode (--dev)\"");
+      return 2;
+    }
+    spdlog::warn("event=cluster_unauthenticated message=\"development "
+                 "mode: the cluster port accepts any peer (no "
+                 "COLLAB_CLUSTER_KEY, no cluster TLS); keep it on a private "
+                 "machine\"");
+  }
+  if (!cfg.cluster_key.empty()
+      && cfg.cluster_key.size() < collab::net::cluster_auth::min_key_size) {
+    spdlog::error("event=config_error message=\"COLLAB_CLUSTER_KEY is "
+                  "shorter than {} bytes\"",
+                  collab::net::cluster_auth::min_key_size);
+    return 2;
+  }
   if (clustered) {
     sys_cfg.load<caf::io::middleman>();
     // A hung or cut-off member is detected after about 2.5 s (a killed one
@@ -325,6 +370,7 @@ int main(int argc, char** argv) {
   };
   ctx.agent = collab::spawn_node_agent(sys, agent_opts);
   std::unique_ptr<collab::net::cluster_tunnel> tunnel;
+  caf::io::middleman_actor transport;
   if (clustered) {
     collab::membership_options mopts;
     mopts.self.node = cfg.node_id;
@@ -335,43 +381,41 @@ int main(int argc, char** argv) {
     mopts.self.client_port = port;
     mopts.self.admin_port = cfg.admin_port;
     mopts.directory = ctx.directory;
-    // With mutual TLS, BASP listens on loopback and the cluster port is the
-    // tunnel's TLS acceptor (net/cluster_tunnel.hpp).
-    if (cluster_tls) {
-      try {
-        boost::asio::ip::tcp::endpoint ep{
-          boost::asio::ip::make_address(cfg.cluster_bind), cfg.cluster_port};
-        tunnel = std::make_unique<collab::net::cluster_tunnel>(
-          ioc,
-          collab::net::cluster_tls_files{cfg.cluster_tls_cert,
-                                         cfg.cluster_tls_key,
-                                         cfg.cluster_tls_ca},
-          ep);
-      } catch (const std::exception& e) {
-        spdlog::error("event=cluster_listen_failed bind={} port={} tls=true "
-                      "error=\"{}\"",
-                      cfg.cluster_bind, cfg.cluster_port, e.what());
-        return 1;
-      }
-      mopts.route = [t = tunnel.get()](const std::string& host, uint16_t port) {
-        return std::make_pair(std::string{"127.0.0.1"},
-                              t->local_port_for(host, port));
-      };
-    }
-    ctx.membership = collab::spawn_membership(sys, mopts);
-    auto published = sys.middleman().publish(
-      ctx.membership, cluster_tls ? 0 : cfg.cluster_port,
-      cluster_tls ? "127.0.0.1" : cfg.cluster_bind.c_str(), true);
-    if (published && tunnel)
-      tunnel->set_basp_port(*published);
-    if (!published) {
-      spdlog::error("event=cluster_listen_failed bind={} port={} error=\"{}\"",
-                    cfg.cluster_bind, cfg.cluster_port,
-                    sys.render(published.error()));
+    // The cluster port is the tunnel's: it authenticates every connection
+    // and checks every frame; BASP gets socketpairs and listens on nothing.
+    collab::net::cluster_tunnel_options topts;
+    if (cluster_tls)
+      topts.tls = collab::net::cluster_tls_files{
+        cfg.cluster_tls_cert, cfg.cluster_tls_key, cfg.cluster_tls_ca};
+    topts.key = cfg.cluster_key;
+    topts.max_frame_bytes = cluster_frame_limit(cfg);
+    try {
+      boost::asio::ip::tcp::endpoint ep{
+        boost::asio::ip::make_address(cfg.cluster_bind), cfg.cluster_port};
+      tunnel = std::make_unique<collab::net::cluster_tunnel>(ioc, topts, ep);
+    } catch (const std::exception& e) {
+      spdlog::error("event=cluster_listen_failed bind={} port={} tls={} "
+                    "error=\"{}\"",
+                    cfg.cluster_bind, cfg.cluster_port, cluster_tls, e.what());
       return 1;
     }
-    spdlog::info("event=cluster_listening bind={} port={} tls={} seeds={}",
+    transport = collab::net::spawn_cluster_middleman(
+      sys, [t = tunnel.get()](const std::string& host, uint16_t port,
+                              int fd) { t->dial(host, port, fd); });
+    mopts.transport = transport;
+    mopts.hang_up = [t = tunnel.get()](const std::string& host,
+                                       uint16_t port) {
+      t->hang_up(host, port);
+    };
+    ctx.membership = collab::spawn_membership(sys, mopts);
+    tunnel->start([&sys, m = ctx.membership, p = cfg.cluster_port](int fd) {
+      collab::net::hand_to_basp(sys, fd, m, p);
+    });
+    spdlog::info("event=cluster_listening bind={} port={} tls={} auth={} "
+                 "max_frame_bytes={} max_handshakes={} seeds={}",
                  cfg.cluster_bind, cfg.cluster_port, cluster_tls,
+                 cluster_auth_mode(cluster_tls, cfg.cluster_key),
+                 topts.max_frame_bytes, topts.max_handshakes,
                  fmt::join(cfg.seeds, ","));
   }
 
@@ -425,6 +469,14 @@ int main(int argc, char** argv) {
   caf::anon_send_exit(heartbeat_actor, caf::exit_reason::user_shutdown);
   if (ctx.membership)
     caf::anon_send_exit(ctx.membership, caf::exit_reason::user_shutdown);
+  if (transport) {
+    // It dials through the tunnel: gone before the tunnel is (it traps
+    // every exit but a kill, like CAF's own middleman actor).
+    caf::scoped_actor waiter{sys};
+    waiter->monitor(transport);
+    waiter->send_exit(transport, caf::exit_reason::kill);
+    waiter->receive([](const caf::down_msg&) {});
+  }
   caf::anon_send_exit(ctx.agent, caf::exit_reason::user_shutdown);
   if (ctx.redis_admin)
     caf::anon_send_exit(ctx.redis_admin, caf::exit_reason::user_shutdown);

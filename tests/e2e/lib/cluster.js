@@ -7,12 +7,19 @@
 //
 // The cluster contract (issue "The cluster"): COLLAB_CLUSTER_PORT (0/unset:
 // single node), COLLAB_CLUSTER_BIND, COLLAB_SEEDS (host:port of the other
-// nodes' cluster ports; a node may list itself), COLLAB_NODE_ID. Any node
+// nodes' cluster ports; a node may list itself), COLLAB_NODE_ID,
+// COLLAB_CLUSTER_KEY (every connection proves it; one random key per
+// cluster here, or mutual TLS instead: Cluster.create(..., { key: false }),
+// lib/pki.js). Any node
 // accepts a socket for any document; each document has one owner (rendezvous
 // hashing over the live, non-draining members); documents.owner/epoch in
 // PostgreSQL record the last takeover.
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const readline = require('node:readline');
+const { spawn } = require('node:child_process');
 const { performance } = require('node:perf_hooks');
 const { session } = require('./client');
 const {
@@ -113,6 +120,7 @@ class Cluster {
     this.services = services;
     this.label = label;
     this.secret = crypto.randomBytes(32).toString('hex');
+    this.clusterKey = crypto.randomBytes(24).toString('hex');
     this.nodes = [];
     this.editors = [];   // every ClusterDoc, stopped by shutdown()
     this.unexpected = []; // processes that exited without the test asking
@@ -122,11 +130,13 @@ class Cluster {
 
   // Private services and `size` nodes (created, not started). opts.admin:
   // every node gets an admin port (COLLAB_ADMIN_PORT) and the cluster's
-  // admin token (COLLAB_ADMIN_TOKEN, cluster.adminToken).
+  // admin token (COLLAB_ADMIN_TOKEN, cluster.adminToken). opts.key false: no
+  // cluster key (the caller gives the nodes mutual TLS).
   static async create(label, size, extra = {}, opts = {}) {
     const services = await startServices(label);
     const c = new Cluster(services, label);
     if (opts.admin) c.adminToken = crypto.randomBytes(24).toString('hex');
+    if (opts.key === false) c.clusterKey = undefined;
     try {
       for (let i = 0; i < size; i++) await c.addNode(extra);
       c.setSeeds(c.nodes);
@@ -156,6 +166,7 @@ class Cluster {
       COLLAB_CLUSTER_PORT: String(clusterPort),
       COLLAB_CLUSTER_BIND: '127.0.0.1',
       COLLAB_JWT_SECRET: this.secret,
+      COLLAB_CLUSTER_KEY: this.clusterKey,
       COLLAB_NODE_ID: `${this.label}-${this.tag}-n${index}`,
       // debug: the nodes' activate/passivate lines are part of the evidence
       COLLAB_LOG_LEVEL: process.env.E2E_LOG_LEVEL || 'debug',
@@ -503,7 +514,83 @@ function editorTrouble(d) {
   return out;
 }
 
+// ---------------------------------------------------------------------------
+// A node process seen from outside: what it listens on, how much memory it
+// holds, how a start that must fail ends.
+
+// Listening sockets of process `pid`: {tcp: [{addr, port}], unix: [path]}
+// (the sockets among its file descriptors, found in its /proc/net tables).
+function listeningSockets(pid) {
+  const inodes = new Set();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    let link;
+    try { link = fs.readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; }
+    const m = /^socket:\[(\d+)\]$/.exec(link);
+    if (m) inodes.add(m[1]);
+  }
+  const tcp = [];
+  for (const table of ['tcp', 'tcp6']) {
+    let text = '';
+    try { text = fs.readFileSync(`/proc/${pid}/net/${table}`, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address rem_address st ... inode; st 0A = LISTEN
+      if (f.length < 10 || f[3] !== '0A' || !inodes.has(f[9])) continue;
+      const [addr, port] = f[1].split(':');
+      tcp.push({ addr, port: parseInt(port, 16) });
+    }
+  }
+  const unix = [];
+  for (const line of fs.readFileSync(`/proc/${pid}/net/unix`, 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // Num RefCount Protocol Flags Type St Inode [Path]; flag 0x10000 = listening
+    if (f.length < 7 || !inodes.has(f[6]) || (parseInt(f[3], 16) & 0x10000) === 0) continue;
+    unix.push(f[7] || `(unnamed inode ${f[6]})`);
+  }
+  return { tcp, unix };
+}
+
+// {rss, data} of process `pid` in bytes (VmRSS, VmData of /proc/pid/status).
+function memoryOf(pid) {
+  const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name) => Number((new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text) || [0, 0])[1]) * 1024;
+  return { rss: kb('VmRSS'), data: kb('VmData') };
+}
+
+// Runs collabd with exactly `env` (no COLLAB_* of the caller) and `args`,
+// expecting it to exit by itself; resolves {code, signal, ready, output}
+// (ready: it printed its ready line, and was killed then).
+function runToExit(env, { args = [], timeoutMs = 20000 } = {}) {
+  const bin = process.env.COLLABD || path.resolve(__dirname, '..', '..', '..', 'build', 'bin', 'collabd');
+  const clean = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('COLLAB_')) clean[k] = v;
+  Object.assign(clean, env);
+  for (const k of Object.keys(clean)) if (clean[k] === undefined) delete clean[k];
+  return new Promise((resolve, reject) => {
+    const proc = spawn(bin, args, { env: clean, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = [];
+    let ready = false;
+    const onLine = (line) => {
+      output.push(line);
+      if (/collabd listening on/.test(line)) {
+        ready = true;
+        proc.kill('SIGKILL');
+      }
+    };
+    readline.createInterface({ input: proc.stdout }).on('line', onLine);
+    readline.createInterface({ input: proc.stderr }).on('line', onLine);
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); }, timeoutMs);
+    proc.once('error', (e) => { clearTimeout(timer); reject(e); });
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      // let readline drain what is left
+      setTimeout(() => resolve({ code, signal, ready, output }), 50);
+    });
+  });
+}
+
 module.exports = {
   ClusterNode, Cluster, ClusterDoc, openClusterEditor, openSpread, stats, fmt, percentile,
   editorTrouble, assert, rendezvousOwner, stableHash, docOwnedBy,
+  listeningSockets, memoryOf, runToExit,
 };
