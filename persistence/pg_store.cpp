@@ -226,53 +226,53 @@ pg_store_actor::behavior_type pg_store(store_ptr self,
     eng->clear_actor();
   });
   return {
-      [=](load_atom, std::string& doc, std::string& node, uint64_t tail) {
-        auto j = std::make_shared<load_job>();
-        j->doc = std::move(doc);
-        j->node = std::move(node);
-        j->tail = tail;
-        return submit<doc_snapshot>(self, std::move(j));
-      },
-      [=](peek_atom, std::string& doc) {
-        auto j = std::make_shared<peek_job>();
-        j->doc = std::move(doc);
-        return submit<doc_snapshot>(self, std::move(j));
-      },
-      [=](commit_atom, std::string& doc, uint64_t epoch,
-          std::vector<committed_op>& ops) {
-        auto j = std::make_shared<commit_job>();
-        j->doc = std::move(doc);
-        j->epoch = epoch;
-        j->ops = std::move(ops);
-        return submit<uint64_t>(self, std::move(j));
-      },
-      [=](read_ops_atom, std::string& doc, uint64_t from, uint64_t limit) {
-        auto j = std::make_shared<read_ops_job>();
-        j->doc = std::move(doc);
-        j->from = from;
-        j->limit = limit;
-        return submit<std::vector<committed_op>>(self, std::move(j));
-      },
-      [=](find_seq_atom, std::string& doc, std::string& client, uint64_t seq) {
-        auto j = std::make_shared<find_seq_job>();
-        j->doc = std::move(doc);
-        j->client = std::move(client);
-        j->seq = seq;
-        return submit<std::vector<committed_op>>(self, std::move(j));
-      },
-      [=](save_snapshot_atom, std::string& doc, uint64_t epoch, uint64_t rev,
-          ot::rope& text) {
-        auto j = std::make_shared<snapshot_job>();
-        j->doc = std::move(doc);
-        j->epoch = epoch;
-        j->rev = rev;
-        j->text = std::move(text);
-        return submit<bool>(self, std::move(j));
-      },
-      [=](done_atom, job_list& jobs) {
-        for (auto& j : jobs)
-          j->deliver();
-      },
+    [=](load_atom, std::string& doc, std::string& node, uint64_t tail) {
+      auto j = std::make_shared<load_job>();
+      j->doc = std::move(doc);
+      j->node = std::move(node);
+      j->tail = tail;
+      return submit<doc_snapshot>(self, std::move(j));
+    },
+    [=](peek_atom, std::string& doc) {
+      auto j = std::make_shared<peek_job>();
+      j->doc = std::move(doc);
+      return submit<doc_snapshot>(self, std::move(j));
+    },
+    [=](commit_atom, std::string& doc, uint64_t epoch,
+        std::vector<committed_op>& ops) {
+      auto j = std::make_shared<commit_job>();
+      j->doc = std::move(doc);
+      j->epoch = epoch;
+      j->ops = std::move(ops);
+      return submit<uint64_t>(self, std::move(j));
+    },
+    [=](read_ops_atom, std::string& doc, uint64_t from, uint64_t limit) {
+      auto j = std::make_shared<read_ops_job>();
+      j->doc = std::move(doc);
+      j->from = from;
+      j->limit = limit;
+      return submit<std::vector<committed_op>>(self, std::move(j));
+    },
+    [=](find_seq_atom, std::string& doc, std::string& client, uint64_t seq) {
+      auto j = std::make_shared<find_seq_job>();
+      j->doc = std::move(doc);
+      j->client = std::move(client);
+      j->seq = seq;
+      return submit<std::vector<committed_op>>(self, std::move(j));
+    },
+    [=](save_snapshot_atom, std::string& doc, uint64_t epoch, uint64_t rev,
+        ot::rope& text) {
+      auto j = std::make_shared<snapshot_job>();
+      j->doc = std::move(doc);
+      j->epoch = epoch;
+      j->rev = rev;
+      j->text = std::move(text);
+      return submit<bool>(self, std::move(j));
+    },
+    [=](done_atom, job_list& jobs) {
+      for (auto& j : jobs)
+        j->deliver();
+    },
   };
 }
 

@@ -185,21 +185,21 @@ void redis_appender::send(std::vector<item>& batch) {
   for (size_t i = 0; i < answered; ++i) {
     auto& reply = replies[first + i];
     switch (classify_xadd(reply.get())) {
-    case xadd_result::appended:
-      health_->appended.fetch_add(1);
-      if (opts_.max_bytes > 0)
-        if (auto* s = counted(batch[i].op.doc))
-          count(*s, batch[i].op.rev, entry_bytes(cmds[first + i]));
-      break;
-    case xadd_result::duplicate:
-      health_->duplicates.fetch_add(1);
-      break;
-    case xadd_result::refused:
-      health_->dropped.fetch_add(1);
-      refused = "XADD " + stream_key(batch[i].op.doc) + " " +
-                std::to_string(batch[i].op.rev) +
-                "-0 refused: " + std::string{reply->str, reply->len};
-      break;
+      case xadd_result::appended:
+        health_->appended.fetch_add(1);
+        if (opts_.max_bytes > 0)
+          if (auto* s = counted(batch[i].op.doc))
+            count(*s, batch[i].op.rev, entry_bytes(cmds[first + i]));
+        break;
+      case xadd_result::duplicate:
+        health_->duplicates.fetch_add(1);
+        break;
+      case xadd_result::refused:
+        health_->dropped.fetch_add(1);
+        refused = "XADD " + stream_key(batch[i].op.doc) + " "
+                  + std::to_string(batch[i].op.rev) + "-0 refused: "
+                  + std::string{reply->str, reply->len};
+        break;
     }
   }
   if (answered > 0) {

@@ -3,8 +3,7 @@
 // many documents per round trip. A lagging or dead Redis never blocks the
 // caller: push() only takes a mutex for a moment.
 //
-//   push (any thread) --> [ queue, at most max_backlog ops ] --> thread -->
-//   Redis
+//   push (any thread) --> [ queue, at most max_backlog ops ] --> thread --> Redis
 //                           overflow drops the oldest          batch <= batch
 //
 // Streams are bounded by entries (XADD MAXLEN ~ maxlen) and by bytes

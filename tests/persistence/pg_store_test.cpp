@@ -7,6 +7,7 @@
 
 #include "persistence/pg_store.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -35,12 +36,17 @@ struct fixture : test::pg_fixture {
 };
 
 // Holds the writer before it takes queued commits, so that requests sent
-// meanwhile end up in one batch.
+// meanwhile end up in one batch; can also lose the outcome of a COMMIT.
 struct writer_gate {
   std::mutex mtx;
   std::condition_variable cv;
   bool closed = false;
+  std::atomic<int> lose_commits{0};  // COMMITs to answer "in doubt"
   void hook(pg_fault f) {
+    if (f == pg_fault::after_commit && lose_commits > 0) {
+      --lose_commits;
+      throw pqxx::in_doubt_error{"injected: connection lost during COMMIT"};
+    }
     if (f != pg_fault::before_take)
       return;
     std::unique_lock<std::mutex> lk{mtx};
@@ -243,6 +249,61 @@ CAF_TEST(a document whose data postgres refuses fails alone) {
   CAF_REQUIRE(l.ok());
   CAF_CHECK_EQUAL(l.value.rev, 1u);
   CAF_CHECK_EQUAL(l.value.text.to_string(), "x");
+}
+
+CAF_TEST(a COMMIT lost while a refused batch is committed apart) {
+  // Four documents in one batch, the first one's op holds U+0000: the batch
+  // is refused and committed apart, and the first COMMIT of that goes in
+  // doubt. The doubt is settled as ever: every answer matches what is
+  // stored, the refused document is still rejected, nothing is unavailable
+  // forever.
+  std::vector<std::string> docs;
+  std::vector<uint64_t> epochs;
+  for (int i = 0; i < 4; ++i) {
+    docs.push_back(test::random_id("refused-doubt-"));
+    auto s = load(docs.back());
+    CAF_REQUIRE(s.ok());
+    epochs.push_back(s.value.epoch);
+  }
+  auto before = opts.status->snapshot();
+  gate->set_closed(true);
+  std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  gate->lose_commits = 1;
+  std::vector<test::commit_handle> pending;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    auto text = i == 0 ? std::string("a\0b", 3) : std::string{"x"};
+    pending.push_back(send_commit(
+        docs[i], epochs[i],
+        {test::make_op(docs[i], 1, "c1", 1, test::insert_at(0, text))}));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  gate->set_closed(false);
+  auto answers = collect(pending);
+  for (size_t i = 0; i < docs.size(); ++i)
+    CAF_MESSAGE(docs[i] << " answered " << test::describe(answers[i].err));
+  CAF_CHECK(answers[0].is(store_errc::rejected));
+  auto after = opts.status->snapshot();
+  CAF_CHECK_EQUAL(after.in_doubt, before.in_doubt + 1);
+  CAF_CHECK_EQUAL(gate->lose_commits.load(), 0);
+  size_t committed = 0;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    auto r = read_ops(docs[i], 0, 10);
+    CAF_REQUIRE(r.ok());
+    if (answers[i].ok()) {
+      ++committed;
+      CAF_CHECK_EQUAL(answers[i].value, 1u);
+      CAF_CHECK_EQUAL(r.value.size(), 1u);
+    } else {
+      CAF_CHECK(i == 0 || answers[i].is(store_errc::unavailable));
+      CAF_CHECK_EQUAL(r.value.size(), 0u);
+    }
+  }
+  CAF_CHECK_GREATER(committed, 0u);  // the COMMIT in doubt had committed
+  // The writer carries on: what was not committed commits now.
+  for (size_t i = 1; i < docs.size(); ++i)
+    if (!answers[i].ok())
+      CAF_CHECK_EQUAL(
+          test::describe(append(docs[i], epochs[i], 0, 0, {"x"}).err), "ok");
 }
 
 CAF_TEST(several requests of one document in one batch) {
