@@ -11,8 +11,19 @@
 //   (leaving no op of the batch durable) when it cannot: unavailable, fenced.
 //   Revisions of one document arrive gapless and in order; (client, seq)
 //   is unique per document.
+// - `commit` fails with store_errc::rejected when the store refuses that
+//   document's data (retrying will not help); other documents' commits are
+//   never failed by it.
 // - `read_ops` fails with store_errc::compacted when `from` is older than the
 //   op log still holds.
+// - No single answer is unbounded (store_limits.hpp): `load`'s tail is cut
+//   to history_bytes, `read_ops` answers at most read_max_ops ops and stops
+//   after read_max_bytes (but answers at least one op when there is one).
+// - `peek` reads without taking ownership and creates nothing: a document
+//   that does not exist is rev 0 and empty.
+// - (client, seq) ops carry the user who made them; `load`'s clients and
+//   `find_seq` say it even once the op itself was removed by retention
+//   (empty: recorded before the store kept it, so unowned).
 // Errors are store_error.hpp's category.
 //
 // Implementations: memory_store (tests, single node without PostgreSQL),
@@ -28,6 +39,7 @@
 
 #include "actors/messages.hpp"
 #include "persistence/store_error.hpp"
+#include "persistence/store_limits.hpp"
 
 namespace collab {
 
@@ -40,9 +52,15 @@ using document_store_actor = caf::typed_actor<
   // durable revision.
   caf::replies_to<commit_atom, std::string, uint64_t,
                   std::vector<committed_op>>::with<uint64_t>,
-  // (doc, from, limit): committed ops from+1 .. from+limit (fewer past the end).
+  // (doc, from, limit): committed ops from+1 .. from+limit (fewer past the
+  // end, or over the store's per-read bounds).
   caf::replies_to<read_ops_atom, std::string, uint64_t,
                   uint64_t>::with<std::vector<committed_op>>,
+  // (doc): the durable state without taking ownership: epoch 0, rev and text
+  // of the latest snapshot, tail = every op after it (apply them for the
+  // current text), oldest_rev. Unknown document: rev 0, empty, nothing
+  // created.
+  caf::replies_to<peek_atom, std::string>::with<doc_snapshot>,
   // (doc, client, seq): the op (client, seq) committed as, or an empty list.
   caf::replies_to<find_seq_atom, std::string, std::string,
                   uint64_t>::with<std::vector<committed_op>>,

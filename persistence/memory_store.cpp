@@ -11,6 +11,7 @@ namespace {
 struct stored_doc {
   uint64_t epoch = 0;
   std::vector<committed_op> ops;  // ops[i] is revision i + 1
+  std::vector<uint64_t> sizes;    // sizes[i]: op_bytes(ops[i].op)
   // The latest snapshot: the text at snapshot_rev. Loads replay the ops after
   // it (the op log is the truth; a snapshot is a compaction of it).
   ot::rope snapshot;
@@ -20,12 +21,20 @@ struct stored_doc {
 
 struct memory_store_state {
   std::unordered_map<std::string, stored_doc> docs;
+  store_limits limits;
   static inline const char* name = "memory_store";
 };
 
 using store_ptr = document_store_actor::stateful_pointer<memory_store_state>;
 
-document_store_actor::behavior_type memory_store(store_ptr self) {
+caf::error fenced(const std::string& doc) {
+  return make_error(store_errc::fenced,
+                    "document " + doc + " has another owner");
+}
+
+document_store_actor::behavior_type memory_store(store_ptr self,
+                                                 store_limits limits) {
+  self->state.limits = limits;
   return {
     [=](load_atom, const std::string& doc, const std::string&,
         uint64_t tail) -> caf::result<doc_snapshot> {
@@ -38,18 +47,33 @@ document_store_actor::behavior_type memory_store(store_ptr self) {
           return make_error(store_errc::corrupt, "op log: " + err);
       snap.rev = d.ops.size();
       snap.snapshot_rev = d.snapshot_rev;
-      auto n = std::min<uint64_t>(tail, d.ops.size());
-      snap.tail.assign(d.ops.end() - n, d.ops.end());
+      auto want = std::min<uint64_t>(tail, d.ops.size());
+      auto first = d.ops.size() - want;
+      auto n = newest_within(want, self->state.limits.history_bytes,
+                             [&](size_t i) { return d.sizes[first + i]; });
+      snap.tail.assign(d.ops.end() - static_cast<ptrdiff_t>(n), d.ops.end());
       for (auto& [client, idx] : d.last_by_client)
         snap.clients.push_back(d.ops[idx]);
       return snap;
     },
+    [=](peek_atom, const std::string& doc) {
+      doc_snapshot snap;  // unknown: rev 0, empty (and nothing is created)
+      auto it = self->state.docs.find(doc);
+      if (it == self->state.docs.end())
+        return snap;
+      auto& d = it->second;
+      snap.rev = snap.snapshot_rev = d.snapshot_rev;
+      snap.text = d.snapshot;
+      snap.tail.assign(d.ops.begin() + static_cast<ptrdiff_t>(d.snapshot_rev),
+                       d.ops.end());
+      return snap;
+    },
     [=](commit_atom, const std::string& doc, uint64_t epoch,
         std::vector<committed_op>& batch) -> caf::result<uint64_t> {
-      auto& d = self->state.docs[doc];
-      if (epoch != d.epoch)
-        return make_error(store_errc::fenced, "document " + doc
-                                                + " has another owner");
+      auto it = self->state.docs.find(doc);
+      if (it == self->state.docs.end() || epoch != it->second.epoch)
+        return fenced(doc);
+      auto& d = it->second;
       // Check the whole batch first: a batch is all or nothing.
       auto next = d.ops.size() + 1;
       for (auto& op : batch) {
@@ -63,6 +87,7 @@ document_store_actor::behavior_type memory_store(store_ptr self) {
       }
       for (auto& op : batch) {
         d.last_by_client[op.client] = d.ops.size();
+        d.sizes.push_back(op_bytes(op.op));
         d.ops.push_back(std::move(op));
       }
       return static_cast<uint64_t>(d.ops.size());
@@ -72,9 +97,14 @@ document_store_actor::behavior_type memory_store(store_ptr self) {
       auto it = self->state.docs.find(doc);
       if (it == self->state.docs.end())
         return out;
-      auto& ops = it->second.ops;
-      for (auto r = from; r < ops.size() && out.size() < limit; ++r)
-        out.push_back(ops[r]);
+      auto& d = it->second;
+      if (from >= d.ops.size())
+        return out;
+      auto n = std::min<uint64_t>(limit, d.ops.size() - from);
+      n = oldest_within(n, self->state.limits,
+                        [&](size_t i) { return d.sizes[from + i]; });
+      auto begin = d.ops.begin() + static_cast<ptrdiff_t>(from);
+      out.assign(begin, begin + static_cast<ptrdiff_t>(n));
       return out;
     },
     [=](find_seq_atom, const std::string& doc, const std::string& client,
@@ -94,9 +124,10 @@ document_store_actor::behavior_type memory_store(store_ptr self) {
     },
     [=](save_snapshot_atom, const std::string& doc, uint64_t epoch,
         uint64_t rev, ot::rope& text) -> caf::result<bool> {
-      auto& d = self->state.docs[doc];
-      if (epoch != d.epoch)
-        return make_error(store_errc::fenced);
+      auto it = self->state.docs.find(doc);
+      if (it == self->state.docs.end() || epoch != it->second.epoch)
+        return fenced(doc);
+      auto& d = it->second;
       if (rev > d.ops.size())
         return make_error(store_errc::corrupt, "snapshot ahead of the op log");
       if (rev > d.snapshot_rev) {
@@ -110,8 +141,10 @@ document_store_actor::behavior_type memory_store(store_ptr self) {
 
 } // namespace
 
-document_store_actor spawn_memory_store(caf::actor_system& sys) {
-  return sys.spawn(memory_store);
+document_store_actor spawn_memory_store(caf::actor_system& sys,
+                                        store_limits limits) {
+  limits.read_max_ops = std::max<uint64_t>(limits.read_max_ops, 1);
+  return sys.spawn(memory_store, limits);
 }
 
 } // namespace collab

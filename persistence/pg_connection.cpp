@@ -90,6 +90,12 @@ std::string first_line(const char* what) {
   return s;
 }
 
+failure make_failure(caf::error err, bool connection_lost, std::string text,
+                     bool data = false, std::string sqlstate = {}) {
+  return failure{std::move(err), connection_lost, std::move(text), data,
+                 std::move(sqlstate)};
+}
+
 } // namespace
 
 failure classify_current_exception() {
@@ -98,38 +104,43 @@ failure classify_current_exception() {
   try {
     throw;
   } catch (const pqxx::in_doubt_error& e) {
-    return {make_error(unavailable, "COMMIT outcome unknown"), true,
-            first_line(e.what())};
+    return make_failure(make_error(unavailable, "COMMIT outcome unknown"), true,
+                        first_line(e.what()));
   } catch (const pqxx::broken_connection& e) {
     auto text = first_line(e.what());
-    return {make_error(unavailable, "connection lost: " + text), true, text};
+    return make_failure(make_error(unavailable, "connection lost: " + text),
+                        true, text);
   } catch (const pqxx::sql_error& e) {
     const auto& state = e.sqlstate();
     auto cls = state.substr(0, 2);
     auto text = first_line(e.what());
     if (state == "57014")
-      return {make_error(unavailable, "timeout: " + text), false, text};
+      return make_failure(make_error(unavailable, "timeout: " + text), false,
+                          text);
     if (cls == "08" || state.rfind("57P", 0) == 0)
-      return {make_error(unavailable, text), true, text};
-    if (cls == "22" || cls == "23" || state == "XX001" || state == "XX002") {
-      spdlog::error("pg store: data error {}: {}", state, log_escape(text));
-      return {make_error(corrupt, text), false, text};
-    }
-    // 40 (serialization, deadlock), 53 (resources), 55P03 (lock timeout),
-    // and anything unexpected: the caller may retry.
-    if (cls != "40" && cls != "53" && cls != "55")
-      spdlog::error("pg store: unexpected SQL error {}: {}", state, log_escape(text));
-    return {make_error(unavailable, text), false, text};
+      return make_failure(make_error(unavailable, text), true, text);
+    // 40 (serialization, deadlock), 53 (resources), 55P03 (lock timeout):
+    // the server cannot do it now; the caller may retry.
+    if (cls == "40" || cls == "53" || cls == "55")
+      return make_failure(make_error(unavailable, text), false, text);
+    // Everything else is about what we sent (22 data exception, 23
+    // integrity, 54 program limit, ...): retrying the same data will not
+    // help.
+    spdlog::error("pg store: data error {}: {}", state, log_escape(text));
+    auto code =
+        cls == "22" || cls == "23" || cls == "XX" ? corrupt : unavailable;
+    return make_failure(make_error(code, text), false, text, true, state);
   } catch (const pqxx::conversion_error& e) {
     auto text = first_line(e.what());
     spdlog::error("pg store: unreadable value: {}", log_escape(text));
-    return {make_error(corrupt, text), false, text};
+    return make_failure(make_error(corrupt, text), false, text, true);
   } catch (const std::exception& e) {
     auto text = first_line(e.what());
     spdlog::error("pg store: {}", log_escape(text));
-    return {make_error(unavailable, text), false, text};
+    return make_failure(make_error(unavailable, text), false, text, true);
   } catch (...) {
-    return {make_error(unavailable, "unknown error"), false, "unknown error"};
+    return make_failure(make_error(unavailable, "unknown error"), false,
+                        "unknown error", true);
   }
 }
 

@@ -43,7 +43,14 @@ using clock = std::chrono::steady_clock;
 
 // ---- jobs
 
-enum class job_kind : uint8_t { commit, load, read_ops, find_seq, snapshot };
+enum class job_kind : uint8_t {
+  commit,
+  load,
+  read_ops,
+  find_seq,
+  snapshot,
+  peek,
+};
 
 struct job {
   explicit job(job_kind k) : kind(k) {}
@@ -89,6 +96,11 @@ struct load_job : reply_job<doc_snapshot> {
   std::string doc;
   std::string node;
   uint64_t tail = 0;
+};
+
+struct peek_job : reply_job<doc_snapshot> {
+  peek_job() : reply_job(job_kind::peek) {}
+  std::string doc;
 };
 
 struct read_ops_job : reply_job<std::vector<committed_op>> {
@@ -276,6 +288,11 @@ struct failure {
   caf::error error;       // unavailable, corrupt, ...
   bool connection_lost;   // the connection is unusable: drop it
   std::string text;       // one line, for logs and /readyz
+  // The server (or libpqxx) refused what we sent, not a connection or
+  // availability problem: the same request would fail again. The writer
+  // then retries a batch per document (pg_writer.cpp).
+  bool data = false;
+  std::string sqlstate;   // when the server said so
 };
 // REQUIRES: called inside a catch block (uses std::current_exception).
 failure classify_current_exception();

@@ -8,7 +8,7 @@
 // leaves nothing half-applied. A database newer than this build is used as is
 // (migrations only ever add), with a warning.
 //
-// Layout (version 1):
+// Layout (version 1, and what later versions add):
 //
 //   documents: one row per document; the fence and the bookkeeping
 //   +--------+-------+-------+----------+--------------+------------+
@@ -32,9 +32,12 @@
 //   client_seqs: per (doc, client) its last committed op, written in the
 //   same transaction as the op; survives retention of `ops`, so a client's
 //   duplicate is recognised however old the document is
-//   +--------+--------+----------+----------+
-//   | doc_id | client | last_seq | last_rev |     PRIMARY KEY (doc_id, client)
-//   +--------+--------+----------+----------+
+//   +--------+--------+----------+----------+---------+
+//   | doc_id | client | last_seq | last_rev | user_id |  PK (doc_id, client)
+//   +--------+--------+----------+----------+---------+
+//     user_id (version 2) the user of that op: who owns the client id (a
+//                 client id used by another user is refused); NULL for rows
+//                 written before version 2 (unowned)
 //
 //   snapshots: the text at a revision (a compaction of the op log, never the
 //   truth); the store keeps the newest per document
@@ -101,6 +104,9 @@ CREATE TABLE snapshots (
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (doc_id, rev)
 );
+)sql"},
+  {2, R"sql(
+ALTER TABLE client_seqs ADD COLUMN user_id text;
 )sql"},
 };
 

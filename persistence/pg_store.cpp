@@ -73,6 +73,12 @@ void pg_status::record_in_doubt() {
   counters_.in_doubt++;
 }
 
+void pg_status::record_refused(uint64_t rejected) {
+  std::lock_guard<std::mutex> lk{mtx_};
+  counters_.refused++;
+  counters_.rejected += rejected;
+}
+
 namespace pg {
 
 // ---- queue
@@ -227,6 +233,11 @@ pg_store_actor::behavior_type pg_store(store_ptr self,
       j->tail = tail;
       return submit<doc_snapshot>(self, std::move(j));
     },
+    [=](peek_atom, std::string& doc) {
+      auto j = std::make_shared<peek_job>();
+      j->doc = std::move(doc);
+      return submit<doc_snapshot>(self, std::move(j));
+    },
     [=](commit_atom, std::string& doc, uint64_t epoch,
         std::vector<committed_op>& ops) {
       auto j = std::make_shared<commit_job>();
@@ -295,6 +306,7 @@ document_store_actor spawn_pg_store(caf::actor_system& sys,
     opts.status = std::make_shared<pg_status>();
   opts.readers = std::max<size_t>(1, opts.readers);
   opts.max_batch_ops = std::max<size_t>(1, opts.max_batch_ops);
+  opts.limits.read_max_ops = std::max<uint64_t>(1, opts.limits.read_max_ops);
   e->status = opts.status;
   e->conninfo = pg::make_conninfo(opts);
   e->opts = std::move(opts);

@@ -64,6 +64,8 @@ public:
     uint64_t ops = 0;            // made durable
     uint64_t failed = 0;         // commit requests answered with an error
     uint64_t in_doubt = 0;       // batches whose COMMIT outcome was unknown
+    uint64_t refused = 0;        // batches refused for their data (then split)
+    uint64_t rejected = 0;       // commit requests answered rejected
     uint64_t max_batch = 0;      // most requests in one batch
     std::vector<uint64_t> batch_hist = std::vector<uint64_t>(20, 0);
   };
@@ -71,6 +73,7 @@ public:
   void record_batch(uint64_t requests, uint64_t ok, uint64_t ops,
                     uint64_t failed);
   void record_in_doubt();
+  void record_refused(uint64_t rejected);
 
 private:
   mutable std::mutex mtx_;
@@ -113,6 +116,8 @@ struct pg_store_options {
   // older ops are deleted every retention_interval. 0 = keep everything.
   uint64_t ops_retention = 0;
   std::chrono::milliseconds retention_interval{60000};
+  // Bounds of one load's tail and one read_ops answer (store_limits.hpp).
+  store_limits limits;
   // Shared health and counters; created by spawn_pg_store when null.
   std::shared_ptr<pg_status> status;
   // Tests only: fault injection on the writer thread.

@@ -22,6 +22,7 @@ struct redis_health_snapshot {
   uint64_t appended = 0;       // ops XADDed
   uint64_t duplicates = 0;     // ops already in the stream (re-append)
   uint64_t dropped = 0;        // ops given up: backlog overflow, refused
+  uint64_t trims = 0;          // streams trimmed for their bytes
   uint64_t errors = 0;         // failed round trips and refused commands
   uint64_t backlog = 0;        // ops queued, not yet appended
   uint64_t lag_ms = 0;         // queue time of the last appended op
@@ -37,6 +38,7 @@ public:
   std::atomic<uint64_t> appended{0};
   std::atomic<uint64_t> duplicates{0};
   std::atomic<uint64_t> dropped{0};
+  std::atomic<uint64_t> trims{0};
   std::atomic<uint64_t> errors{0};
   std::atomic<uint64_t> backlog{0};
   std::atomic<uint64_t> lag_ms{0};
@@ -70,6 +72,7 @@ public:
     s.appended = appended.load();
     s.duplicates = duplicates.load();
     s.dropped = dropped.load();
+    s.trims = trims.load();
     s.errors = errors.load();
     s.backlog = backlog.load();
     s.lag_ms = lag_ms.load();

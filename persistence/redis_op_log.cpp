@@ -92,8 +92,9 @@ redis_op_log spawn_redis_op_log(caf::actor_system& sys, redis_options opts) {
     latch->running = opts.readers;
     appender = std::make_shared<redis_appender>(ep, opts, health);
     spdlog::info("event=redis_op_log_start host={} port={} db={} maxlen={} "
-                 "readers={}",
-                 ep.host, ep.port, ep.db, opts.maxlen, opts.readers);
+                 "max_bytes={} readers={}",
+                 ep.host, ep.port, ep.db, opts.maxlen, opts.max_bytes,
+                 opts.readers);
   }
   redis_op_log result;
   result.actor_ = sys.spawn(op_log, appender, ep, opts, health, latch);

@@ -33,6 +33,10 @@ struct redis_options {
 
   // Appender.
   uint64_t maxlen = 10000;         // XADD ... MAXLEN ~ maxlen (per document)
+  uint64_t max_bytes = 0;          // per document stream bytes, about (XTRIM
+                                   // MINID); 0: no byte bound
+  size_t tracked_docs = 16384;     // documents whose stream bytes are counted
+                                   // (x2: two generations); others re-learn
   size_t batch = 256;              // ops per pipelined round trip, at most
   size_t max_backlog = 10000;      // queued ops; beyond: the oldest are dropped
   std::chrono::milliseconds stream_ttl{0};  // EXPIRE per appended stream; 0: none

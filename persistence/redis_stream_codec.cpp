@@ -106,6 +106,21 @@ redis_command xadd_command(const committed_op& op, uint64_t maxlen) {
           ot::op_to_json(op.op)};
 }
 
+uint64_t entry_bytes(const redis_command& xadd) {
+  uint64_t n = 0;
+  for (size_t i = 5; i < xadd.size(); ++i) // from the entry id on
+    n += xadd[i].size();
+  return n;
+}
+
+redis_command xtrim_command(const std::string& doc, uint64_t rev) {
+  return {"XTRIM", stream_key(doc), "MINID", entry_id(rev)};
+}
+
+redis_command memory_usage_command(const std::string& doc) {
+  return {"MEMORY", "USAGE", stream_key(doc)};
+}
+
 redis_command pexpire_command(const std::string& doc,
                               std::chrono::milliseconds ttl) {
   return {"PEXPIRE", stream_key(doc), std::to_string(ttl.count())};

@@ -14,6 +14,9 @@
 //   append  XADD key MAXLEN ~ <maxlen> <rev>-0 c .. s .. u .. o ..
 //           Redis refuses an id <= the stream's last one ("equal or
 //           smaller"): a re-append is a no-op, counted as a duplicate.
+//   bytes   XTRIM key MINID <rev>-0 removes the entries before <rev> when
+//           the stream holds more than max_bytes (redis_appender.hpp);
+//           MEMORY USAGE key re-learns a stream's size after a restart.
 //   read    XRANGE key <from+1>-0 <to>-0 COUNT <to-from>
 //           covered only if the answer is exactly revisions from+1..to.
 //
@@ -35,8 +38,13 @@ namespace collab {
 std::string stream_key(const std::string& doc);
 
 redis_command xadd_command(const committed_op& op, uint64_t maxlen);
+// The bytes an appended entry counts for (its id and fields).
+uint64_t entry_bytes(const redis_command& xadd);
 redis_command pexpire_command(const std::string& doc,
                               std::chrono::milliseconds ttl);
+// Removes the entries of revisions below `rev`.
+redis_command xtrim_command(const std::string& doc, uint64_t rev);
+redis_command memory_usage_command(const std::string& doc);
 // REQUIRES: from < to
 redis_command xrange_command(const std::string& doc, uint64_t from,
                              uint64_t to);

@@ -4,6 +4,9 @@
 //                the asking document actor must stop
 //   compacted    the requested ops were removed by retention
 //   corrupt      the stored data contradicts itself (a bug; logged loudly)
+//   rejected     the store refused this document's data (e.g. PostgreSQL's
+//                jsonb refuses "\u0000"): retrying will not help; other
+//                documents committed in the same batch are not affected
 #pragma once
 
 #include <cstdint>
@@ -19,6 +22,7 @@ enum class store_errc : uint8_t {
   fenced,
   compacted,
   corrupt,
+  rejected,
 };
 
 constexpr caf::atom_value store_error_category = caf::atom("collab_st");

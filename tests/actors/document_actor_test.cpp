@@ -94,6 +94,9 @@ flaky_store(flaky_store_actor::stateful_pointer<flaky_state> self,
     [=](read_ops_atom a, std::string& doc, uint64_t from, uint64_t limit) {
       return self->delegate(self->state.inner, a, std::move(doc), from, limit);
     },
+    [=](peek_atom a, std::string& doc) {
+      return self->delegate(self->state.inner, a, std::move(doc));
+    },
     [=](find_seq_atom a, std::string& doc, std::string& client, uint64_t seq) {
       return self->delegate(self->state.inner, a, std::move(doc),
                             std::move(client), seq);

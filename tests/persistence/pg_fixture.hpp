@@ -63,6 +63,14 @@ struct pg_fixture : store_fixture {
     return extra.back();
   }
 
+  document_store_actor spawn_with_limits(store_limits limits) {
+    auto o = opts;
+    o.status = std::make_shared<pg_status>();
+    o.limits = limits;
+    extra.push_back(spawn_pg_store(sys, o));
+    return extra.back();
+  }
+
   void stop_store(const document_store_actor& s) {
     stop_pg_store(s);
   }

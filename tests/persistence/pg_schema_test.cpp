@@ -96,4 +96,38 @@ CAF_TEST(stores started at once on a fresh schema work) {
   CAF_CHECK_EQUAL(versions().first, pg::schema_version());
 }
 
+CAF_TEST(a version 1 database gains the owners of client ids) {
+  auto o = opts;
+  o.schema = schema;
+  start(o);
+  auto doc = test::random_id("v1-");
+  auto s = load(doc);
+  CAF_REQUIRE_EQUAL(test::describe(s.err), "ok");
+  CAF_REQUIRE(append(doc, s.value.epoch, 0, 0, {"a"}, "c1").ok());
+  stop_all();
+  // Back to what a version 1 build left: no user_id column.
+  {
+    pqxx::connection c{opts.url};
+    pqxx::work t{c};
+    t.exec("SET search_path = " + t.quote_name(schema));
+    t.exec("ALTER TABLE client_seqs DROP COLUMN user_id");
+    t.exec("DELETE FROM schema_migrations WHERE version > 1");
+    t.commit();
+  }
+  CAF_REQUIRE_EQUAL(versions().second, 1);
+  // A new build migrates; the old record is unowned, new ones are owned.
+  start(o);
+  auto l = load(doc);
+  CAF_REQUIRE_EQUAL(test::describe(l.err), "ok");
+  CAF_CHECK_EQUAL(versions().second, pg::schema_version());
+  CAF_REQUIRE_EQUAL(l.value.clients.size(), 1u);
+  CAF_CHECK_EQUAL(l.value.clients[0].client, "c1");
+  CAF_CHECK_EQUAL(l.value.clients[0].user, "");
+  CAF_REQUIRE(append(doc, l.value.epoch, 1, 1, {"b"}, "c2").ok());
+  auto f = find_seq(doc, "c2", 2);
+  CAF_REQUIRE(f.ok());
+  CAF_REQUIRE_EQUAL(f.value.size(), 1u);
+  CAF_CHECK_EQUAL(f.value[0].user, "user-c2");
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,7 +1,8 @@
 // The Redis op log against a real Redis (COLLAB_TEST_REDIS_URL), in real
-// time: append then read exact ranges, idempotent re-append, trimming, gaps,
-// corrupt entries, many documents per batch, TTL, database selection, the
-// disabled mode and the final flush on stop.
+// time: append then read exact ranges, idempotent re-append, trimming (by
+// entries and by bytes, re-learned after a restart), gaps, corrupt entries,
+// many documents per batch, TTL, database selection, the disabled mode and
+// the final flush on stop.
 #define CAF_SUITE persistence.redis_op_log
 
 #include "persistence/redis_op_log.hpp"
@@ -30,6 +31,37 @@ struct fixture {
   }
   void append(const redis_op_log& log, std::vector<committed_op> ops) {
     self->send(log.actor(), stream_append_atom_v, std::move(ops));
+  }
+  // Revision `rev` of `doc` with an insert of `n` bytes.
+  static committed_op sized_op(const std::string& doc, uint64_t rev, size_t n) {
+    auto x = make_op(doc, rev);
+    x.op = {ot::component::skip(rev),
+            ot::component::insert(std::string(n, 'b'))};
+    return x;
+  }
+  // The bytes a stream holds: ids and fields of its entries (what the
+  // appender counts).
+  uint64_t held_bytes(const std::string& doc) {
+    auto r = raw(url, {"XRANGE", stream_key(doc), "-", "+"});
+    uint64_t n = 0;
+    for (size_t i = 0; i < r->elements; ++i) {
+      auto e = r->element[i];
+      n += e->element[0]->len;
+      for (size_t k = 0; k < e->element[1]->elements; ++k)
+        n += e->element[1]->element[k]->len;
+    }
+    return n;
+  }
+  // Reads from+1..to and says whether exactly those revisions came.
+  bool readable(const redis_op_log& log, const std::string& doc, uint64_t from,
+                uint64_t to) {
+    auto r = read(self, log, doc, from, to);
+    if (r.err || r.ops.size() != to - from)
+      return false;
+    for (uint64_t i = 0; i < r.ops.size(); ++i)
+      if (r.ops[i].rev != from + 1 + i)
+        return false;
+    return true;
   }
 };
 
@@ -101,6 +133,70 @@ CAF_TEST(trimming makes old ranges not covered) {
   CAF_CHECK(covered(read(self, log, d, 990, 1000), d, 990, 1000));
   CAF_CHECK(covered(read(self, log, d, 1000 - static_cast<uint64_t>(len), 1000),
                     d, 1000 - static_cast<uint64_t>(len), 1000));
+}
+
+CAF_TEST(streams are trimmed by bytes) {
+  auto opts = options();
+  opts.max_bytes = 4000;
+  auto log = spawn_redis_op_log(sys, opts);
+  auto d = unique_doc("bytes");
+  // 100 entries of about 220 bytes: about 22,000 bytes appended.
+  for (uint64_t rev = 1; rev <= 100; rev += 10) {
+    std::vector<committed_op> ops;
+    for (auto r = rev; r < rev + 10; ++r)
+      ops.push_back(sized_op(d, r, 180));
+    append(log, std::move(ops));
+  }
+  CAF_REQUIRE(wait_settled(log, 100));
+  CAF_REQUIRE(wait_until([&] { return held_bytes(d) <= 4000; }));
+  auto held = held_bytes(d);
+  auto len = raw_int(url, {"XLEN", stream_key(d)});
+  CAF_MESSAGE("after 100 entries: " << len << " entries, " << held << " bytes");
+  CAF_CHECK_GREATER(held, 2000u); // trimmed by chunks, not emptied
+  CAF_CHECK_LESS(len, 100);
+  CAF_CHECK_GREATER(log.health()->trims.load(), 0u);
+  // What is left reads exactly; older ranges fall back to the store.
+  auto first = 100 - static_cast<uint64_t>(len);
+  CAF_CHECK(readable(log, d, first, 100));
+  if (first > 0)
+    CAF_CHECK(
+        is(read(self, log, d, first - 1, 100).err, redis_errc::not_covered));
+  CAF_CHECK(is(read(self, log, d, 0, 100).err, redis_errc::not_covered));
+  // One entry over the bound by itself is not kept either.
+  append(log, {sized_op(d, 101, 10000)});
+  CAF_REQUIRE(wait_settled(log, 101));
+  CAF_CHECK(wait_until([&] {
+    return raw_int(url, {"XLEN", stream_key(d)}) == 0;
+  }));
+  CAF_CHECK(is(read(self, log, d, 100, 101).err, redis_errc::not_covered));
+  // The stream goes on.
+  append(log, {sized_op(d, 102, 10)});
+  CAF_REQUIRE(wait_settled(log, 102));
+  CAF_CHECK(readable(log, d, 101, 102));
+}
+
+CAF_TEST(a restart relearns how big a stream is) {
+  auto d = unique_doc("relearn");
+  {
+    auto unbounded = spawn_redis_op_log(sys, options());
+    std::vector<committed_op> ops;
+    for (uint64_t rev = 1; rev <= 100; ++rev)
+      ops.push_back(sized_op(d, rev, 180));
+    append(unbounded, std::move(ops));
+    CAF_REQUIRE(wait_settled(unbounded, 100));
+  }
+  CAF_REQUIRE_EQUAL(raw_int(url, {"XLEN", stream_key(d)}), 100);
+  // A new appender (a restarted node) appends one small entry: it learns
+  // the stream's size first and trims it.
+  auto opts = options();
+  opts.max_bytes = 4000;
+  auto log = spawn_redis_op_log(sys, opts);
+  append(log, {sized_op(d, 101, 10)});
+  CAF_REQUIRE(wait_settled(log, 1));
+  CAF_CHECK(wait_until([&] { return log.health()->trims.load() > 0; }));
+  CAF_CHECK_LESS(raw_int(url, {"XLEN", stream_key(d)}), 100);
+  CAF_CHECK_LESS_OR_EQUAL(held_bytes(d), 4000u);
+  CAF_CHECK(readable(log, d, 100, 101));
 }
 
 CAF_TEST(a gap is detected) {

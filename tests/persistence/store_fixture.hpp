@@ -133,10 +133,25 @@ struct store_fixture {
     return ask<std::vector<committed_op>>(store, find_seq_atom_v, doc, client,
                                           seq);
   }
+  answer<doc_snapshot> peek(const std::string& doc) {
+    return ask<doc_snapshot>(store, peek_atom_v, doc);
+  }
   answer<bool> save_snapshot(const std::string& doc, uint64_t epoch,
                              uint64_t rev, const std::string& text) {
     return ask<bool>(store, save_snapshot_atom_v, doc, epoch, rev,
                      ot::rope{text});
+  }
+
+  // Points the helpers at another store until the guard ends.
+  struct store_swap {
+    store_fixture& f;
+    document_store_actor saved;
+    ~store_swap() { f.store = saved; }
+  };
+  store_swap use(document_store_actor s) {
+    auto saved = store;
+    store = std::move(s);
+    return store_swap{*this, std::move(saved)};
   }
 
   // Commits `texts` as appends by `client` (seq = rev), starting after `rev`.

@@ -264,8 +264,10 @@ int main(int argc, char** argv) {
   // Storage: PostgreSQL when configured (the truth), else memory; the Redis
   // stream is the fast path of resume, never the durability path.
   std::shared_ptr<collab::pg_status> pg_status;
+  collab::store_limits store_limits;
+  store_limits.history_bytes = cfg.history_bytes;
   if (cfg.pg_url.empty()) {
-    ctx.store = collab::spawn_memory_store(sys);
+    ctx.store = collab::spawn_memory_store(sys, store_limits);
   } else {
     collab::pg_store_options pg_opts;
     pg_opts.url = cfg.pg_url;
@@ -273,6 +275,7 @@ int main(int argc, char** argv) {
     pg_opts.ops_retention = cfg.ops_retention;
     pg_opts.retention_interval
       = std::chrono::milliseconds(cfg.retention_interval_ms);
+    pg_opts.limits = store_limits;
     pg_status = pg_opts.status = std::make_shared<collab::pg_status>();
     ctx.store = collab::spawn_pg_store(sys, pg_opts);
     ctx.readiness_checks.push_back([pg_status] {
@@ -283,6 +286,7 @@ int main(int argc, char** argv) {
   collab::redis_options redis_opts;
   redis_opts.url = cfg.redis_url;
   redis_opts.maxlen = cfg.stream_maxlen;
+  redis_opts.max_bytes = cfg.stream_max_bytes;
   collab::redis_op_log op_log;
   try {
     op_log = collab::spawn_redis_op_log(sys, redis_opts);
