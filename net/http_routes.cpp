@@ -43,34 +43,65 @@ bool authenticate(server_context& ctx, const http_request& req,
   return false;
 }
 
+void reply_doc(const http_request& req, const std::string& doc, uint64_t rev,
+               const ot::rope& text, const reply_fn& reply) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("doc");
+  w.String(doc.data(), doc.size());
+  w.Key("rev");
+  w.Uint64(rev);
+  w.Key("text");
+  auto s = text.to_string();
+  w.String(s.data(), s.size());
+  w.EndObject();
+  reply(json_ok(req, buf.GetString()));
+}
+
+// A read never activates a document (nor creates one): the live actor
+// answers when there is one anywhere in the cluster, else the store's
+// durable state (its latest snapshot plus the ops after it).
 void get_doc(server_context& ctx, const http_request& req, std::string doc,
              reply_fn reply) {
   auto dir = ctx.directory;
+  auto store = ctx.store;
   ctx.sys.spawn([=, req = req](caf::event_based_actor* self) {
     auto unavailable = [=](caf::error&) {
       reply(json_error(req, http::status::service_unavailable, "unavailable",
                        "the document cannot be read now"));
     };
-    self->request(dir, actor_timeout, resolve_atom_v, doc)
+    auto from_store = [=] {
+      self->request(store, actor_timeout, peek_atom_v, doc)
+        .then(
+          [=](doc_snapshot& snap) {
+            for (auto& op : snap.tail) {
+              if (op.rev <= snap.rev)
+                continue;
+              if (op.rev != snap.rev + 1 || !ot::apply(snap.text, op.op).empty()) {
+                caf::error err;
+                unavailable(err);
+                return;
+              }
+              snap.rev = op.rev;
+            }
+            reply_doc(req, doc, snap.rev, snap.text, reply);
+          },
+          unavailable);
+    };
+    self->request(dir, actor_timeout, resolve_atom_v, doc, false)
       .then(
-        [=](caf::actor actor) {
-          self->request(actor, actor_timeout, snapshot_atom_v)
-            .then(
-              [=](uint64_t rev, const ot::rope& text) {
-                rapidjson::StringBuffer buf;
-                rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-                w.StartObject();
-                w.Key("doc");
-                w.String(doc.data(), doc.size());
-                w.Key("rev");
-                w.Uint64(rev);
-                w.Key("text");
-                auto s = text.to_string();
-                w.String(s.data(), s.size());
-                w.EndObject();
-                reply(json_ok(req, buf.GetString()));
-              },
-              unavailable);
+        [=](std::vector<caf::actor>& live) {
+          if (live.empty()) {
+            from_store();
+            return;
+          }
+          self->request(live.front(), actor_timeout, snapshot_atom_v)
+            .then([=](uint64_t rev,
+                      const ot::rope& text) { reply_doc(req, doc, rev, text, reply); },
+                  // The actor stopped meanwhile (passivated, moved): the
+                  // store has everything it committed.
+                  [=](caf::error&) { from_store(); });
         },
         unavailable);
   });
