@@ -486,9 +486,16 @@ caf::behavior connection(self_ptr self, server_context* ctx,
       send_frame(self, encode_ack(ev.doc, ev.seq, ev.rev));
     },
     [=](presence_event& ev) {
-      if (self->state.docs.count(ev.doc) != 0)
-        send_frame(self,
-                   encode_presence(ev.doc, ev.client, ev.user, ev.data));
+      auto& st = self->state;
+      if (st.docs.count(ev.presence.get().doc) == 0)
+        return;
+      // Encoded once for every receiver of this update (like ops).
+      ev.presence.frame([](const presence_update& p) {
+        return encode_presence(p.doc, p.client, p.user, p.data);
+      });
+      node_metrics().frames_out.fetch_add(1, std::memory_order_relaxed);
+      ++st.messages_out;
+      st.sink->send(ev.presence.frame_ptr());
     },
     [=](error_event& ev) {
       auto& st = self->state;

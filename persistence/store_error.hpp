@@ -4,6 +4,8 @@
 //                the asking document actor must stop
 //   compacted    the requested ops were removed by retention
 //   corrupt      the stored data contradicts itself (a bug; logged loudly)
+//   rejected     the store refused this document's data; retrying will not
+//                help
 #pragma once
 
 #include <cstdint>
@@ -19,6 +21,7 @@ enum class store_errc : uint8_t {
   fenced,
   compacted,
   corrupt,
+  rejected,  // the store refused this document's data; retrying will not help
 };
 
 constexpr caf::atom_value store_error_category = caf::atom("collab_st");
