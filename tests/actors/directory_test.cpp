@@ -67,12 +67,13 @@ struct fixture : test_coordinator_fixture<test_config> {
   }
 
   expected<actor> resolve(const actor& dir, const std::string& doc) {
-    return ask<actor>(dir, resolve_atom_v, doc);
+    return ask<actor>(dir, collab::resolve_atom_v, doc);
   }
 
   // The non-activating resolve (HTTP reads).
   std::vector<actor> peek(const actor& dir, const std::string& doc) {
-    auto found = ask<std::vector<actor>>(dir, resolve_atom_v, doc, false);
+    auto found
+      = ask<std::vector<actor>>(dir, collab::resolve_atom_v, doc, false);
     CAF_REQUIRE(found);
     return *found;
   }
@@ -147,7 +148,8 @@ CAF_TEST(a read that must not activate is asked at the owner node) {
   CAF_REQUIRE_EQUAL(found.size(), 1u);
   CAF_CHECK_EQUAL(found[0], *d);
   // Asked to activate, it answers a list too.
-  auto listed = ask<std::vector<actor>>(dir1, resolve_atom_v, doc, true);
+  auto listed
+    = ask<std::vector<actor>>(dir1, collab::resolve_atom_v, doc, true);
   CAF_REQUIRE(listed);
   CAF_REQUIRE_EQUAL(listed->size(), 1u);
   CAF_CHECK_EQUAL(listed->front(), *d);

@@ -8,7 +8,9 @@
 // namespace, so each suite has its own copy.
 #pragma once
 
+#include <algorithm>
 #include <functional>
+#include <vector>
 
 #include <caf/test/dsl.hpp>
 
@@ -19,6 +21,8 @@
 
 CAF_ADD_ATOM(collab_test, collab_test, fail_atom, "fail")
 CAF_ADD_ATOM(collab_test, collab_test, reject_atom, "reject")
+CAF_ADD_ATOM(collab_test, collab_test, hold_atom, "hold")
+CAF_ADD_ATOM(collab_test, collab_test, next_atom, "next")
 
 namespace {
 
@@ -28,6 +32,10 @@ using collab_test::fail_atom;
 using collab_test::fail_atom_v;
 using collab_test::reject_atom;
 using collab_test::reject_atom_v;
+using collab_test::hold_atom;
+using collab_test::hold_atom_v;
+using collab_test::next_atom;
+using collab_test::next_atom_v;
 
 // ---- a connection stand-in that logs what the document tells it
 
@@ -84,18 +92,23 @@ behavior recorder(stateful_actor<recorder_state>* self) {
 
 // ---- a store that forwards to the memory store and can refuse commits
 
+using ops_promise = typed_response_promise<std::vector<committed_op>>;
+
 struct flaky_state {
   document_store_actor inner;
   bool failing = false;        // every commit: unavailable
   std::string poison;          // a commit with an op inserting it: rejected
   std::vector<size_t> commits;  // the size of every commit asked for
   std::vector<std::pair<uint64_t, uint64_t>> reads;  // read_ops (from, limit)
-  std::function<void()> on_read;  // called at every read_ops
+  // While holding, read_ops waits until the test says `next`.
+  bool holding = false;
+  std::vector<std::function<void()>> held;
   static inline const char* name = "flaky_store";
 };
 
 using flaky_store_actor = document_store_actor::extend<
-  reacts_to<fail_atom, bool>, reacts_to<reject_atom, std::string>>;
+  reacts_to<fail_atom, bool>, reacts_to<reject_atom, std::string>,
+  reacts_to<hold_atom, bool>, reacts_to<next_atom>>;
 
 bool poisoned(const std::vector<committed_op>& ops, const std::string& poison) {
   for (auto& op : ops)
@@ -125,11 +138,19 @@ flaky_store(flaky_store_actor::stateful_pointer<flaky_state> self,
       return self->delegate(st.inner, a, std::move(doc), epoch,
                             std::move(ops));
     },
-    [=](read_ops_atom a, std::string& doc, uint64_t from, uint64_t limit) {
-      self->state.reads.emplace_back(from, limit);
-      if (self->state.on_read)
-        self->state.on_read();
-      return self->delegate(self->state.inner, a, std::move(doc), from, limit);
+    [=](read_ops_atom a, std::string& doc, uint64_t from,
+        uint64_t limit) -> ops_promise {
+      auto& st = self->state;
+      st.reads.emplace_back(from, limit);
+      auto rp = self->make_response_promise<std::vector<committed_op>>();
+      auto answer = [=]() mutable {
+        rp.delegate(self->state.inner, a, doc, from, limit);
+      };
+      if (st.holding)
+        st.held.emplace_back(answer);
+      else
+        answer();
+      return rp;
     },
     [=](find_seq_atom a, std::string& doc, std::string& client, uint64_t seq) {
       return self->delegate(self->state.inner, a, std::move(doc),
@@ -143,6 +164,16 @@ flaky_store(flaky_store_actor::stateful_pointer<flaky_state> self,
     [=](fail_atom, bool on) { self->state.failing = on; },
     [=](reject_atom, std::string& poison) {
       self->state.poison = std::move(poison);
+    },
+    [=](hold_atom, bool on) { self->state.holding = on; },
+    [=](next_atom) {
+      // Answers the oldest held read.
+      auto& held = self->state.held;
+      if (held.empty())
+        return;
+      auto answer = std::move(held.front());
+      held.erase(held.begin());
+      answer();
     },
   };
 }
@@ -195,6 +226,12 @@ struct fixture : test_coordinator_fixture<test_config> {
   std::string last(const actor& r) {
     auto& l = log(r);
     return l.empty() ? "<none>" : l.back();
+  }
+
+  // Whether `r` got `line` at some point.
+  bool got(const actor& r, const std::string& line) {
+    auto& l = log(r);
+    return std::find(l.begin(), l.end(), line) != l.end();
   }
 
   std::string last_error(const actor& r) {
