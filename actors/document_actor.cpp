@@ -480,6 +480,14 @@ void on_submit(self_ptr self, submit_request& req) {
   }
   committed_op c{st.doc, st.head_rev + 1, req.client, req.seq, req.user,
                  std::move(req.op)};
+  // Room first: the oldest ops leave before the new one is charged, so that
+  // a document at its bounds recycles its own bytes of the budget.
+  auto bytes = memory_estimate(c);
+  st.history.trim(st.opts.history_window - std::min<uint64_t>(
+                                             st.opts.history_window, 1),
+                  st.opts.history_bytes
+                    - std::min(st.opts.history_bytes, bytes),
+                  st.durable_rev);
   if (!st.history.try_push(c)) {
     send_error(self, conn, errc::overloaded,
                "the node's memory budget is spent; retry later with the same "
@@ -487,8 +495,6 @@ void on_submit(self_ptr self, submit_request& req) {
                &req.seq);
     return;
   }
-  st.history.trim(st.opts.history_window, st.opts.history_bytes,
-                  st.durable_rev);
   st.head_rev = c.rev;
   st.head_text = text;
   st.pending_seq[req.client] = client_seq{req.seq, 0, req.user};

@@ -245,8 +245,14 @@ struct fixture : test_coordinator_fixture<test_config> {
   // Session s joins as client "c-s" of user "u-s" unless told otherwise.
   void join(const actor& r, const std::string& session, bool resume = false,
             uint64_t rev = 0) {
-    self->send(doc, join_request{r, session, "c-" + session, "u-" + session,
-                                 resume, rev});
+    join_as(r, session, "c-" + session, "u-" + session, resume, rev);
+  }
+
+  // Session `session` joins as client `client` of user `user`.
+  void join_as(const actor& r, const std::string& session,
+               const std::string& client, const std::string& user,
+               bool resume = false, uint64_t rev = 0) {
+    self->send(doc, join_request{r, session, client, user, resume, rev, {}});
     run_jobs();
   }
 

@@ -147,12 +147,13 @@ CAF_TEST(the history is charged to the node budget and released) {
   for (uint64_t i = 1; i <= 5; ++i)
     submit(a, "a", i, i - 1, R"(["x"])");
   CAF_CHECK_EQUAL(budget->used(), 2 * one_op);  // only the window is held
-  // The rest of the node took the budget: the next op cannot be held.
-  budget->charge(8 * one_op);
+  // The rest of the node took the budget: the next op cannot be held, even
+  // after its oldest op made room.
+  budget->charge(9 * one_op);
   submit(a, "a", 6, 5, R"(["y"])");
   CAF_CHECK_EQUAL(last(a), "error overloaded seq=6");
   CAF_CHECK_EQUAL(text(), "5:xxxxx");
-  budget->release(8 * one_op);
+  budget->release(9 * one_op);
   submit(a, "a", 6, 5, R"(["y"])");  // the retry with the same seq
   CAF_CHECK_EQUAL(last(a), "ack seq=6 rev=6");
   // A document that stops gives its bytes back.
@@ -163,6 +164,23 @@ CAF_TEST(the history is charged to the node budget and released) {
   run_jobs();
   expect((down_msg), from(doc).to(self));
   CAF_CHECK_EQUAL(budget->used(), 0u);
+}
+
+CAF_TEST(a document at its bounds recycles its own bytes of the budget) {
+  auto one_op = memory_estimate(
+    committed_op{"d", 1, "c-a", 1, "u-a", parse(R"(["x"])")});
+  auto budget = std::make_shared<memory_budget>(2 * one_op);
+  opts.budget = budget;
+  opts.history_window = 2;
+  start();
+  auto a = client();
+  join(a, "a");
+  for (uint64_t i = 1; i <= 5; ++i) {
+    submit(a, "a", i, i - 1, R"(["x"])");
+    CAF_CHECK_EQUAL(last(a), "ack seq=" + std::to_string(i)
+                               + " rev=" + std::to_string(i));
+  }
+  CAF_CHECK_EQUAL(budget->used(), 2 * one_op);
 }
 
 // ---- a commit the store rejects for its data (defect 1)
@@ -232,8 +250,7 @@ CAF_TEST(a client id used by another user is refused and no edit is lost) {
   join(a, "a");
   submit(a, "a", 1, 0, R"(["mine "])");
   // x knows a's client id (ops carry it) and says hello with it.
-  self->send(doc, join_request{x, "x", "c-a", "u-x", false, 0});
-  run_jobs();
+  join_as(x, "x", "c-a", "u-x");
   CAF_CHECK_EQUAL(last(x), "error forbidden");
   CAF_CHECK(contains(last_error(x), "belongs to another user"));
   self->send(x, doc,
@@ -272,13 +289,11 @@ CAF_TEST(a client id held by a joined session is not taken by another user) {
   auto a = client();
   auto x = client();
   join(a, "a");  // no op yet: its presence would show the id
-  self->send(doc, join_request{x, "x", "c-a", "u-x", false, 0});
-  run_jobs();
+  join_as(x, "x", "c-a", "u-x");
   CAF_CHECK_EQUAL(last(x), "error forbidden");
   // The same user on a second socket with the same id is fine.
   auto a2 = client();
-  self->send(doc, join_request{a2, "a2", "c-a", "u-a", false, 0});
-  run_jobs();
+  join_as(a2, "a2", "c-a", "u-a");
   CAF_CHECK_EQUAL(last(a2), "joined rev=0 text=");
 }
 
@@ -292,8 +307,7 @@ CAF_TEST(honest resends are re-acked once also from the store) {
   // The same user resends seq 1 from another socket: older than the
   // history, found in the store, re-acked with its revision.
   auto a2 = client();
-  self->send(doc, join_request{a2, "a2", "c-a", "u-a", false, 0});
-  run_jobs();
+  join_as(a2, "a2", "c-a", "u-a");
   self->send(a2, doc,
              submit_request{"a2", "c-a", "u-a", 1, 0, parse(R"(["x"])")});
   run_jobs();
@@ -312,8 +326,7 @@ CAF_TEST(a client id of ops without a user is not owned) {
   self->send(a, doc, leave_request{"a"});
   run_jobs();
   auto b = client();
-  self->send(doc, join_request{b, "b", "c-a", "u-b", false, 0});
-  run_jobs();
+  join_as(b, "b", "c-a", "u-b");
   CAF_CHECK_EQUAL(last(b), "joined rev=1 text=x");
 }
 
