@@ -53,7 +53,7 @@ struct document_options {
   uint64_t history_bytes = 64ull << 20; // and bytes of them (an estimate)
   uint64_t max_doc_bytes = 64ull << 20; // too_large above
   uint64_t max_op_components = 20000;   // too_large above
-  uint64_t max_transform_work = 1'000'000;  // rev_too_old above (units:
+  uint64_t max_transform_work = 1'500'000;  // rev_too_old above (units:
                                             // op_history.hpp)
   // Charged with the history's bytes; null: no accounting.
   std::shared_ptr<memory_budget> budget;

@@ -10,13 +10,13 @@ namespace {
 constexpr uint64_t bytes_per_unit = 32;
 constexpr uint64_t history_components_per_unit = 4;
 
-uint64_t step_work(const ot::op& op, uint64_t op_text_bytes,
-                   const committed_op& over) {
+} // namespace
+
+uint64_t transform_step_work(const ot::op& op, uint64_t op_text_bytes,
+                             const committed_op& over) {
   return 1 + op.size() + op_text_bytes / bytes_per_unit
          + over.op.size() / history_components_per_unit;
 }
-
-} // namespace
 
 uint64_t text_bytes(const ot::op& op) {
   uint64_t n = 0;
@@ -106,12 +106,12 @@ bool transform_within(ot::op& op, op_history::const_iterator first,
   auto op_text = text_bytes(op);
   uint64_t work = 0;
   for (auto i = first; i != last; ++i)
-    if ((work += step_work(op, op_text, *i)) > max_work)
+    if ((work += transform_step_work(op, op_text, *i)) > max_work)
       return false;
   // Counted again as it grows (the text it carries does not grow).
   work = 0;
   for (auto i = first; i != last; ++i) {
-    if ((work += step_work(op, op_text, *i)) > max_work)
+    if ((work += transform_step_work(op, op_text, *i)) > max_work)
       return false;
     op = ot::transform(op, i->op, ot::side::left);
   }

@@ -79,6 +79,11 @@ private:
   std::shared_ptr<memory_budget> budget_;
 };
 
+// The work units of transforming `op` (carrying `op_text_bytes` of text)
+// over one history op.
+uint64_t transform_step_work(const ot::op& op, uint64_t op_text_bytes,
+                             const committed_op& over);
+
 // Transforms `op` over [first, last) (side left: ShareDB's rule) unless that
 // would take more than `max_work` units (see above). The work is checked
 // before anything is done, with the op as it is, and again at every step,
