@@ -222,6 +222,15 @@ bool is(const caf::error& err, directory_errc x) {
          && err.code() == static_cast<uint8_t>(x);
 }
 
+std::string directory_error_text(const caf::error& err) {
+  if (!err || err.category() != directory_error_category)
+    return {};
+  auto& ctx = err.context();
+  if (ctx.size() == 1 && ctx.match_element<std::string>(0))
+    return ctx.get_as<std::string>(0);
+  return {};
+}
+
 caf::actor spawn_directory(caf::actor_system& sys, document_store_actor store,
                            document_options opts, uint64_t max_live_docs) {
   return sys.spawn(directory, std::move(store), std::move(opts),

@@ -34,6 +34,8 @@ constexpr caf::atom_value directory_error_category = caf::atom("collab_dir");
 
 caf::error make_error(directory_errc x, std::string message);
 bool is(const caf::error& err, directory_errc x);
+// The text a directory error carries, for the client (empty if none).
+std::string directory_error_text(const caf::error& err);
 
 // Answers (resolve_atom, std::string doc) with the document's caf::actor,
 // activated at its owner if needed (directory_errc::full: the owner may not).

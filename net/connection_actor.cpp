@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/directory.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "net/codec.hpp"
@@ -158,19 +159,23 @@ void resolve(self_ptr self, const std::string& doc) {
         if (i == st.docs.end())
           return;
         auto& link = i->second;
-        if (++link.attempts < max_resolve_attempts) {
+        // The owner node is full (max_live_docs): retrying now won't help.
+        bool full = is(err, directory_errc::full);
+        if (!full && ++link.attempts < max_resolve_attempts) {
           // The owner may be moving or dying: try again shortly.
           self->delayed_send(self, resolve_retry, resolve_atom_v, doc);
           return;
         }
         spdlog::warn("session={} doc={} event=resolve_failed error={}",
                      st.session, doc, self->system().render(err));
+        std::string why = full ? directory_error_text(err)
+                               : "document unavailable";
         if (link.unacked)
           send_error(self, errc::unavailable,
-                     "document unavailable; retry with the same seq", doc,
+                     why + "; retry with the same seq", doc,
                      link.unacked->seq);
         else
-          send_error(self, errc::unavailable, "document unavailable", doc);
+          send_error(self, errc::unavailable, why, doc);
         st.docs.erase(i);
       });
 }
