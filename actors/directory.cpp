@@ -16,6 +16,7 @@ constexpr auto placement_check = std::chrono::seconds(1);
 struct directory_state {
   document_store_actor store;
   document_options opts;
+  uint64_t max_live_docs = 0;  // 0: no bound
   // The local document actors.
   std::unordered_map<std::string, caf::actor> docs;
   std::unordered_map<caf::actor_addr, std::string> doc_of;
@@ -32,15 +33,46 @@ struct directory_state {
 
 using self_ptr = caf::stateful_actor<directory_state>*;
 
-caf::actor local_document(self_ptr self, const std::string& doc) {
+// The live local actor of `doc`, if any: 0 or 1 handles, never activating.
+std::vector<caf::actor> live_document(self_ptr self, const std::string& doc) {
+  std::vector<caf::actor> out;
+  if (auto i = self->state.docs.find(doc); i != self->state.docs.end())
+    out.push_back(i->second);
+  return out;
+}
+
+// The local actor of `doc`, activated unless max_live_docs are live.
+caf::expected<caf::actor> local_document(self_ptr self,
+                                         const std::string& doc) {
   auto& st = self->state;
-  auto& actor = st.docs[doc];
-  if (!actor) {
-    actor = spawn_document(self->system(), doc, st.store, st.opts);
-    self->monitor(actor);
-    st.doc_of[actor.address()] = doc;
+  if (auto i = st.docs.find(doc); i != st.docs.end())
+    return i->second;
+  if (st.max_live_docs > 0 && st.docs.size() >= st.max_live_docs) {
+    spdlog::warn("doc={} event=activation_refused live={} limit={}", doc,
+                 st.docs.size(), st.max_live_docs);
+    return make_error(directory_errc::full,
+                      "node " + st.opts.node + " has "
+                        + std::to_string(st.max_live_docs)
+                        + " live documents, its limit; try again later");
   }
+  auto actor = spawn_document(self->system(), doc, st.store, st.opts);
+  self->monitor(actor);
+  st.doc_of[actor.address()] = doc;
+  st.docs.emplace(doc, actor);
   return actor;
+}
+
+// Answers a local resolve: the actor, or the live one as a list.
+caf::result<caf::message> resolve_here(self_ptr self, const std::string& doc,
+                                       bool activate, bool as_list) {
+  if (!activate)
+    return caf::make_message(live_document(self, doc));
+  auto actor = local_document(self, doc);
+  if (!actor)
+    return std::move(actor.error());
+  if (as_list)
+    return caf::make_message(std::vector<caf::actor>{std::move(*actor)});
+  return caf::make_message(std::move(*actor));
 }
 
 // The node that owns `doc` now; ours when nobody else is known.
@@ -78,9 +110,10 @@ std::vector<placement_pin> pin_list(self_ptr self) {
 }
 
 caf::behavior directory(self_ptr self, document_store_actor store,
-                        document_options opts) {
+                        document_options opts, uint64_t max_live_docs) {
   self->state.store = std::move(store);
   self->state.opts = opts;
+  self->state.max_live_docs = max_live_docs;
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     auto i = st.doc_of.find(dm.source);
@@ -101,18 +134,28 @@ caf::behavior directory(self_ptr self, document_store_actor store,
     [=](resolve_atom, const std::string& doc) -> caf::result<caf::message> {
       auto& st = self->state;
       auto owner = owner_of(self, doc);
-      if (owner == st.opts.node)
-        return caf::make_message(local_document(self, doc));
       // Owned elsewhere: that node's directory answers the requester.
       auto i = st.directory_of.find(owner);
-      if (i == st.directory_of.end())
-        return caf::make_message(local_document(self, doc));  // not reached
+      if (owner == st.opts.node || i == st.directory_of.end())
+        return resolve_here(self, doc, true, false);
       return self->delegate(i->second, resolve_local_atom_v, doc);
+    },
+    [=](resolve_atom, const std::string& doc,
+        bool activate) -> caf::result<caf::message> {
+      auto& st = self->state;
+      auto owner = owner_of(self, doc);
+      auto i = st.directory_of.find(owner);
+      if (owner == st.opts.node || i == st.directory_of.end())
+        return resolve_here(self, doc, activate, true);
+      return self->delegate(i->second, resolve_local_atom_v, doc, activate);
     },
     [=](resolve_local_atom, const std::string& doc) {
       // Asked by another node that computed us as the owner. Even if our
       // view differs, activating is safe: the fence keeps one writer.
-      return local_document(self, doc);
+      return resolve_here(self, doc, true, false);
+    },
+    [=](resolve_local_atom, const std::string& doc, bool activate) {
+      return resolve_here(self, doc, activate, true);
     },
     [=](retry_atom) {
       // Every second: a document activated here by a node whose view was
@@ -154,11 +197,7 @@ caf::behavior directory(self_ptr self, document_store_actor store,
       hand_off_moved(self);
     },
     [=](lookup_atom, const std::string& doc) {
-      // The live local actor, if any (never activates): 0 or 1 handles.
-      std::vector<caf::actor> out;
-      if (auto i = self->state.docs.find(doc); i != self->state.docs.end())
-        out.push_back(i->second);
-      return out;
+      return live_document(self, doc);
     },
     [=](list_atom) {
       std::vector<caf::actor> out;
@@ -172,9 +211,30 @@ caf::behavior directory(self_ptr self, document_store_actor store,
 
 } // namespace
 
+caf::error make_error(directory_errc x, std::string message) {
+  return caf::error{static_cast<uint8_t>(x), directory_error_category,
+                    caf::make_message(std::move(message))};
+}
+
+bool is(const caf::error& err, directory_errc x) {
+  // CAF 0.17.6 crashes on category() of an empty error.
+  return err && err.category() == directory_error_category
+         && err.code() == static_cast<uint8_t>(x);
+}
+
+std::string directory_error_text(const caf::error& err) {
+  if (!err || err.category() != directory_error_category)
+    return {};
+  auto& ctx = err.context();
+  if (ctx.size() == 1 && ctx.match_element<std::string>(0))
+    return ctx.get_as<std::string>(0);
+  return {};
+}
+
 caf::actor spawn_directory(caf::actor_system& sys, document_store_actor store,
-                           document_options opts) {
-  return sys.spawn(directory, std::move(store), opts);
+                           document_options opts, uint64_t max_live_docs) {
+  return sys.spawn(directory, std::move(store), std::move(opts),
+                   max_live_docs);
 }
 
 } // namespace collab

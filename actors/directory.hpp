@@ -2,25 +2,52 @@
 // its actor, activating it on first use (virtual-actor style). An actor that
 // passivates (or dies) is forgotten when its down message arrives, so the
 // next resolve activates a fresh one from the store. The cluster issue puts
-// placement behind this same `resolve` request.
+// placement behind this same `resolve` request. At most `max_live_docs`
+// document actors live on a node (DESIGN.md, contract 6): a resolve that
+// would activate one more fails with directory_errc::full, and the live
+// ones go on serving.
 //
 // Thread-safety: an actor.
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
 
 #include "actors/document_actor.hpp"
 #include "persistence/document_store.hpp"
 
 namespace collab {
 
-// Answers (resolve_atom, std::string doc) with the document's caf::actor.
-// For operators: (lookup_atom, doc) -> std::vector<caf::actor> (the live
-// local actor, never activating), (list_atom) -> every live local actor,
-// (pin_atom, doc, node) -> bool pins a document to a node (empty node: back
-// to hashing; send it to every member's directory).
+// Errors a resolve fails with (a CAF error category of our own).
+//   full  the owner node has max_live_docs document actors live, so it
+//         activates no other now; connections answer `unavailable`
+enum class directory_errc : uint8_t {
+  full = 1,
+};
+
+constexpr caf::atom_value directory_error_category = caf::atom("collab_dir");
+
+caf::error make_error(directory_errc x, std::string message);
+bool is(const caf::error& err, directory_errc x);
+// The text a directory error carries, for the client (empty if none).
+std::string directory_error_text(const caf::error& err);
+
+// Answers (resolve_atom, std::string doc) with the document's caf::actor,
+// activated at its owner if needed (directory_errc::full: the owner may not).
+// For reads that must not activate (HTTP): (resolve_atom, doc, bool
+// activate) -> std::vector<caf::actor>, the live actor wherever it lives in
+// the cluster (asked at its owner, like resolve) or none; with activate
+// true, like resolve but as a list. For operators: (lookup_atom, doc) ->
+// std::vector<caf::actor> (the live local actor, never activating),
+// (list_atom) -> every live local actor, (pin_atom, doc, node) -> bool pins
+// a document to a node (empty node: back to hashing; send it to every
+// member's directory). `max_live_docs` 0: no bound.
 caf::actor spawn_directory(caf::actor_system& sys, document_store_actor store,
-                           document_options opts);
+                           document_options opts, uint64_t max_live_docs = 0);
 
 } // namespace collab

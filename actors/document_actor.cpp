@@ -1,109 +1,60 @@
 #include "actors/document_actor.hpp"
 
-#include <deque>
 #include <optional>
+#include <random>
 #include <unordered_map>
 #include <vector>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/document_state.hpp"
 #include "actors/log_escape.hpp"
-#include "actors/messages.hpp"
 #include "actors/metrics.hpp"
-#include "actors/rate_meter.hpp"
 #include "persistence/store_error.hpp"
 
-namespace collab {
-namespace {
-
-struct subscriber {
-  caf::actor conn;
-  std::string client;
-  std::string user;
-  std::string node;                    // where its socket is (inspection)
-  std::string presence;                // raw JSON; empty when none
-  bool catching_up = false;            // resume being read from the store
-  std::vector<shared_op> buffered;     // live ops held back while catching up
-};
-
-// An op applied at head but not yet durable.
-struct pending_op {
-  committed_op op;
-  ot::rope text_after;
-  caf::actor sender;
-  std::string session;
-  // Further (conn, session) pairs that resubmitted this op meanwhile.
-  std::vector<std::pair<caf::actor, std::string>> also_ack;
-};
-
-struct client_seq {
-  uint64_t seq = 0;
-  uint64_t rev = 0;
-};
-
-struct document_state {
-  // Constant after construction.
-  std::string doc;
-  document_store_actor store;
-  document_options opts;
-
-  uint64_t epoch = 0;                  // our fence epoch, from load
-
-  // Durable state: what clients may know.
-  uint64_t durable_rev = 0;
-  uint64_t snapshot_rev = 0;
-  bool snapshot_in_flight = false;
-  bool quiet_timer_armed = false;
-  caf::actor_clock::time_point last_commit;  // the actor clock: testable
-  ot::rope durable_text;
-  std::unordered_map<std::string, client_seq> clients;  // last durable op
-
-  // Head: durable plus pending ops.
-  uint64_t head_rev = 0;
-  ot::rope head_text;
-  std::deque<committed_op> history;    // ops (head_rev - size, head_rev]
-  std::deque<pending_op> queued;       // pending, not yet sent to the store
-  std::vector<pending_op> in_flight;   // pending, being committed
-  std::unordered_map<std::string, uint64_t> pending_seq;  // client -> seq
-
-  std::unordered_map<std::string, subscriber> subs;       // by session
-  std::unordered_map<caf::actor_addr, std::string> session_of;
-  uint64_t idle_generation = 0;
-  bool releasing = false;   // handing off: finish pending commits, then stop
-
-  // For operators (collabctl): recent ops/s and the last activity.
-  rate_meter ops_rate;
-  caf::actor_clock::time_point last_active;
-
-  static inline const char* name = "document";
-};
-
-using self_ptr = caf::stateful_actor<document_state>*;
+namespace collab::doc_actor {
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
     .count();
 }
 
-void send_error(self_ptr self, const caf::actor& to, errc code,
-                std::string message, const uint64_t* seq = nullptr) {
-  node_metrics().count_error(code);
-  if (code == errc::internal) {
-    // PROTOCOL.md: a bug, logged with a correlation id the message carries.
-    static std::atomic<uint64_t> next_id{1};
-    auto id = self->state.opts.node + "-" + std::to_string(next_id++);
-    spdlog::error("doc={} event=internal_error correlation={} message=\"{}\"",
-                  self->state.doc, id, log_escape(message));
-    message += " (correlation id " + id + ")";
+std::string new_correlation_id() {
+  // Random, so that ids from different nodes and restarts never collide.
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  auto bits = rng();
+  for (auto& c : id) {
+    c = hex[bits & 0xf];
+    bits >>= 4;
   }
+  return id;
+}
+
+namespace {
+
+void emit_error(self_ptr self, const caf::actor& to, errc code,
+                std::string message, const uint64_t* seq) {
+  node_metrics().count_error(code);
   error_event e{self->state.doc, code, std::move(message), seq != nullptr,
                 seq ? *seq : 0};
   self->send(to, std::move(e));
 }
 
-uint64_t oldest_history_rev(const document_state& st) {
-  return st.head_rev - st.history.size();  // ops after this one are held
+} // namespace
+
+void send_error(self_ptr self, const caf::actor& to, errc code,
+                std::string message, const uint64_t* seq) {
+  if (code == errc::internal) {
+    // PROTOCOL.md: a bug, logged with a correlation id the message carries.
+    auto id = new_correlation_id();
+    spdlog::error("doc={} event=internal_error correlation={} message=\"{}\"",
+                  self->state.doc, id, log_escape(message));
+    message += " (correlation id " + id + ")";
+  }
+  emit_error(self, to, code, std::move(message), seq);
 }
 
 void arm_idle_timer(self_ptr self) {
@@ -113,6 +64,8 @@ void arm_idle_timer(self_ptr self) {
   self->delayed_send(self, st.opts.idle_timeout, idle_atom_v,
                      ++st.idle_generation);
 }
+
+namespace {
 
 void deliver(self_ptr self, subscriber& sub, const shared_op& op) {
   if (sub.catching_up)
@@ -177,9 +130,9 @@ void on_durable(self_ptr self) {
   for (auto& p : batch) {
     st.durable_rev = p.op.rev;
     st.durable_text = p.text_after;
-    st.clients[p.op.client] = client_seq{p.op.seq, p.op.rev};
+    st.clients[p.op.client] = client_seq{p.op.seq, p.op.rev, p.op.user};
     auto ps = st.pending_seq.find(p.op.client);
-    if (ps != st.pending_seq.end() && ps->second == p.op.seq)
+    if (ps != st.pending_seq.end() && ps->second.seq == p.op.seq)
       st.pending_seq.erase(ps);
     shared_op shared{p.op};
     ack_event ack{st.doc, p.op.seq, p.op.rev};
@@ -199,6 +152,7 @@ void on_durable(self_ptr self) {
       if (!acked(session))
         deliver(self, sub, shared);
   }
+  st.isolate -= std::min(st.isolate, batch.size());
   node_metrics().ops_committed.fetch_add(batch.size(),
                                          std::memory_order_relaxed);
   st.ops_rate.add(self->clock().now(), batch.size());
@@ -219,7 +173,67 @@ void on_durable(self_ptr self) {
   arm_idle_timer(self);
 }
 
-// The store refused: nothing pending is durable. Roll head back.
+// Nothing pending is durable: head goes back to durable.
+void roll_back(self_ptr self) {
+  auto& st = self->state;
+  st.history.drop_newest(st.head_rev - st.durable_rev);
+  st.in_flight.clear();
+  st.queued.clear();
+  st.pending_seq.clear();
+  st.isolate = 0;
+  st.head_rev = st.durable_rev;
+  st.head_text = st.durable_text;
+  if (stop_if_released(self))
+    return;
+  arm_idle_timer(self);
+}
+
+// Answers a pending op and every resubmission of it.
+void fail_pending(self_ptr self, const pending_op& p, errc code,
+                  const std::string& message) {
+  emit_error(self, p.sender, code, message, &p.op.seq);
+  for (auto& extra : p.also_ack)
+    emit_error(self, extra.first, code, message, &p.op.seq);
+}
+
+void fail_queued(self_ptr self) {
+  for (auto& p : self->state.queued)
+    fail_pending(self, p, errc::unavailable,
+                 "storage cannot commit now; retry with the same seq");
+}
+
+// The store refused the data of the in-flight batch (DESIGN.md, contract
+// 6): retrying it would fail again. Which op it refused is unknown when the
+// batch has several, so they are committed again one at a time; the op it
+// refuses alone is answered `internal` (the ops after it were transformed
+// over it: `unavailable`, their retry goes without it).
+void on_commit_rejected(self_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  if (st.in_flight.size() > 1) {
+    spdlog::warn("doc={} event=commit_rejected ops={} action=one_at_a_time "
+                 "error={}", st.doc, st.in_flight.size(),
+                 log_escape(self->system().render(err)));
+    st.isolate = st.in_flight.size();
+    st.queued.insert(st.queued.begin(),
+                     std::make_move_iterator(st.in_flight.begin()),
+                     std::make_move_iterator(st.in_flight.end()));
+    st.in_flight.clear();
+    flush(self);
+    return;
+  }
+  auto& p = st.in_flight.front();
+  auto id = new_correlation_id();
+  spdlog::error("doc={} event=commit_rejected correlation={} rev={} client={} "
+                "seq={} error={}", st.doc, id, p.op.rev, p.op.client, p.op.seq,
+                log_escape(self->system().render(err)));
+  fail_pending(self, p, errc::internal,
+               "the store refused this op; it was not applied (correlation id "
+                 + id + ")");
+  fail_queued(self);
+  roll_back(self);
+}
+
+// The store failed: nothing pending is durable. Roll head back.
 void on_commit_failed(self_ptr self, const caf::error& err) {
   auto& st = self->state;
   if (is(err, store_errc::fenced)) {
@@ -232,46 +246,34 @@ void on_commit_failed(self_ptr self, const caf::error& err) {
     self->quit();  // a normal end: subscribers resolve again at once
     return;
   }
+  if (is(err, store_errc::rejected)) {
+    on_commit_rejected(self, err);
+    return;
+  }
   spdlog::warn("doc={} event=commit_failed error={} pending={}", st.doc,
                log_escape(self->system().render(err)), st.in_flight.size() + st.queued.size());
-  auto fail = [&](pending_op& p) {
-    send_error(self, p.sender, errc::unavailable,
-               "storage cannot commit now; retry with the same seq", &p.op.seq);
-    for (auto& [conn, session] : p.also_ack)
-      send_error(self, conn, errc::unavailable,
-                 "storage cannot commit now; retry with the same seq",
-                 &p.op.seq);
-  };
   for (auto& p : st.in_flight)
-    fail(p);
-  for (auto& p : st.queued)
-    fail(p);
-  auto dropped = st.head_rev - st.durable_rev;
-  st.history.erase(st.history.end() - std::min<uint64_t>(dropped, st.history.size()),
-                   st.history.end());
-  st.in_flight.clear();
-  st.queued.clear();
-  st.pending_seq.clear();
-  st.head_rev = st.durable_rev;
-  st.head_text = st.durable_text;
-  if (stop_if_released(self))
-    return;
-  arm_idle_timer(self);
+    fail_pending(self, p, errc::unavailable,
+                 "storage cannot commit now; retry with the same seq");
+  fail_queued(self);
+  roll_back(self);
 }
 
 // Sends the queued ops to the store unless a commit is in flight: ops that
-// arrive meanwhile form the next batch (group commit per document).
+// arrive meanwhile form the next batch (group commit per document), except
+// while ops of a rejected batch are being committed one at a time.
 void flush(self_ptr self) {
   auto& st = self->state;
   if (!st.in_flight.empty() || st.queued.empty())
     return;
+  auto n = st.isolate > 0 ? size_t{1} : st.queued.size();
   std::vector<committed_op> batch;
-  batch.reserve(st.queued.size());
-  for (auto& p : st.queued) {
-    batch.push_back(p.op);
-    st.in_flight.push_back(std::move(p));
+  batch.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    batch.push_back(st.queued.front().op);
+    st.in_flight.push_back(std::move(st.queued.front()));
+    st.queued.pop_front();
   }
-  st.queued.clear();
   node_metrics().commit_batches.fetch_add(1, std::memory_order_relaxed);
   node_metrics().commit_batch.observe(static_cast<double>(batch.size()));
   auto started = std::chrono::steady_clock::now();
@@ -289,6 +291,31 @@ void flush(self_ptr self) {
         on_durable(self);
       },
       [=](caf::error& err) { on_commit_failed(self, err); });
+}
+
+constexpr const char* not_yours
+  = "the client id belongs to another user; choose another one";
+
+// Who owns a client id here (PROTOCOL.md: exactly-once is per client id):
+// the user who made its ops, durable or pending, else who is joined with it
+// in another session. Empty: nobody (or only ops from before users were
+// recorded), so anyone may take it.
+std::string owner_of(const document_state& st, const std::string& client,
+                     const std::string& session) {
+  if (auto i = st.pending_seq.find(client); i != st.pending_seq.end())
+    return i->second.user;
+  if (auto i = st.clients.find(client); i != st.clients.end())
+    return i->second.user;
+  for (auto& [s, sub] : st.subs)
+    if (s != session && sub.client == client)
+      return sub.user;
+  return {};
+}
+
+bool owned_by_other(const document_state& st, const std::string& client,
+                    const std::string& session, const std::string& user) {
+  auto owner = owner_of(st, client, session);
+  return !owner.empty() && owner != user;
 }
 
 // A duplicate (client, seq) is re-acked with its original revision.
@@ -324,6 +351,8 @@ void reack_duplicate(self_ptr self, const caf::actor& conn,
         if (found.empty())
           send_error(self, conn, errc::internal,
                      "duplicate seq without a committed op", &req.seq);
+        else if (!found[0].user.empty() && found[0].user != req.user)
+          send_error(self, conn, errc::forbidden, not_yours, &req.seq);
         else
           self->send(conn, ack_event{self->state.doc, req.seq, found[0].rev});
       },
@@ -365,6 +394,33 @@ void refuse_ahead(self_ptr self, const caf::actor& conn, std::string message,
       });
 }
 
+// Refuses an op whose work would be out of bounds (DESIGN.md, contract 6);
+// else transforms it over every op after its base. True when done.
+bool transform_bounded(self_ptr self, const caf::actor& conn,
+                       submit_request& req) {
+  auto& st = self->state;
+  if (req.op.size() > st.opts.max_op_components) {
+    send_error(self, conn, errc::too_large,
+               "the op has " + std::to_string(req.op.size())
+                 + " components, more than the limit of "
+                 + std::to_string(st.opts.max_op_components),
+               &req.seq);
+    return false;
+  }
+  auto components = req.op.size();
+  if (!transform_within(req.op, st.history.after(req.base_rev),
+                        st.history.end(), st.opts.max_transform_work)) {
+    send_error(self, conn, errc::rev_too_old,
+               "the op is too far behind for its size ("
+                 + std::to_string(components) + " components, "
+                 + std::to_string(st.head_rev - req.base_rev)
+                 + " revisions behind); rejoin and rebase",
+               &req.seq);
+    return false;
+  }
+  return true;
+}
+
 void on_submit(self_ptr self, submit_request& req) {
   auto& st = self->state;
   auto conn = caf::actor_cast<caf::actor>(self->current_sender());
@@ -375,10 +431,14 @@ void on_submit(self_ptr self, submit_request& req) {
                &req.seq);
     return;
   }
+  if (owned_by_other(st, req.client, req.session, req.user)) {
+    send_error(self, conn, errc::forbidden, not_yours, &req.seq);
+    return;
+  }
   // Exactly once: the last seq of this client, pending or durable.
   uint64_t last = 0;
   if (auto i = st.pending_seq.find(req.client); i != st.pending_seq.end())
-    last = i->second;
+    last = i->second.seq;
   else if (auto j = st.clients.find(req.client); j != st.clients.end())
     last = j->second.seq;
   if (req.seq <= last) {
@@ -404,13 +464,10 @@ void on_submit(self_ptr self, submit_request& req) {
                &req.seq);
     return;
   }
-  // Transform over every op after the base (side left: ShareDB's rule).
-  auto op = std::move(req.op);
-  auto skip = st.history.size() - (st.head_rev - req.base_rev);
-  for (auto i = st.history.begin() + skip; i != st.history.end(); ++i)
-    op = ot::transform(op, i->op, ot::side::left);
+  if (!transform_bounded(self, conn, req))
+    return;
   auto text = st.head_text;
-  if (auto err = ot::apply(text, op); !err.empty()) {
+  if (auto err = ot::apply(text, req.op); !err.empty()) {
     send_error(self, conn, errc::bad_op, err, &req.seq);
     return;
   }
@@ -423,144 +480,37 @@ void on_submit(self_ptr self, submit_request& req) {
     return;
   }
   committed_op c{st.doc, st.head_rev + 1, req.client, req.seq, req.user,
-                 std::move(op)};
+                 std::move(req.op)};
+  // Room first: the oldest ops leave before the new one is charged, so that
+  // a document at its bounds recycles its own bytes of the budget.
+  auto bytes = memory_estimate(c);
+  st.history.trim(st.opts.history_window - std::min<uint64_t>(
+                                             st.opts.history_window, 1),
+                  st.opts.history_bytes
+                    - std::min(st.opts.history_bytes, bytes),
+                  st.durable_rev);
+  if (!st.history.try_push(c)) {
+    send_error(self, conn, errc::overloaded,
+               "the node's memory budget is spent; retry later with the same "
+               "seq",
+               &req.seq);
+    return;
+  }
   st.head_rev = c.rev;
   st.head_text = text;
-  st.pending_seq[req.client] = req.seq;
-  st.history.push_back(c);
-  while (st.history.size() > st.opts.history_window
-         && st.history.front().rev <= st.durable_rev)
-    st.history.pop_front();
+  st.pending_seq[req.client] = client_seq{req.seq, 0, req.user};
   st.queued.push_back(pending_op{std::move(c), std::move(text), conn,
                                  req.session, {}});
   flush(self);
 }
 
-void broadcast_presence(self_ptr self, const std::string& from_session,
-                        const subscriber& from, const std::string& data) {
-  presence_event ev{self->state.doc, from.client, from.user, data};
-  for (auto& [session, sub] : self->state.subs)
-    if (session != from_session)
-      self->send(sub.conn, ev);
-}
-
-void remove_subscriber(self_ptr self, const std::string& session) {
-  auto& st = self->state;
-  auto i = st.subs.find(session);
-  if (i == st.subs.end())
-    return;
-  auto sub = std::move(i->second);
-  st.subs.erase(i);
-  st.session_of.erase(sub.conn.address());
-  node_metrics().joined_sessions.fetch_sub(1, std::memory_order_relaxed);
-  if (!sub.presence.empty() && sub.presence != "null")
-    broadcast_presence(self, session, sub, "null");
-  arm_idle_timer(self);
-}
-
-// After `joined`: the presence of everyone else.
-void send_presences(self_ptr self, const caf::actor& to,
-                    const std::string& session) {
-  for (auto& [s, sub] : self->state.subs)
-    if (s != session && !sub.presence.empty() && sub.presence != "null")
-      self->send(to, presence_event{self->state.doc, sub.client, sub.user,
-                                    sub.presence});
-}
-
-// The end of a catch-up: the replayed ops (from+1..upto), `joined` at upto,
-// then the live ops held back meanwhile (all after upto): no gap, no repeat.
-void finish_replay(self_ptr self, const std::string& session,
-                   std::vector<committed_op>& ops, uint64_t upto) {
-  auto& st = self->state;
-  auto i = st.subs.find(session);
-  if (i == st.subs.end())
-    return;  // left meanwhile
-  auto& sub = i->second;
-  for (auto& op : ops)
-    self->send(sub.conn, op_event{shared_op{std::move(op)}});
-  self->send(sub.conn, joined_event{st.doc, upto, false, {}});
-  sub.catching_up = false;
-  for (auto& op : sub.buffered)
-    self->send(sub.conn, op_event{op});
-  sub.buffered.clear();
-  send_presences(self, sub.conn, session);
-}
-
-// A catch-up nobody can serve (compacted, or storage down): a join with the
-// text, as PROTOCOL.md says; the held-back ops are part of that text.
-void finish_with_text(self_ptr self, const std::string& session) {
-  auto& st = self->state;
-  auto i = st.subs.find(session);
-  if (i == st.subs.end())
-    return;
-  auto& sub = i->second;
-  sub.catching_up = false;
-  sub.buffered.clear();
-  self->send(sub.conn,
-             joined_event{st.doc, st.durable_rev, true, st.durable_text});
-  send_presences(self, sub.conn, session);
-}
-
-// Replays from+1..upto from the op log in the store (PostgreSQL).
-void replay_from_store(self_ptr self, const std::string& session,
-                       uint64_t from, uint64_t upto) {
-  auto& st = self->state;
-  auto started = std::chrono::steady_clock::now();
-  self
-    ->request(st.store, st.opts.store_timeout, read_ops_atom_v, st.doc, from,
-              upto - from)
-    .then(
-      [=](std::vector<committed_op>& ops) {
-        node_metrics().store_read_latency.observe(seconds_since(started));
-        if (ops.size() == upto - from)
-          finish_replay(self, session, ops, upto);
-        else
-          finish_with_text(self, session);
-      },
-      [=](caf::error& err) {
-        if (is(err, store_errc::compacted)) {
-          finish_with_text(self, session);
-          return;
-        }
-        // Resume is exact or nothing: a text instead of the missed ops
-        // would leave a client with an unacked op unable to rebase it.
-        auto i = self->state.subs.find(session);
-        if (i == self->state.subs.end())
-          return;
-        auto conn = i->second.conn;
-        remove_subscriber(self, session);
-        send_error(self, conn, errc::unavailable,
-                   "the history cannot be read now; join again");
-      });
-}
-
-// Replays from+1..upto from the Redis stream when it holds exactly that
-// range, else from the store.
-void replay(self_ptr self, const std::string& session, uint64_t from,
-            uint64_t upto) {
-  auto& st = self->state;
-  if (!st.opts.op_log) {
-    replay_from_store(self, session, from, upto);
-    return;
-  }
-  auto started = std::chrono::steady_clock::now();
-  self
-    ->request(st.opts.op_log, st.opts.op_log_timeout, stream_read_atom_v,
-              st.doc, from, upto)
-    .then(
-      [=](std::vector<committed_op>& ops) {
-        node_metrics().stream_read_latency.observe(seconds_since(started));
-        if (ops.size() == upto - from)
-          finish_replay(self, session, ops, upto);
-        else
-          replay_from_store(self, session, from, upto);
-      },
-      [=](caf::error&) { replay_from_store(self, session, from, upto); });
-}
-
 void on_join(self_ptr self, join_request& req) {
   auto& st = self->state;
   auto conn = req.conn;
+  if (owned_by_other(st, req.client, req.session, req.user)) {
+    send_error(self, conn, errc::forbidden, not_yours);
+    return;
+  }
   if (req.resume && req.rev > st.durable_rev) {
     refuse_ahead(self, conn,
                  "revision " + std::to_string(req.rev)
@@ -574,29 +524,37 @@ void on_join(self_ptr self, join_request& req) {
     self->monitor(conn);
   }
   auto& sub = st.subs[req.session];
-  sub = subscriber{conn, req.client, req.user, req.node, {}, false, {}};
+  sub = subscriber{};
+  sub.conn = conn;
+  sub.client = req.client;
+  sub.user = req.user;
+  sub.node = req.node;
   st.last_active = self->clock().now();
   st.session_of[conn.address()] = req.session;
-  auto full_join = [&] {
-    self->send(conn, joined_event{st.doc, st.durable_rev, true, st.durable_text});
-  };
-  if (!req.resume) {
-    full_join();
-  } else if (req.rev >= oldest_history_rev(st)) {
-    // Replay from memory: ops rev+1 .. durable_rev, then joined.
-    auto first = st.history.size() - (st.head_rev - req.rev);
-    for (auto i = st.history.begin() + first;
-         i != st.history.end() && i->rev <= st.durable_rev; ++i)
-      self->send(conn, op_event{shared_op{*i}});
-    self->send(conn, joined_event{st.doc, st.durable_rev, false, {}});
-  } else {
-    // Older than the memory history: live ops wait in `buffered` meanwhile.
-    sub.catching_up = true;
-    replay(self, req.session, req.rev, st.durable_rev);
+  if (req.resume) {
+    replay(self, req.session, req.rev);
     return;
   }
+  self->send(conn, joined_event{st.doc, st.durable_rev, true, st.durable_text});
   send_presences(self, conn, req.session);
 }
+
+} // namespace
+
+void remove_subscriber(self_ptr self, const std::string& session) {
+  auto& st = self->state;
+  auto i = st.subs.find(session);
+  if (i == st.subs.end())
+    return;
+  auto sub = std::move(i->second);
+  st.subs.erase(i);
+  st.session_of.erase(sub.conn.address());
+  node_metrics().joined_sessions.fetch_sub(1, std::memory_order_relaxed);
+  presence_left(self, session, sub);
+  arm_idle_timer(self);
+}
+
+namespace {
 
 // ---- inspection (collabctl)
 
@@ -700,17 +658,8 @@ caf::behavior running(self_ptr self) {
       return rev;
     },
     [=](leave_request& req) { remove_subscriber(self, req.session); },
-    [=](presence_request& req) {
-      auto& st = self->state;
-      auto i = st.subs.find(req.session);
-      if (i == st.subs.end()) {
-        send_error(self, caf::actor_cast<caf::actor>(self->current_sender()),
-                   errc::not_joined, "join the document first");
-        return;
-      }
-      i->second.presence = req.data;
-      broadcast_presence(self, req.session, i->second, req.data);
-    },
+    [=](presence_request& req) { on_presence(self, req); },
+    [=](presence_atom) { on_presence_tick(self); },
     [=](snapshot_atom) {
       // Reads of a live document come from its actor: always current.
       return caf::make_message(self->state.durable_rev,
@@ -741,6 +690,7 @@ caf::behavior document(self_ptr self, std::string doc,
   st.doc = std::move(doc);
   st.store = std::move(store);
   st.opts = opts;
+  st.history.set_budget(st.opts.budget);
   node_metrics().live_documents.fetch_add(1, std::memory_order_relaxed);
   node_metrics().activations.fetch_add(1, std::memory_order_relaxed);
   self->attach_functor([] {
@@ -763,10 +713,14 @@ caf::behavior document(self_ptr self, std::string doc,
         st.snapshot_rev = snap.snapshot_rev;
         st.durable_rev = st.head_rev = snap.rev;
         st.durable_text = st.head_text = std::move(snap.text);
-        st.history.assign(snap.tail.begin(), snap.tail.end());
+        // Already in memory: charged whatever the budget says, then trimmed.
+        for (auto& op : snap.tail)
+          st.history.push(std::move(op));
+        st.history.trim(st.opts.history_window, st.opts.history_bytes,
+                        st.durable_rev);
         st.last_active = self->clock().now();
         for (auto& op : snap.clients)
-          st.clients[op.client] = client_seq{op.seq, op.rev};
+          st.clients[op.client] = client_seq{op.seq, op.rev, op.user};
         spdlog::debug("doc={} event=activate rev={} epoch={}", st.doc,
                       st.durable_rev, st.epoch);
         arm_idle_timer(self);
@@ -780,10 +734,14 @@ caf::behavior document(self_ptr self, std::string doc,
 }
 
 } // namespace
+} // namespace collab::doc_actor
+
+namespace collab {
 
 caf::actor spawn_document(caf::actor_system& sys, std::string doc,
                           document_store_actor store, document_options opts) {
-  return sys.spawn(document, std::move(doc), std::move(store), opts);
+  return sys.spawn(doc_actor::document, std::move(doc), std::move(store),
+                   std::move(opts));
 }
 
 } // namespace collab

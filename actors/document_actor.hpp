@@ -16,19 +16,32 @@
 // Revisions: durable_rev <= head_rev. Ops in (durable_rev, head_rev] are
 // applied and ordered, but not yet durable, so nobody hears of them; new ops
 // are transformed over them. A failed commit rolls head back to durable and
-// answers `unavailable` for every op that was not made durable.
+// answers `unavailable` for every op that was not made durable. A commit the
+// store refuses for its data (`rejected`) is repeated one op at a time, so
+// that only the refused op is answered (`internal`, with a correlation id)
+// and the others commit.
+//
+// Isolation (DESIGN.md, contract 6): an op is bounded by its components and
+// by the work of transforming it over the history (op_history.hpp); the
+// history by ops and bytes, charged to the node's memory budget (a new op it
+// cannot charge is answered `overloaded`); a client id belongs to the user
+// who made its ops (or is joined with it): others get `forbidden`. Presence
+// goes out at once and then at most once per tick, the last per session
+// winning; a resume reads the store a page at a time.
 //
 // Thread-safety: an actor; state is touched only by its own handlers.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/duration.hpp>
 
+#include "actors/memory_budget.hpp"
 #include "persistence/document_store.hpp"
 #include "persistence/redis_op_log.hpp"
 
@@ -37,7 +50,16 @@ namespace collab {
 struct document_options {
   std::string node;                     // this node's id (the fence owner)
   uint64_t history_window = 10000;      // ops kept in memory for transform
+  uint64_t history_bytes = 64ull << 20; // and bytes of them (an estimate)
   uint64_t max_doc_bytes = 64ull << 20; // too_large above
+  uint64_t max_op_components = 20000;   // too_large above
+  uint64_t max_transform_work = 1'500'000;  // rev_too_old above (units:
+                                            // op_history.hpp)
+  // Charged with the history's bytes; null: no accounting.
+  std::shared_ptr<memory_budget> budget;
+  // Presence is sent at once, then at most once per tick (0: always at once).
+  std::chrono::milliseconds presence_tick{50};
+  uint64_t resume_page_ops = 1000;      // ops per store read while resuming
   std::chrono::milliseconds idle_timeout{60000};
   uint64_t snapshot_every = 1000;       // ops between snapshots
   std::chrono::milliseconds snapshot_quiet{5000};  // or after this quiet

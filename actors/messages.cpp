@@ -2,10 +2,6 @@
 
 namespace collab {
 
-shared_op::shared_op(committed_op op) : cell_(std::make_shared<cell>()) {
-  cell_->op = std::move(op);
-}
-
 const char* to_string(member_state s) {
   switch (s) {
     case member_state::up:

@@ -54,6 +54,7 @@ CAF_ADD_ATOM(collab, collab, revoke_atom, "revoke")
 CAF_ADD_ATOM(collab, collab, nodes_atom, "nodes")
 CAF_ADD_ATOM(collab, collab, docs_atom, "docs")
 CAF_ADD_ATOM(collab, collab, conns_atom, "conns")
+CAF_ADD_ATOM(collab, collab, presence_atom, "presence")
 
 namespace collab {
 
@@ -69,16 +70,20 @@ struct committed_op {
   ot::op op;
 };
 
-// A committed op shared by every subscriber. The wire frame is encoded once,
-// by the first connection actor that needs it, and then reused by all others.
-class shared_op {
+// A value shared by every receiver together with its wire frame: the frame
+// is encoded once, by the first connection actor that needs it, and then
+// reused by all others (a committed op, a presence update).
+template <class T>
+class shared_frame {
 public:
-  shared_op() = default;
-  explicit shared_op(committed_op op);
-  const committed_op& get() const { return cell_->op; }
+  shared_frame() = default;
+  explicit shared_frame(T value) : cell_(std::make_shared<cell>()) {
+    cell_->value = std::move(value);
+  }
+  const T& get() const { return cell_->value; }
   template <class Encoder>
   const std::string& frame(Encoder&& encode) const {
-    std::call_once(cell_->once, [&] { cell_->frame = encode(cell_->op); });
+    std::call_once(cell_->once, [&] { cell_->frame = encode(cell_->value); });
     return cell_->frame;
   }
   // Keeps the frame alive as long as the caller needs it (zero-copy sends).
@@ -88,14 +93,25 @@ public:
 
 private:
   struct cell {
-    committed_op op;
+    T value;
     std::once_flag once;
     std::string frame;
   };
   std::shared_ptr<cell> cell_;
-  template <class Inspector>
-  friend typename Inspector::result_type inspect(Inspector& f, shared_op& x);
 };
+
+using shared_op = shared_frame<committed_op>;
+
+// Another session's presence in a document: `data` is raw JSON, "null" when
+// it cleared it, left or disconnected.
+struct presence_update {
+  std::string doc;
+  std::string client;
+  std::string user;
+  std::string data;
+};
+
+using shared_presence = shared_frame<presence_update>;
 
 // ---- connection -> document
 
@@ -148,11 +164,9 @@ struct ack_event {
   uint64_t rev = 0;
 };
 
+// One event for every receiver of the same update (encoded once).
 struct presence_event {
-  std::string doc;
-  std::string client;
-  std::string user;
-  std::string data;
+  shared_presence presence;
 };
 
 struct error_event {
@@ -174,7 +188,8 @@ struct doc_snapshot {
   uint64_t oldest_rev = 0;    // ops (oldest_rev, rev] are in the op log
   std::vector<committed_op> tail;     // the last ops up to `rev`, oldest first
   std::vector<committed_op> clients;  // per client its last op (exactly-once);
-                                      // `op` may be left empty
+                                      // `op` may be left empty; `user` owns
+                                      // the client id (empty: unknown)
 };
 
 // ---- cluster membership
@@ -327,16 +342,34 @@ typename Inspector::result_type inspect(Inspector& f, committed_op& x) {
            x.seq, x.user, x.op);
 }
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, shared_op& x) {
+namespace detail {
+// A shared value crosses nodes as its value; the frame is encoded again there.
+template <class Inspector, class T>
+typename Inspector::result_type inspect_shared(Inspector& f, shared_frame<T>& x,
+                                               const char* name) {
   if constexpr (Inspector::reads_state) {
-    return f(caf::meta::type_name("shared_op"), x.cell_->op);
+    return f(caf::meta::type_name(name), const_cast<T&>(x.get()));
   } else {
-    committed_op op;
-    auto res = f(caf::meta::type_name("shared_op"), op);
-    x = shared_op{std::move(op)};
+    T value;
+    auto res = f(caf::meta::type_name(name), value);
+    x = shared_frame<T>{std::move(value)};
     return res;
   }
+}
+} // namespace detail
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shared_op& x) {
+  return detail::inspect_shared(f, x, "shared_op");
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, presence_update& x) {
+  return f(caf::meta::type_name("presence_update"), x.doc, x.client, x.user,
+           x.data);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shared_presence& x) {
+  return detail::inspect_shared(f, x, "shared_presence");
 }
 
 template <class Inspector>
@@ -373,8 +406,7 @@ typename Inspector::result_type inspect(Inspector& f, ack_event& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, presence_event& x) {
-  return f(caf::meta::type_name("presence_event"), x.doc, x.client, x.user,
-           x.data);
+  return f(caf::meta::type_name("presence_event"), x.presence);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, error_event& x) {

@@ -48,8 +48,10 @@ struct node_config {
   // document may cost the node. Over a bound: a clear error for the one who
   // went over, never someone else's data or time.
   uint64_t max_op_components = 20000;        // components of one op (too_large)
-  uint64_t max_transform_work = 20'000'000;  // op components x ops transformed
-                                             // over (rev_too_old above)
+  uint64_t max_transform_work = 1'500'000;   // work units of transforming one
+                                             // op over the history (about op
+                                             // components x ops; ~30 ns each,
+                                             // rev_too_old above)
   uint64_t max_input_bytes = 4ull << 20;     // a socket's unprocessed input
                                              // before it stops reading
   double rate_limit_bytes = 4 << 20;         // inbound bytes per second per socket

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/log_escape.hpp"
+#include "actors/directory.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "net/codec.hpp"
@@ -255,19 +256,23 @@ void resolve(self_ptr self, const std::string& doc) {
         if (i == st.docs.end())
           return;
         auto& link = i->second;
-        if (++link.attempts < max_resolve_attempts) {
+        // The owner node is full (max_live_docs): retrying now won't help.
+        bool full = is(err, directory_errc::full);
+        if (!full && ++link.attempts < max_resolve_attempts) {
           // The owner may be moving or dying: try again shortly.
           self->delayed_send(self, resolve_retry, resolve_atom_v, doc);
           return;
         }
         spdlog::warn("session={} doc={} event=resolve_failed error=\"{}\"",
                      st.session, doc, log_escape(self->system().render(err)));
+        std::string why = full ? directory_error_text(err)
+                               : "document unavailable";
         if (link.unacked)
           send_error(self, errc::unavailable,
-                     "document unavailable; retry with the same seq", doc,
+                     why + "; retry with the same seq", doc,
                      link.unacked->seq);
         else
-          send_error(self, errc::unavailable, "document unavailable", doc);
+          send_error(self, errc::unavailable, why, doc);
         st.docs.erase(i);
       });
 }
@@ -642,9 +647,16 @@ caf::behavior connection(self_ptr self, server_context* ctx,
       send_frame(self, encode_ack(ev.doc, ev.seq, ev.rev));
     },
     [=](presence_event& ev) {
-      if (self->state.docs.count(ev.doc) != 0)
-        send_frame(self,
-                   encode_presence(ev.doc, ev.client, ev.user, ev.data));
+      auto& st = self->state;
+      if (st.docs.count(ev.presence.get().doc) == 0)
+        return;
+      // Encoded once for every receiver of this update (like ops).
+      ev.presence.frame([](const presence_update& p) {
+        return encode_presence(p.doc, p.client, p.user, p.data);
+      });
+      node_metrics().frames_out.fetch_add(1, std::memory_order_relaxed);
+      ++st.messages_out;
+      st.sink->send(ev.presence.frame_ptr());
     },
     [=](error_event& ev) {
       auto& st = self->state;

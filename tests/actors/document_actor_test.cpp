@@ -1,206 +1,19 @@
 // Deterministic tests of the document actor (CAF's test coordinator): the
 // ordering, exactly-once, error, presence, resume, rollback and passivation
 // rules of PROTOCOL.md. Each test talks to the actor through `recorder`
-// actors that stand in for connection actors and log every event they get.
+// actors that stand in for connection actors and log every event they get
+// (document_fixture.hpp). The isolation bounds: document_isolation_test.cpp.
 #define CAF_SUITE actors.document
 #define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses an undefined FAIL
 
-#include "actors/document_actor.hpp"
-
-#include <caf/test/dsl.hpp>
-
-#include "actors/messages.hpp"
-#include "actors/ot/op_json.hpp"
-#include "persistence/memory_store.hpp"
-
-using namespace caf;
-using namespace collab;
-
-CAF_ADD_ATOM(collab_test, collab_test, fail_atom, "fail")
-using collab_test::fail_atom;
-using collab_test::fail_atom_v;
-
-namespace {
-
-// ---- a connection stand-in that logs what the document tells it
-
-struct recorder_state {
-  std::vector<std::string> log;
-  static inline const char* name = "recorder";
-};
-
-std::string describe(const ot::op& op) {
-  return ot::op_to_json(op);
-}
-
-behavior recorder(stateful_actor<recorder_state>* self) {
-  auto& log = self->state.log;
-  return {
-    // Forward a request to the document, so the document sees us as sender.
-    [=](actor doc, submit_request& r) { self->send(doc, std::move(r)); },
-    [=](actor doc, leave_request& r) { self->send(doc, std::move(r)); },
-    [=](actor doc, presence_request& r) { self->send(doc, std::move(r)); },
-    [=, &log](joined_event& e) {
-      log.push_back("joined rev=" + std::to_string(e.rev)
-                    + (e.has_text ? " text=" + e.text.to_string() : ""));
-    },
-    [=, &log](op_event& e) {
-      auto& op = e.op.get();
-      log.push_back("op rev=" + std::to_string(op.rev) + " client=" + op.client
-                    + " seq=" + std::to_string(op.seq) + " "
-                    + describe(op.op));
-    },
-    [=, &log](ack_event& e) {
-      log.push_back("ack seq=" + std::to_string(e.seq)
-                    + " rev=" + std::to_string(e.rev));
-    },
-    [=, &log](presence_event& e) {
-      log.push_back("presence client=" + e.client + " data=" + e.data);
-    },
-    [=, &log](error_event& e) {
-      log.push_back("error " + std::string(to_wire(e.code))
-                    + (e.has_seq ? " seq=" + std::to_string(e.seq) : ""));
-    },
-  };
-}
-
-// ---- a store that forwards to the memory store and can refuse commits
-// (leveldb's EnvWrapper idea: inject one fault, keep the rest real)
-
-struct flaky_state {
-  document_store_actor inner;
-  bool failing = false;
-  static inline const char* name = "flaky_store";
-};
-
-using flaky_store_actor = document_store_actor::extend<reacts_to<fail_atom, bool>>;
-
-flaky_store_actor::behavior_type
-flaky_store(flaky_store_actor::stateful_pointer<flaky_state> self,
-            document_store_actor inner) {
-  self->state.inner = inner;
-  return {
-    [=](load_atom a, std::string& doc, std::string& node, uint64_t tail) {
-      return self->delegate(self->state.inner, a, std::move(doc),
-                            std::move(node), tail);
-    },
-    [=](commit_atom a, std::string& doc, uint64_t epoch,
-        std::vector<committed_op>& ops) -> result<uint64_t> {
-      if (self->state.failing)
-        return make_error(store_errc::unavailable, "injected commit failure");
-      return self->delegate(self->state.inner, a, std::move(doc), epoch,
-                            std::move(ops));
-    },
-    [=](read_ops_atom a, std::string& doc, uint64_t from, uint64_t limit) {
-      return self->delegate(self->state.inner, a, std::move(doc), from, limit);
-    },
-    [=](peek_atom a, std::string& doc) {
-      return self->delegate(self->state.inner, a, std::move(doc));
-    },
-    [=](find_seq_atom a, std::string& doc, std::string& client, uint64_t seq) {
-      return self->delegate(self->state.inner, a, std::move(doc),
-                            std::move(client), seq);
-    },
-    [=](save_snapshot_atom a, std::string& doc, uint64_t epoch, uint64_t rev,
-        ot::rope& text) {
-      return self->delegate(self->state.inner, a, std::move(doc), epoch, rev,
-                            std::move(text));
-    },
-    [=](fail_atom, bool on) { self->state.failing = on; },
-  };
-}
-
-ot::op parse(const char* json) {
-  rapidjson::Document d;
-  d.Parse(json);
-  ot::op out;
-  auto err = ot::op_from_json(d, out);
-  CAF_REQUIRE(err.empty());
-  return out;
-}
-
-struct test_config : actor_system_config {
-  test_config() {
-    register_message_types(*this);
-  }
-};
-
-struct fixture : test_coordinator_fixture<test_config> {
-  flaky_store_actor store;
-  document_options opts;
-  actor doc;
-
-  fixture() {
-    store = sys.spawn(flaky_store, spawn_memory_store(sys));
-    opts.history_window = 100;
-    opts.max_doc_bytes = 64;
-    run_jobs();
-  }
-
-  // Runs every pending job but fires no timer (the fixture's run() would
-  // fire the idle timer and passivate the document).
-  void run_jobs() {
-    sched.run();
-  }
-
-  void start() {
-    doc = spawn_document(sys, "d", actor_cast<document_store_actor>(store),
-                         opts);
-    run_jobs();
-  }
-
-  actor client() { return sys.spawn(recorder); }
-
-  std::vector<std::string>& log(const actor& r) {
-    return deref<stateful_actor<recorder_state>>(r).state.log;
-  }
-
-  std::string last(const actor& r) {
-    auto& l = log(r);
-    return l.empty() ? "<none>" : l.back();
-  }
-
-  void join(const actor& r, const std::string& session, bool resume = false,
-            uint64_t rev = 0) {
-    self->send(doc, join_request{r, session, "c-" + session, "u-" + session,
-                                 resume, rev});
-    run_jobs();
-  }
-
-  void submit(const actor& r, const std::string& session, uint64_t seq,
-              uint64_t base, const char* op, bool run_now = true) {
-    self->send(r, doc,
-               submit_request{session, "c-" + session, "u-" + session, seq,
-                              base, parse(op)});
-    if (run_now)
-      run_jobs();
-  }
-
-  void presence(const actor& r, const std::string& session, std::string data) {
-    self->send(r, doc,
-               presence_request{session, "c-" + session, "u-" + session,
-                                std::move(data)});
-    run_jobs();
-  }
-
-  std::string text() {
-    self->send(doc, snapshot_atom_v);
-    run_jobs();
-    auto answer = extract<uint64_t, ot::rope>(self);
-    expect((uint64_t, ot::rope), from(doc).to(self));
-    return std::to_string(std::get<0>(answer)) + ":"
-           + std::get<1>(answer).to_string();
-  }
-};
-
-} // namespace
+#include "document_fixture.hpp"
 
 CAF_TEST_FIXTURE_SCOPE(document_tests, fixture)
 
 CAF_TEST(a new document is empty at revision 0) {
   start();
   auto a = client();
-  self->send(doc, join_request{a, "a", "c-a", "u-a", false, 0});
+  self->send(doc, join_request{a, "a", "c-a", "u-a", false, 0, {}});
   expect((join_request), from(self).to(doc));
   expect((joined_event), from(doc).to(a));
   CAF_CHECK_EQUAL(last(a), "joined rev=0 text=");
@@ -289,7 +102,7 @@ CAF_TEST(errors seq_gap rev_ahead bad_op too_large not_joined) {
   CAF_CHECK_EQUAL(text(), "0:");
   submit(a, "a", 1, 0, R"(["ok"])");
   CAF_CHECK_EQUAL(last(a), "ack seq=1 rev=1");
-  self->send(doc, join_request{outsider, "o", "c-o", "u-o", true, 7});
+  self->send(doc, join_request{outsider, "o", "c-o", "u-o", true, 7, {}});
   run_jobs();
   CAF_CHECK_EQUAL(last(outsider), "error rev_ahead");
 }
@@ -310,6 +123,7 @@ CAF_TEST(an op older than the history window is refused as rev_too_old) {
 }
 
 CAF_TEST(presence reaches others and is cleared on leave and disconnect) {
+  opts.presence_tick = std::chrono::milliseconds(0);  // at once: no ticks
   start();
   auto a = client();
   auto b = client();
@@ -357,7 +171,7 @@ CAF_TEST(resume older than the history is served from the store) {
   for (uint64_t i = 1; i <= 4; ++i)
     submit(a, "a", i, i - 1, R"(["x"])");
   auto b = client();
-  self->send(doc, join_request{b, "b", "c-b", "u-b", true, 1});
+  self->send(doc, join_request{b, "b", "c-b", "u-b", true, 1, {}});
   // An op commits while the store read is in flight: it must come after
   // the replay and `joined`, exactly once.
   expect((join_request), from(self).to(doc));

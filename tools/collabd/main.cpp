@@ -306,12 +306,22 @@ int main(int argc, char** argv) {
   doc_opts.history_window = cfg.history_window;
   doc_opts.max_doc_bytes = cfg.max_doc_bytes;
   doc_opts.idle_timeout = std::chrono::milliseconds(cfg.doc_idle_ms);
+  // Isolation (DESIGN.md, contract 6): the work of one op, the history's
+  // bytes (charged to the node's memory budget, shared with the sessions),
+  // presence per tick, resume pages.
+  doc_opts.max_op_components = cfg.max_op_components;
+  doc_opts.max_transform_work = cfg.max_transform_work;
+  doc_opts.history_bytes = cfg.history_bytes;
+  doc_opts.budget = budget;
+  doc_opts.presence_tick = std::chrono::milliseconds(cfg.presence_tick_ms);
+  doc_opts.resume_page_ops = cfg.resume_page_ops;
   if (!cfg.redis_url.empty()) {
     doc_opts.op_log = op_log.actor();
     doc_opts.op_log_timeout = redis_opts.read_timeout
                               + std::chrono::milliseconds(100);
   }
-  ctx.directory = collab::spawn_directory(sys, ctx.store, doc_opts);
+  ctx.directory = collab::spawn_directory(sys, ctx.store, doc_opts,
+                                          cfg.max_live_docs);
   boost::asio::io_context ioc{cfg.io_threads};
   std::shared_ptr<collab::net::listener> lst;
   try {

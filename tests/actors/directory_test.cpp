@@ -1,0 +1,179 @@
+// Deterministic tests of the directory's isolation bounds (DESIGN.md,
+// contract 6): at most `max_live_docs` document actors live on a node (a
+// new one is refused, the live ones go on), and a read that must not
+// activate finds the live actor wherever it lives in the cluster, or none.
+#define CAF_SUITE actors.directory
+#define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses an undefined FAIL
+
+#include "actors/directory.hpp"
+
+#include <caf/test/dsl.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/placement.hpp"
+#include "persistence/memory_store.hpp"
+
+using namespace caf;
+using namespace collab;
+
+namespace {
+
+struct test_config : actor_system_config {
+  test_config() {
+    register_message_types(*this);
+  }
+};
+
+struct fixture : test_coordinator_fixture<test_config> {
+  document_store_actor store;
+  std::vector<actor> directories;
+
+  fixture() {
+    store = spawn_memory_store(sys);
+    run_jobs();
+  }
+
+  // Ends the directories (and their documents, whose idle timers are
+  // pending): CAF 0.17 hangs at shutdown when a timer holds the last
+  // reference to a live actor.
+  ~fixture() {
+    for (auto& d : directories)
+      self->send_exit(d, exit_reason::user_shutdown);
+    run_jobs();
+  }
+
+  // Runs every pending job but fires no timer.
+  void run_jobs() {
+    sched.run();
+  }
+
+  actor directory(const std::string& node, uint64_t max_live_docs = 0) {
+    document_options opts;
+    opts.node = node;
+    directories.push_back(spawn_directory(sys, store, opts, max_live_docs));
+    run_jobs();
+    return directories.back();
+  }
+
+  // The answer to a request, or the error it failed with.
+  template <class T, class... Ts>
+  expected<T> ask(const actor& who, Ts... xs) {
+    auto answer = self->request(who, infinite, xs...);
+    run_jobs();
+    expected<T> out = make_error(sec::runtime_error, "no answer");
+    answer.receive([&](T& x) { out = std::move(x); },
+                   [&](error& err) { out = std::move(err); });
+    return out;
+  }
+
+  expected<actor> resolve(const actor& dir, const std::string& doc) {
+    return ask<actor>(dir, collab::resolve_atom_v, doc);
+  }
+
+  // The non-activating resolve (HTTP reads).
+  std::vector<actor> peek(const actor& dir, const std::string& doc) {
+    auto found
+      = ask<std::vector<actor>>(dir, collab::resolve_atom_v, doc, false);
+    CAF_REQUIRE(found);
+    return *found;
+  }
+
+  uint64_t live(const actor& dir) {
+    auto n = ask<uint64_t>(dir, stats_atom_v);
+    CAF_REQUIRE(n);
+    return *n;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(directory_tests, fixture)
+
+CAF_TEST(no document is activated over max_live_docs) {
+  auto dir = directory("n1", 2);
+  auto d1 = resolve(dir, "d1");
+  CAF_REQUIRE(d1);
+  CAF_REQUIRE(resolve(dir, "d2"));
+  auto d3 = resolve(dir, "d3");
+  CAF_REQUIRE(!d3);
+  CAF_CHECK(is(d3.error(), directory_errc::full));
+  CAF_CHECK_EQUAL(live(dir), 2u);
+  // The live ones keep being resolved.
+  auto again = resolve(dir, "d1");
+  CAF_REQUIRE(again);
+  CAF_CHECK_EQUAL(*again, *d1);
+  // When one passivates there is room again.
+  self->monitor(*d1);
+  anon_send(*d1, evict_atom_v);
+  run_jobs();
+  expect((down_msg), from(*d1).to(self));
+  run_jobs();
+  CAF_CHECK(resolve(dir, "d3"));
+}
+
+CAF_TEST(a read that must not activate finds only a live document) {
+  auto dir = directory("n1");
+  CAF_CHECK(peek(dir, "d").empty());
+  CAF_CHECK_EQUAL(live(dir), 0u);  // nothing activated
+  auto d = resolve(dir, "d");
+  CAF_REQUIRE(d);
+  auto found = peek(dir, "d");
+  CAF_REQUIRE_EQUAL(found.size(), 1u);
+  CAF_CHECK_EQUAL(found[0], *d);
+}
+
+CAF_TEST(a read that must not activate is asked at the owner node) {
+  auto dir1 = directory("n1");
+  auto dir2 = directory("n2");
+  std::vector<member_info> members(2);
+  members[0].node = "n1";
+  members[0].directory = dir1;
+  members[1].node = "n2";
+  members[1].directory = dir2;
+  self->send(dir1, members_atom_v, members);
+  self->send(dir2, members_atom_v, members);
+  run_jobs();
+  // A document that n2 owns, asked at n1.
+  std::string doc;
+  for (int i = 0; doc.empty(); ++i)
+    if (rendezvous_owner({"n1", "n2"}, "doc" + std::to_string(i)) == "n2")
+      doc = "doc" + std::to_string(i);
+  CAF_CHECK(peek(dir1, doc).empty());
+  CAF_CHECK_EQUAL(live(dir2), 0u);
+  auto d = resolve(dir1, doc);  // activates at n2
+  CAF_REQUIRE(d);
+  CAF_CHECK_EQUAL(live(dir1), 0u);
+  CAF_CHECK_EQUAL(live(dir2), 1u);
+  auto found = peek(dir1, doc);
+  CAF_REQUIRE_EQUAL(found.size(), 1u);
+  CAF_CHECK_EQUAL(found[0], *d);
+  // Asked to activate, it answers a list too.
+  auto listed
+    = ask<std::vector<actor>>(dir1, collab::resolve_atom_v, doc, true);
+  CAF_REQUIRE(listed);
+  CAF_REQUIRE_EQUAL(listed->size(), 1u);
+  CAF_CHECK_EQUAL(listed->front(), *d);
+}
+
+CAF_TEST(the limit holds for activations asked by other nodes) {
+  auto dir1 = directory("n1");
+  auto dir2 = directory("n2", 1);
+  std::vector<member_info> members(2);
+  members[0].node = "n1";
+  members[0].directory = dir1;
+  members[1].node = "n2";
+  members[1].directory = dir2;
+  self->send(dir1, members_atom_v, members);
+  self->send(dir2, members_atom_v, members);
+  run_jobs();
+  std::vector<std::string> docs;
+  for (int i = 0; docs.size() < 2; ++i)
+    if (rendezvous_owner({"n1", "n2"}, "doc" + std::to_string(i)) == "n2")
+      docs.push_back("doc" + std::to_string(i));
+  CAF_CHECK(resolve(dir1, docs[0]));
+  auto refused = resolve(dir1, docs[1]);
+  CAF_REQUIRE(!refused);
+  CAF_CHECK(is(refused.error(), directory_errc::full));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
