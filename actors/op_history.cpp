@@ -6,7 +6,7 @@ namespace collab {
 namespace {
 
 // Weights of the transform work (op_history.hpp; measured with
-// tools/ot-bench-like loops, see docs/isolation-docactor.md).
+// tools/ot-bench-like loops, see docs/ISOLATION.md).
 constexpr uint64_t bytes_per_unit = 32;
 constexpr uint64_t history_components_per_unit = 4;
 

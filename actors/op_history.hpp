@@ -6,7 +6,7 @@
 // one op cannot take an actor thread (DESIGN.md, contract 6).
 //
 // Transform work is counted in units of about one op component stepped over
-// (20-40 ns on this project's machines; docs/isolation-docactor.md has the
+// (20-40 ns on this project's machines; docs/ISOLATION.md has the
 // measurements): for every history op the op passes, its components, its
 // text bytes / 32 (ot::transform copies the op's text at every step) and
 // the history op's components / 4 (it walks those too, more cheaply).

@@ -1,6 +1,6 @@
 'use strict';
 // Isolation of the cluster port (issue "Isolation and hardening", defect 5;
-// net/cluster_tunnel.hpp, docs/isolation-cluster.md). Three nodes with a
+// net/cluster_tunnel.hpp, docs/ISOLATION.md). Three nodes with a
 // cluster key (COLLAB_CLUSTER_KEY) on private PostgreSQL + Redis, editors
 // typing on them while outsiders knock:
 //  1. the nodes prove the key to each other and form a cluster; each node

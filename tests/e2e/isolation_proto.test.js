@@ -437,7 +437,10 @@ test('COLLAB_JWT_AUDIENCE and COLLAB_JWT_ISSUER: tokens must name them', async (
 // Defect 3, the liveness half: with one actor thread busy on a long (but
 // allowed) op, /healthz answers 503 until the thread is free again.
 test('/healthz answers 503 while the actor threads stall, 200 again afterwards', async (t) => {
+  // The transform-work bound is lifted so that one op can hold the thread
+  // for a while (the default keeps any op under ~50 ms).
   await withServer({ COLLAB_ACTOR_THREADS: '1', COLLAB_STALL_MS: '100',
+    COLLAB_MAX_TRANSFORM_WORK: '1000000000',
     COLLAB_RATE_LIMIT: '100000', COLLAB_RATE_BURST: '100000' }, async (s) => {
     const doc = newDoc('stall');
     const c = await session(s);
@@ -448,7 +451,7 @@ test('/healthz answers 503 while the actor threads stall, 200 again afterwards',
     for (let i = 0; i < HISTORY; i++) await c.opAck(doc, 1 + i, 2 + i, ['a']);
     assert.equal((await s.fetch('/healthz')).status, 200);
     // an op of many components made on revision 1: transformed over the
-    // whole history inside the document actor (within the default bounds)
+    // whole history inside the document actor, in one step
     const big = [];
     for (let i = 0; i < 9999; i++) big.push(1, 'y');
     const seq = 2 + HISTORY;

@@ -1,7 +1,7 @@
 'use strict';
 // Certificates for the cluster TLS suites, made by the `openssl` CLI in a
 // folder of the caller. A node certificate names the address other nodes
-// dial (docs/isolation-cluster.md): here IP:127.0.0.1 and DNS:localhost,
+// dial (docs/ISOLATION.md): here IP:127.0.0.1 and DNS:localhost,
 // unless the test gives other names (an impostor's certificate).
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
