@@ -5,8 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include "json_fields.hpp"
 
 namespace collab::bench {
 
@@ -165,38 +164,7 @@ void print_hostile_table(const hostile_report& r) {
 
 namespace {
 
-using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void put(json_writer& w, const char* k, const std::string& v) {
-  w.Key(k);
-  w.String(v.c_str(), rapidjson::SizeType(v.size()));
-}
-void put(json_writer& w, const char* k, double v) {
-  w.Key(k);
-  w.Double(v);
-}
-void put(json_writer& w, const char* k, uint64_t v) {
-  w.Key(k);
-  w.Uint64(v);
-}
-void put(json_writer& w, const char* k, int v) {
-  w.Key(k);
-  w.Int(v);
-}
-void put(json_writer& w, const char* k, bool v) {
-  w.Key(k);
-  w.Bool(v);
-}
-void put(json_writer& w, const char* k,
-         const std::map<std::string, uint64_t>& m) {
-  w.Key(k);
-  w.StartObject();
-  for (const auto& [n, v] : m) {
-    w.Key(n.c_str(), rapidjson::SizeType(n.size()));
-    w.Uint64(v);
-  }
-  w.EndObject();
-}
+using bench::put;  // json_fields.hpp's, next to the overloads below
 
 void put(json_writer& w, const char* k, const window_figures& f) {
   w.Key(k);
@@ -213,9 +181,9 @@ void put(json_writer& w, const char* k, const window_figures& f) {
   put(w, "ack_p99_ms", f.p99_ms);
   put(w, "ack_max_ms", f.max_ms);
   put(w, "remote_p99_ms", f.remote_p99_ms);
-  put(w, "errors", f.errors);
-  put(w, "disconnects", f.disconnects);
-  put(w, "anomalies", f.anomalies);
+  put_counts(w, "errors", f.errors);
+  put_counts(w, "disconnects", f.disconnects);
+  put_counts(w, "anomalies", f.anomalies);
   put(w, "failed_clients", f.failed_clients);
   put(w, "server_cpu_percent", f.server_cpu_pct);
   w.EndObject();
@@ -271,7 +239,7 @@ void print_hostile_json(const hostile_report& r) {
     for (const auto& p : row.problems)
       w.String(p.c_str(), rapidjson::SizeType(p.size()));
     w.EndArray();
-    put(w, "abuse", row.counts);
+    put_counts(w, "abuse", row.counts);
     w.Key("goal");
     w.StartObject();
     put(w, "latency_ok", row.latency_ok);

@@ -5,8 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include "json_fields.hpp"
 
 namespace collab::bench {
 
@@ -154,40 +153,6 @@ void print_human(const bench_result& r) {
 }
 
 namespace {
-
-using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void put(json_writer& w, const char* k, double v) {
-  w.Key(k);
-  w.Double(v);
-}
-void put(json_writer& w, const char* k, uint64_t v) {
-  w.Key(k);
-  w.Uint64(v);
-}
-void put(json_writer& w, const char* k, int v) {
-  w.Key(k);
-  w.Int(v);
-}
-void put(json_writer& w, const char* k, bool v) {
-  w.Key(k);
-  w.Bool(v);
-}
-void put(json_writer& w, const char* k, const std::string& v) {
-  w.Key(k);
-  w.String(v.c_str(), rapidjson::SizeType(v.size()));
-}
-
-void put_counts(json_writer& w, const char* k,
-                const std::map<std::string, uint64_t>& m) {
-  w.Key(k);
-  w.StartObject();
-  for (const auto& [n, v] : m) {
-    w.Key(n.c_str(), rapidjson::SizeType(n.size()));
-    w.Uint64(v);
-  }
-  w.EndObject();
-}
 
 void put_latency(json_writer& w, const char* k, const histogram& h) {
   w.Key(k);
