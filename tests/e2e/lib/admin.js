@@ -123,7 +123,7 @@ function clientHttp(node, pathname, { token, method, body, headers = {} } = {}) 
 // every socket opened through it (reconnects included) carries that user.
 function asUser(node, sub) {
   const o = Object.create(node);
-  o.token = (opts = {}) => node.token({ sub, ...opts });
+  o.token = (opts = {}) => node.token({ ...opts, sub });
   return o;
 }
 

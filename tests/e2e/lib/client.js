@@ -198,7 +198,12 @@ class Client extends EventEmitter {
 function tryConnect(server, opts = {}) {
   const headers = { ...(opts.headers || {}) };
   let token = opts.token;
-  if (token === undefined) token = server.token(opts.tokenOpts || {});
+  if (token === undefined) {
+    // One editor, one user: a client id is owned by the user who uses it
+    // (a reconnect with the same client id comes from the same user).
+    const owner = opts.client ? { sub: `user-of-${opts.client}` } : {};
+    token = server.token({ ...owner, ...(opts.tokenOpts || {}) });
+  }
   if (token) headers.Authorization = `Bearer ${token}`;
   if (opts.cookie) headers.Cookie = opts.cookie;
   let url = `ws://${server.host}:${server.port}${opts.path || '/v1/ws'}`;
@@ -243,8 +248,11 @@ async function connect(server, opts = {}) {
 
 // connect + hello.
 async function session(server, opts = {}) {
-  const c = await connect(server, opts);
-  await c.hello(opts.client);
+  // The client id is chosen before the token so that the default token's
+  // user is the client id's owner (see tryConnect).
+  const client = opts.client || randomId('c');
+  const c = await connect(server, { ...opts, client });
+  await c.hello(client);
   return c;
 }
 
