@@ -222,10 +222,13 @@ bool optional_int(const rj::Value& obj, const char* name, std::optional<int64_t>
 }
 
 // Step 5: the claims, with the time checks.
-bool read_claims(const char* grants_json, int64_t now, int64_t leeway,
+// Parsed with its length: RapidJSON 1.1.0 validating a NUL-terminated string
+// that ends inside a UTF-8 sequence reads past the NUL (found by fuzz/jwt).
+bool read_claims(std::string_view grants_json, int64_t now, int64_t leeway,
                  token_claims& c, std::string& why) {
   rj::Document d;
-  d.Parse<rj::kParseValidateEncodingFlag | rj::kParseIterativeFlag>(grants_json);
+  d.Parse<rj::kParseValidateEncodingFlag | rj::kParseIterativeFlag>(grants_json.data(),
+                                                                   grants_json.size());
   if (d.HasParseError() || !d.IsObject()) {
     why = "malformed token payload";
     return false;
@@ -367,7 +370,7 @@ bool token_verifier::verify_at(std::string_view jwt, int64_t now, token_claims& 
       return false;
     }
     token_claims claims;
-    if (!read_claims(payload.c_str(), now, leeway_, claims, why)) return false;
+    if (!read_claims(payload, now, leeway_, claims, why)) return false;
     out = std::move(claims);
     why.clear();
     return true;
