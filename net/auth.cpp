@@ -261,13 +261,16 @@ bool issuer_ok(const rj::Value& obj, const std::string& issuer, std::string& why
 
 // Step 5: the claims, with the time checks. Every comparison keeps the
 // token's value alone on one side (now and leeway are small), so no claim
-// value can overflow it.
-bool read_claims(const char* grants_json, const claim_rules& rules,
+// value can overflow it. Parsed with its length: RapidJSON 1.1.0 validating
+// a NUL-terminated string that ends inside a UTF-8 sequence reads past the
+// NUL (found by fuzz/jwt).
+bool read_claims(std::string_view grants_json, const claim_rules& rules,
                  token_claims& c, std::string& why) {
   const int64_t now = rules.now;
   const int64_t leeway = rules.leeway;
   rj::Document d;
-  d.Parse<rj::kParseValidateEncodingFlag | rj::kParseIterativeFlag>(grants_json);
+  d.Parse<rj::kParseValidateEncodingFlag | rj::kParseIterativeFlag>(grants_json.data(),
+                                                                   grants_json.size());
   if (d.HasParseError() || !d.IsObject()) {
     why = "malformed token payload";
     return false;
@@ -420,7 +423,7 @@ bool token_verifier::verify_at(std::string_view jwt, int64_t now, token_claims& 
       return false;
     }
     token_claims claims;
-    if (!read_claims(payload.c_str(), {now, leeway_, audience_, issuer_}, claims, why))
+    if (!read_claims(payload, {now, leeway_, audience_, issuer_}, claims, why))
       return false;
     out = std::move(claims);
     why.clear();

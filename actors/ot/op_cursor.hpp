@@ -4,7 +4,9 @@
 //
 //   appender  = makeAppend: drops empty components, merges a component into
 //               the previous one of the same kind; two deletes stay {d:"text"}
-//               only when both carry text, otherwise become {d:n}.
+//               only when both carry text, otherwise become {d:n}. Unlike
+//               the reference (whose numbers are doubles), it never merges
+//               past max_count.
 //   taker     = makeTake: reads an op front to back in pieces of at most n
 //               code points; past the end it yields skips forever. An
 //               "indivisible" kind is returned whole even when longer than n.
@@ -13,6 +15,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 
 #include "actors/ot/text_unicode.hpp"
 #include "actors/ot/utf8.hpp"
@@ -21,6 +24,16 @@ namespace collab::ot::detail {
 
 inline bool is_empty(const component& c) {
   return c.k == component::kind::insert ? c.text.empty() : c.n == 0;
+}
+
+// a + b, or UINT64_MAX when that would wrap.
+inline uint64_t add_saturated(uint64_t a, uint64_t b) {
+  return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+}
+
+// True when merging `c` into `last` keeps the count within max_count.
+inline bool fits_merged(const component& last, const component& c) {
+  return last.n <= max_count && c.n <= max_count - last.n;
 }
 
 class appender {
@@ -32,7 +45,9 @@ public:
   void push(component c) {
     if (is_empty(c))
       return;
-    if (out_.empty() || out_.back().k != c.k) {
+    // Two parts whose sum would not fit stay apart: the same meaning, never
+    // a wrapped count (only reachable from ops that fail check()).
+    if (out_.empty() || out_.back().k != c.k || !fits_merged(out_.back(), c)) {
       out_.push_back(std::move(c));
       return;
     }

@@ -16,10 +16,8 @@ namespace collab::ot {
 
 namespace {
 
-// JavaScript integers are exact up to 2^53 - 1; larger counts would already
-// disagree with the reference, so they are refused.
-constexpr uint64_t max_count = (uint64_t{1} << 53) - 1;
-
+// JavaScript integers are exact up to 2^53 - 1 (max_count); larger counts
+// would already disagree with the reference, so they are refused.
 bool read_count(const rapidjson::Value& v, uint64_t& out) {
   if (v.IsUint64()) {
     out = v.GetUint64();

@@ -55,12 +55,12 @@ node_ptr make_leaf(std::string text, uint64_t cps) {
   return n;
 }
 
-// REQUIRES: a and b non-null, heights differ by at most 1.
 node_ptr make_leaf(std::string text) {
   uint64_t cps = utf8_count(text);
   return make_leaf(std::move(text), cps);
 }
 
+// REQUIRES: a and b non-null, heights differ by at most 1.
 node_ptr make_inner(node_ptr a, node_ptr b) {
   auto n = std::make_shared<node>();
   n->cps = a->cps + b->cps;
@@ -287,16 +287,20 @@ uint64_t rope::bytes() const {
 rope rope::insert(uint64_t pos, std::string_view utf8) const {
   if (utf8.empty())
     return *this;
-  return rope(insert_at(root_, pos, utf8));
+  return rope(insert_at(root_, std::min(pos, size()), utf8));
 }
 
 rope rope::erase(uint64_t pos, uint64_t n) const {
+  pos = std::min(pos, size());
+  n = std::min(n, size() - pos);
   if (n == 0)
     return *this;
   return rope(erase_range(root_, pos, n));
 }
 
 std::string rope::substr(uint64_t pos, uint64_t n) const {
+  pos = std::min(pos, size());
+  n = std::min(n, size() - pos);
   std::string out;
   collect(root_.get(), pos, n, out);
   return out;

@@ -28,11 +28,13 @@ public:
   uint64_t bytes() const;
   bool empty() const { return size() == 0; }
 
-  // REQUIRES: pos <= size(); `utf8` is valid UTF-8.
+  // Positions past the end are clamped to it, and ranges to what is left
+  // after `pos` (as std::string::substr does with `n`), so no position or
+  // count can wrap: callers (apply) check ranges first and say why.
+  // REQUIRES: `utf8` is valid UTF-8.
   rope insert(uint64_t pos, std::string_view utf8) const;
-  // REQUIRES: pos + n <= size().
   rope erase(uint64_t pos, uint64_t n) const;
-  // The code points [pos, pos + n) as UTF-8. REQUIRES: pos + n <= size().
+  // The code points [pos, pos + n) as UTF-8.
   std::string substr(uint64_t pos, uint64_t n) const;
 
   std::string to_string() const;

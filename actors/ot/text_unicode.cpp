@@ -63,13 +63,9 @@ bool refuse(status* why, const char* reason) {
 // hostile op cannot wrap around to a small number.
 uint64_t consumed_length(const op& a) {
   uint64_t total = 0;
-  for (const component& c : a) {
-    if (c.k == kind::insert)
-      continue;
-    if (c.n > std::numeric_limits<uint64_t>::max() - total)
-      return std::numeric_limits<uint64_t>::max();
-    total += c.n;
-  }
+  for (const component& c : a)
+    if (c.k != kind::insert)
+      total = detail::add_saturated(total, c.n);
   return total;
 }
 
@@ -78,8 +74,22 @@ uint64_t consumed_length(const op& a) {
 bool check(const op& a, status* why) {
   // checkOp only refuses empty components, adjacent skips and a trailing
   // skip; adjacent inserts or deletes are accepted (and kept by transform).
+  // Counts and their sums stay within max_count (JavaScript's exact
+  // integers): a larger one would wrap in normalize, transform or compose,
+  // and the server would commit another op than the client sent. Each
+  // running total is at most max_count before an addition of at most
+  // max_count, so the totals themselves cannot wrap.
+  uint64_t reads = 0;
+  uint64_t inserts = 0;
   for (size_t i = 0; i < a.size(); ++i) {
     const component& c = a[i];
+    if (c.n > max_count)
+      return refuse(why, "Counts must not exceed 2^53-1");
+    uint64_t& total = c.k == kind::insert ? inserts : reads;
+    total += c.n;
+    if (total > max_count)
+      return refuse(why, c.k == kind::insert ? "The op inserts more than 2^53-1 code points"
+                                             : "The op reads more than 2^53-1 code points");
     switch (c.k) {
       case kind::skip:
         if (c.n == 0)
@@ -170,19 +180,20 @@ status apply(std::string& utf8_doc, const op& a) {
 uint64_t transform_position(uint64_t cursor, const op& a) {
   // Like the reference, no checkOp here; `pos` walks the old document and
   // stops at the cursor, so an insert exactly at the cursor is not counted.
+  // Unchecked counts may be huge: the sums saturate instead of wrapping.
   uint64_t pos = 0;
   for (size_t i = 0; i < a.size() && cursor > pos; ++i) {
     const component& c = a[i];
     switch (c.k) {
       case kind::skip:
-        pos += c.n;
+        pos = detail::add_saturated(pos, c.n);
         break;
       case kind::insert:
-        pos += c.n;
-        cursor += c.n;
+        pos = detail::add_saturated(pos, c.n);
+        cursor = detail::add_saturated(cursor, c.n);
         break;
       case kind::del:
-        cursor -= std::min(c.n, cursor - pos);
+        cursor -= std::min(c.n, cursor - pos); // cursor > pos: no underflow
         break;
     }
   }
@@ -193,19 +204,22 @@ uint64_t inserted_length(const op& a) {
   uint64_t n = 0;
   for (const component& c : a)
     if (c.k == kind::insert)
-      n += c.n;
+      n = detail::add_saturated(n, c.n);
   return n;
 }
 
 int64_t length_delta(const op& a) {
-  int64_t d = 0;
+  // Both sums clamped to INT64_MAX so the difference cannot overflow.
+  constexpr uint64_t cap = std::numeric_limits<int64_t>::max();
+  uint64_t added = 0;
+  uint64_t removed = 0;
   for (const component& c : a) {
     if (c.k == kind::insert)
-      d += static_cast<int64_t>(c.n);
+      added = detail::add_saturated(added, c.n);
     else if (c.k == kind::del)
-      d -= static_cast<int64_t>(c.n);
+      removed = detail::add_saturated(removed, c.n);
   }
-  return d;
+  return static_cast<int64_t>(std::min(added, cap)) - static_cast<int64_t>(std::min(removed, cap));
 }
 
 } // namespace collab::ot

@@ -38,19 +38,28 @@ struct component {
 
 using op = std::vector<component>;
 
+// The largest count an op may carry, and the largest number of code points
+// an op may read (skips + deletes) or insert: 2^53 - 1, JavaScript's largest
+// exact integer (clients are JavaScript). check() refuses anything above it,
+// so no sum of counts of a checked op can wrap a uint64_t.
+constexpr uint64_t max_count = (uint64_t{1} << 53) - 1;
+
 enum class side : uint8_t { left, right };
 
 // An empty string means success; otherwise a human-readable reason.
 using status = std::string;
 
-// True when `a` is a valid op: exactly what ot-text-unicode's checkOp accepts
-// (no empty component, no adjacent skips, no trailing skip; adjacent inserts
-// or deletes are accepted, as the reference does). `why` receives the reason
-// otherwise.
+// True when `a` is a valid op: what ot-text-unicode's checkOp accepts (no
+// empty component, no adjacent skips, no trailing skip; adjacent inserts or
+// deletes are accepted, as the reference does), and no count, no total read
+// (skips + deletes) and no total insert above max_count. `why` receives the
+// reason otherwise.
 bool check(const op& a, status* why = nullptr);
 
 // Merges adjacent same-kind components, drops empty ones and a trailing skip.
-// Two merged deletes keep {"d": "text"} only when both carry text.
+// Two merged deletes keep {"d": "text"} only when both carry text. Two
+// components whose sum would exceed max_count stay apart (never a wrap; such
+// an op fails check() anyway).
 op normalize(op a);
 
 // Applies `a` to `doc`. Refuses (returns non-empty status, `doc` unchanged)
@@ -70,10 +79,12 @@ op transform(const op& a, const op& b, side s);
 op compose(const op& a, const op& b);
 
 // Where `cursor` moves to after `a`; an insert exactly at the cursor leaves
-// the cursor before the insert. Like the reference, does not check `a`.
+// the cursor before the insert. Like the reference, does not check `a`;
+// sums saturate at UINT64_MAX instead of wrapping.
 uint64_t transform_position(uint64_t cursor, const op& a);
 
-// Code points the op inserts, and the length change it makes.
+// Code points the op inserts, and the length change it makes. Exact for a
+// checked op; for others the sums saturate instead of wrapping.
 uint64_t inserted_length(const op& a);
 int64_t length_delta(const op& a);
 

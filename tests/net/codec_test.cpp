@@ -537,7 +537,9 @@ CAF_TEST(ops encode exactly like op_to_json and round trip) {
       R"({"type":"op","doc":"d","rev":1,"seq":1,"op":[3,")" + emoji + emoji + R"("]})",
       R"({"type":"op","doc":"d","rev":1,"seq":1,"op":[1,{"d":2},"x\n\"y\"\u0001"]})",
       R"({"type":"op","doc":"d","rev":1,"seq":1,"op":[{"d":")" + emoji + R"(\\"},2,"\u00e9"]})",
-      R"({"type":"op","doc":"d","rev":1,"seq":1,"op":[9007199254740991,{"d":12345678901}]})",
+      // The largest op check() accepts: it reads exactly 2^53-1 code points.
+      R"({"type":"op","doc":"d","rev":1,"seq":1,"op":[9007186909062090,{"d":12345678901}]})",
+      R"({"type":"op","doc":"d","rev":1,"seq":1,"op":[{"d":9007199254740991}]})",
   };
   for (const auto& f : frames) {
     const auto r = dec(f);

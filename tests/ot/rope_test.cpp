@@ -183,3 +183,15 @@ CAF_TEST(copies are independent) {
     CAF_CHECK_EQUAL(versions[i].to_string(), to_utf8(models[i]));
   CAF_CHECK_EQUAL(original.to_string(), to_utf8(base));
 }
+
+CAF_TEST(ranges past the end are clamped and never wrapped) {
+  rope r("hello");
+  CAF_CHECK_EQUAL(r.substr(2, UINT64_MAX), "llo");
+  CAF_CHECK_EQUAL(r.substr(UINT64_MAX, 1), "");
+  rope e = r.erase(2, UINT64_MAX); // pos + n wraps without the clamp
+  CAF_CHECK(e.valid());
+  CAF_CHECK_EQUAL(e.size(), 2u);
+  CAF_CHECK_EQUAL(e.to_string(), "he");
+  CAF_CHECK_EQUAL(r.erase(UINT64_MAX, UINT64_MAX).to_string(), "hello");
+  CAF_CHECK_EQUAL(r.insert(UINT64_MAX, "!").to_string(), "hello!");
+}

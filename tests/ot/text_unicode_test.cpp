@@ -161,3 +161,68 @@ CAF_TEST(components compare by value) {
   CAF_CHECK(component::insert("\u00e9") == component::insert("\u00e9"));
   CAF_CHECK(!(component::skip(1) == component::del(1)));
 }
+
+namespace {
+
+// `n` copies of {"d": 2^53-1} and then `tail`, as a client would send them.
+std::string max_deletes(int n, const char* tail) {
+  std::string json = "[";
+  for (int i = 0; i < n; ++i)
+    json += R"({"d":9007199254740991},)";
+  return json + tail + "]";
+}
+
+} // namespace
+
+// Defect 12: 2048 x {d: 2^53-1} + {d: 2053} sums to 2^64 + 5; the old
+// normalize wrapped that to {d: 5}, a valid op on a 10 code point document,
+// so the server committed another op than the client sent.
+CAF_TEST(counts summing past 2^53-1 are refused and never wrapped) {
+  const std::string json = max_deletes(2048, R"({"d":2053})");
+  op a = parse(json.c_str());
+  status why;
+  CAF_CHECK(!check(a, &why));
+  CAF_CHECK_EQUAL(why, "The op reads more than 2^53-1 code points");
+  // normalize keeps the meaning: no merged count above max_count, and the
+  // counts still add up to what the client sent.
+  op n = normalize(a);
+  unsigned __int128 total = 0;
+  for (const component& c : n) {
+    CAF_CHECK(c.n <= max_count);
+    total += c.n;
+  }
+  CAF_CHECK(total == static_cast<unsigned __int128>(2048) * max_count + 2053);
+  rope doc("0123456789");
+  CAF_CHECK(!collab::ot::apply(doc, n).empty());
+  CAF_CHECK_EQUAL(doc.to_string(), "0123456789");
+  // At the limit itself the op is valid (and too long for this document).
+  CAF_CHECK(check(parse(R"([9007199254740990,{"d":1}])")));
+  CAF_CHECK(!check(parse(R"([9007199254740991,{"d":1}])"), &why));
+  CAF_CHECK(!check(parse(R"(["a",9007199254740991,{"d":"b"}])")));
+  CAF_CHECK(!check(op{component::skip(max_count + 1), component::insert("a")}, &why));
+  CAF_CHECK_EQUAL(why, "Counts must not exceed 2^53-1");
+}
+
+CAF_TEST(transform and compose of ops at the count limit do not wrap) {
+  // Each op reads max_count code points; the results stay exact.
+  op a = parse(R"([9007199254740990,"x"])");
+  op b = parse(R"(["yz",{"d":9007199254740991}])");
+  CAF_REQUIRE(check(a));
+  CAF_REQUIRE(check(b));
+  CAF_CHECK_EQUAL(show(transform(a, b, side::left)), R"([2,"x"])");
+  CAF_CHECK_EQUAL(show(transform(b, a, side::right)),
+                  R"(["yz",{"d":9007199254740990},1,{"d":1}])");
+  CAF_CHECK_EQUAL(show(compose(a, parse(R"([9007199254740991,"w"])"))),
+                  R"([9007199254740990,"xw"])");
+}
+
+CAF_TEST(unchecked counts saturate instead of wrapping) {
+  // transform_position, inserted_length and length_delta do not check (as
+  // the reference); a wrap would give a small, plausible wrong answer.
+  const uint64_t top = UINT64_MAX;
+  CAF_CHECK_EQUAL(transform_position(top, op{component::skip(top - 1), component::insert("ab")}),
+                  top);
+  CAF_CHECK(length_delta(op{component::del(top)}) < 0);
+  CAF_CHECK(length_delta(op{component::del(top), component::del(top)}) < 0);
+  CAF_CHECK_EQUAL(inserted_length(op{component::insert("a"), component::del(top)}), 1u);
+}
