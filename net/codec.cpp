@@ -635,7 +635,14 @@ private:
     if (f_.token == nullptr) return missing("token");
     if (!f_.token->IsString() || f_.token->GetStringLength() == 0)
       return fail(errc::bad_request, "field 'token' must be a non-empty string");
-    out_.token.assign(as_view(*f_.token));
+    // A JWT is printable ASCII (base64url and dots); anything else (e.g. a
+    // lone surrogate escape, which decodes to bytes that are not UTF-8) is
+    // refused here rather than carried further.
+    auto token = as_view(*f_.token);
+    for (unsigned char ch : token)
+      if (ch < 0x21 || ch > 0x7e)
+        return fail(errc::bad_request, "field 'token' must be a JWT (printable ASCII)");
+    out_.token.assign(token);
     return true;
   }
 

@@ -160,6 +160,17 @@ CAF_TEST(leave auth and ping decode) {
   CAF_CHECK(r.msg.type == msg_type::ping);
 }
 
+CAF_TEST(an auth token that is not printable ASCII is refused) {
+  // a lone surrogate escape decodes to bytes that are not UTF-8 (fuzz/codec)
+  for (auto frame : {R"({"type":"auth","token":"aaa.\ud800.ccc"})",
+                     R"({"type":"auth","token":"aaa bbb"})",
+                     R"({"type":"auth","token":"a\u00e9b"})"}) {
+    const auto r = dec(frame);
+    CAF_CHECK(!r.ok);
+    CAF_CHECK(r.err.code == errc::bad_request);
+  }
+}
+
 CAF_TEST(unknown fields are ignored) {
   const auto r = dec(R"({"type":"join","doc":"d","extra":{"a":[1,2]},"client":5})");
   CAF_REQUIRE(r.ok);
