@@ -97,3 +97,44 @@ test('no document is activated over max_live_docs; live ones go on', async () =>
     a.close();
   });
 });
+
+// Defect 7, HTTP activations: a read of a document that does not exist
+// answers an empty document and creates nothing (no live actor, no row); a
+// read of a stored, passivated document does not activate it either.
+test('a read of a document creates nothing and activates nothing', async () => {
+  const { startServices } = require('./lib/durability');
+  const services = await startServices('peek');
+  try {
+    await withServer({ ...services.env, COLLAB_DOC_IDLE_MS: '200' }, async (srv) => {
+      const live = async () => {
+        const text = await (await srv.fetch('/metrics')).text();
+        return Number(/^collab_live_documents (\d+)/m.exec(text)[1]);
+      };
+      const read = async (doc) => (await srv.fetch(`/v1/docs/${doc}`, {
+        headers: { authorization: `Bearer ${srv.token()}` },
+      })).json();
+      const ghosts = Array.from({ length: 50 }, () => newDoc('ghost'));
+      for (const doc of ghosts)
+        assert.deepEqual(await read(doc), { doc, rev: 0, text: '' });
+      assert.equal(await live(), 0);
+      const rows = await services.sql(
+        `SELECT count(*) FROM documents WHERE doc_id LIKE 'e2e-iso-ghost%'`);
+      assert.equal(rows.trim(), '0');
+      // A stored document: written, left, passivated; read from the store.
+      const doc = newDoc('stored');
+      const c = await session(srv, { label: 'writer' });
+      await c.join(doc);
+      await c.opAck(doc, 0, 1, ['hello']);
+      await c.opAck(doc, 1, 2, [5, ' world']);
+      c.close();
+      const t0 = Date.now();
+      while (await live() > 0 && Date.now() - t0 < 10000)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await live(), 0, 'the document passivated');
+      assert.deepEqual(await read(doc), { doc, rev: 2, text: 'hello world' });
+      assert.equal(await live(), 0, 'the read did not activate it');
+    });
+  } finally {
+    await services.stop();
+  }
+});
