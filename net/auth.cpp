@@ -19,6 +19,7 @@
 #include "net/auth.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <array>
 #include <cerrno>
 #include <cstdlib>
@@ -57,7 +58,13 @@ struct malloc_deleter {
 };
 using malloc_str = std::unique_ptr<char, malloc_deleter>;
 
-int64_t now_seconds() { return static_cast<int64_t>(std::time(nullptr)); }
+// The precise clock: time() reads the coarse one, which can still be in the
+// previous second when a client's clock (and the iat it just wrote) is not.
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -299,7 +306,9 @@ bool read_claims(std::string_view grants_json, const claim_rules& rules,
   }
   // A user revocation covers the tokens issued (iat) before it: a token
   // claiming a future iat would escape it.
-  if (iat && *iat > now + leeway) {
+  // One second more than the leeway: iat is rounded to whole seconds by
+  // its issuer, so a token minted this very moment may read as "now + 1".
+  if (iat && *iat > now + leeway + 1) {
     why = "token issued in the future (iat)";
     return false;
   }

@@ -214,15 +214,21 @@ CAF_TEST(expiry and nbf honour the leeway) {
 // A user revocation covers the tokens issued (iat) before it; a token that
 // claims to be issued in the future would escape it.
 CAF_TEST(a future iat is refused beyond the leeway) {
+  // leeway (30 s) + 1 s for the issuer's rounding to whole seconds
   check_refused("iat beyond leeway",
-                make_token(hs256, payload(now + 600, ",\"iat\":" + std::to_string(now + 31))));
+                make_token(hs256, payload(now + 600, ",\"iat\":" + std::to_string(now + 32))));
   check_refused("iat far in the future",
                 make_token(hs256, payload(now + 600, ",\"iat\":9223372036854775807")));
   CAF_CHECK(verify_at(make_token(hs256, payload(now + 600, ",\"iat\":" +
-                                                              std::to_string(now + 30))))
+                                                              std::to_string(now + 31))))
                 .ok);
   CAF_CHECK(verify_at(make_token(hs256, payload(now + 600, ",\"iat\":" + std::to_string(now))))
                 .ok);
+  // With no leeway, a token minted this second by a clock a little ahead.
+  const auto next_second = make_token(hs256, payload(now + 600, ",\"iat\":" + std::to_string(now + 1)));
+  CAF_CHECK(verify_at(next_second, now, token_verifier(secret, 0)).ok);
+  const auto two_ahead = make_token(hs256, payload(now + 600, ",\"iat\":" + std::to_string(now + 2)));
+  CAF_CHECK(!verify_at(two_ahead, now, token_verifier(secret, 0)).ok);
   const auto past = verify_at(make_token(hs256, payload(now + 600, ",\"iat\":-9223372036854775807")));
   CAF_CHECK(past.ok);
   check_refused("iat a string", make_token(hs256, payload(now + 600, ",\"iat\":\"1\"")));
