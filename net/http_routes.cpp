@@ -67,7 +67,7 @@ void get_doc(server_context& ctx, const http_request& req, std::string doc,
   auto dir = ctx.directory;
   auto store = ctx.store;
   ctx.sys.spawn([=, req = req](caf::event_based_actor* self) {
-    auto unavailable = [=](caf::error&) {
+    auto unavailable = [=](const caf::error&) {
       reply(json_error(req, http::status::service_unavailable, "unavailable",
                        "the document cannot be read now"));
     };
@@ -79,8 +79,7 @@ void get_doc(server_context& ctx, const http_request& req, std::string doc,
               if (op.rev <= snap.rev)
                 continue;
               if (op.rev != snap.rev + 1 || !ot::apply(snap.text, op.op).empty()) {
-                caf::error err;
-                unavailable(err);
+                unavailable(caf::error{});  // the stored log contradicts itself
                 return;
               }
               snap.rev = op.rev;
