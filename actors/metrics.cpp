@@ -109,6 +109,9 @@ std::string metrics::render() const {
   gauge(out, "counter", "collab_input_pauses_total",
         "times a socket stopped reading because its unprocessed input was "
         "over max-input-bytes", input_pauses);
+  gauge(out, "counter", "collab_input_throttles_total",
+        "times a socket stopped reading a while because it was over "
+        "rate-limit-bytes", input_throttles);
   gauge(out, "counter", "collab_user_socket_refusals_total",
         "upgrades refused 429: the user had max-sockets-per-user sockets",
         user_socket_refusals);

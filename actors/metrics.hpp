@@ -63,6 +63,7 @@ struct metrics {
   std::atomic<uint64_t> accept_errors{0};    // accept() failed (EMFILE, ...)
   std::atomic<uint64_t> send_budget_closes{0};  // closed 1013: node send budget
   std::atomic<uint64_t> input_pauses{0};     // a socket stopped reading a while
+  std::atomic<uint64_t> input_throttles{0};  // ... because of its byte rate
   std::atomic<uint64_t> user_socket_refusals{0};  // upgrades refused 429
   std::array<std::atomic<uint64_t>, errc_count> errors{};
   latency_histogram ack_latency;     // frame received -> ack queued

@@ -112,7 +112,7 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
   opt("max-input-bytes", cfg.max_input_bytes, "COLLAB_MAX_INPUT_BYTES",
       "a socket's received, unprocessed bytes before it stops reading");
   opt("rate-limit-bytes", cfg.rate_limit_bytes, "COLLAB_RATE_LIMIT_BYTES",
-      "inbound bytes per second per connection");
+      "inbound bytes per second per socket (over it, the socket is read slower)");
   opt("rate-burst-bytes", cfg.rate_burst_bytes, "COLLAB_RATE_BURST_BYTES",
       "burst size of the per-connection byte rate limit");
   opt("max-docs-per-socket", cfg.max_docs_per_socket,

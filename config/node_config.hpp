@@ -55,7 +55,7 @@ struct node_config {
   uint64_t max_input_bytes = 4ull << 20;     // a socket's unprocessed input
                                              // before it stops reading
   double rate_limit_bytes = 4 << 20;         // inbound bytes per second per socket
-  double rate_burst_bytes = 8 << 20;
+  double rate_burst_bytes = 1 << 20;         // one largest frame
   uint64_t max_docs_per_socket = 100;        // joined at once (too_many)
   uint64_t max_sockets_per_user = 100;       // open sockets of one `sub` (429)
   uint64_t max_live_docs = 20000;            // document actors on this node

@@ -15,6 +15,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "net/codec.hpp"
+#include "net/token_bucket.hpp"
 
 namespace collab::net {
 namespace {
@@ -33,46 +34,6 @@ constexpr int64_t max_expiry_wait_ms = 3600 * 1000;
 // Connection actors constructed and not yet destroyed (closed ones
 // included until their memory is released): collab_connection_actors.
 std::atomic<int64_t> actors_in_memory{0};
-
-// Token buckets for messages and bytes, checked on the raw frame before it
-// is decoded: a frame passes when both have room. A frame larger than the
-// byte burst passes on a full bucket and leaves it in debt, so that every
-// frame under the frame limit gets through at the configured rate.
-class rate_limiter {
-public:
-  rate_limiter(double msgs_per_s, double msg_burst, double bytes_per_s,
-               double byte_burst)
-    : msgs_(msgs_per_s, msg_burst), bytes_(bytes_per_s, byte_burst) {
-    // nop
-  }
-  bool take(size_t frame_bytes) {
-    auto now = clock::now();
-    msgs_.refill(now);
-    bytes_.refill(now);
-    auto size = static_cast<double>(frame_bytes);
-    if (msgs_.tokens < 1.0 || bytes_.tokens < std::min(size, bytes_.burst))
-      return false;
-    msgs_.tokens -= 1.0;
-    bytes_.tokens -= size;
-    return true;
-  }
-
-private:
-  struct bucket {
-    bucket(double rate, double burst)
-      : rate(rate), burst(burst), tokens(burst), last(clock::now()) {
-      // nop
-    }
-    void refill(clock::time_point now) {
-      tokens = std::min(
-        burst, tokens + rate * std::chrono::duration<double>(now - last).count());
-      last = now;
-    }
-    double rate, burst, tokens;
-    clock::time_point last;
-  };
-  bucket msgs_, bytes_;
-};
 
 struct doc_link {
   enum class phase : uint8_t { resolving, joining, joined };
@@ -111,7 +72,7 @@ struct connection_state {
   caf::message_id expiry_request;      // its timeout's response id
   caf::response_promise expiry_timer;  // answering it retires the timer
   std::string client;         // empty until hello
-  rate_limiter limiter{1, 1, 1, 1};
+  token_bucket messages{1, 1};  // the message rate (bytes: ws_session)
   std::unordered_map<std::string, doc_link> docs;
   std::unordered_map<caf::actor_addr, std::string> doc_of;
   bool closing = false;
@@ -408,7 +369,7 @@ void on_frame(self_ptr self, std::string& text) {
   node_metrics().frames_in.fetch_add(1, std::memory_order_relaxed);
   ++st.messages_in;
   // Checked on the raw frame: a flood costs no decoding.
-  if (!st.limiter.take(text.size())) {
+  if (!st.messages.try_spend(1)) {
     refuse_rate_limited(self, text);
     return;
   }
@@ -520,8 +481,7 @@ caf::behavior connection(self_ptr self, server_context* ctx,
   st.session = std::move(session_id);
   st.claims = std::move(claims);
   auto& cfg = st.ctx->cfg;
-  st.limiter = rate_limiter(cfg.rate_limit, cfg.rate_burst, cfg.rate_limit_bytes,
-                            cfg.rate_burst_bytes);
+  st.messages = token_bucket(cfg.rate_limit, cfg.rate_burst);
   node_metrics().connections.fetch_add(1, std::memory_order_relaxed);
   self->attach_functor([] {
     node_metrics().connections.fetch_sub(1, std::memory_order_relaxed);

@@ -43,6 +43,8 @@ ws_session::ws_session(ws_stream&& stream, server_context& ctx)
     ws_(std::move(stream)),
     ctx_(ctx),
     session_id_(random_session_id()),
+    read_bytes_(ctx.cfg.rate_limit_bytes, ctx.cfg.rate_burst_bytes),
+    throttle_timer_(ws_.get_executor()),
     hard_close_timer_(ws_.get_executor()) {
   // nop
 }
@@ -92,7 +94,7 @@ void ws_session::on_accept(beast::error_code ec) {
   });
   ctx_.sessions.add(this, weak_from_this(), conn_, session_id_);
   spdlog::debug("session={} user={} event=open", session_id_, log_escape(claims_.sub));
-  do_read();
+  read_next();
 }
 
 void ws_session::do_read() {
@@ -118,11 +120,18 @@ void ws_session::on_read(beast::error_code ec, size_t) {
   }
   auto frame = beast::buffers_to_string(buffer_.data());
   clear_buffer();
+  read_bytes_.spend(static_cast<double>(frame.size()));
   if (!closing_) {
     unprocessed_ += frame.size();
     ctx_.sessions.input_received(frame.size());
     caf::anon_send(conn_, frame_atom_v, std::move(frame));
   }
+  read_next();
+}
+
+void ws_session::read_next() {
+  if (closed_)
+    return;
   if (input_full()) {
     // Paused first, checked again after: consumed() either sees the flag
     // and posts resume_read(), or its decrement is seen here.
@@ -132,6 +141,17 @@ void ws_session::on_read(beast::error_code ec, size_t) {
       return;
     }
     read_paused_ = false;
+  }
+  auto wait = read_bytes_.time_to_repay();
+  if (wait > wait.zero()) {
+    node_metrics().input_throttles.fetch_add(1, std::memory_order_relaxed);
+    throttle_timer_.expires_after(wait);
+    throttle_timer_.async_wait(
+      [self = shared_from_this()](beast::error_code ec) {
+        if (!ec)
+          self->read_next();
+      });
+    return;
   }
   do_read();
 }
@@ -164,7 +184,7 @@ void ws_session::resume_read() {
   if (!read_paused_ || input_full())
     return;
   read_paused_ = false;
-  do_read();
+  read_next();
 }
 
 // Counted at once, not when the strand gets to it: frames on their way to
@@ -317,6 +337,7 @@ void ws_session::on_closed() {
   if (closed_)
     return;
   closed_ = true;
+  throttle_timer_.cancel();
   user_slot_.release();
   if (conn_)
     caf::anon_send(conn_, closed_atom_v);

@@ -14,7 +14,11 @@
 // reports it consumed() once handled. While more than `max-input-bytes` (or,
 // with the node over its memory budget, any input at all) wait to be
 // handled, the session does not read: the peer's frames wait in the kernel
-// and in the peer, not in this process.
+// and in the peer, not in this process. The byte rate (`rate-limit-bytes`,
+// `rate-burst-bytes`) works the same way: a frame's bytes are taken from a
+// token bucket once it is read, and while the bucket is in debt the session
+// does not read. A sender over the rate is slowed by TCP, and its frames
+// cost this process nothing until it is their turn.
 //
 // Thread-safety: all members are touched only on the socket's strand, but
 // the atomics; send(), close(), drop() and consumed() post onto it and are
@@ -36,6 +40,7 @@
 #include "net/auth.hpp"
 #include "net/server_context.hpp"
 #include "net/session_sink.hpp"
+#include "net/token_bucket.hpp"
 #include "net/ws_stream.hpp"
 
 namespace collab::net {
@@ -65,6 +70,9 @@ public:
 
 private:
   void on_accept(beast::error_code ec);
+  // Reads the next frame unless the input is full or the byte rate is
+  // spent (then consumed() or the throttle timer calls it again).
+  void read_next();
   void do_read();
   void on_read(beast::error_code ec, size_t bytes);
   void clear_buffer();
@@ -103,6 +111,8 @@ private:
   std::atomic<size_t> queued_bytes_{0};
   std::atomic<uint64_t> unprocessed_{0};  // handed to conn_, not consumed
   std::atomic<bool> read_paused_{false};  // set on the strand only
+  token_bucket read_bytes_;  // the byte rate in
+  boost::asio::steady_timer throttle_timer_;
   session_registry::user_slot user_slot_;
   bool writing_ = false;
   bool front_uncounted_ = false;  // the frame being written was released
