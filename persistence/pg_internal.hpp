@@ -89,6 +89,12 @@ struct commit_job : reply_job<uint64_t> {
   uint64_t epoch = 0;
   std::vector<committed_op> ops;
   size_t weight() const override { return ops.empty() ? 1 : ops.size(); }
+  uint64_t bytes() const {
+    uint64_t sum = 0;
+    for (auto& o : ops)
+      sum += op_bytes(o.op);
+    return sum;
+  }
 };
 
 struct load_job : reply_job<doc_snapshot> {
@@ -187,6 +193,7 @@ struct engine {
   std::shared_ptr<pg_status> status;
   std::string conninfo;  // opts.url plus timeouts and keepalives
   queue writes;
+  queue large_writes;  // commits of at least opts.large_commit_bytes
   queue reads;
   std::atomic<bool> stopping{false};
   std::atomic<bool> schema_ready{false};
@@ -211,7 +218,7 @@ private:
 };
 
 // The threads' bodies; return once e.stopping is set and their work is done.
-void run_writer(engine& e);
+void run_writer(engine& e, queue& q, const char* name);
 void run_reader(engine& e, size_t index);
 
 // ---- one connection, owned by one thread

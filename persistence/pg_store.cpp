@@ -169,6 +169,7 @@ void engine::clear_actor() {
 void engine::request_stop() {
   stopping = true;
   writes.close();
+  large_writes.close();
   reads.close();
 }
 
@@ -198,13 +199,21 @@ struct store_state {
 
 using store_ptr = pg_store_actor::stateful_pointer<store_state>;
 
+template <class Job>
+bool large(const Job& j, const pg_store_options& opts) {
+  if constexpr (std::is_same_v<Job, commit_job>)
+    return opts.large_commit_bytes > 0 && j.bytes() >= opts.large_commit_bytes;
+  else
+    return false;
+}
+
 // Queues `j` or answers at once when the store is stopping or overloaded.
 template <class T, class Job>
 caf::typed_response_promise<T> submit(store_ptr self, std::shared_ptr<Job> j) {
   auto& e = *self->state.eng;
   j->promise = self->template make_response_promise<T>();
   bool write = j->kind == job_kind::commit;
-  auto& q = write ? e.writes : e.reads;
+  auto& q = !write ? e.reads : large(*j, e.opts) ? e.large_writes : e.writes;
   auto bound = write ? e.opts.max_queued_ops
                      : std::max<size_t>(1000, 1000 * e.opts.readers);
   if (!q.push(j, bound)) {
@@ -316,7 +325,10 @@ document_store_actor spawn_pg_store(caf::actor_system& sys,
   // The threads use the engine by reference: the registry (or
   // stop_pg_store) keeps it alive until they are joined.
   auto* raw = e.get();
-  e->threads.emplace_back([raw] { pg::run_writer(*raw); });
+  e->threads.emplace_back([raw] { pg::run_writer(*raw, raw->writes, "writer"); });
+  if (e->opts.large_commit_bytes > 0)
+    e->threads.emplace_back(
+      [raw] { pg::run_writer(*raw, raw->large_writes, "large-writer"); });
   for (size_t i = 0; i < e->opts.readers; ++i)
     e->threads.emplace_back([raw, i] { pg::run_reader(*raw, i); });
   document_store_actor result = a;

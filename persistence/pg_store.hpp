@@ -6,8 +6,12 @@
 // Shape:
 //
 //   document actors ──request──> store actor ──queue──> writer thread (1 conn)
+//                                    ^        ├─queue──> large-commit writer (1 conn)
 //                                    ^        └─queue──> reader threads (N conns)
 //                                    └──── anon_send(done, jobs) ────┘
+//
+// The two writers commit different documents (a document actor has one
+// commit in flight at a time), so they never wait for each other's locks.
 //
 // The store actor never touches libpqxx: it wraps each request in a job that
 // carries its response promise, queues it, and delivers the promise when a
@@ -104,6 +108,11 @@ struct pg_store_options {
   std::string application_name = "collab";
   size_t readers = 2;                  // reader threads (one connection each)
   size_t max_batch_ops = 8192;         // ops in one group-commit transaction
+  // A commit whose ops are this large (op_bytes, summed) goes to a writer
+  // of its own: a batch carrying a megabyte of ops takes tens of ms to
+  // commit, and the small commits of every other document must not wait
+  // behind it (DESIGN.md contract 6). 0: one writer for everything.
+  uint64_t large_commit_bytes = 64 * 1024;
   size_t max_queued_ops = 200000;      // refuse commits beyond (unavailable)
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds statement_timeout{5000};

@@ -154,7 +154,7 @@ struct outcome {
 
 class writer {
 public:
-  explicit writer(engine& e) : e_(e), l_(e, "writer") {}
+  writer(engine& e, queue& q, const char* name) : e_(e), q_(q), l_(e, name) {}
   void run();
 
 private:
@@ -181,6 +181,7 @@ private:
   void fail_queued(const std::string& why);
 
   engine& e_;
+  queue& q_;  // this writer's commits
   link l_;
   std::optional<doubt> doubt_;
 };
@@ -207,7 +208,7 @@ void writer::run() {
       // Not settled yet: fail what waits (never attempted), retry soon.
       auto wake = std::max(l_.next_attempt(),
                            clock::now() + std::chrono::milliseconds{100});
-      auto jobs = e_.writes.take(SIZE_MAX, wake);
+      auto jobs = q_.take(SIZE_MAX, wake);
       auto why = l_.connected() ? std::string{"settling an unknown COMMIT"}
                                 : l_.last_error();
       for (auto& j : jobs)
@@ -216,10 +217,10 @@ void writer::run() {
       continue;
     }
     auto wake = l_.connected() ? clock::time_point::max() : l_.next_attempt();
-    e_.writes.wait(wake);
+    q_.wait(wake);
     if (e_.opts.fault_hook && !e_.stopping)
       e_.opts.fault_hook(pg_fault::before_take);
-    auto jobs = e_.writes.take(e_.opts.max_batch_ops, clock::now());
+    auto jobs = q_.take(e_.opts.max_batch_ops, clock::now());
     if (jobs.empty()) {
       if (e_.stopping)
         return;
@@ -232,7 +233,7 @@ void writer::run() {
 }
 
 void writer::fail_queued(const std::string& why) {
-  auto jobs = e_.writes.take_all();
+  auto jobs = q_.take_all();
   for (auto& j : jobs)
     j->fail(unavailable(why));
   e_.finish(std::move(jobs));
@@ -644,8 +645,8 @@ bool writer::settle(doubt& d) {
 
 } // namespace
 
-void run_writer(engine& e) {
-  writer w{e};
+void run_writer(engine& e, queue& q, const char* name) {
+  writer w{e, q, name};
   w.run();
 }
 

@@ -9,6 +9,7 @@
 #include "persistence/pg_store.hpp"
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include <caf/test/dsl.hpp>
@@ -145,6 +146,43 @@ CAF_TEST(an unknown COMMIT outcome that did not commit is answered unavailable) 
   // Nothing was stored: the same revision commits now.
   auto again = append(doc, s.value.epoch, 0, 0, {"kept"});
   CAF_CHECK_EQUAL(test::describe(again.err), "ok");
+}
+
+// A batch carrying a large op takes long to commit (PostgreSQL parses and
+// writes every byte); the large writer takes it, so a small commit of
+// another document is not held up behind it. Held here for as long as the
+// test wants: with one writer the small commit would wait for it.
+CAF_TEST(a large commit does not hold up the small commits of other documents) {
+  auto o = opts;
+  o.large_commit_bytes = 1000;
+  start_with_hook(o);
+  auto big = test::random_id("large-");
+  auto small = test::random_id("small-");
+  auto sb = load(big);
+  auto ss = load(small);
+  CAF_REQUIRE(sb.ok() && ss.ok());
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<bool> held{false};
+  before_commit_action = [&held, released] {
+    held = true;
+    released.wait();
+  };
+  std::vector<test::commit_handle> pending;
+  pending.push_back(send_commit(
+    big, sb.value.epoch,
+    {test::make_op(big, 1, "c1", 1, test::insert_at(0, std::string(2000, 'x')))}));
+  for (int i = 0; i < 500 && !held; ++i)
+    std::this_thread::sleep_for(10ms);
+  CAF_REQUIRE(held);
+  auto c = append(small, ss.value.epoch, 0, 0, {"quick"});
+  CAF_CHECK_EQUAL(test::describe(c.err), "ok");
+  CAF_CHECK_EQUAL(c.value, 1u);
+  release.set_value();
+  auto r = collect(pending);
+  CAF_CHECK_EQUAL(test::describe(r[0].err), "ok");
+  CAF_CHECK_EQUAL(r[0].value, 1u);
+  CAF_CHECK_EQUAL(read_ops(big, 0, 10).value.size(), 1u);
 }
 
 CAF_TEST(an unreachable server fails requests fast) {
