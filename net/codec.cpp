@@ -347,38 +347,42 @@ thread_local scratch tls_scratch;
 constexpr size_t keep_buffer_bytes = 256 * 1024;
 constexpr size_t keep_keys = 4096;
 
-// Forwards SAX events to the DOM, refusing too deep nesting and duplicate
-// keys. Keys point into the in-situ buffer, so they stay valid until the end.
+// Forwards SAX events to the DOM, refusing too deep nesting, duplicate keys
+// and an op of too many components. Keys point into the in-situ buffer, so
+// they stay valid until the end.
 class guard_handler {
 public:
-  guard_handler(document& doc, scratch& s) : doc_(doc), s_(s) {
+  guard_handler(document& doc, scratch& s, size_t max_op_components)
+      : doc_(doc), s_(s), max_op_components_(max_op_components) {
     s_.keys.clear();
     s_.object_starts.clear();
   }
 
   const char* failure() const { return failure_; }
+  errc failure_code() const { return failure_code_; }
 
-  bool Null() { return doc_.Null(); }
-  bool Bool(bool b) { return doc_.Bool(b); }
-  bool Int(int i) { return doc_.Int(i); }
-  bool Uint(unsigned i) { return doc_.Uint(i); }
-  bool Int64(int64_t i) { return doc_.Int64(i); }
-  bool Uint64(uint64_t i) { return doc_.Uint64(i); }
-  bool Double(double d) { return doc_.Double(d); }
+  bool Null() { return element() && doc_.Null(); }
+  bool Bool(bool b) { return element() && doc_.Bool(b); }
+  bool Int(int i) { return element() && doc_.Int(i); }
+  bool Uint(unsigned i) { return element() && doc_.Uint(i); }
+  bool Int64(int64_t i) { return element() && doc_.Int64(i); }
+  bool Uint64(uint64_t i) { return element() && doc_.Uint64(i); }
+  bool Double(double d) { return element() && doc_.Double(d); }
   bool RawNumber(const char* s, rj::SizeType n, bool copy) {
-    return doc_.RawNumber(s, n, copy);
+    return element() && doc_.RawNumber(s, n, copy);
   }
   bool String(const char* s, rj::SizeType n, bool copy) {
-    return doc_.String(s, n, copy);
+    return element() && doc_.String(s, n, copy);
   }
 
   bool StartObject() {
-    if (!enter()) return false;
+    if (!element() || !enter()) return false;
     s_.object_starts.push_back(s_.keys.size());
     return doc_.StartObject();
   }
   bool Key(const char* s, rj::SizeType n, bool copy) {
     s_.keys.push_back({s, n});
+    if (depth_ == 1) top_key_is_op_ = std::string_view(s, n) == "op";
     return doc_.Key(s, n, copy);
   }
   bool EndObject(rj::SizeType members) {
@@ -394,15 +398,26 @@ public:
     return doc_.EndObject(members);
   }
   bool StartArray() {
-    if (!enter()) return false;
+    if (!element() || !enter()) return false;
+    if (depth_ == 2 && top_key_is_op_) in_op_ = true;  // the top-level "op"
     return doc_.StartArray();
   }
   bool EndArray(rj::SizeType elements) {
+    if (depth_ == 2) in_op_ = false;
     --depth_;
     return doc_.EndArray(elements);
   }
 
 private:
+  // A value starts: one more component when it is a direct child of "op".
+  bool element() {
+    if (!in_op_ || depth_ != 2 || ++op_components_ <= max_op_components_)
+      return true;
+    failure_ = "the op has more components than the limit";
+    failure_code_ = errc::too_large;
+    return false;
+  }
+
   bool enter() {
     if (++depth_ > max_depth) {
       failure_ = "JSON nested too deeply";
@@ -429,8 +444,13 @@ private:
 
   document& doc_;
   scratch& s_;
+  const size_t max_op_components_;
   int depth_ = 0;
+  bool top_key_is_op_ = false;  // the last key of the top-level object
+  bool in_op_ = false;          // inside the top-level "op" array
+  size_t op_components_ = 0;
   const char* failure_ = nullptr;
+  errc failure_code_ = errc::bad_request;
 };
 
 // The members a client frame may carry; unknown members are ignored so that
@@ -809,7 +829,7 @@ bool decode(std::string_view frame, client_message& out, decode_error& err,
 
   rj::InsituStringStream stream(s.frame.data());
   reader rd(&reader_stack_alloc, 256);
-  guard_handler guard(doc, s);
+  guard_handler guard(doc, s, limits.max_op_components);
   auto generate = [&](document& d) {
     (void)d;
     return !rd.Parse<parse_flags>(stream, guard).IsError();
@@ -820,7 +840,14 @@ bool decode(std::string_view frame, client_message& out, decode_error& err,
   if (rd.HasParseError()) {
     err.code = errc::bad_request;
     if (guard.failure() != nullptr) {
+      err.code = guard.failure_code();
       err.message = guard.failure();
+      if (err.code == errc::too_large) {
+        err.message += " of " + std::to_string(limits.max_op_components);
+        auto head = peek_head(frame);
+        err.doc = std::move(head.doc);
+        err.seq = head.seq;
+      }
     } else {
       err.message = std::string("not valid JSON: ") +
                     rj::GetParseError_En(rd.GetParseErrorCode()) + " (at byte " +

@@ -40,13 +40,18 @@ struct decode_error {
 // Limits the decoder enforces (besides the frame limit, which the socket does).
 struct decode_limits {
   size_t max_presence_bytes = 4096;
+  // Components of an op: counted while the frame is parsed, so that a
+  // frame of a million components is refused after the first few
+  // thousand, not after building them all (too_large).
+  size_t max_op_components = 20000;
 };
 
 // Decodes one text frame. Returns false and fills `err` on any problem:
 // bad_request (not JSON, unknown type, missing or mistyped field, bad id),
 // bad_op (the op is malformed or not normalized, or its text holds U+0000:
 // documents never hold NUL, which PostgreSQL's jsonb cannot store),
-// too_large (presence data over the limit). Presence data may hold U+0000:
+// too_large (presence data over the limit, an op of more components than the
+// limit: then `doc` and `seq` as peek_head finds them). Presence data may hold U+0000:
 // it is forwarded, never stored.
 bool decode(std::string_view frame, client_message& out, decode_error& err,
             const decode_limits& limits = {});

@@ -375,7 +375,9 @@ void on_frame(self_ptr self, std::string& text) {
   }
   client_message m;
   decode_error err;
-  if (!decode(text, m, err)) {
+  decode_limits limits;
+  limits.max_op_components = st.ctx->cfg.max_op_components;
+  if (!decode(text, m, err, limits)) {
     send_error(self, err.code, err.message, err.doc, err.seq);
     return;
   }

@@ -29,11 +29,14 @@ test('one op is bounded by its components and its transform work', async () => {
     await a.join(doc);
     await b.join(doc);
     await a.opAck(doc, 0, 1, ['abcdefghijklmnopqrstuvwxyz']);
-    // 42 components: too_large, nothing applied.
+    // 42 components: too_large (refused while the frame is parsed), nothing
+    // applied.
     let e = await b.op(doc, 1, 1, comb(21));
     assert.equal(e.type, 'error');
     assert.equal(e.code, 'too_large');
-    assert.match(e.message, /42 components/);
+    assert.match(e.message, /more components than the limit of 40/);
+    assert.equal(e.doc, doc);
+    assert.equal(e.seq, 1);
     // 20 ops committed meanwhile; 40 components based on revision 1 are
     // too far behind for their size: 20 x (1 + 40) > 400.
     for (let seq = 2; seq <= 21; ++seq)

@@ -367,6 +367,38 @@ CAF_TEST(presence data over the limit is too_large) {
                   "ok");
 }
 
+CAF_TEST(an op of more components than the limit is refused while it is parsed) {
+  decode_limits small;
+  small.max_op_components = 4;
+  auto op_of = [](int n) {
+    std::string op = "[";
+    for (int i = 0; i < n; ++i) op += (i % 2 == 0) ? "1," : "\"a\",";
+    op.back() = ']';
+    return op;
+  };
+  auto frame = [&](int n) {
+    return R"({"type":"op","doc":"d","rev":0,"seq":7,"op":)" + op_of(n) + "}";
+  };
+  // Exactly at the limit: the op decodes (nested values do not count).
+  auto r = dec(R"({"type":"op","doc":"d","rev":0,"seq":7,"op":[1,{"d":"xy"},1,"a"]})", small);
+  CAF_CHECK_EQUAL(code_of(r), "ok");
+  CAF_CHECK_EQUAL(code_of(dec(frame(4), small)), "ok");
+  r = dec(frame(5), small);
+  CAF_CHECK_EQUAL(code_of(r), "too_large");
+  CAF_CHECK_EQUAL(r.err.doc, "d");
+  CAF_REQUIRE(r.err.seq.has_value());
+  CAF_CHECK_EQUAL(*r.err.seq, 7u);
+  // Only the top-level op counts: a long array elsewhere is not an op.
+  CAF_CHECK_EQUAL(code_of(dec(R"({"type":"presence","doc":"d","data":{"op":[1,2,3,4,5,6]}})",
+                              small)),
+                  "ok");
+  // Far over the limit: refused long before the end of the frame, which is
+  // not even valid JSON there.
+  auto huge = R"({"type":"op","doc":"d","rev":0,"seq":1,"op":)" + op_of(100000);
+  huge.back() = ',';  // unterminated
+  CAF_CHECK_EQUAL(code_of(dec(huge, small)), "too_large");
+}
+
 CAF_TEST(duplicate keys are refused at every depth and size) {
   // A large object goes through the sorting path of the duplicate check.
   std::string obj = "{";
