@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -28,6 +32,19 @@ bool per_connection(boost::beast::error_code ec) {
 }
 
 } // namespace
+
+void grow_fd_table() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 2)
+    return;
+  auto highest = static_cast<int>(std::min<rlim_t>(rl.rlim_cur, 1 << 20) - 1);
+  int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  if (fd != highest && ::dup2(fd, highest) == highest)
+    ::close(highest);
+  ::close(fd);
+}
 
 listener::listener(boost::asio::io_context& ioc,
                    boost::asio::ip::tcp::endpoint ep, server_context& ctx,

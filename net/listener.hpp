@@ -28,6 +28,15 @@
 
 namespace collab::net {
 
+// Grows the process's descriptor table to its RLIMIT_NOFILE at once. The
+// kernel doubles the table as descriptors are opened, and in a process with
+// several threads each doubling waits for an RCU grace period inside
+// accept(): a burst of a few thousand connections stalled the I/O thread,
+// and every socket on it, for tens of milliseconds. Call it first in main,
+// while the process has one thread. Costs 8 bytes per descriptor of the
+// limit (capped at 1,048,576 descriptors).
+void grow_fd_table();
+
 class listener : public std::enable_shared_from_this<listener> {
 public:
   // Binds and listens; throws boost::system::system_error when it cannot.

@@ -40,6 +40,10 @@ bool run_until(asio::io_context& ioc, const std::function<bool()>& done,
 }
 
 void run_until_stopped(asio::io_context& ioc, const abuse_env& env) {
+  // An io_context without work returns from run_for at once: without the
+  // guard, an abuse that only holds sockets (fds) spun on a core of the
+  // machine the node shares, and the honest clients paid for it.
+  auto work = asio::make_work_guard(ioc);
   while (!env.stopping()) {
     if (ioc.stopped())
       ioc.restart();

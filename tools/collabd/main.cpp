@@ -135,6 +135,7 @@ void setup_logging(const collab::node_config& cfg) {
 } // namespace
 
 int main(int argc, char** argv) {
+  collab::net::grow_fd_table();  // first: while the process has one thread
   collab::node_config cfg;
   if (auto rc = collab::parse_node_config(argc, argv, cfg); rc >= 0)
     return rc;
