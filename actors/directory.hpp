@@ -19,6 +19,7 @@
 #include <caf/error.hpp>
 
 #include "actors/document_actor.hpp"
+#include "actors/messages.hpp"
 #include "persistence/document_store.hpp"
 
 namespace collab {

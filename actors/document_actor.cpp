@@ -9,7 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/document_state.hpp"
-#include "actors/log_escape.hpp"
+#include "actors/core/log_escape.hpp"
 #include "actors/metrics.hpp"
 #include "persistence/store_error.hpp"
 
@@ -646,7 +646,7 @@ caf::behavior running(self_ptr self) {
     },
     [=](inspect_atom) { return status_of(self); },
     [=](inspect_atom, uint64_t recent) { return detail_of(self, recent); },
-    [=](save_snapshot_atom) { return snapshot_now(self); },
+    [=](snapshot_now_atom) { return snapshot_now(self); },
     [=](evict_atom) -> uint64_t {
       // Passivate now: like a hand-off, pending commits finish first, and a
       // snapshot shortens the next activation. Subscribers resolve again.

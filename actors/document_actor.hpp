@@ -42,6 +42,7 @@
 #include <caf/duration.hpp>
 
 #include "actors/memory_budget.hpp"
+#include "actors/messages.hpp"
 #include "persistence/document_store.hpp"
 #include "persistence/redis_op_log.hpp"
 

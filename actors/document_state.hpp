@@ -19,7 +19,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/document_actor.hpp"
-#include "actors/errors.hpp"
+#include "actors/core/errc.hpp"
 #include "actors/messages.hpp"
 #include "actors/op_history.hpp"
 #include "actors/rate_meter.hpp"

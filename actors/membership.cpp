@@ -10,7 +10,7 @@
 #include <caf/io/middleman_actor.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/log_escape.hpp"
+#include "actors/core/log_escape.hpp"
 #include "actors/metrics.hpp"
 
 namespace collab {

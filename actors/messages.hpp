@@ -19,18 +19,17 @@
 #include <caf/meta/type_name.hpp>
 #include <caf/type_id.hpp>
 
-#include "actors/errors.hpp"
+#include "actors/core/committed_op.hpp"
+#include "actors/core/doc_snapshot.hpp"
+#include "actors/core/errc.hpp"
+#include "actors/core/inspect_helpers.hpp"
+#include "actors/core/revocation.hpp"
 #include "actors/ot/rope.hpp"
 #include "actors/ot/text_unicode.hpp"
 
 CAF_ADD_ATOM(collab, collab, resolve_atom, "resolve")
-CAF_ADD_ATOM(collab, collab, load_atom, "load")
-CAF_ADD_ATOM(collab, collab, commit_atom, "commit")
-CAF_ADD_ATOM(collab, collab, read_ops_atom, "readops")
-CAF_ADD_ATOM(collab, collab, find_seq_atom, "findseq")
-CAF_ADD_ATOM(collab, collab, peek_atom, "peek")
 CAF_ADD_ATOM(collab, collab, snapshot_atom, "snapshot")
-CAF_ADD_ATOM(collab, collab, save_snapshot_atom, "savesnap")
+CAF_ADD_ATOM(collab, collab, snapshot_now_atom, "snapnow")
 CAF_ADD_ATOM(collab, collab, release_atom, "release")
 CAF_ADD_ATOM(collab, collab, idle_atom, "idle")
 CAF_ADD_ATOM(collab, collab, quiet_atom, "quiet")
@@ -60,15 +59,6 @@ namespace collab {
 
 // ---- the op log record
 
-// One committed op: revision `rev` of `doc`, made by (client, seq).
-struct committed_op {
-  std::string doc;
-  uint64_t rev = 0;
-  std::string client;
-  uint64_t seq = 0;
-  std::string user;
-  ot::op op;
-};
 
 // A value shared by every receiver together with its wire frame: the frame
 // is encoded once, by the first connection actor that needs it, and then
@@ -179,18 +169,6 @@ struct error_event {
 
 // ---- document <-> store
 
-// What a document actor starts from.
-struct doc_snapshot {
-  uint64_t epoch = 0;         // fence epoch the loading owner commits with
-  uint64_t rev = 0;           // the head revision
-  ot::rope text;              // the text at `rev`
-  uint64_t snapshot_rev = 0;  // the latest stored snapshot
-  uint64_t oldest_rev = 0;    // ops (oldest_rev, rev] are in the op log
-  std::vector<committed_op> tail;     // the last ops up to `rev`, oldest first
-  std::vector<committed_op> clients;  // per client its last op (exactly-once);
-                                      // `op` may be left empty; `user` owns
-                                      // the client id (empty: unknown)
-};
 
 // ---- cluster membership
 
@@ -281,66 +259,7 @@ struct conn_status {
   int64_t connected_ms = 0;
 };
 
-// A revoked token (jti) or user (sub: tokens issued before `at`).
-struct revocation {
-  std::string jti;
-  std::string sub;
-  int64_t at = 0;             // seconds since the epoch
-};
-
 // ---- inspect
-
-namespace detail {
-template <class Inspector>
-typename Inspector::result_type inspect_rope(Inspector& f, ot::rope& r) {
-  if constexpr (Inspector::reads_state) {
-    auto s = r.to_string();
-    return f(s);
-  } else {
-    std::string s;
-    auto res = f(s);
-    r = ot::rope{s};
-    return res;
-  }
-}
-
-// Enums cross nodes as their underlying integer.
-template <class Inspector, class Enum, class... Ts>
-typename Inspector::result_type inspect_with_enum(Inspector& f, Enum& e,
-                                                  const char* name, Ts&... xs) {
-  auto raw = static_cast<std::underlying_type_t<Enum>>(e);
-  if constexpr (Inspector::reads_state) {
-    return f(caf::meta::type_name(name), raw, xs...);
-  } else {
-    auto res = f(caf::meta::type_name(name), raw, xs...);
-    e = static_cast<Enum>(raw);
-    return res;
-  }
-}
-
-} // namespace detail
-
-} // namespace collab
-
-namespace collab::ot {
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, component& x) {
-  return collab::detail::inspect_with_enum(f, x.k, "ot_component", x.n,
-                                           x.text, x.has_text);
-}
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, rope& x) {
-  return collab::detail::inspect_rope(f, x);
-}
-} // namespace collab::ot
-
-namespace collab {
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, committed_op& x) {
-  return f(caf::meta::type_name("committed_op"), x.doc, x.rev, x.client,
-           x.seq, x.user, x.op);
-}
 
 namespace detail {
 // A shared value crosses nodes as its value; the frame is encoded again there.
@@ -413,11 +332,6 @@ typename Inspector::result_type inspect(Inspector& f, error_event& x) {
   return detail::inspect_with_enum(f, x.code, "error_event", x.doc, x.message,
                                    x.has_seq, x.seq);
 }
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, doc_snapshot& x) {
-  return f(caf::meta::type_name("doc_snapshot"), x.epoch, x.rev, x.text,
-           x.snapshot_rev, x.oldest_rev, x.tail, x.clients);
-}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_info& x) {
@@ -460,11 +374,6 @@ typename Inspector::result_type inspect(Inspector& f, conn_status& x) {
            x.client, x.remote, x.docs, x.send_queue_bytes, x.messages_in,
            x.messages_out, x.connected_ms);
 }
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, revocation& x) {
-  return f(caf::meta::type_name("revocation"), x.jti, x.sub, x.at);
-}
-
 // Registers every type above under the same names on every node.
 void register_message_types(caf::actor_system_config& cfg);
 

@@ -9,7 +9,7 @@
 #include <initializer_list>
 #include <string>
 
-#include "actors/errors.hpp"
+#include "actors/core/errc.hpp"
 
 namespace collab {
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "actors/gather.hpp"
+#include "persistence/redis_admin.hpp"
 #include "actors/membership.hpp"
 #include "actors/metrics.hpp"
 #include "actors/rate_meter.hpp"
@@ -92,12 +93,12 @@ caf::behavior node_agent(self_ptr self, node_agent_options opts) {
   self->state.last_ops = node_metrics().ops_committed.load();
   self->send(self, retry_atom_v);
   if (self->state.opts.redis_admin)
-    self->send(self, list_atom_v);
+    self->send(self, revocations_atom_v);
   return {
-    [=](list_atom) {
+    [=](revocations_atom) {
       // Revocations made elsewhere (or before this node started).
       auto& opts = self->state.opts;
-      self->request(opts.redis_admin, revocation_poll, list_atom_v)
+      self->request(opts.redis_admin, revocation_poll, revocations_atom_v)
         .then(
           [=](const std::vector<revocation>& list) {
             bool fresh = false;
@@ -107,7 +108,7 @@ caf::behavior node_agent(self_ptr self, node_agent_options opts) {
               cut_off_revoked(self);
           },
           [](caf::error&) {});
-      self->delayed_send(self, revocation_poll, list_atom_v);
+      self->delayed_send(self, revocation_poll, revocations_atom_v);
     },
     [=](retry_atom) {
       // Node ops/s: the committed-ops counter sampled once a second.
@@ -146,8 +147,8 @@ caf::behavior node_agent(self_ptr self, node_agent_options opts) {
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
-    [=](save_snapshot_atom, const std::string& doc) {
-      return ask_document<uint64_t>(self, doc, save_snapshot_atom_v);
+    [=](snapshot_now_atom, const std::string& doc) {
+      return ask_document<uint64_t>(self, doc, snapshot_now_atom_v);
     },
     [=](evict_atom, const std::string& doc) {
       return ask_document<uint64_t>(self, doc, evict_atom_v);

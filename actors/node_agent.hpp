@@ -8,7 +8,7 @@
 //   (inspect_atom, doc, uint64_t recent) -> doc_detail   (error: not live here)
 //   (conns_atom)                         -> std::vector<conn_status>
 //   (lookup_atom, doc)                   -> bool   (live here)
-//   (save_snapshot_atom, doc)            -> uint64_t snapshot_rev
+//   (snapshot_now_atom, doc)             -> uint64_t snapshot_rev
 //   (evict_atom, doc)                    -> uint64_t rev
 //   (pin_atom, doc, node)                -> bool   (this node's directory)
 //   (resolve_local_atom, doc)            -> caf::actor (activates here)

@@ -13,7 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/gather.hpp"
-#include "actors/log_escape.hpp"
+#include "actors/core/log_escape.hpp"
 #include "actors/messages.hpp"
 #include "actors/ot/op_json.hpp"
 #include "net/codec.hpp"
@@ -519,7 +519,7 @@ void snapshot_doc(server_context& ctx, const http_request& req,
     self->request(dir, ask_timeout, resolve_atom_v, doc)
       .then(
         [=](caf::actor actor) {
-          self->request(actor, ask_timeout, save_snapshot_atom_v)
+          self->request(actor, ask_timeout, snapshot_now_atom_v)
             .then(
               [=](uint64_t rev) {
                 self->request(actor, ask_timeout, inspect_atom_v)
@@ -719,7 +719,7 @@ void post_revocation(server_context& ctx, const http_request& req,
       broadcast(false);
       return;
     }
-    self->request(redis, ask_timeout, revoke_atom_v, r)
+    self->request(redis, ask_timeout, save_revocation_atom_v, r)
       .then([=](bool) { broadcast(true); },
             [=](caf::error&) { broadcast(false); });
   });

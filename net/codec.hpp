@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "actors/errors.hpp"
+#include "actors/core/errc.hpp"
 #include "actors/ot/rope.hpp"
 #include "actors/ot/text_unicode.hpp"
 

@@ -7,7 +7,7 @@
 #include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/log_escape.hpp"
+#include "actors/core/log_escape.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "net/connection_actor.hpp"

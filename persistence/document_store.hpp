@@ -35,11 +35,22 @@
 #include <vector>
 
 #include <caf/actor_system.hpp>
+#include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
 
-#include "actors/messages.hpp"
+#include "actors/core/committed_op.hpp"
+#include "actors/core/doc_snapshot.hpp"
+#include "actors/ot/rope.hpp"
 #include "persistence/store_error.hpp"
 #include "persistence/store_limits.hpp"
+
+// The store protocol's atoms (one meaning each).
+CAF_ADD_ATOM(collab, collab, load_atom, "load")
+CAF_ADD_ATOM(collab, collab, commit_atom, "commit")
+CAF_ADD_ATOM(collab, collab, read_ops_atom, "readops")
+CAF_ADD_ATOM(collab, collab, find_seq_atom, "findseq")
+CAF_ADD_ATOM(collab, collab, peek_atom, "peek")
+CAF_ADD_ATOM(collab, collab, save_snapshot_atom, "savesnap")
 
 namespace collab {
 

@@ -27,7 +27,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "actors/log_escape.hpp"
+#include "actors/core/log_escape.hpp"
 
 namespace collab::pg {
 

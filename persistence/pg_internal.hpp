@@ -34,7 +34,7 @@
 #include <pqxx/result>
 #include <pqxx/row>
 
-#include "actors/messages.hpp"
+#include "actors/core/committed_op.hpp"
 #include "persistence/pg_store.hpp"
 
 namespace collab::pg {

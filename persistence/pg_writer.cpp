@@ -49,7 +49,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "actors/log_escape.hpp"
+#include "actors/core/log_escape.hpp"
 #include "actors/ot/op_json.hpp"
 
 namespace collab::pg {

@@ -66,7 +66,7 @@ caf::behavior redis_admin(self_ptr self, redis_endpoint ep,
       out.last_id = entry_id(replies[2].get());
       return out;
     },
-    [=](revoke_atom, const revocation& r) -> caf::result<bool> {
+    [=](save_revocation_atom, const revocation& r) -> caf::result<bool> {
       auto field = r.jti.empty() ? "sub:" + r.sub : "jti:" + r.jti;
       std::vector<redis_reply> replies;
       if (auto err = run(self,
@@ -75,7 +75,7 @@ caf::behavior redis_admin(self_ptr self, redis_endpoint ep,
         return err;
       return true;
     },
-    [=](list_atom) -> caf::result<std::vector<revocation>> {
+    [=](revocations_atom) -> caf::result<std::vector<revocation>> {
       std::vector<redis_reply> replies;
       if (auto err = run(self, {{"HGETALL", revocations_key}}, replies))
         return err;

@@ -3,8 +3,8 @@
 // later, or one that missed the cluster-wide broadcast, learns it).
 //
 //   (stream_info_atom, doc)   -> stream_info       XLEN + first/last entry id
-//   (revoke_atom, revocation) -> bool              HSET collab:revocations
-//   (list_atom)               -> std::vector<revocation>   HGETALL
+//   (save_revocation_atom, revocation) -> bool     HSET collab:revocations
+//   (revocations_atom)        -> std::vector<revocation>   HGETALL
 //
 // Errors: redis_errc::unavailable when Redis does not answer.
 //
@@ -17,11 +17,15 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/type_id.hpp>
 
-#include "actors/messages.hpp"
+#include "actors/core/revocation.hpp"
 #include "persistence/redis_options.hpp"
 
 CAF_ADD_ATOM(collab, collab, stream_info_atom, "strinfo")
+CAF_ADD_ATOM(collab, collab, save_revocation_atom, "revsave")
+CAF_ADD_ATOM(collab, collab, revocations_atom, "revlist")
 
 namespace collab {
 

@@ -5,7 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "actors/log_escape.hpp"
+#include "actors/core/log_escape.hpp"
 #include "persistence/redis_errors.hpp"
 #include "persistence/redis_stream_codec.hpp"
 

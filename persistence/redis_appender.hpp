@@ -38,7 +38,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "actors/messages.hpp"
+#include "actors/core/committed_op.hpp"
 #include "persistence/redis_connection.hpp"
 #include "persistence/redis_health.hpp"
 #include "persistence/redis_options.hpp"

@@ -39,7 +39,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/typed_actor.hpp>
 
-#include "actors/messages.hpp"
+#include "actors/core/committed_op.hpp"
 #include "persistence/redis_errors.hpp"
 #include "persistence/redis_health.hpp"
 #include "persistence/redis_options.hpp"

@@ -30,7 +30,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "actors/messages.hpp"
+#include "actors/core/committed_op.hpp"
 #include "persistence/redis_connection.hpp"
 
 namespace collab {

@@ -152,7 +152,7 @@ CAF_TEST(a document not live here is not found and not activated) {
 
 CAF_TEST(snapshot on request stores the current revision) {
   edit("a", "s1", 4);
-  CAF_CHECK_EQUAL(ask<uint64_t>(agent, save_snapshot_atom_v, std::string{"a"}),
+  CAF_CHECK_EQUAL(ask<uint64_t>(agent, snapshot_now_atom_v, std::string{"a"}),
                   4u);
   auto docs = ask<std::vector<doc_status>>(agent, docs_atom_v);
   CAF_REQUIRE_EQUAL(docs.size(), 1u);

@@ -1,10 +1,10 @@
-// Unit tests of actors/log_escape.hpp: user-controlled strings in log lines
+// Unit tests of actors/core/log_escape.hpp: user-controlled strings in log lines
 // cannot start a new line or break out of a quoted field; clean text is
 // written as it is.
 #define CAF_SUITE actors.log_escape
 #include <caf/test/unit_test.hpp>
 
-#include "actors/log_escape.hpp"
+#include "actors/core/log_escape.hpp"
 
 #include <random>
 #include <string>

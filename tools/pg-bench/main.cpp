@@ -23,7 +23,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/messages.hpp"
+#include "actors/core/committed_op.hpp"
 #include "persistence/pg_store.hpp"
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::chrono::steady_clock::time_point)

@@ -1,0 +1,2 @@
+// Must not compile: the actors are below the network layer.
+#include "net/codec.hpp"

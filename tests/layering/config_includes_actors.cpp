@@ -1,0 +1,2 @@
+// Must not compile: the configuration uses nothing of ours.
+#include "actors/core/errc.hpp"

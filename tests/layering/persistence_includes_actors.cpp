@@ -1,0 +1,2 @@
+// Must not compile: persistence is below the actors.
+#include "actors/messages.hpp"

@@ -1,0 +1,3 @@
+// Must compile: persistence may use the bottom layer.
+#include "actors/core/committed_op.hpp"
+#include "persistence/document_store.hpp"
