@@ -103,7 +103,8 @@ struct node_config {
 
 // Parses argv, the environment and an optional config file into `cfg`.
 // Returns -1 when the node should start, else the process exit code (0 after
-// --help, 2 on a bad option, with the message already printed).
+// --help; CLI11's non-zero code for a bad option, with the message already
+// printed). validate_node_config (node_config_validate.hpp) checks the rest.
 int parse_node_config(int argc, char** argv, node_config& cfg);
 
 } // namespace collab
