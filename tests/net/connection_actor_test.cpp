@@ -61,8 +61,11 @@ struct fixture : test_coordinator_fixture<test_config> {
   // Ends what the test left running: CAF 0.17 hangs at shutdown when a
   // pending timer holds the last reference to a live actor.
   ~fixture() {
-    if (conn)
+    // Killed too, in case closed did not end it: it must not outlive ctx.
+    if (conn) {
       self->send(conn, closed_atom_v);
+      self->send_exit(conn, exit_reason::kill);
+    }
     for (auto& d : docs)
       self->send_exit(d, exit_reason::user_shutdown);
     self->send_exit(dir, exit_reason::user_shutdown);
@@ -421,8 +424,10 @@ CAF_TEST(leave tells the document and stops watching it) {
   frame(R"({"type":"leave","doc":"d1"})");
   CAF_CHECK_EQUAL(last_log(d), "leave session=s1");
   CAF_CHECK_EQUAL(sink->last(), encode_left("d1"));
-  // Its end is no concern of this session any more: no resolve.
+  // Its end is no concern of this session any more: not even watched.
   self->send(d, release_atom_v);
+  expect((release_atom), from(self).to(d));
+  disallow((down_msg), from(d).to(conn));
   sched.run();
   CAF_CHECK_EQUAL(directory().asked.size(), 1u);
   frame(R"({"type":"leave","doc":"d1"})");
