@@ -33,9 +33,10 @@ std::vector<std::string> validate_node_config(const node_config& cfg) {
   if (tls_parts != 0 && tls_parts != 3)
     errors.emplace_back("mutual TLS between nodes needs "
                         "COLLAB_CLUSTER_TLS_CERT, _KEY and _CA together");
-  // Every cluster connection must prove itself before BASP sees a byte.
+  // Every cluster connection must prove itself before BASP sees a byte
+  // (a partial TLS setting is reported above, not twice).
   bool clustered = cfg.cluster_port != 0;
-  if (clustered && tls_parts != 3 && cfg.cluster_key.empty() && !cfg.dev)
+  if (clustered && tls_parts == 0 && cfg.cluster_key.empty() && !cfg.dev)
     errors.emplace_back("a cluster port needs COLLAB_CLUSTER_KEY (or mutual "
                         "TLS: COLLAB_CLUSTER_TLS_CERT, _KEY and _CA) outside "
                         "development mode (--dev)");

@@ -213,9 +213,11 @@ CAF_TEST(an admin port needs a token outside development mode) {
 
 CAF_TEST(cluster TLS needs all three files) {
   auto cfg = valid();
+  cfg.cluster_port = 7070;
   cfg.cluster_tls_cert = "node.pem";
   cfg.cluster_tls_key = "node.key";
   auto errors = validate_node_config(cfg);
+  // One message: not also "needs a key" for the same mistake.
   CAF_REQUIRE_EQUAL(errors.size(), 1u);
   CAF_CHECK(has_error(errors, "COLLAB_CLUSTER_TLS_CERT, _KEY and _CA"));
   cfg.cluster_tls_ca = "ca.pem";
