@@ -44,7 +44,7 @@ struct node_config {
   double rate_burst = 1000;
   uint64_t send_queue_bytes = 16ull << 20;
 
-  // Isolation (DESIGN.md contract 6): what one client, socket, user or
+  // Isolation (docs/DESIGN.md contract 6): what one client, socket, user or
   // document may cost the node. Over a bound: a clear error for the one who
   // went over, never someone else's data or time.
   uint64_t max_op_components = 20000;        // components of one op (too_large)

@@ -278,7 +278,7 @@ int main(int argc, char** argv) {
   doc_opts.history_window = cfg.history_window;
   doc_opts.max_doc_bytes = cfg.max_doc_bytes;
   doc_opts.idle_timeout = std::chrono::milliseconds(cfg.doc_idle_ms);
-  // Isolation (DESIGN.md, contract 6): the work of one op, the history's
+  // Isolation (docs/DESIGN.md, contract 6): the work of one op, the history's
   // bytes (charged to the node's memory budget, shared with the sessions),
   // presence per tick, resume pages.
   doc_opts.max_op_components = cfg.max_op_components;
