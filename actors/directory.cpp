@@ -1,6 +1,5 @@
 #include "actors/directory.hpp"
 
-#include <algorithm>
 #include <unordered_map>
 
 #include <caf/all.hpp>
@@ -78,13 +77,7 @@ caf::result<caf::message> resolve_here(self_ptr self, const std::string& doc,
 // The node that owns `doc` now; ours when nobody else is known.
 std::string owner_of(self_ptr self, const std::string& doc) {
   auto& st = self->state;
-  if (st.owners.empty())
-    return st.opts.node;
-  if (auto pin = st.pins.find(doc); pin != st.pins.end())
-    if (std::find(st.owners.begin(), st.owners.end(), pin->second)
-        != st.owners.end())
-      return pin->second;
-  return rendezvous_owner(st.owners, doc);
+  return document_owner(st.owners, st.pins, doc, st.opts.node);
 }
 
 // After a change of members: local documents now owned elsewhere are
@@ -170,12 +163,10 @@ caf::behavior directory(self_ptr self, document_store_actor store,
         self->delayed_send(self, placement_check, retry_atom_v);
       }
       auto known = std::move(st.directory_of);
-      st.owners.clear();
+      st.owners = placement_owners(members);
       st.directory_of.clear();
       for (auto& m : members) {
         st.directory_of[m.node] = m.directory;
-        if (m.state == member_state::up)
-          st.owners.push_back(m.node);
         if (m.node != st.opts.node && known.count(m.node) == 0
             && !st.pins.empty())
           self->send(m.directory, pin_atom_v, pin_list(self));

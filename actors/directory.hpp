@@ -3,7 +3,7 @@
 // passivates (or dies) is forgotten when its down message arrives, so the
 // next resolve activates a fresh one from the store. The cluster issue puts
 // placement behind this same `resolve` request. At most `max_live_docs`
-// document actors live on a node (DESIGN.md, contract 6): a resolve that
+// document actors live on a node (docs/DESIGN.md, contract 6): a resolve that
 // would activate one more fails with directory_errc::full, and the live
 // ones go on serving.
 //

@@ -48,7 +48,7 @@ void emit_error(self_ptr self, const caf::actor& to, errc code,
 void send_error(self_ptr self, const caf::actor& to, errc code,
                 std::string message, const uint64_t* seq) {
   if (code == errc::internal) {
-    // PROTOCOL.md: a bug, logged with a correlation id the message carries.
+    // docs/PROTOCOL.md: a bug, logged with a correlation id the message carries.
     auto id = new_correlation_id();
     spdlog::error("doc={} event=internal_error correlation={} message=\"{}\"",
                   self->state.doc, id, log_escape(message));
@@ -202,7 +202,7 @@ void fail_queued(self_ptr self) {
                  "storage cannot commit now; retry with the same seq");
 }
 
-// The store refused the data of the in-flight batch (DESIGN.md, contract
+// The store refused the data of the in-flight batch (docs/DESIGN.md, contract
 // 6): retrying it would fail again. Which op it refused is unknown when the
 // batch has several, so they are committed again one at a time; the op it
 // refuses alone is answered `internal` (the ops after it were transformed
@@ -240,7 +240,7 @@ void on_commit_failed(self_ptr self, const caf::error& err) {
     // Another owner took the document (a move, or a split view of the
     // members): stop without answering. The senders' connections see us go
     // down, resolve the new owner and resubmit with the same seq, so their
-    // clients see a late ack, not an error (DESIGN.md, contract 2).
+    // clients see a late ack, not an error (docs/DESIGN.md, contract 2).
     spdlog::warn("doc={} event=fenced epoch={} pending={}", st.doc, st.epoch,
                  st.in_flight.size() + st.queued.size());
     self->quit();  // a normal end: subscribers resolve again at once
@@ -296,7 +296,7 @@ void flush(self_ptr self) {
 constexpr const char* not_yours
   = "the client id belongs to another user; choose another one";
 
-// Who owns a client id here (PROTOCOL.md: exactly-once is per client id):
+// Who owns a client id here (docs/PROTOCOL.md: exactly-once is per client id):
 // the user who made its ops, durable or pending, else who is joined with it
 // in another session. Empty: nobody (or only ops from before users were
 // recorded), so anyone may take it.
@@ -394,7 +394,7 @@ void refuse_ahead(self_ptr self, const caf::actor& conn, std::string message,
       });
 }
 
-// Refuses an op whose work would be out of bounds (DESIGN.md, contract 6);
+// Refuses an op whose work would be out of bounds (docs/DESIGN.md, contract 6);
 // else transforms it over every op after its base. True when done.
 bool transform_bounded(self_ptr self, const caf::actor& conn,
                        submit_request& req) {

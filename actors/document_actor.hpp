@@ -1,7 +1,7 @@
 // The document actor: the one writer of one document. It orders edits
 // (transform over the history since the op's base, apply, assign the next
 // revision), makes them durable through the document store, and only then
-// acks the sender and broadcasts to every other subscriber (DESIGN.md,
+// acks the sender and broadcasts to every other subscriber (docs/DESIGN.md,
 // contract 1). It also keeps subscribers and their ephemeral presence.
 //
 //   loading --(store answers load)--> running --(idle, no subscribers)-->
@@ -21,7 +21,7 @@
 // that only the refused op is answered (`internal`, with a correlation id)
 // and the others commit.
 //
-// Isolation (DESIGN.md, contract 6): an op is bounded by its components and
+// Isolation (docs/DESIGN.md, contract 6): an op is bounded by its components and
 // by the work of transforming it over the history (op_history.hpp); the
 // history by ops and bytes, charged to the node's memory budget (a new op it
 // cannot charge is answered `overloaded`); a client id belongs to the user

@@ -1,6 +1,6 @@
-// Resume (PROTOCOL.md, `join` with a revision): the session gets exactly the
+// Resume (docs/PROTOCOL.md, `join` with a revision): the session gets exactly the
 // durable ops after its revision, in order, then `joined`, then the live ops
-// that committed meanwhile; no gap and no repeat at the seam (DESIGN.md,
+// that committed meanwhile; no gap and no repeat at the seam (docs/DESIGN.md,
 // contract 4). Ops still in memory are sent at once. Older ones are read a
 // page (`resume_page_ops`) at a time, from the Redis stream while it holds
 // the page, else from the store, and each page is sent on before the next
@@ -42,7 +42,7 @@ void finish(self_ptr self, const std::string& session, subscriber& sub,
 }
 
 // A catch-up nobody can serve (compacted before anything was sent): a join
-// with the text, as PROTOCOL.md says; the held-back ops are in that text.
+// with the text, as docs/PROTOCOL.md says; the held-back ops are in that text.
 void finish_with_text(self_ptr self, const std::string& session,
                       subscriber& sub) {
   auto& st = self->state;

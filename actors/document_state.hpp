@@ -105,7 +105,7 @@ using self_ptr = caf::stateful_actor<document_state>*;
 double seconds_since(std::chrono::steady_clock::time_point t);
 
 // Sends an error event; `internal` is logged with a new correlation id that
-// the message carries (PROTOCOL.md).
+// the message carries (docs/PROTOCOL.md).
 void send_error(self_ptr self, const caf::actor& to, errc code,
                 std::string message, const uint64_t* seq = nullptr);
 

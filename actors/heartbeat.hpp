@@ -1,4 +1,4 @@
-// A liveness probe of the actor threads (DESIGN.md contract 6): one actor
+// A liveness probe of the actor threads (docs/DESIGN.md contract 6): one actor
 // ticks every interval() and stores the time of its last tick in a shared
 // atomic. When no actor thread is free to run it (a long op, a blocking
 // call, a flood), the tick waits in the queue and the time ages; check()

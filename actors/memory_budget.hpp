@@ -1,4 +1,4 @@
-// The node's memory budget (DESIGN.md contract 6): the bytes that clients
+// The node's memory budget (docs/DESIGN.md contract 6): the bytes that clients
 // and documents make the node hold (document histories, sockets' unprocessed
 // input, queued output) are charged here, so that no one of them can grow
 // the process without a bound. A charge that would go over the budget is

@@ -3,7 +3,7 @@
 // bounded by a count and by bytes (an estimate of each op's memory) and its
 // bytes are charged to the node's memory budget, so that one document cannot
 // take the node's memory; transforming over it is bounded by work, so that
-// one op cannot take an actor thread (DESIGN.md, contract 6).
+// one op cannot take an actor thread (docs/DESIGN.md, contract 6).
 //
 // Transform work is counted in units of about one op component stepped over
 // (20-40 ns on this project's machines; docs/ISOLATION.md has the

@@ -1,5 +1,9 @@
 #include "actors/placement.hpp"
 
+#include <algorithm>
+
+#include "actors/messages.hpp"
+
 namespace collab {
 
 uint64_t stable_hash(std::string_view a, std::string_view b) {
@@ -35,6 +39,27 @@ std::string rendezvous_owner(const std::vector<std::string>& nodes,
     }
   }
   return best ? *best : std::string{};
+}
+
+std::vector<std::string> placement_owners(
+  const std::vector<member_info>& members) {
+  std::vector<std::string> out;
+  for (auto& m : members)
+    if (m.state == member_state::up)
+      out.push_back(m.node);
+  return out;
+}
+
+std::string document_owner(
+  const std::vector<std::string>& owners,
+  const std::unordered_map<std::string, std::string>& pins,
+  const std::string& doc, const std::string& self_node) {
+  if (owners.empty())
+    return self_node;
+  if (auto pin = pins.find(doc); pin != pins.end())
+    if (std::find(owners.begin(), owners.end(), pin->second) != owners.end())
+      return pin->second;
+  return rendezvous_owner(owners, doc);
 }
 
 } // namespace collab

@@ -44,7 +44,7 @@ struct node_config {
   double rate_burst = 1000;
   uint64_t send_queue_bytes = 16ull << 20;
 
-  // Isolation (DESIGN.md contract 6): what one client, socket, user or
+  // Isolation (docs/DESIGN.md contract 6): what one client, socket, user or
   // document may cost the node. Over a bound: a clear error for the one who
   // went over, never someone else's data or time.
   uint64_t max_op_components = 20000;        // components of one op (too_large)
@@ -103,7 +103,8 @@ struct node_config {
 
 // Parses argv, the environment and an optional config file into `cfg`.
 // Returns -1 when the node should start, else the process exit code (0 after
-// --help, 2 on a bad option, with the message already printed).
+// --help; CLI11's non-zero code for a bad option, with the message already
+// printed). validate_node_config (node_config_validate.hpp) checks the rest.
 int parse_node_config(int argc, char** argv, node_config& cfg);
 
 } // namespace collab

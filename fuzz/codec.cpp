@@ -36,7 +36,7 @@ void number(std::string& out, const char* name, const std::string& digits) {
   out += digits;
 }
 
-// The client frame that carries `m` (PROTOCOL.md "Client to server").
+// The client frame that carries `m` (docs/PROTOCOL.md "Client to server").
 std::string client_frame(const client_message& m) {
   static const char* names[] = {"hello", "join", "op", "presence", "leave", "auth", "ping"};
   std::string out = "{\"type\":\"";

@@ -687,15 +687,18 @@ void post_revocation(server_context& ctx, const http_request& req,
   auto redis = ctx.redis_admin;
   with_members(ctx, req, reply, [=](actor_ptr self, members ms) {
     auto up = live(ms);
-    auto broadcast = [=](bool persisted) {
-      gather<uint64_t>(
-        self, agents_of(up), ask_timeout,
-        [=](std::vector<uint64_t> closed, std::vector<size_t> missing) {
-          uint64_t total = 0;
-          for (auto n : closed)
-            total += n;
-          spdlog::info("event=admin_revoke jti=\"{}\" sub=\"{}\" closed={}",
-                       log_escape(r.jti), log_escape(r.sub), total);
+    // Every node applies it first, then it is persisted: a node polling
+    // Redis in between would cut the user off by itself, and its sockets
+    // would be missing from sessions_closed.
+    gather<uint64_t>(
+      self, agents_of(up), ask_timeout,
+      [=](std::vector<uint64_t> closed, std::vector<size_t> missing) {
+        uint64_t total = 0;
+        for (auto n : closed)
+          total += n;
+        spdlog::info("event=admin_revoke jti=\"{}\" sub=\"{}\" closed={}",
+                     log_escape(r.jti), log_escape(r.sub), total);
+        auto answer = [=](bool persisted) {
           reply(json_ok(req, json_string([&](writer& w) {
             w.StartObject();
             w.Key("revoked");
@@ -712,16 +715,16 @@ void post_revocation(server_context& ctx, const http_request& req,
             write_missing(w, names_at(up, missing));
             w.EndObject();
           })));
-        },
-        revoke_atom_v, r);
-    };
-    if (!redis) {
-      broadcast(false);
-      return;
-    }
-    self->request(redis, ask_timeout, save_revocation_atom_v, r)
-      .then([=](bool) { broadcast(true); },
-            [=](caf::error&) { broadcast(false); });
+        };
+        if (!redis) {
+          answer(false);
+          return;
+        }
+        self->request(redis, ask_timeout, save_revocation_atom_v, r)
+          .then([=](bool) { answer(true); },
+                [=](caf::error&) { answer(false); });
+      },
+      revoke_atom_v, r);
   });
 }
 

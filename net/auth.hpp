@@ -1,4 +1,4 @@
-// Authentication and authorisation (PROTOCOL.md, "Transport"): JWT
+// Authentication and authorisation (docs/PROTOCOL.md, "Transport"): JWT
 // verification, HS256 with the configured secret and, when a public key is
 // configured, RS256 (each algorithm only with its own key: `none`, every
 // other alg and key confusion are refused), document-id patterns, the Origin
@@ -40,7 +40,7 @@ constexpr int64_t max_token_ttl_seconds = 366 * 24 * 3600;
 
 class token_verifier {
 public:
-  // The leeway is clamped to [0, 30] s (PROTOCOL.md: at most 30 s). An
+  // The leeway is clamped to [0, 30] s (docs/PROTOCOL.md: at most 30 s). An
   // empty secret refuses every HS256 token; `rsa_public_key_pem` (a PEM
   // "PUBLIC KEY", e.g. an identity provider's) enables RS256, empty: none.
   // `audience` / `issuer` non-empty: every token's `aud` (a string or an

@@ -1,5 +1,5 @@
 // The JSON codec (net/codec.hpp): decoding of client frames and encoding of
-// server messages, PROTOCOL.md "Client to server" / "Server to client".
+// server messages, docs/PROTOCOL.md "Client to server" / "Server to client".
 //
 // Decoding copies the frame into a reusable per-thread buffer and parses it
 // in situ with RapidJSON. A guard handler between the reader and the DOM
@@ -454,7 +454,7 @@ private:
 };
 
 // The members a client frame may carry; unknown members are ignored so that
-// clients may add fields (PROTOCOL.md lets the server add some too).
+// clients may add fields (docs/PROTOCOL.md lets the server add some too).
 struct frame_fields {
   const rj::Value* type = nullptr;
   const rj::Value* client = nullptr;

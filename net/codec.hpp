@@ -1,4 +1,4 @@
-// The JSON codec for every PROTOCOL.md message: one decoder for client
+// The JSON codec for every docs/PROTOCOL.md message: one decoder for client
 // frames, one encoder per server message. RapidJSON in situ parsing, no
 // exceptions on the hot path: a bad frame comes back as a decode_error.
 //

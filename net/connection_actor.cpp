@@ -117,7 +117,7 @@ void close_socket(self_ptr self, uint16_t code, std::string reason) {
   self->state.sink->close(code, std::move(reason));
 }
 
-// ---- Token expiry (PROTOCOL.md: token_expired, then close 4001)
+// ---- Token expiry (docs/PROTOCOL.md: token_expired, then close 4001)
 //
 // The timer is a request of this actor to itself that it never answers: its
 // timeout is the expiry. CAF cancels the timeouts of an actor that
@@ -381,7 +381,7 @@ void on_frame(self_ptr self, std::string& text) {
     send_error(self, err.code, err.message, err.doc, err.seq);
     return;
   }
-  // PROTOCOL.md: hello must be first (a ping too waits for it).
+  // docs/PROTOCOL.md: hello must be first (a ping too waits for it).
   if (st.client.empty() && m.type != msg_type::hello) {
     send_error(self, errc::bad_request, "send hello first", m.doc);
     return;

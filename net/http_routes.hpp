@@ -1,4 +1,4 @@
-// The HTTP side of the client port (PROTOCOL.md, "HTTP on the same port"):
+// The HTTP side of the client port (docs/PROTOCOL.md, "HTTP on the same port"):
 // health, readiness, metrics, document reads, the session cookie, and the
 // checks an upgrade to /v1/ws must pass (token, never in the query string;
 // Origin allow-list).

@@ -2,7 +2,7 @@
 // shutdown or drain can close every socket with 1001, wait until they are
 // gone, and end what is left; so that operators can list and kick them
 // (collabctl conns, kick); and so that the node's bounds on sockets hold
-// (DESIGN.md contract 6):
+// (docs/DESIGN.md contract 6):
 //
 //  - open sockets per user (max-sockets-per-user): each socket holds a
 //    user_slot, taken before the upgrade (none left: HTTP 429) and given

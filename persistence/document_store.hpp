@@ -3,7 +3,7 @@
 // documents and do blocking I/O on its own threads; the document actor only
 // ever sends requests and never blocks.
 //
-// Contract (DESIGN.md):
+// Contract (docs/DESIGN.md):
 // - `load` makes the caller the document's one writer: it bumps the fence
 //   epoch, and every later commit must carry that epoch; a commit with an
 //   older epoch fails with store_errc::fenced and changes nothing.

@@ -111,7 +111,7 @@ struct pg_store_options {
   // A commit whose ops are this large (op_bytes, summed) goes to a writer
   // of its own: a batch carrying a megabyte of ops takes tens of ms to
   // commit, and the small commits of every other document must not wait
-  // behind it (DESIGN.md contract 6). 0: one writer for everything.
+  // behind it (docs/DESIGN.md contract 6). 0: one writer for everything.
   uint64_t large_commit_bytes = 64 * 1024;
   size_t max_queued_ops = 200000;      // refuse commits beyond (unavailable)
   std::chrono::milliseconds connect_timeout{5000};

@@ -24,7 +24,7 @@
 // the connection or the server's availability) is split: each half is
 // committed in its own transaction, and a refused half is split again until
 // the refused document stands alone and is answered store_errc::rejected.
-// Every other document of the batch commits (DESIGN.md contract 6); the
+// Every other document of the batch commits (docs/DESIGN.md contract 6); the
 // cost is about 2 log2(documents) transactions per refused document. If the
 // connection is lost during COMMIT the outcome is unknown: the writer then
 // makes sure the old server process is gone (pg_terminate_backend, so it can

@@ -1,6 +1,6 @@
 // Errors a document store answers with (a CAF error category of our own).
 //   unavailable  the store cannot do it now (PostgreSQL down or slow): retry
-//   fenced       another owner took the document (DESIGN.md contract 2):
+//   fenced       another owner took the document (docs/DESIGN.md contract 2):
 //                the asking document actor must stop
 //   compacted    the requested ops were removed by retention
 //   corrupt      the stored data contradicts itself (a bug; logged loudly)

@@ -1,4 +1,4 @@
-// Per-request bounds of a document store (DESIGN.md contract 6): no single
+// Per-request bounds of a document store (docs/DESIGN.md contract 6): no single
 // load or read_ops may make the store, or the actor it answers, hold an
 // unbounded amount of ops, however large one document's ops are. Both stores
 // (memory_store, pg_store) apply them the same way; the conformance suite

@@ -1,4 +1,4 @@
-// The protocol's error codes (PROTOCOL.md, "Errors"): one enum shared by the
+// The protocol's error codes (docs/PROTOCOL.md, "Errors"): one enum shared by the
 // document actor, the connection actor and the codec, with the stable string
 // each code has on the wire.
 #pragma once
@@ -21,7 +21,7 @@ enum class errc : uint8_t {
   too_large,
   token_expired,
   internal,
-  // Additions to PROTOCOL.md v1 (docs/PROTOCOL.md): the isolation bounds.
+  // Additions to the v1 protocol (docs/PROTOCOL.md): the isolation bounds.
   too_many,    // a count bound: documents per socket (the join is refused)
   overloaded,  // the node's memory budget is spent: retry later, same seq
 };

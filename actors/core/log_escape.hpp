@@ -1,4 +1,4 @@
-// Escaping of user-controlled strings in log lines (DESIGN.md contract 6):
+// Escaping of user-controlled strings in log lines (docs/DESIGN.md contract 6):
 // a token's `sub` or `jti`, a revocation subject, a member name a peer sent,
 // a storage error that quotes a value may hold newlines, quotes or terminal
 // escapes. Logged raw, one of them forges a whole log line or breaks out of

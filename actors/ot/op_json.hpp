@@ -1,4 +1,4 @@
-// JSON form of text-unicode ops (RapidJSON): the wire format of PROTOCOL.md.
+// JSON form of text-unicode ops (RapidJSON): the wire format of docs/PROTOCOL.md.
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// Deterministic tests of the directory's isolation bounds (DESIGN.md,
+// Deterministic tests of the directory's isolation bounds (docs/DESIGN.md,
 // contract 6): at most `max_live_docs` document actors live on a node (a
 // new one is refused, the live ones go on), and a read that must not
 // activate finds the live actor wherever it lives in the cluster, or none.

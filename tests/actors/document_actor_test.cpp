@@ -1,6 +1,6 @@
 // Deterministic tests of the document actor (CAF's test coordinator): the
 // ordering, exactly-once, error, presence, resume, rollback and passivation
-// rules of PROTOCOL.md. Each test talks to the actor through `recorder`
+// rules of docs/PROTOCOL.md. Each test talks to the actor through `recorder`
 // actors that stand in for connection actors and log every event they get
 // (document_fixture.hpp). The isolation bounds: document_isolation_test.cpp.
 #define CAF_SUITE actors.document

@@ -1,4 +1,4 @@
-// Deterministic tests of the document actor's isolation bounds (DESIGN.md,
+// Deterministic tests of the document actor's isolation bounds (docs/DESIGN.md,
 // contract 6; issue "Isolation and hardening"): the work one op may cause,
 // history by bytes and the node's memory budget, a commit the store rejects,
 // client ids owned by their user, presence coalesced per tick and encoded

@@ -1,6 +1,6 @@
 'use strict';
-// Authentication at the upgrade and on the HTTP API (PROTOCOL.md,
-// "Transport"; DESIGN.md: expired, forged, alg:none and cross-origin attempts
+// Authentication at the upgrade and on the HTTP API (docs/PROTOCOL.md,
+// "Transport"; docs/DESIGN.md: expired, forged, alg:none and cross-origin attempts
 // are refused).
 require('./lib/deps');
 const { test, before, after } = require('node:test');
@@ -86,7 +86,7 @@ test('leeway: COLLAB_JWT_LEEWAY=30 accepts a token expired 10 s ago, not 60 s ag
 });
 
 test('leeway is at most 30 s even when COLLAB_JWT_LEEWAY says more', async () => {
-  // PROTOCOL.md: exp is checked with at most 30 s leeway. The server may
+  // docs/PROTOCOL.md: exp is checked with at most 30 s leeway. The server may
   // refuse to start with a larger value, or clamp it.
   let s;
   try {

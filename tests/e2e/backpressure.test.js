@@ -1,5 +1,5 @@
 'use strict';
-// Bursts, slow readers, floods (DESIGN.md): bounded per-connection send
+// Bursts, slow readers, floods (docs/DESIGN.md): bounded per-connection send
 // queues (a slow reader is closed with 1013), floods from one socket do not
 // stop the others, connection churn does not crash the node.
 require('./lib/deps');

@@ -7,7 +7,7 @@
 // while the membership is stable), and an op typed on one node reaches a
 // client on another node in milliseconds (no polling): delivery latency
 // p50/p99 is printed.
-// DESIGN.md "Cluster", contracts 2-3; PROTOCOL.md "Exactly once".
+// docs/DESIGN.md "Cluster", contracts 2-3; docs/PROTOCOL.md "Exactly once".
 require('./lib/deps');
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');

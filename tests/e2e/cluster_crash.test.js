@@ -6,7 +6,7 @@
 // most a late ack. Nothing acked is lost, nothing is applied twice, the
 // history stays gapless and everything converges. Prints the failover time:
 // from the kill until every document the dead node owned accepts an op again.
-// DESIGN.md "Cluster" (Crash), contracts 1-3; PROTOCOL.md "Exactly once".
+// docs/DESIGN.md "Cluster" (Crash), contracts 1-3; docs/PROTOCOL.md "Exactly once".
 require('./lib/deps');
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');

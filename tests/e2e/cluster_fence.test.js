@@ -9,7 +9,7 @@
 // seq) is committed twice, every acked op is in the log with its acked rev,
 // every op a client saw is the committed one. Then the split is healed
 // (node A restarted with B as seed) and everything converges through both.
-// DESIGN.md contract 2 (one writer per document, even when nodes disagree
+// docs/DESIGN.md contract 2 (one writer per document, even when nodes disagree
 // about membership), contract 3.
 require('./lib/deps');
 const { test, before, after } = require('node:test');

@@ -6,8 +6,8 @@
 // hear no error). Then the fourth node is drained (SIGTERM): its documents
 // move back, its clients are closed with 1001 (not 1006) and resume on
 // another node without losing anything, and it exits 0.
-// DESIGN.md "Cluster" (Elastic, Moves), "no health checks, abrupt shutdown";
-// PROTOCOL.md close 1001, /readyz.
+// docs/DESIGN.md "Cluster" (Elastic, Moves), "no health checks, abrupt shutdown";
+// docs/PROTOCOL.md close 1001, /readyz.
 require('./lib/deps');
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');

@@ -2,7 +2,7 @@
 // Resume and exactly-once across compaction (COLLAB_OPS_RETENTION with
 // COLLAB_SNAPSHOT_EVERY): once the ops behind the snapshot are deleted, a
 // resume from before the horizon is answered as a plain join (`joined` with
-// the text, PROTOCOL.md), a resume inside the kept range is exact, and a
+// the text, docs/PROTOCOL.md), a resume inside the kept range is exact, and a
 // client's last seq whose op was compacted is still re-acked with its
 // original revision (client_seqs), never applied again.
 // The store's retention job runs on a timer (60 s in pg_store_options), so

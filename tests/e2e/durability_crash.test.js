@@ -3,7 +3,7 @@
 // revision, the history stays gapless and exactly-once, clients that follow
 // the ot.js discipline (reconnect, join with their rev, resend the unacked op
 // with the same seq) converge on the server's text.
-// DESIGN.md contracts 1, 3, 4; PROTOCOL.md "Exactly once".
+// docs/DESIGN.md contracts 1, 3, 4; docs/PROTOCOL.md "Exactly once".
 require('./lib/deps');
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');

@@ -1,5 +1,5 @@
 'use strict';
-// One writer per document (DESIGN.md contract 2), shown without a cluster:
+// One writer per document (docs/DESIGN.md contract 2), shown without a cluster:
 // two independent nodes on the same PostgreSQL both serve one document (what
 // a split brain looks like to the store). Each load bumps the fencing epoch,
 // so the other node's commits fail until it reloads: the nodes take turns,

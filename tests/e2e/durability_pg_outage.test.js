@@ -244,9 +244,9 @@ test('resume while PostgreSQL is down and neither memory nor the stream holds th
     after = await resumeOnce(node, doc, 10, { timeoutMs: 30000 });
     assertExactReplay(after, log, 10);
     for (const d of eds) d.stop();
-    // The ops exist (nothing is compacted): PROTOCOL.md allows `joined` with
+    // The ops exist (nothing is compacted): docs/PROTOCOL.md allows `joined` with
     // the text only "where R is older than what can be replayed"; a client
-    // holding an unacked op cannot rebase it onto a text (DESIGN.md contract 4:
+    // holding an unacked op cannot rebase it onto a text (docs/DESIGN.md contract 4:
     // resume is exact). A transient outage calls for `unavailable`.
     if (answer.error) {
       assert.equal(answer.error.code, 'unavailable', 'the resume during the outage');

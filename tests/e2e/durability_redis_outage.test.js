@@ -1,6 +1,6 @@
 'use strict';
 // Redis stopped under write load and restarted: Redis is not on the
-// durability path (DESIGN.md), so editing goes on (acks keep coming), a
+// durability path (docs/DESIGN.md), so editing goes on (acks keep coming), a
 // client resuming during the outage is served from PostgreSQL, and once Redis
 // is back new ops appear in the replay stream again. Same final checks as the
 // crash suite.

@@ -1,5 +1,5 @@
 'use strict';
-// Exact resume (DESIGN.md contract 4; PROTOCOL.md join with rev): from the
+// Exact resume (docs/DESIGN.md contract 4; docs/PROTOCOL.md join with rev): from the
 // actor's memory, from inside the Redis stream, from before the stream's
 // start (PostgreSQL), with commits going on during a long replay, and after a
 // kill -9. Prints the time to resume a client that missed 1,000 ops (p50/p99).

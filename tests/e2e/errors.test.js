@@ -1,5 +1,5 @@
 'use strict';
-// Every PROTOCOL.md error code, produced by the input that should produce it.
+// Every docs/PROTOCOL.md error code, produced by the input that should produce it.
 // After every hostile input the node still answers /healthz and other
 // clients (a sentinel pair on its own document) keep working.
 require('./lib/deps');

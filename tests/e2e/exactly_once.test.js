@@ -1,5 +1,5 @@
 'use strict';
-// Exactly once (PROTOCOL.md): an op whose (client, doc, seq) was committed is
+// Exactly once (docs/PROTOCOL.md): an op whose (client, doc, seq) was committed is
 // never applied again; the server re-acks it with its original revision.
 require('./lib/deps');
 const { test, before, after } = require('node:test');
@@ -145,7 +145,7 @@ test('two clients may use the same seq numbers independently', async () => {
 });
 
 test('an op sent before the previous one was acked (breaking the discipline)', async (t) => {
-  // PROTOCOL.md: at most one op per (client, doc) may be unacknowledged; the
+  // docs/PROTOCOL.md: at most one op per (client, doc) may be unacknowledged; the
   // next waits for the ack. It does not say what the server does with a
   // pipelined op. Acceptable: both applied in seq order and acked in order,
   // or the second refused with an error carrying its seq. Never: out-of-order
@@ -177,7 +177,7 @@ test('an op sent before the previous one was acked (breaking the discipline)', a
 });
 
 test('rapid duplicates (resent many times while unacked) commit once', async (t) => {
-  // Duplicates of an op that is still in flight: PROTOCOL.md only says what
+  // Duplicates of an op that is still in flight: docs/PROTOCOL.md only says what
   // happens to a committed (client, doc, seq): re-ack with its revision.
   // Whatever the server answers to the copies, every ack says rev 1 and the
   // op is applied once.

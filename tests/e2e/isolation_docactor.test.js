@@ -1,5 +1,5 @@
 'use strict';
-// Isolation bounds of the document side (DESIGN.md, contract 6), against a
+// Isolation bounds of the document side (docs/DESIGN.md, contract 6), against a
 // real collabd: the work of one op (components, transform over history), a
 // client id owned by its user, and the cap on live documents per node. Each
 // refusal is checked next to an honest request that is still served.

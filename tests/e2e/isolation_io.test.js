@@ -1,5 +1,5 @@
 'use strict';
-// Isolation at the socket layer (DESIGN.md contract 6, docs/ISOLATION.md):
+// Isolation at the socket layer (docs/DESIGN.md contract 6, docs/ISOLATION.md):
 // input backpressure (max-input-bytes), the node's send budget
 // (send-queue-node-bytes), sockets per user (429), request heads over
 // max-header-bytes (431), accept out of file descriptors (back-off, bounded

@@ -1,5 +1,5 @@
 'use strict';
-// Isolation at the protocol layer (issue 10; DESIGN.md contract 6): what one
+// Isolation at the protocol layer (issue 10; docs/DESIGN.md contract 6): what one
 // client sends costs only itself and every bound has a clear answer.
 //   - NUL never enters a document (bad_op); presence may carry it
 //   - hello first, ping included (bad_request)

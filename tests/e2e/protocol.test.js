@@ -1,5 +1,5 @@
 'use strict';
-// PROTOCOL.md, message by message: the happy paths of every client and server
+// docs/PROTOCOL.md, message by message: the happy paths of every client and server
 // message, resume, and the HTTP routes.
 require('./lib/deps');
 const { test, before, after } = require('node:test');

@@ -1,5 +1,5 @@
 // Unit tests for net/codec: every client message decodes, every malformed
-// variant yields the right error code (carrying doc/seq where PROTOCOL.md
+// variant yields the right error code (carrying doc/seq where docs/PROTOCOL.md
 // says so), encoders are byte-exact, escaping matches RapidJSON's Writer,
 // ops round-trip, and random garbage never crashes the decoder.
 #define CAF_SUITE net.codec

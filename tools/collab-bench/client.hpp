@@ -3,7 +3,7 @@
 //
 // A client connects over WebSocket (Beast, Authorization: Bearer), says
 // hello, joins its document and then edits it at its rate, following the
-// ot.js discipline of PROTOCOL.md: at most one op in flight; edits made
+// ot.js discipline of docs/PROTOCOL.md: at most one op in flight; edits made
 // meanwhile are composed into one pending op, sent on the ack with the latest
 // known revision as base; an incoming `op` is transformed against inflight
 // and pending (own side `left`, incoming side `right`) and applied to the

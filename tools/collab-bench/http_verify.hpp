@@ -21,7 +21,7 @@ struct http_doc {
   unsigned status = 0;
   uint64_t rev = 0;
   std::string text;
-  bool no_store = false; // Cache-Control: no-store present (PROTOCOL.md)
+  bool no_store = false; // Cache-Control: no-store present (docs/PROTOCOL.md)
 };
 
 class http_fetcher {

@@ -1,5 +1,5 @@
 // One collab-ot case: a JSON line in, a JSON line out (see
-// /work/shared/OT-ADAPTER.md). Kept apart from main() so the answer logic is
+// docs/OT-ADAPTER.md). Kept apart from main() so the answer logic is
 // a plain function of the input text.
 //
 // Thread-safety: pure function.

@@ -1,4 +1,4 @@
-// collab-ot: the OT adapter of /work/shared/OT-ADAPTER.md. Reads JSON Lines
+// collab-ot: the OT adapter of docs/OT-ADAPTER.md. Reads JSON Lines
 // cases on stdin and prints exactly one JSON line per input line on stdout,
 // flushed per line so a driver may interleave writes and reads.
 //

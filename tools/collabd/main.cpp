@@ -26,11 +26,13 @@
 
 #include "actors/directory.hpp"
 #include "actors/heartbeat.hpp"
+#include "actors/log_escape.hpp"
 #include "actors/membership.hpp"
 #include "actors/memory_budget.hpp"
 #include "actors/node_agent.hpp"
 #include "actors/messages.hpp"
 #include "config/node_config.hpp"
+#include "config/node_config_validate.hpp"
 #include "drain.hpp"
 #include "net/auth.hpp"
 #include "net/cluster_auth.hpp"
@@ -140,6 +142,11 @@ int main(int argc, char** argv) {
   if (auto rc = collab::parse_node_config(argc, argv, cfg); rc >= 0)
     return rc;
   setup_logging(cfg);
+  if (auto errors = collab::validate_node_config(cfg); !errors.empty()) {
+    for (auto& e : errors)
+      spdlog::error("event=config_error message=\"{}\"", collab::log_escape(e));
+    return 2;
+  }
   std::string jwt_public_key;
   if (!cfg.jwt_public_key.empty()) {
     std::ifstream in{cfg.jwt_public_key};
@@ -152,27 +159,12 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (cfg.jwt_secret.empty()) {
-    // With an RS256 key only, the node verifies tokens but mints none
-    // (no development login, no collabctl token).
-    if (!cfg.dev && jwt_public_key.empty()) {
-      spdlog::error("event=config_error message=\"COLLAB_JWT_SECRET (or "
-                    "COLLAB_JWT_PUBLIC_KEY) is required outside development "
-                    "mode (--dev)\"");
-      return 2;
-    }
-    if (cfg.dev)
-      cfg.jwt_secret = random_secret();
-  }
-  if (cfg.admin_port != 0 && cfg.admin_token.empty()) {
-    if (!cfg.dev) {
-      spdlog::error("event=config_error message=\"COLLAB_ADMIN_TOKEN is "
-                    "required with COLLAB_ADMIN_PORT outside development "
-                    "mode (--dev)\"");
-      return 2;
-    }
-    cfg.admin_token = random_secret();
-  }
+  // With an RS256 key only, the node verifies tokens but mints none (no
+  // development login, no collabctl token); validation refused the rest.
+  if (cfg.jwt_secret.empty() && cfg.dev)
+    cfg.jwt_secret = random_secret();
+  if (cfg.admin_port != 0 && cfg.admin_token.empty())
+    cfg.admin_token = random_secret();  // --dev (validated)
   if (cfg.pg_url.empty())
     spdlog::warn("event=config_note message=\"no COLLAB_PG_URL: documents "
                  "live in memory and are lost at exit\"");
@@ -186,36 +178,20 @@ int main(int argc, char** argv) {
   // stream of work must not starve the others (issue 10, defect 4).
   sys_cfg.set("scheduler.max-throughput", size_t{16});
   bool clustered = cfg.cluster_port != 0;
-  int tls_parts = !cfg.cluster_tls_cert.empty() + !cfg.cluster_tls_key.empty()
-                  + !cfg.cluster_tls_ca.empty();
-  if (tls_parts != 0 && tls_parts != 3) {
-    spdlog::error("event=config_error message=\"mutual TLS between nodes "
-                  "needs COLLAB_CLUSTER_TLS_CERT, _KEY and _CA together\"");
-    return 2;
-  }
-  bool cluster_tls = clustered && tls_parts == 3;
+  // All three or none (validated).
+  bool cluster_tls = clustered && !cfg.cluster_tls_cert.empty();
   // Every cluster connection proves itself before BASP sees a byte: mutual
-  // TLS and/or the pre-shared key (net/cluster_tunnel.hpp).
+  // TLS and/or the pre-shared key (net/cluster_tunnel.hpp); without either
+  // only --dev gets here (validated).
   if (clustered && !cluster_tls && cfg.cluster_key.empty()) {
-    if (!cfg.dev) {
-      spdlog::error("event=config_error message=\"a cluster port needs "
-                    "COLLAB_CLUSTER_KEY (or mutual TLS: "
-                    "COLLAB_CLUSTER_TLS_CERT, _KEY and _CA) outside "
-                    "development mode (--dev)\"");
-      return 2;
-    }
     spdlog::warn("event=cluster_unauthenticated message=\"development "
                  "mode: the cluster port accepts any peer (no "
                  "COLLAB_CLUSTER_KEY, no cluster TLS); keep it on a private "
                  "machine\"");
   }
-  if (!cfg.cluster_key.empty()
-      && cfg.cluster_key.size() < collab::net::cluster_auth::min_key_size) {
-    spdlog::error("event=config_error message=\"COLLAB_CLUSTER_KEY is "
-                  "shorter than {} bytes\"",
-                  collab::net::cluster_auth::min_key_size);
-    return 2;
-  }
+  static_assert(collab::min_cluster_key_bytes
+                  == collab::net::cluster_auth::min_key_size,
+                "config and the cluster proof must agree on the key size");
   if (clustered) {
     sys_cfg.load<caf::io::middleman>();
     // A hung or cut-off member is detected after about 2.5 s (a killed one
@@ -241,11 +217,6 @@ int main(int argc, char** argv) {
                                   cfg.max_sockets_per_user});
   ctx.metrics_sources.push_back(
     [&ctx](std::string& out) { ctx.sessions.render_metrics(out); });
-  if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
-    spdlog::error("event=config_error message=\"COLLAB_TLS_CERT and "
-                  "COLLAB_TLS_KEY go together\"");
-    return 2;
-  }
   if (!cfg.tls_cert.empty()) {
     namespace ssl = boost::asio::ssl;
     ctx.tls = std::make_shared<ssl::context>(ssl::context::tls_server);
@@ -307,7 +278,7 @@ int main(int argc, char** argv) {
   doc_opts.history_window = cfg.history_window;
   doc_opts.max_doc_bytes = cfg.max_doc_bytes;
   doc_opts.idle_timeout = std::chrono::milliseconds(cfg.doc_idle_ms);
-  // Isolation (DESIGN.md, contract 6): the work of one op, the history's
+  // Isolation (docs/DESIGN.md, contract 6): the work of one op, the history's
   // bytes (charged to the node's memory budget, shared with the sessions),
   // presence per tick, resume pages.
   doc_opts.max_op_components = cfg.max_op_components;

@@ -6,7 +6,7 @@
 // At most one op is unacknowledged (`inflight`, with its seq); later local
 // edits compose into `pending`. An incoming op transforms inflight and
 // pending with side 'left' and is itself transformed with side 'right'
-// (PROTOCOL.md). Everything runs on the caller's event loop, no locking.
+// (docs/PROTOCOL.md). Everything runs on the caller's event loop, no locking.
 //
 // Reconnect: resume with join{rev}; the replay may contain our inflight op
 // (our client id and seq: that is its ack); otherwise it is resent with the

@@ -1,4 +1,4 @@
-// An in-memory collab server for unit tests: just enough of PROTOCOL.md,
+// An in-memory collab server for unit tests: just enough of docs/PROTOCOL.md,
 // with real ot-text-unicode transforms (side left, like collabd), exactly-once
 // by (client, doc, seq), resume with replay, and knobs to break things.
 // `server.createSocket` is what a CollabClient gets as its socket factory; the

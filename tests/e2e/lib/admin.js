@@ -112,7 +112,7 @@ function adminHttp(node, pathname, { token, method, body, headers = {} } = {}) {
   return httpRequest(node.adminPort, pathname, { method, body, headers: h });
 }
 
-// The node's client port (PROTOCOL.md "HTTP on the same port").
+// The node's client port (docs/PROTOCOL.md "HTTP on the same port").
 function clientHttp(node, pathname, { token, method, body, headers = {} } = {}) {
   const h = { ...headers };
   if (token !== undefined) h.Authorization = `Bearer ${token}`;

@@ -1,5 +1,5 @@
 'use strict';
-// HTTP helpers for the document API (PROTOCOL.md, "HTTP on the same port").
+// HTTP helpers for the document API (docs/PROTOCOL.md, "HTTP on the same port").
 
 function authHeaders(token) {
   return token ? { Authorization: `Bearer ${token}` } : {};

@@ -6,7 +6,7 @@
 //   env OT_DIFF_SEED=<int>   seed (default 20240601; printed, so failures reproduce)
 //   env OT_DIFF_CASES=<int>  random cases per kind (default 10000)
 //
-// Generates hand-written and random cases for every kind of OT-ADAPTER.md,
+// Generates hand-written and random cases for every kind of docs/OT-ADAPTER.md,
 // computes the expected answers with the reference (expect.js), feeds all
 // cases to the adapter in one run and compares canonical JSON. Prints the
 // first mismatches with their case and a summary per kind; exits 1 on any

@@ -1,7 +1,7 @@
 'use strict';
 // The oracle of the differential test: what collab-ot must answer for a
 // case, computed with ot-text-unicode 4.0.0 itself plus the project's
-// documented rules (PROTOCOL.md, actors/ot/op_json.cpp):
+// documented rules (docs/PROTOCOL.md, actors/ot/op_json.cpp):
 //
 //  1. apply refuses an op that reads past the end of the document. The
 //     reference throws for a skip past the end but truncates a delete
