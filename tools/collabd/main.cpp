@@ -26,7 +26,7 @@
 
 #include "actors/directory.hpp"
 #include "actors/heartbeat.hpp"
-#include "actors/log_escape.hpp"
+#include "actors/core/log_escape.hpp"
 #include "actors/membership.hpp"
 #include "actors/memory_budget.hpp"
 #include "actors/node_agent.hpp"
