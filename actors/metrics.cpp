@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include <spdlog/fmt/fmt.h>
+
 namespace collab {
 
 histogram::histogram(std::initializer_list<double> bounds) {
@@ -43,6 +45,7 @@ void histogram::render(std::string& out, const char* name,
 }
 
 namespace {
+// The one Prometheus text writer: # HELP, # TYPE and the sample line.
 void metric(std::string& out, const char* type, const char* name,
             const char* help, const std::string& value) {
   out += "# HELP ";
@@ -71,6 +74,11 @@ void gauge(std::string& out, const char* type, const char* name,
 void append_metric(std::string& out, const char* type, const char* name,
                    const char* help, uint64_t value) {
   metric(out, type, name, help, std::to_string(value));
+}
+
+void append_metric(std::string& out, const char* type, const char* name,
+                   const char* help, double value) {
+  metric(out, type, name, help, fmt::format("{}", value));
 }
 
 std::string metrics::render() const {

@@ -79,9 +79,16 @@ struct metrics {
   std::string render() const;
 };
 
-// Appends one metric (`type`: gauge or counter) in Prometheus text format.
+// Appends one metric (`type`: gauge or counter) in Prometheus text format:
+// its # HELP and # TYPE lines and the sample. Every /metrics source writes
+// through these (metrics::render, the session registry, collabd's storage
+// figures).
 void append_metric(std::string& out, const char* type, const char* name,
                    const char* help, uint64_t value);
+// The same for a fractional value, written in its shortest exact form
+// ("0.25", "3").
+void append_metric(std::string& out, const char* type, const char* name,
+                   const char* help, double value);
 
 // The process's metrics (one node per process).
 metrics& node_metrics();

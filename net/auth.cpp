@@ -38,6 +38,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "net/http_util.hpp"
+
 namespace collab::net {
 
 namespace {
@@ -337,31 +339,6 @@ void write_string_array(rj::Writer<rj::StringBuffer>& w, const char* name,
   w.EndArray();
 }
 
-// Percent-decodes (and '+' to space) and lowercases a query parameter name.
-void percent_decode_lower(std::string_view in, std::string& out) {
-  out.clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '+') {
-      c = ' ';
-    } else if (c == '%' && i + 2 < in.size()) {
-      auto hex = [](char h) {
-        if (h >= '0' && h <= '9') return h - '0';
-        h = ascii_lower(h);
-        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
-        return -1;
-      };
-      const int hi = hex(in[i + 1]);
-      const int lo = hex(in[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        c = static_cast<char>(hi * 16 + lo);
-        i += 2;
-      }
-    }
-    out += ascii_lower(c);
-  }
-}
-
 } // namespace
 
 // ---------------------------------------------------------------------------
@@ -586,13 +563,13 @@ bool query_has_token(std::string_view target) {
   if (q == std::string_view::npos) return false;
   std::string_view query = target.substr(q + 1);
   query = query.substr(0, query.find('#'));
-  std::string name;
   while (!query.empty()) {
     const size_t sep = query.find_first_of("&;");
     const std::string_view param = query.substr(0, sep);
     query = sep == std::string_view::npos ? std::string_view{} : query.substr(sep + 1);
     // `%74oken=` is still a token: compare the decoded, lowercased name.
-    percent_decode_lower(param.substr(0, param.find('=')), name);
+    std::string name = percent_decode(param.substr(0, param.find('=')), true);
+    for (char& c : name) c = ascii_lower(c);
     const std::string_view n = trim(name);
     if (n == "token" || n == "access_token" || n == "jwt" || n == "collab_token" ||
         n == "auth")

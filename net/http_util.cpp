@@ -1,7 +1,5 @@
 #include "net/http_util.hpp"
 
-#include <cctype>
-
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -46,18 +44,34 @@ std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
 
-std::string percent_decode(std::string_view s) {
+namespace {
+int hex_digit(char h) {
+  if (h >= '0' && h <= '9')
+    return h - '0';
+  if (h >= 'a' && h <= 'f')
+    return h - 'a' + 10;
+  if (h >= 'A' && h <= 'F')
+    return h - 'A' + 10;
+  return -1;
+}
+} // namespace
+
+std::string percent_decode(std::string_view s, bool plus_is_space) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && isxdigit(s[i + 1])
-        && isxdigit(s[i + 2])) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)),
-                                         nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
+    char c = s[i];
+    if (c == '+' && plus_is_space) {
+      c = ' ';
+    } else if (c == '%' && i + 2 < s.size()) {
+      const int hi = hex_digit(s[i + 1]);
+      const int lo = hex_digit(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        c = static_cast<char>(hi * 16 + lo);
+        i += 2;
+      }
     }
+    out += c;
   }
   return out;
 }

@@ -28,7 +28,10 @@ http_response json_ok(const http_request& req, std::string body);
 
 std::string_view path_of(std::string_view target);
 
-std::string percent_decode(std::string_view s);
+// Decodes %XX escapes (hex digits of either case); a '%' without two hex
+// digits after it stays as it is. With `plus_is_space` (query strings,
+// form encoding) a '+' decodes to a space.
+std::string percent_decode(std::string_view s, bool plus_is_space = false);
 
 // The raw value of query parameter `key`, if present.
 std::optional<std::string_view> query_param(std::string_view target,

@@ -13,6 +13,8 @@
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
 
+#include "persistence/error_category.hpp"
+
 namespace collab {
 
 enum class redis_errc : uint8_t {
@@ -23,19 +25,21 @@ enum class redis_errc : uint8_t {
 constexpr caf::atom_value redis_error_category = caf::atom("collab_rd");
 
 inline caf::error make_error(redis_errc x, std::string message = {}) {
-  if (message.empty())
-    return caf::error{static_cast<uint8_t>(x), redis_error_category};
-  return caf::error{static_cast<uint8_t>(x), redis_error_category,
-                    caf::make_message(std::move(message))};
+  return detail::make_category_error(static_cast<uint8_t>(x),
+                                     redis_error_category, std::move(message));
 }
 
+// False for an empty error (see is_category_error).
 inline bool is(const caf::error& err, redis_errc x) {
-  return err.category() == redis_error_category
-         && err.code() == static_cast<uint8_t>(x);
+  return detail::is_category_error(err, redis_error_category,
+                                   static_cast<uint8_t>(x));
 }
 
-// The text an error of this category carries (empty if none).
+// The text an error of this category carries (empty if none, and for an
+// empty error, whose context() CAF 0.17.6 would dereference unchecked).
 inline std::string error_text(const caf::error& err) {
+  if (!err)
+    return {};
   auto& ctx = err.context();
   if (ctx.size() == 1 && ctx.match_element<std::string>(0))
     return ctx.get_as<std::string>(0);

@@ -15,6 +15,8 @@
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 
+#include "persistence/error_category.hpp"
+
 namespace collab {
 
 enum class store_errc : uint8_t {
@@ -28,16 +30,14 @@ enum class store_errc : uint8_t {
 constexpr caf::atom_value store_error_category = caf::atom("collab_st");
 
 inline caf::error make_error(store_errc x, std::string message = {}) {
-  if (message.empty())
-    return caf::error{static_cast<uint8_t>(x), store_error_category};
-  return caf::error{static_cast<uint8_t>(x), store_error_category,
-                    caf::make_message(std::move(message))};
+  return detail::make_category_error(static_cast<uint8_t>(x),
+                                     store_error_category, std::move(message));
 }
 
+// False for an empty error (see is_category_error).
 inline bool is(const caf::error& err, store_errc x) {
-  // CAF 0.17.6 crashes on category() of an empty error.
-  return err && err.category() == store_error_category
-         && err.code() == static_cast<uint8_t>(x);
+  return detail::is_category_error(err, store_error_category,
+                                   static_cast<uint8_t>(x));
 }
 
 } // namespace collab

@@ -3,11 +3,10 @@
 // new one is refused, the live ones go on), and a read that must not
 // activate finds the live actor wherever it lives in the cluster, or none.
 #define CAF_SUITE actors.directory
-#define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses an undefined FAIL
 
 #include "actors/directory.hpp"
 
-#include <caf/test/dsl.hpp>
+#include "tests/caf_test_dsl.hpp"
 
 #include "actors/messages.hpp"
 #include "actors/placement.hpp"

@@ -4,7 +4,6 @@
 // actors that stand in for connection actors and log every event they get
 // (document_fixture.hpp). The isolation bounds: document_isolation_test.cpp.
 #define CAF_SUITE actors.document
-#define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses an undefined FAIL
 
 #include "document_fixture.hpp"
 

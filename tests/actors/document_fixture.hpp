@@ -4,7 +4,7 @@
 // the memory store and can fail or reject commits, and records what it was
 // asked (leveldb's EnvWrapper idea: inject one fault, keep the rest real).
 //
-// Include after defining CAF_SUITE and FAIL; everything is in an anonymous
+// Include after defining CAF_SUITE; everything is in an anonymous
 // namespace, so each suite has its own copy.
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <functional>
 #include <vector>
 
-#include <caf/test/dsl.hpp>
+#include "tests/caf_test_dsl.hpp"
 
 #include "actors/document_actor.hpp"
 #include "actors/messages.hpp"

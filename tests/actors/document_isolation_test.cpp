@@ -5,7 +5,6 @@
 // once, and a deep resume read a page at a time. Each refusal is tested next
 // to an honest request that is still served.
 #define CAF_SUITE actors.document_isolation
-#define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses an undefined FAIL
 
 #include "document_fixture.hpp"
 

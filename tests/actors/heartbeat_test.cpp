@@ -3,7 +3,7 @@
 // that is not run for longer than `stall` (every actor thread busy) is a
 // stall, and the next tick that runs clears it.
 #define CAF_SUITE actors.heartbeat
-#include <caf/test/dsl.hpp>
+#include "tests/caf_test_dsl.hpp"
 
 #include "actors/heartbeat.hpp"
 

@@ -3,11 +3,10 @@
 // document's snapshot and eviction on request. A recorder actor stands in
 // for a connection.
 #define CAF_SUITE actors.inspect
-#define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses an undefined FAIL
 
 #include "actors/node_agent.hpp"
 
-#include <caf/test/dsl.hpp>
+#include "tests/caf_test_dsl.hpp"
 
 #include "actors/directory.hpp"
 #include "actors/messages.hpp"

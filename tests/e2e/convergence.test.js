@@ -11,22 +11,11 @@ const { withServer } = require('./lib/server');
 const { session, randomId } = require('./lib/client');
 const { getDoc, allOps } = require('./lib/http');
 const { OTDoc, randomOp, type } = require('./lib/otclient');
+const { mulberry32 } = require('./lib/prng');
 
 const DOCS = 3;
 const CLIENTS_PER_DOC = 5;
 const EDIT_MS = Number(process.env.E2E_CONVERGENCE_MS || 4000);
-
-// A small deterministic PRNG so a failure can be replayed with E2E_SEED.
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

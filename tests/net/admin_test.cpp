@@ -102,4 +102,7 @@ CAF_TEST(query parameters) {
   query_u64("/a?from=-1", "from", 0, bad);
   CAF_CHECK(bad);
   CAF_CHECK_EQUAL(percent_decode("a%2Fb"), "a/b");
+  CAF_CHECK_EQUAL(percent_decode("%4a%4A%zz%4"), "JJ%zz%4");
+  CAF_CHECK_EQUAL(percent_decode("a+b%2B"), "a+b+");
+  CAF_CHECK_EQUAL(percent_decode("a+b%2B", true), "a b+");
 }

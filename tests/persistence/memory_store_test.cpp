@@ -1,12 +1,11 @@
 // The conformance suite (conformance_tests.inc) against the in-memory store.
 #define CAF_SUITE persistence.memory
-#define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses an undefined FAIL
 
 #include "persistence/memory_store.hpp"
 
 #include <thread>
 
-#include <caf/test/dsl.hpp>
+#include "tests/caf_test_dsl.hpp"
 
 #include "store_fixture.hpp"
 

@@ -4,7 +4,6 @@
 // TCP proxy (tcp_proxy.hpp), so the shared test server is never stopped;
 // COMMIT faults with the store's fault hook.
 #define CAF_SUITE persistence.pg_faults
-#define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses an undefined FAIL
 
 #include "persistence/pg_store.hpp"
 
@@ -12,7 +11,7 @@
 #include <future>
 #include <thread>
 
-#include <caf/test/dsl.hpp>
+#include "tests/caf_test_dsl.hpp"
 
 #include <pqxx/except>
 #include <pqxx/nontransaction>

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <memory>
 
-#include <caf/test/dsl.hpp>
+#include "tests/caf_test_dsl.hpp"
 
 #include "persistence/pg_store.hpp"
 #include "store_fixture.hpp"

@@ -1,12 +1,11 @@
 // Schema migrations of the PostgreSQL store: idempotent, and safe when
 // several nodes start at once (each test uses a fresh schema, dropped after).
 #define CAF_SUITE persistence.pg_schema
-#define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses an undefined FAIL
 
 #include <atomic>
 #include <thread>
 
-#include <caf/test/dsl.hpp>
+#include "tests/caf_test_dsl.hpp"
 
 #include <pqxx/pqxx>
 

@@ -3,7 +3,6 @@
 // fenced, gapped or duplicate request fails alone, and where a document
 // whose data PostgreSQL refuses fails alone too (store_errc::rejected).
 #define CAF_SUITE persistence.pg
-#define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses an undefined FAIL
 
 #include "persistence/pg_store.hpp"
 
@@ -12,7 +11,7 @@
 #include <mutex>
 #include <thread>
 
-#include <caf/test/dsl.hpp>
+#include "tests/caf_test_dsl.hpp"
 
 #include <pqxx/pqxx>
 

@@ -18,10 +18,7 @@ using namespace collab::test;
 
 namespace {
 
-struct fixture {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
+struct fixture : redis_fixture {
   std::string url = test_redis_url();
 };
 

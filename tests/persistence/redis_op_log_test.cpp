@@ -16,10 +16,7 @@ using namespace collab::test;
 
 namespace {
 
-struct fixture {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
+struct fixture : redis_fixture {
   std::string url = test_redis_url();
 
   redis_options options() const {
@@ -28,9 +25,6 @@ struct fixture {
     // correctness, not latency, here: no 200 ms timeouts on a loaded machine
     opts.read_timeout = std::chrono::milliseconds{2000};
     return opts;
-  }
-  void append(const redis_op_log& log, std::vector<committed_op> ops) {
-    self->send(log.actor(), stream_append_atom_v, std::move(ops));
   }
   // Revision `rev` of `doc` with an insert of `n` bytes.
   static committed_op sized_op(const std::string& doc, uint64_t rev, size_t n) {

@@ -20,11 +20,7 @@ using namespace collab::test;
 
 namespace {
 
-struct fixture {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
-
+struct fixture : redis_fixture {
   static redis_options options(std::string url) {
     redis_options opts;
     opts.url = std::move(url);
@@ -32,9 +28,6 @@ struct fixture {
     opts.probe_interval = std::chrono::milliseconds{100};
     opts.backoff_max = std::chrono::milliseconds{200};
     return opts;
-  }
-  void append(const redis_op_log& log, std::vector<committed_op> ops) {
-    self->send(log.actor(), stream_append_atom_v, std::move(ops));
   }
 };
 

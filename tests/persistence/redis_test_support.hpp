@@ -1,6 +1,6 @@
 // Shared helpers of the Redis op log suites: the Redis under test (from
-// COLLAB_TEST_REDIS_URL; a suite FAILS without it), a real-time actor system
-// with a scoped actor, op builders, polling, a raw connection for looking at
+// COLLAB_TEST_REDIS_URL; a suite FAILS without it), the fixture base (a
+// real-time actor system with a scoped actor), op builders, polling, a raw connection for looking at
 // streams directly, and a private Redis (tools/services) for outage tests.
 //
 // Threading: test-thread only (scoped_actor blocks it, by design).
@@ -38,6 +38,19 @@ inline std::string test_redis_url() {
              "(tools/test sets it; or tools/services start DIR)");
   return url;
 }
+
+// The base of the Redis suites' fixtures: a real-time actor system and a
+// scoped actor on the test thread.
+struct redis_fixture {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+
+  // Hands `ops` to the op log's appender (asynchronous: wait_settled).
+  void append(const redis_op_log& log, std::vector<committed_op> ops) {
+    self->send(log.actor(), stream_append_atom_v, std::move(ops));
+  }
+};
 
 // A document id no other run uses.
 inline std::string unique_doc(const std::string& name) {

@@ -5,7 +5,9 @@
 
 #include <caf/test/unit_test.hpp>
 
+#include "persistence/redis_errors.hpp"
 #include "persistence/redis_stream_codec.hpp"
+#include "persistence/store_error.hpp"
 
 using namespace collab;
 
@@ -77,4 +79,25 @@ CAF_TEST(xadd replies) {
   wrong.str = wrong_text;
   wrong.len = sizeof wrong_text - 1;
   CAF_CHECK(classify_xadd(&wrong) == xadd_result::refused);
+}
+
+// CAF 0.17.6's error::category(), code() and context() crash on an empty
+// (default) error; is() and error_text() must not ask it.
+CAF_TEST(error categories and an empty error) {
+  const caf::error none;
+  CAF_CHECK(!is(none, redis_errc::not_covered));
+  CAF_CHECK(!is(none, redis_errc::unavailable));
+  CAF_CHECK(!is(none, store_errc::unavailable));
+  CAF_CHECK(!is(none, store_errc::rejected));
+  CAF_CHECK_EQUAL(error_text(none), "");
+  auto unavailable = make_error(redis_errc::unavailable, "down");
+  CAF_CHECK(is(unavailable, redis_errc::unavailable));
+  CAF_CHECK(!is(unavailable, redis_errc::not_covered));
+  CAF_CHECK(!is(unavailable, store_errc::unavailable));
+  CAF_CHECK_EQUAL(error_text(unavailable), "down");
+  CAF_CHECK_EQUAL(error_text(make_error(redis_errc::not_covered)), "");
+  auto fenced = make_error(store_errc::fenced);
+  CAF_CHECK(is(fenced, store_errc::fenced));
+  CAF_CHECK(!is(fenced, store_errc::compacted));
+  CAF_CHECK(!is(fenced, redis_errc::not_covered));
 }

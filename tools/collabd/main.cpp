@@ -29,6 +29,7 @@
 #include "actors/core/log_escape.hpp"
 #include "actors/membership.hpp"
 #include "actors/memory_budget.hpp"
+#include "actors/metrics.hpp"
 #include "actors/node_agent.hpp"
 #include "actors/messages.hpp"
 #include "config/node_config.hpp"
@@ -58,44 +59,43 @@ std::string random_secret() {
   return s;
 }
 
-void metric(std::string& out, const char* type, const char* name,
-            const char* help, double value) {
-  out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help,
-                     type, value);
-}
-
 // Storage counters for /metrics: PostgreSQL group commit, Redis stream.
 void add_storage_metrics(collab::net::server_context& ctx,
                          std::shared_ptr<collab::pg_status> pg,
                          std::shared_ptr<const collab::redis_health> redis) {
+  using collab::append_metric;
   if (pg)
     ctx.metrics_sources.push_back([pg](std::string& out) {
       auto c = pg->snapshot();
-      metric(out, "gauge", "collab_pg_up", "PostgreSQL reachable", pg->ready());
-      metric(out, "counter", "collab_pg_commit_batches_total",
-             "group-commit transactions", c.batches);
-      metric(out, "counter", "collab_pg_ops_total", "ops made durable", c.ops);
-      metric(out, "counter", "collab_pg_commit_failures_total",
-             "commit requests answered with an error", c.failed);
-      metric(out, "counter", "collab_pg_in_doubt_total",
-             "batches whose COMMIT outcome had to be verified", c.in_doubt);
-      metric(out, "gauge", "collab_pg_max_batch",
-             "most commit requests in one transaction", c.max_batch);
+      append_metric(out, "gauge", "collab_pg_up", "PostgreSQL reachable",
+                    uint64_t{pg->ready()});
+      append_metric(out, "counter", "collab_pg_commit_batches_total",
+                    "group-commit transactions", c.batches);
+      append_metric(out, "counter", "collab_pg_ops_total", "ops made durable",
+                    c.ops);
+      append_metric(out, "counter", "collab_pg_commit_failures_total",
+                    "commit requests answered with an error", c.failed);
+      append_metric(out, "counter", "collab_pg_in_doubt_total",
+                    "batches whose COMMIT outcome had to be verified",
+                    c.in_doubt);
+      append_metric(out, "gauge", "collab_pg_max_batch",
+                    "most commit requests in one transaction", c.max_batch);
     });
   if (redis && redis->enabled)
     ctx.metrics_sources.push_back([redis](std::string& out) {
       auto h = redis->snapshot();
-      metric(out, "gauge", "collab_redis_up", "Redis reachable", h.healthy);
-      metric(out, "counter", "collab_stream_appended_total",
-             "ops appended to replay streams", h.appended);
-      metric(out, "counter", "collab_stream_dropped_total",
-             "ops not appended (backlog overflow)", h.dropped);
-      metric(out, "gauge", "collab_stream_backlog",
-             "ops waiting to be appended", h.backlog);
-      metric(out, "gauge", "collab_stream_lag_seconds",
-             "queue time of the last appended op", h.lag_ms / 1000.0);
-      metric(out, "counter", "collab_stream_read_misses_total",
-             "resume reads the stream could not serve", h.read_misses);
+      append_metric(out, "gauge", "collab_redis_up", "Redis reachable",
+                    uint64_t{h.healthy});
+      append_metric(out, "counter", "collab_stream_appended_total",
+                    "ops appended to replay streams", h.appended);
+      append_metric(out, "counter", "collab_stream_dropped_total",
+                    "ops not appended (backlog overflow)", h.dropped);
+      append_metric(out, "gauge", "collab_stream_backlog",
+                    "ops waiting to be appended", h.backlog);
+      append_metric(out, "gauge", "collab_stream_lag_seconds",
+                    "queue time of the last appended op", h.lag_ms / 1000.0);
+      append_metric(out, "counter", "collab_stream_read_misses_total",
+                    "resume reads the stream could not serve", h.read_misses);
     });
 }
 

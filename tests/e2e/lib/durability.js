@@ -16,6 +16,7 @@ const { startServer } = require('./server');
 const { session } = require('./client');
 const { getDoc, allOps, getJson } = require('./http');
 const { OTDoc, type } = require('./otclient');
+const { mulberry32 } = require('./prng');
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const SERVICES = path.join(REPO, 'tools', 'services');
@@ -23,18 +24,6 @@ const PSQL = fs.existsSync('/usr/lib/postgresql/15/bin/psql')
   ? '/usr/lib/postgresql/15/bin/psql' : 'psql';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// A small deterministic PRNG so a failure can be replayed with E2E_SEED.
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function run(cmd, args, timeoutMs = 120000) {
   return new Promise((resolve, reject) => {

@@ -5,6 +5,8 @@
 // and merely checkOp-valid forms), broken ops, and non-normalized inputs for
 // normalize. Deterministic for a given seed (mulberry32).
 
+const { mulberry32 } = require('../../e2e/lib/prng');
+
 // Units are what a person would type; several are more than one code point.
 const UNITS = [
   'a', 'b', 'c', 'x', 'Z', '0', '7', ' ', ' ', '\n', '\t', '.', '[', '"', '\\', '/',
@@ -13,17 +15,6 @@ const UNITS = [
   '\ud83d\ude00', '\ud83c\udff3\ufe0f\u200d\ud83c\udf08', '\ud83d\udc68\u200d\ud83d\udc69\u200d\ud83d\udc67',
   '\ud83d\udc4d\ud83c\udffd', '\ud834\udd1e', '\u{10ffff}', '\uffff', '\u2028', '\u0001', '\u0000',
 ];
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Gen {
   constructor(seed) {
