@@ -1,7 +1,8 @@
-// Every message between connection actors, document actors, the directory
-// and the document store. Each type is registered (register_message_types)
-// and serialisable with `inspect`, because from the cluster issue on these
-// messages cross nodes.
+// Every message between connection actors, document actors, the directory,
+// membership and the node agents. Each type is registered
+// (register_message_types) and serialisable with `inspect`, because these
+// messages cross nodes. The plain types every layer shares are in
+// actors/core/; the store's protocol is persistence/document_store.hpp.
 //
 //   connection --join/leave/submit/presence--> document
 //   document   --joined/op/ack/presence/error events--> connection
