@@ -7,6 +7,9 @@
 
 #include "actors/placement.hpp"
 
+// Check placement again (a self-message; never crosses nodes).
+CAF_ADD_ATOM(collab, collab, placement_check_atom, "plcheck")
+
 namespace collab {
 namespace {
 
@@ -150,17 +153,17 @@ caf::behavior directory(self_ptr self, document_store_actor store,
     [=](resolve_local_atom, const std::string& doc, bool activate) {
       return resolve_here(self, doc, activate, true);
     },
-    [=](retry_atom) {
+    [=](placement_check_atom) {
       // Every second: a document activated here by a node whose view was
       // stale (resolve_local) or left behind by a move is handed off too.
       hand_off_moved(self);
-      self->delayed_send(self, placement_check, retry_atom_v);
+      self->delayed_send(self, placement_check, placement_check_atom_v);
     },
     [=](members_atom, const std::vector<member_info>& members) {
       auto& st = self->state;
       if (!st.checking_placement && members.size() > 1) {
         st.checking_placement = true;
-        self->delayed_send(self, placement_check, retry_atom_v);
+        self->delayed_send(self, placement_check, placement_check_atom_v);
       }
       auto known = std::move(st.directory_of);
       st.owners = placement_owners(members);

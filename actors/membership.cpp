@@ -13,6 +13,9 @@
 #include "actors/core/log_escape.hpp"
 #include "actors/metrics.hpp"
 
+// Dial a member or seed again (a self-message; never crosses nodes).
+CAF_ADD_ATOM(collab, collab, dial_atom, "dial")
+
 namespace collab {
 namespace {
 
@@ -94,7 +97,7 @@ void redial(self_ptr self, const std::string& host, uint16_t port) {
     st.hang_up(host, port);
   std::uniform_int_distribution<int> extra{0, 2 * int(retry_interval.count())};
   auto pause = retry_interval + std::chrono::milliseconds(extra(st.jitter));
-  self->delayed_send(self, pause, retry_atom_v, host, port);
+  self->delayed_send(self, pause, dial_atom_v, host, port);
 }
 
 // Joins the node at host:port: connect through the middleman (never
@@ -137,7 +140,7 @@ void connect_to(self_ptr self, const std::string& host, uint16_t port) {
       [=](caf::error& err) {
         spdlog::debug("event=seed_unreachable addr={}:{} error=\"{}\"", log_escape(host),
                       port, log_escape(self->system().render(err)));
-        self->delayed_send(self, retry_interval, retry_atom_v, host, port);
+        self->delayed_send(self, retry_interval, dial_atom_v, host, port);
       });
 }
 
@@ -161,7 +164,7 @@ void lose_member(self_ptr self, std::map<std::string, member_info>::iterator i,
   publish_to_directory(self);
   // Dial it again until it answers: a member that hung, or was cut off,
   // and comes back rejoins (a restarted one also dials its seeds).
-  self->delayed_send(self, retry_interval, retry_atom_v, gone.host, gone.port);
+  self->delayed_send(self, retry_interval, dial_atom_v, gone.host, gone.port);
 }
 
 caf::behavior membership(self_ptr self, membership_options opts) {
@@ -229,7 +232,7 @@ caf::behavior membership(self_ptr self, membership_options opts) {
       else if (!m.membership && i == st.members.end())
         connect_to(self, m.host, m.port);  // a newcomer: connect directly
     },
-    [=](retry_atom, const std::string& host, uint16_t port) {
+    [=](dial_atom, const std::string& host, uint16_t port) {
       for (auto& [id, m] : self->state.members)
         if (m.host == host && m.port == port)
           return;  // joined through someone else meanwhile

@@ -13,6 +13,9 @@
 #include "actors/metrics.hpp"
 #include "actors/rate_meter.hpp"
 
+// Sample the node's rates (a self-message; never crosses nodes).
+CAF_ADD_ATOM(collab, collab, sample_atom, "sample")
+
 namespace collab {
 namespace {
 
@@ -91,7 +94,7 @@ caf::behavior node_agent(self_ptr self, node_agent_options opts) {
   self->state.opts = std::move(opts);
   self->state.started = self->clock().now();
   self->state.last_ops = node_metrics().ops_committed.load();
-  self->send(self, retry_atom_v);
+  self->send(self, sample_atom_v);
   if (self->state.opts.redis_admin)
     self->send(self, revocations_atom_v);
   return {
@@ -110,13 +113,13 @@ caf::behavior node_agent(self_ptr self, node_agent_options opts) {
           [](caf::error&) {});
       self->delayed_send(self, revocation_poll, revocations_atom_v);
     },
-    [=](retry_atom) {
+    [=](sample_atom) {
       // Node ops/s: the committed-ops counter sampled once a second.
       auto& st = self->state;
       auto ops = node_metrics().ops_committed.load(std::memory_order_relaxed);
       st.ops_rate.add(self->clock().now(), ops - st.last_ops);
       st.last_ops = ops;
-      self->delayed_send(self, sample_interval, retry_atom_v);
+      self->delayed_send(self, sample_interval, sample_atom_v);
     },
     [=](inspect_atom) { return status_of(self); },
     [=](docs_atom) -> caf::result<std::vector<doc_status>> {

@@ -19,6 +19,9 @@
 #include "net/codec.hpp"
 #include "persistence/redis_admin.hpp"
 
+// Look whether a move is done (a self-message of the request's actor).
+CAF_ADD_ATOM(collab, collab, move_poll_atom, "movepoll")
+
 namespace collab::net {
 namespace {
 
@@ -475,8 +478,8 @@ void move_doc(server_context& ctx, const http_request& req,
               bool elsewhere = std::any_of(now.begin(), now.end(),
                                            [&](auto& m) { return m.node != to; });
               if (elsewhere && std::chrono::steady_clock::now() < deadline) {
-                self->delayed_send(self, move_poll, retry_atom_v);
-                self->become([=](retry_atom) { (*wait)(); });
+                self->delayed_send(self, move_poll, move_poll_atom_v);
+                self->become([=](move_poll_atom) { (*wait)(); });
                 return;
               }
               self->request(target_agent, ask_timeout, resolve_local_atom_v,
