@@ -84,6 +84,15 @@ void add_member(self_ptr self, const member_info& m) {
   publish_to_directory(self);
 }
 
+// Of two nodes that learn of each other through a third (a member list or
+// an update), only the one with the smaller id dials; the other learns of
+// it from its join. Two dials crossing on the wire cost a join timeout and
+// a redial (see redial below); this keeps them for the rare case of two
+// nodes that name each other as seeds.
+bool dials_first(const membership_state& st, const member_info& m) {
+  return st.self.node < m.node;
+}
+
 // A join that got no answer over a connection that was set up. Two nodes
 // that dial each other at the same moment can each keep, as their route to
 // the other, the connection on which the other has no route back (CAF
@@ -120,12 +129,12 @@ void connect_to(self_ptr self, const std::string& host, uint16_t port) {
                       self->state.self)
           .then(
             [=](const std::vector<member_info>& list) {
-              // The node we reached directly is a member now; every other
-              // one we connect to ourselves (a full mesh).
+              // The node we reached directly is a member now; of the
+              // others, each pair is joined by one dial (a full mesh).
               for (auto& m : list) {
                 if (m.membership == remote)
                   add_member(self, m);
-                else if (m.node != self->state.self.node
+                else if (dials_first(self->state, m)
                          && self->state.members.count(m.node) == 0)
                   connect_to(self, m.host, m.port);
               }
@@ -229,7 +238,7 @@ caf::behavior membership(self_ptr self, membership_options opts) {
       if (m.membership && i != st.members.end()
           && i->second.membership == m.membership)
         add_member(self, m);  // a state change (draining), from the member
-      else if (!m.membership && i == st.members.end())
+      else if (!m.membership && i == st.members.end() && dials_first(st, m))
         connect_to(self, m.host, m.port);  // a newcomer: connect directly
     },
     [=](dial_atom, const std::string& host, uint16_t port) {
