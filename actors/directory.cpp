@@ -1,14 +1,12 @@
 #include "actors/directory.hpp"
 
+#include <optional>
 #include <unordered_map>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/placement.hpp"
-
-// Check placement again (a self-message; never crosses nodes).
-CAF_ADD_ATOM(collab, collab, placement_check_atom, "plcheck")
 
 namespace collab {
 namespace {
@@ -20,12 +18,12 @@ struct directory_state {
   document_options opts;
   uint64_t max_live_docs = 0;  // 0: no bound
   // The local document actors.
-  std::unordered_map<std::string, caf::actor> docs;
+  std::unordered_map<std::string, document_actor> docs;
   std::unordered_map<caf::actor_addr, std::string> doc_of;
   // Placement: the members that may own documents (up, not draining), and
   // where each resolves. Empty until membership speaks: then all is local.
   std::vector<std::string> owners;
-  std::unordered_map<std::string, caf::actor> directory_of;
+  std::unordered_map<std::string, directory_actor> directory_of;
   // Operators' overrides (collabctl move), the same on every node: a new
   // member gets them from every directory that sees it join.
   std::unordered_map<std::string, std::string> pins;  // doc -> node
@@ -33,19 +31,20 @@ struct directory_state {
   static inline const char* name = "directory";
 };
 
-using self_ptr = caf::stateful_actor<directory_state>*;
+using self_ptr = directory_actor::stateful_pointer<directory_state>;
 
 // The live local actor of `doc`, if any: 0 or 1 handles, never activating.
-std::vector<caf::actor> live_document(self_ptr self, const std::string& doc) {
-  std::vector<caf::actor> out;
+std::vector<document_actor> live_document(self_ptr self,
+                                          const std::string& doc) {
+  std::vector<document_actor> out;
   if (auto i = self->state.docs.find(doc); i != self->state.docs.end())
     out.push_back(i->second);
   return out;
 }
 
 // The local actor of `doc`, activated unless max_live_docs are live.
-caf::expected<caf::actor> local_document(self_ptr self,
-                                         const std::string& doc) {
+caf::expected<document_actor> local_document(self_ptr self,
+                                             const std::string& doc) {
   auto& st = self->state;
   if (auto i = st.docs.find(doc); i != st.docs.end())
     return i->second;
@@ -57,30 +56,41 @@ caf::expected<caf::actor> local_document(self_ptr self,
                         + std::to_string(st.max_live_docs)
                         + " live documents, its limit; try again later");
   }
-  auto actor = spawn_document(self->system(), doc, st.store, st.opts);
+  auto actor = caf::actor_cast<document_actor>(
+    spawn_document(self->system(), doc, st.store, st.opts));
   self->monitor(actor);
   st.doc_of[actor.address()] = doc;
   st.docs.emplace(doc, actor);
   return actor;
 }
 
-// Answers a local resolve: the actor, or the live one as a list.
-caf::result<caf::message> resolve_here(self_ptr self, const std::string& doc,
-                                       bool activate, bool as_list) {
+// Answers a local resolve as a list: the live actor (or none), or with
+// `activate` the actor activated if needed.
+caf::expected<std::vector<document_actor>>
+resolve_list(self_ptr self, const std::string& doc, bool activate) {
   if (!activate)
-    return caf::make_message(live_document(self, doc));
+    return live_document(self, doc);
   auto actor = local_document(self, doc);
   if (!actor)
     return std::move(actor.error());
-  if (as_list)
-    return caf::make_message(std::vector<caf::actor>{std::move(*actor)});
-  return caf::make_message(std::move(*actor));
+  return std::vector<document_actor>{std::move(*actor)};
 }
 
 // The node that owns `doc` now; ours when nobody else is known.
 std::string owner_of(self_ptr self, const std::string& doc) {
   auto& st = self->state;
   return document_owner(st.owners, st.pins, doc, st.opts.node);
+}
+
+// The directory of the node that owns `doc`, when that is another node.
+std::optional<directory_actor> owner_directory(self_ptr self,
+                                               const std::string& doc) {
+  auto& st = self->state;
+  auto owner = owner_of(self, doc);
+  auto i = st.directory_of.find(owner);
+  if (owner == st.opts.node || i == st.directory_of.end())
+    return std::nullopt;
+  return i->second;
 }
 
 // After a change of members: local documents now owned elsewhere are
@@ -105,7 +115,8 @@ std::vector<placement_pin> pin_list(self_ptr self) {
   return out;
 }
 
-caf::behavior directory(self_ptr self, document_store_actor store,
+directory_actor::behavior_type
+directory(self_ptr self, document_store_actor store,
                         document_options opts, uint64_t max_live_docs) {
   self->state.store = std::move(store);
   self->state.opts = opts;
@@ -127,31 +138,27 @@ caf::behavior directory(self_ptr self, document_store_actor store,
     self->quit(msg.reason);
   });
   return {
-    [=](resolve_atom, const std::string& doc) -> caf::result<caf::message> {
-      auto& st = self->state;
-      auto owner = owner_of(self, doc);
+    [=](resolve_atom, const std::string& doc) -> caf::result<document_actor> {
       // Owned elsewhere: that node's directory answers the requester.
-      auto i = st.directory_of.find(owner);
-      if (owner == st.opts.node || i == st.directory_of.end())
-        return resolve_here(self, doc, true, false);
-      return self->delegate(i->second, resolve_local_atom_v, doc);
+      if (auto other = owner_directory(self, doc))
+        return self->delegate(*other, resolve_local_atom_v, doc);
+      return local_document(self, doc);
     },
     [=](resolve_atom, const std::string& doc,
-        bool activate) -> caf::result<caf::message> {
-      auto& st = self->state;
-      auto owner = owner_of(self, doc);
-      auto i = st.directory_of.find(owner);
-      if (owner == st.opts.node || i == st.directory_of.end())
-        return resolve_here(self, doc, activate, true);
-      return self->delegate(i->second, resolve_local_atom_v, doc, activate);
+        bool activate) -> caf::result<std::vector<document_actor>> {
+      if (auto other = owner_directory(self, doc))
+        return self->delegate(*other, resolve_local_atom_v, doc, activate);
+      return resolve_list(self, doc, activate);
     },
-    [=](resolve_local_atom, const std::string& doc) {
+    [=](resolve_local_atom,
+        const std::string& doc) -> caf::result<document_actor> {
       // Asked by another node that computed us as the owner. Even if our
       // view differs, activating is safe: the fence keeps one writer.
-      return resolve_here(self, doc, true, false);
+      return local_document(self, doc);
     },
-    [=](resolve_local_atom, const std::string& doc, bool activate) {
-      return resolve_here(self, doc, activate, true);
+    [=](resolve_local_atom, const std::string& doc,
+        bool activate) -> caf::result<std::vector<document_actor>> {
+      return resolve_list(self, doc, activate);
     },
     [=](placement_check_atom) {
       // Every second: a document activated here by a node whose view was
@@ -194,7 +201,7 @@ caf::behavior directory(self_ptr self, document_store_actor store,
       return live_document(self, doc);
     },
     [=](list_atom) {
-      std::vector<caf::actor> out;
+      std::vector<document_actor> out;
       for (auto& [doc, actor] : self->state.docs)
         out.push_back(actor);
       return out;
@@ -225,7 +232,8 @@ std::string directory_error_text(const caf::error& err) {
   return {};
 }
 
-caf::actor spawn_directory(caf::actor_system& sys, document_store_actor store,
+directory_actor spawn_directory(caf::actor_system& sys,
+                                document_store_actor store,
                            document_options opts, uint64_t max_live_docs) {
   return sys.spawn(directory, std::move(store), std::move(opts),
                    max_live_docs);

@@ -19,7 +19,7 @@
 #include <caf/error.hpp>
 
 #include "actors/document_actor.hpp"
-#include "actors/messages.hpp"
+#include "actors/cluster_protocol.hpp"
 #include "persistence/document_store.hpp"
 
 namespace collab {
@@ -38,17 +38,17 @@ bool is(const caf::error& err, directory_errc x);
 // The text a directory error carries, for the client (empty if none).
 std::string directory_error_text(const caf::error& err);
 
-// Answers (resolve_atom, std::string doc) with the document's caf::actor,
-// activated at its owner if needed (directory_errc::full: the owner may not).
-// For reads that must not activate (HTTP): (resolve_atom, doc, bool
-// activate) -> std::vector<caf::actor>, the live actor wherever it lives in
-// the cluster (asked at its owner, like resolve) or none; with activate
-// true, like resolve but as a list. For operators: (lookup_atom, doc) ->
-// std::vector<caf::actor> (the live local actor, never activating),
-// (list_atom) -> every live local actor, (pin_atom, doc, node) -> bool pins
-// a document to a node (empty node: back to hashing; send it to every
-// member's directory). `max_live_docs` 0: no bound.
-caf::actor spawn_directory(caf::actor_system& sys, document_store_actor store,
-                           document_options opts, uint64_t max_live_docs = 0);
+// The directory_actor interface (actors/cluster_protocol.hpp): resolve
+// answers the document's actor, activated at its owner if needed
+// (directory_errc::full: the owner may not); resolve with `activate` false
+// answers the live actor wherever it lives in the cluster, or none (for
+// reads that must not activate, HTTP); lookup and list answer live local
+// actors only (operators); pin sets an operator's placement override (empty
+// node: back to hashing; send it to every member's directory).
+// `max_live_docs` 0: no bound.
+directory_actor spawn_directory(caf::actor_system& sys,
+                                document_store_actor store,
+                                document_options opts,
+                                uint64_t max_live_docs = 0);
 
 } // namespace collab

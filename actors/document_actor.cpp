@@ -506,7 +506,7 @@ void on_submit(self_ptr self, submit_request& req) {
 
 void on_join(self_ptr self, join_request& req) {
   auto& st = self->state;
-  auto conn = req.conn;
+  auto conn = caf::actor_cast<caf::actor>(req.conn);  // typed next
   if (owned_by_other(st, req.client, req.session, req.user)) {
     send_error(self, conn, errc::forbidden, not_yours);
     return;

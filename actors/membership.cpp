@@ -13,9 +13,6 @@
 #include "actors/core/log_escape.hpp"
 #include "actors/metrics.hpp"
 
-// Dial a member or seed again (a self-message; never crosses nodes).
-CAF_ADD_ATOM(collab, collab, dial_atom, "dial")
-
 namespace collab {
 namespace {
 
@@ -25,7 +22,7 @@ constexpr auto retry_interval = std::chrono::milliseconds(500);
 struct membership_state {
   member_info self;
   std::vector<std::string> seeds;
-  caf::actor directory;
+  directory_actor directory;
   caf::io::middleman_actor transport;
   std::function<void(const std::string&, uint16_t)> hang_up;
   std::minstd_rand jitter{std::random_device{}()};
@@ -35,7 +32,7 @@ struct membership_state {
   static inline const char* name = "membership";
 };
 
-using self_ptr = caf::stateful_actor<membership_state>*;
+using self_ptr = membership_actor::stateful_pointer<membership_state>;
 
 std::vector<member_info> all_members(self_ptr self) {
   std::vector<member_info> out{self->state.self};
@@ -75,7 +72,7 @@ void add_member(self_ptr self, const member_info& m) {
     return;
   }
   if (i != st.members.end())
-    self->demonitor(i->second.membership);  // a restarted process
+    self->demonitor(i->second.membership.address());  // a restarted process
   st.members[m.node] = m;
   st.lost.erase(m.node);
   st.joined = true;
@@ -118,7 +115,7 @@ void connect_to(self_ptr self, const std::string& host, uint16_t port) {
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
           const std::set<std::string>&) {
-        auto remote = caf::actor_cast<caf::actor>(ptr);
+        auto remote = caf::actor_cast<membership_actor>(ptr);
         if (!remote) {
           spdlog::warn("event=join_failed addr={}:{} error=\"no membership "
                        "actor published there\"",
@@ -176,10 +173,11 @@ void lose_member(self_ptr self, std::map<std::string, member_info>::iterator i,
   self->delayed_send(self, retry_interval, dial_atom_v, gone.host, gone.port);
 }
 
-caf::behavior membership(self_ptr self, membership_options opts) {
+membership_actor::behavior_type membership(self_ptr self,
+                                           membership_options opts) {
   auto& st = self->state;
   st.self = std::move(opts.self);
-  st.self.membership = self;
+  st.self.membership = caf::actor_cast<membership_actor>(self);
   st.self.directory = opts.directory;
   st.self.version = cluster_protocol_version;
   st.seeds = std::move(opts.seeds);
@@ -270,7 +268,8 @@ caf::behavior membership(self_ptr self, membership_options opts) {
 
 } // namespace
 
-caf::actor spawn_membership(caf::actor_system& sys, membership_options opts) {
+membership_actor spawn_membership(caf::actor_system& sys,
+                                  membership_options opts) {
   return sys.spawn(membership, std::move(opts));
 }
 

@@ -24,17 +24,17 @@
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman_actor.hpp>
 
-#include "actors/messages.hpp"
+#include "actors/cluster_protocol.hpp"
 
 namespace collab {
 
 // Bumped whenever a message crossing nodes changes shape.
-constexpr const char* cluster_protocol_version = "collab-cluster/2";
+constexpr const char* cluster_protocol_version = "collab-cluster/3";
 
 struct membership_options {
   member_info self;                  // node, host, port of this node
   std::vector<std::string> seeds;    // host:port of other nodes
-  caf::actor directory;              // this node's directory
+  directory_actor directory;         // this node's directory
   // What connects to other nodes: the cluster tunnel's middleman actor
   // (net/cluster_transport.hpp); null: CAF's own (tests).
   caf::io::middleman_actor transport;
@@ -43,10 +43,11 @@ struct membership_options {
   std::function<void(const std::string& host, uint16_t port)> hang_up;
 };
 
-// Answers (members_atom) with every known member, this node included;
-// (nodes_atom) with the same plus the members seen down, and this node as
-// `joining` until it reached a seed; takes (drain_atom) to make this node
-// draining and tell everyone.
-caf::actor spawn_membership(caf::actor_system& sys, membership_options opts);
+// The membership_actor interface (actors/cluster_protocol.hpp): members
+// answers every known member, this node included; nodes the same plus the
+// members seen down, and this node as `joining` until it reached a seed;
+// drain makes this node draining and tells everyone.
+membership_actor spawn_membership(caf::actor_system& sys,
+                                  membership_options opts);
 
 } // namespace collab

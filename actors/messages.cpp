@@ -2,20 +2,6 @@
 
 namespace collab {
 
-const char* to_string(member_state s) {
-  switch (s) {
-    case member_state::up:
-      return "up";
-    case member_state::draining:
-      return "draining";
-    case member_state::joining:
-      return "joining";
-    case member_state::down:
-      return "down";
-  }
-  return "unknown";
-}
-
 // add_message_type<T> also registers std::vector<T>.
 void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<ot::component>("collab::ot::component");
@@ -40,6 +26,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<doc_detail>("collab::doc_detail");
   cfg.add_message_type<conn_status>("collab::conn_status");
   cfg.add_message_type<revocation>("collab::revocation");
+  // Typed handles in replies (a resolve answered by another node).
+  cfg.add_message_type<document_actor>("collab::document_actor");
 }
 
 } // namespace collab

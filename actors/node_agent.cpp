@@ -13,9 +13,6 @@
 #include "actors/metrics.hpp"
 #include "actors/rate_meter.hpp"
 
-// Sample the node's rates (a self-message; never crosses nodes).
-CAF_ADD_ATOM(collab, collab, sample_atom, "sample")
-
 namespace collab {
 namespace {
 
@@ -31,7 +28,7 @@ struct agent_state {
   static inline const char* name = "node_agent";
 };
 
-using self_ptr = caf::stateful_actor<agent_state>*;
+using self_ptr = node_agent_actor::stateful_pointer<agent_state>;
 
 node_status status_of(self_ptr self) {
   auto& st = self->state;
@@ -76,7 +73,7 @@ caf::result<T> ask_document(self_ptr self, const std::string& doc, Ts... xs) {
   auto rp = self->make_response_promise<T>();
   self->request(self->state.opts.directory, ask_timeout, lookup_atom_v, doc)
     .then(
-      [=](const std::vector<caf::actor>& found) mutable {
+      [=](const std::vector<document_actor>& found) mutable {
         if (found.empty()) {
           rp.deliver(caf::make_error(caf::sec::invalid_argument,
                                      "document not live on this node"));
@@ -90,15 +87,16 @@ caf::result<T> ask_document(self_ptr self, const std::string& doc, Ts... xs) {
   return rp;
 }
 
-caf::behavior node_agent(self_ptr self, node_agent_options opts) {
+node_agent_actor::behavior_type node_agent(self_ptr self,
+                                           node_agent_options opts) {
   self->state.opts = std::move(opts);
   self->state.started = self->clock().now();
   self->state.last_ops = node_metrics().ops_committed.load();
   self->send(self, sample_atom_v);
   if (self->state.opts.redis_admin)
-    self->send(self, revocations_atom_v);
+    self->send(self, revocation_poll_atom_v);
   return {
-    [=](revocations_atom) {
+    [=](revocation_poll_atom) {
       // Revocations made elsewhere (or before this node started).
       auto& opts = self->state.opts;
       self->request(opts.redis_admin, revocation_poll, revocations_atom_v)
@@ -111,7 +109,7 @@ caf::behavior node_agent(self_ptr self, node_agent_options opts) {
               cut_off_revoked(self);
           },
           [](caf::error&) {});
-      self->delayed_send(self, revocation_poll, revocations_atom_v);
+      self->delayed_send(self, revocation_poll, revocation_poll_atom_v);
     },
     [=](sample_atom) {
       // Node ops/s: the committed-ops counter sampled once a second.
@@ -126,7 +124,7 @@ caf::behavior node_agent(self_ptr self, node_agent_options opts) {
       auto rp = self->make_response_promise<std::vector<doc_status>>();
       self->request(self->state.opts.directory, ask_timeout, list_atom_v)
         .then(
-          [=](std::vector<caf::actor>& docs) mutable {
+          [=](std::vector<document_actor>& docs) mutable {
             gather<doc_status>(
               self, std::move(docs), ask_timeout,
               [=](std::vector<doc_status> got, std::vector<size_t>) mutable {
@@ -144,7 +142,7 @@ caf::behavior node_agent(self_ptr self, node_agent_options opts) {
       auto rp = self->make_response_promise<bool>();
       self->request(self->state.opts.directory, ask_timeout, lookup_atom_v, doc)
         .then(
-          [=](const std::vector<caf::actor>& found) mutable {
+          [=](const std::vector<document_actor>& found) mutable {
             rp.deliver(!found.empty());
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
@@ -189,7 +187,8 @@ caf::behavior node_agent(self_ptr self, node_agent_options opts) {
 
 } // namespace
 
-caf::actor spawn_node_agent(caf::actor_system& sys, node_agent_options opts) {
+node_agent_actor spawn_node_agent(caf::actor_system& sys,
+                                  node_agent_options opts) {
   return sys.spawn(node_agent, std::move(opts));
 }
 

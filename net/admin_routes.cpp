@@ -199,8 +199,8 @@ void write_missing(writer& w, const std::vector<std::string>& nodes) {
 
 // ---- the member list and fan-out
 
-std::vector<caf::actor> agents_of(const members& ms) {
-  std::vector<caf::actor> out;
+std::vector<node_agent_actor> agents_of(const members& ms) {
+  std::vector<node_agent_actor> out;
   for (auto& m : ms)
     out.push_back(m.agent);
   return out;
@@ -485,7 +485,7 @@ void move_doc(server_context& ctx, const http_request& req,
               self->request(target_agent, ask_timeout, resolve_local_atom_v,
                             doc)
                 .then(
-                  [=](caf::actor) {
+                  [=](const document_actor&) {
                     reply(json_ok(req, json_string([&](writer& w) {
                       w.StartObject();
                       str(w, "doc", doc);
@@ -521,7 +521,7 @@ void snapshot_doc(server_context& ctx, const http_request& req,
     // Through the directory: the document is activated at its owner.
     self->request(dir, ask_timeout, resolve_atom_v, doc)
       .then(
-        [=](caf::actor actor) {
+        [=](document_actor actor) {
           self->request(actor, ask_timeout, snapshot_now_atom_v)
             .then(
               [=](uint64_t rev) {

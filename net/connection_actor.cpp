@@ -38,7 +38,7 @@ std::atomic<int64_t> actors_in_memory{0};
 struct doc_link {
   enum class phase : uint8_t { resolving, joining, joined };
   phase state = phase::resolving;
-  caf::actor actor;
+  document_actor actor;
   bool can_write = false;
   bool resume = false;        // what the join asked for
   uint64_t rev = 0;           // last revision this session has seen
@@ -70,7 +70,8 @@ struct connection_state {
   // Token expiry: the pending timer (see arm_expiry).
   uint64_t expiry_generation = 0;
   caf::message_id expiry_request;      // its timeout's response id
-  caf::response_promise expiry_timer;  // answering it retires the timer
+  caf::typed_response_promise<bool> expiry_timer;  // answering it retires
+                                                   // the timer
   std::string client;         // empty until hello
   token_bucket messages{1, 1};  // the message rate (bytes: ws_session)
   std::unordered_map<std::string, doc_link> docs;
@@ -86,18 +87,18 @@ struct connection_state {
 };
 
 // The actor type only adds the count of connection actors in memory.
-class connection_actor : public caf::stateful_actor<connection_state> {
+class counted_connection : public connection_actor::stateful_base<connection_state> {
 public:
-  explicit connection_actor(caf::actor_config& cfg)
-    : caf::stateful_actor<connection_state>(cfg) {
+  explicit counted_connection(caf::actor_config& cfg)
+    : connection_actor::stateful_base<connection_state>(cfg) {
     actors_in_memory.fetch_add(1, std::memory_order_relaxed);
   }
-  ~connection_actor() override {
+  ~counted_connection() override {
     actors_in_memory.fetch_sub(1, std::memory_order_relaxed);
   }
 };
 
-using self_ptr = connection_actor*;
+using self_ptr = counted_connection*;
 
 void send_frame(self_ptr self, std::string frame) {
   node_metrics().frames_out.fetch_add(1, std::memory_order_relaxed);
@@ -150,7 +151,7 @@ int64_t ms_until_expiry(const connection_state& st) {
 void retire_expiry_timer(connection_state& st) {
   if (st.expiry_timer.pending())
     st.expiry_timer.deliver(true);
-  st.expiry_timer = caf::response_promise{};
+  st.expiry_timer = {};
 }
 
 void on_expiry_timer(self_ptr self, uint64_t generation);
@@ -174,7 +175,7 @@ void on_expiry_timer(self_ptr self, uint64_t generation) {
   auto& st = self->state;
   if (generation != st.expiry_generation || st.closing)
     return;
-  st.expiry_timer = caf::response_promise{};  // its request timed out
+  st.expiry_timer = {};  // its request timed out
   st.expiry_request = caf::message_id{};
   if (ms_until_expiry(st) > 0) {
     arm_expiry(self);  // fired early: max_expiry_wait_ms
@@ -187,7 +188,8 @@ void on_expiry_timer(self_ptr self, uint64_t generation) {
 void send_join(self_ptr self, doc_link& link) {
   auto& st = self->state;
   link.state = doc_link::phase::joining;
-  join_request req{self,        st.session, st.client,
+  join_request req{caf::actor_cast<document_subscriber>(self),
+                   st.session, st.client,
                    st.claims.sub, link.resume, link.rev,
                    st.ctx->cfg.node_id};
   self->send(link.actor, std::move(req));
@@ -197,7 +199,7 @@ void send_join(self_ptr self, doc_link& link) {
 void resolve(self_ptr self, const std::string& doc) {
   self->request(self->state.ctx->directory, resolve_timeout, resolve_atom_v, doc)
     .then(
-      [=](caf::actor actor) {
+      [=](document_actor actor) {
         auto& st = self->state;
         auto i = st.docs.find(doc);
         if (i == st.docs.end())
@@ -245,7 +247,7 @@ void forget_doc(self_ptr self,
   auto& st = self->state;
   if (i->second.actor) {
     self->send(i->second.actor, leave_request{st.session});
-    self->demonitor(i->second.actor);
+    self->demonitor(i->second.actor.address());
     st.doc_of.erase(i->second.actor.address());
   }
   st.docs.erase(i);
@@ -474,7 +476,7 @@ void on_doc_down(self_ptr self, const caf::down_msg& dm) {
     self->delayed_send(self, resolve_retry, resolve_atom_v, doc);
 }
 
-caf::behavior connection(self_ptr self, server_context* ctx,
+connection_actor::behavior_type connection(self_ptr self, server_context* ctx,
                          std::shared_ptr<session_sink> sink,
                          token_claims claims, std::string session_id) {
   auto& st = self->state;
@@ -502,12 +504,13 @@ caf::behavior connection(self_ptr self, server_context* ctx,
         self->demonitor(addr);
       self->quit();
     },
-    [=](expire_atom) {
+    [=](expire_atom) -> caf::result<bool> {
       // The expiry timer's request (arm_expiry): kept unanswered; an older
       // one still pending is retired.
       auto& st = self->state;
       retire_expiry_timer(st);
-      st.expiry_timer = self->make_response_promise();
+      st.expiry_timer = self->make_response_promise<bool>();
+      return st.expiry_timer;
     },
     [=](inspect_atom) {
       auto& st = self->state;
@@ -630,7 +633,7 @@ caf::behavior connection(self_ptr self, server_context* ctx,
         if (link.state != doc_link::phase::joined && !ev.has_seq) {
           // The join failed: forget the document.
           if (link.actor) {
-            self->demonitor(link.actor);
+            self->demonitor(link.actor.address());
             st.doc_of.erase(link.actor.address());
           }
           st.docs.erase(i);
@@ -645,7 +648,7 @@ caf::behavior connection(self_ptr self, server_context* ctx,
 
 } // namespace
 
-caf::actor spawn_connection(server_context& ctx,
+connection_actor spawn_connection(server_context& ctx,
                             std::shared_ptr<session_sink> sink,
                             token_claims claims, std::string session_id) {
   return ctx.sys.spawn(connection, &ctx, std::move(sink), std::move(claims),

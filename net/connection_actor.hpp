@@ -21,14 +21,31 @@
 #include <string>
 
 #include <caf/actor.hpp>
+#include <caf/type_id.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/inspection_protocol.hpp"
 
 #include "net/auth.hpp"
 #include "net/server_context.hpp"
 #include "net/session_sink.hpp"
 
+// From the socket's strand (net/ws_session.cpp).
+CAF_ADD_ATOM(collab, collab, frame_atom, "frame")
+CAF_ADD_ATOM(collab, collab, closed_atom, "closed")
+// Own timers: the token's expiry, a resolve to retry.
+CAF_ADD_ATOM(collab, collab, expire_atom, "expire")
+
 namespace collab::net {
 
-caf::actor spawn_connection(server_context& ctx,
+// A document subscriber that operators can inspect and the socket feeds.
+using connection_actor = document_subscriber::extend_with<
+  inspectable_connection>::extend<caf::reacts_to<frame_atom, std::string>,
+                                  caf::reacts_to<closed_atom>,
+                                  caf::replies_to<expire_atom>::with<bool>,
+                                  caf::reacts_to<resolve_atom, std::string>>;
+
+connection_actor spawn_connection(server_context& ctx,
                             std::shared_ptr<session_sink> sink,
                             token_claims claims, std::string session_id);
 

@@ -90,7 +90,7 @@ void get_doc(server_context& ctx, const http_request& req, std::string doc,
     };
     self->request(dir, actor_timeout, resolve_atom_v, doc, false)
       .then(
-        [=](std::vector<caf::actor>& live) {
+        [=](std::vector<document_actor>& live) {
           if (live.empty()) {
             from_store();
             return;

@@ -14,6 +14,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "actors/cluster_protocol.hpp"
 #include "config/node_config.hpp"
 #include "net/auth.hpp"
 #include "net/revocation_list.hpp"
@@ -36,7 +37,7 @@ struct server_context {
   caf::actor_system& sys;
   const node_config cfg;
   const token_verifier verifier;
-  caf::actor directory;            // resolve_atom -> document actor
+  directory_actor directory;
   document_store_actor store;      // op history reads
   std::vector<std::string> allowed_origins;  // set before serving
   uint16_t client_port = 0;                  // the bound port, set before serving
@@ -44,8 +45,8 @@ struct server_context {
   session_registry sessions;
   revocation_list revocations;
   static_site site;                // the demo page; empty when not built
-  caf::actor membership;           // null for a single node
-  caf::actor agent;                // this node's node_agent
+  membership_actor membership;     // null for a single node
+  node_agent_actor agent;          // this node's
   caf::actor redis_admin;          // null without Redis
   // TLS on the client port (wss/https); null: plain TCP.
   std::shared_ptr<boost::asio::ssl::context> tls;

@@ -61,7 +61,7 @@ void session_registry::configure(std::shared_ptr<memory_budget> budget,
 }
 
 void session_registry::add(const void* key, std::weak_ptr<session_sink> s,
-                           caf::actor conn, std::string id) {
+                           inspectable_connection conn, std::string id) {
   std::lock_guard<std::mutex> guard{mutex_};
   sessions_.emplace(key, entry{std::move(s), std::move(conn), std::move(id)});
 }
@@ -88,15 +88,15 @@ void session_registry::close_all(uint16_t code, const std::string& reason) {
     s->close(code, reason);
 }
 
-std::vector<caf::actor> session_registry::connections() const {
+std::vector<inspectable_connection> session_registry::connections() const {
   std::lock_guard<std::mutex> guard{mutex_};
-  std::vector<caf::actor> out;
+  std::vector<inspectable_connection> out;
   for (auto& [key, e] : sessions_)
     out.push_back(e.conn);
   return out;
 }
 
-caf::actor session_registry::find(const std::string& id) const {
+inspectable_connection session_registry::find(const std::string& id) const {
   std::lock_guard<std::mutex> guard{mutex_};
   for (auto& [key, e] : sessions_)
     if (e.id == id)

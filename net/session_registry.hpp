@@ -31,6 +31,7 @@
 #include <caf/actor.hpp>
 #include <caf/send.hpp>
 
+#include "actors/inspection_protocol.hpp"
 #include "actors/memory_budget.hpp"
 #include "net/session_sink.hpp"
 
@@ -67,15 +68,15 @@ public:
   // REQUIRES: before serving. `budget` may be null (nothing is charged).
   void configure(std::shared_ptr<memory_budget> budget, limits lim);
 
-  void add(const void* key, std::weak_ptr<session_sink> s, caf::actor conn,
-           std::string id);
+  void add(const void* key, std::weak_ptr<session_sink> s,
+           inspectable_connection conn, std::string id);
   void remove(const void* key);
   size_t size() const;
   // Asks every live session to close with `code`.
   void close_all(uint16_t code, const std::string& reason);
-  std::vector<caf::actor> connections() const;
+  std::vector<inspectable_connection> connections() const;
   // The connection actor of session `id`, or a null handle.
-  caf::actor find(const std::string& id) const;
+  inspectable_connection find(const std::string& id) const;
   // Ends every connection actor still alive (their sockets are gone).
   void kill_all();
 
@@ -107,7 +108,7 @@ public:
 private:
   struct entry {
     std::weak_ptr<session_sink> sink;
-    caf::actor conn;
+    inspectable_connection conn;
     std::string id;
     bool shed = false;  // closed for the node's send budget, not yet gone
   };

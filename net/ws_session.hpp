@@ -38,6 +38,7 @@
 #include <caf/actor.hpp>
 
 #include "net/auth.hpp"
+#include "net/connection_actor.hpp"
 #include "net/server_context.hpp"
 #include "net/session_sink.hpp"
 #include "net/token_bucket.hpp"
@@ -96,7 +97,7 @@ private:
   websocket::stream<ws_stream> ws_;
   server_context& ctx_;
   beast::flat_buffer buffer_;
-  caf::actor conn_;
+  connection_actor conn_;
   token_claims claims_;
   std::string session_id_;
 

@@ -395,7 +395,7 @@ int main(int argc, char** argv) {
     };
     ctx.membership = collab::spawn_membership(sys, mopts);
     tunnel->start([&sys, m = ctx.membership, p = cfg.cluster_port](int fd) {
-      collab::net::hand_to_basp(sys, fd, m, p);
+      collab::net::hand_to_basp(sys, fd, caf::actor_cast<caf::actor>(m), p);
     });
     spdlog::info("event=cluster_listening bind={} port={} tls={} auth={} "
                  "max_frame_bytes={} max_handshakes={} seeds={}",
