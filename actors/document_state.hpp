@@ -1,7 +1,10 @@
 // The document actor's state and the helpers its parts share (private to
-// actors/document_*.cpp): document_actor.cpp orders, commits and answers
-// ops; document_presence.cpp sends presence, coalesced per tick;
-// document_replay.cpp replays missed ops to a resuming session.
+// actors/document_*.cpp): document_actor.cpp has the phases (behaviours);
+// document_submit.cpp joins and sequences ops (the rules themselves are
+// document_sequencer.hpp); document_commit.cpp commits, acks, broadcasts and
+// snapshots; document_presence.cpp sends presence, coalesced per tick;
+// document_replay.cpp replays missed ops to a resuming session;
+// document_errors.cpp sends error events.
 //
 // Thread-safety: everything here is touched only by the one document actor
 // that owns the state, inside its handlers.
