@@ -6,6 +6,11 @@
 //
 //   loading --(store answers load)--> running --(idle, no subscribers)-->
 //   snapshot, quit
+//   running --(release_atom: hand-off; evict_atom)--> releasing
+//   --(nothing pending)--> quit
+//
+// Each phase is a behaviour listing every message (document_actor.cpp); the
+// sequencing rules are a plain class, document_sequencer.hpp.
 //
 // Loading makes this actor the document's one writer (the store bumps the
 // fence epoch); a commit refused as `fenced` means another owner took over:

@@ -49,7 +49,8 @@ void finish_with_text(self_ptr self, const std::string& session,
   sub.catching_up = false;
   sub.buffered.clear();
   self->send(sub.conn,
-             joined_event{st.doc, st.durable_rev, true, st.durable_text});
+             joined_event{st.doc, st.order->durable_rev(), true,
+                          st.order->durable_text()});
   send_presences(self, sub.conn, session);
 }
 
@@ -149,17 +150,18 @@ void next_page(self_ptr self, const std::string& session, uint64_t join_id,
 void replay(self_ptr self, const std::string& session, uint64_t rev) {
   auto& st = self->state;
   auto& sub = st.subs[session];
-  if (rev >= oldest_history_rev(st)) {
-    for (auto i = st.history.after(rev);
-         i != st.history.end() && i->rev <= st.durable_rev; ++i)
+  auto& order = *st.order;
+  if (rev >= order.oldest_rev()) {
+    for (auto i = order.history().after(rev);
+         i != order.history().end() && i->rev <= order.durable_rev(); ++i)
       self->send(sub.conn, op_event{shared_op{*i}});
-    self->send(sub.conn, joined_event{st.doc, st.durable_rev, false, {}});
+    self->send(sub.conn, joined_event{st.doc, order.durable_rev(), false, {}});
     send_presences(self, sub.conn, session);
     return;
   }
   sub.catching_up = true;
   sub.join_id = ++st.next_join_id;
-  next_page(self, session, sub.join_id, rev, st.durable_rev, true);
+  next_page(self, session, sub.join_id, rev, order.durable_rev(), true);
 }
 
 } // namespace collab::doc_actor

@@ -1,7 +1,10 @@
 // The document actor's state and the helpers its parts share (private to
-// actors/document_*.cpp): document_actor.cpp orders, commits and answers
-// ops; document_presence.cpp sends presence, coalesced per tick;
-// document_replay.cpp replays missed ops to a resuming session.
+// actors/document_*.cpp): document_actor.cpp has the phases (behaviours);
+// document_submit.cpp joins and sequences ops (the rules themselves are
+// document_sequencer.hpp); document_commit.cpp commits, acks, broadcasts and
+// snapshots; document_presence.cpp sends presence, coalesced per tick;
+// document_replay.cpp replays missed ops to a resuming session;
+// document_errors.cpp sends error events.
 //
 // Thread-safety: everything here is touched only by the one document actor
 // that owns the state, inside its handlers.
@@ -10,6 +13,8 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -21,7 +26,7 @@
 #include "actors/document_actor.hpp"
 #include "actors/core/errc.hpp"
 #include "actors/messages.hpp"
-#include "actors/op_history.hpp"
+#include "actors/document_sequencer.hpp"
 #include "actors/rate_meter.hpp"
 
 namespace collab::doc_actor {
@@ -48,12 +53,13 @@ struct pending_op {
   std::vector<std::pair<caf::actor, std::string>> also_ack;
 };
 
-// A client's last op: durable (clients) or pending (pending_seq).
-struct client_seq {
-  uint64_t seq = 0;
-  uint64_t rev = 0;
-  std::string user;                    // who made it; empty: unknown
-};
+// The phases, each a behaviour (document_actor.cpp):
+//   loading   --(store answers load)--> running
+//   running   --(release_atom, evict_atom)--> releasing
+//   releasing --(nothing pending)--> quit
+// Commits finishing in any phase check it (a releasing actor stops once
+// the last one is durable).
+enum class doc_phase : uint8_t { loading, running, releasing };
 
 struct document_state {
   // Constant after construction.
@@ -63,22 +69,17 @@ struct document_state {
 
   uint64_t epoch = 0;                  // our fence epoch, from load
 
-  // Durable state: what clients may know.
-  uint64_t durable_rev = 0;
+  // The ordering state: durable and head text and revision, the history
+  // for transform, each client's last seq. Set up by `document`.
+  std::optional<document_sequencer> order;
   uint64_t snapshot_rev = 0;
   bool snapshot_in_flight = false;
   bool quiet_timer_armed = false;
   caf::actor_clock::time_point last_commit;  // the actor clock: testable
-  ot::rope durable_text;
-  std::unordered_map<std::string, client_seq> clients;  // last durable op
 
-  // Head: durable plus pending ops.
-  uint64_t head_rev = 0;
-  ot::rope head_text;
-  op_history history;                  // ops (head_rev - size, head_rev]
+  // Pending ops (in order: head - durable of them), and who waits for each.
   std::deque<pending_op> queued;       // pending, not yet sent to the store
   std::vector<pending_op> in_flight;   // pending, being committed
-  std::unordered_map<std::string, client_seq> pending_seq;  // by client
   // After the store rejected a batch: how many of the queued ops to commit
   // one at a time, so that only the op it refuses fails.
   size_t isolate = 0;
@@ -87,7 +88,7 @@ struct document_state {
   std::unordered_map<caf::actor_addr, std::string> session_of;
   uint64_t next_join_id = 0;
   uint64_t idle_generation = 0;
-  bool releasing = false;   // handing off: finish pending commits, then stop
+  doc_phase phase = doc_phase::loading;
 
   // Presence: sessions whose presence changed since the last tick.
   std::vector<std::string> presence_dirty;
@@ -109,16 +110,49 @@ double seconds_since(std::chrono::steady_clock::time_point t);
 void send_error(self_ptr self, const caf::actor& to, errc code,
                 std::string message, const uint64_t* seq = nullptr);
 
+// Sends an error event as it is (the caller logged an `internal` one).
+void send_error_event(self_ptr self, const caf::actor& to, errc code,
+                      std::string message, const uint64_t* seq);
+
 // A random id for an `internal` error: in the log and in the message.
 std::string new_correlation_id();
 
-// The oldest revision an op may be based on: ops after it are in memory.
-inline uint64_t oldest_history_rev(const document_state& st) {
-  return st.head_rev - st.history.size();
-}
+// ---- document_actor.cpp
 
+// Passivates after `idle_timeout` without subscribers or pending ops.
 void arm_idle_timer(self_ptr self);
+
+// ---- document_submit.cpp
+
+// A join: `joined` with the text, or a resume (replay).
+void on_join(self_ptr self, join_request& req);
+// An op: sequenced (document_sequencer.hpp), then queued for commit,
+// re-acked or refused.
+void on_submit(self_ptr self, submit_request& req);
 void remove_subscriber(self_ptr self, const std::string& session);
+
+// ---- document_commit.cpp
+
+inline bool has_pending(const document_state& st) {
+  return !st.in_flight.empty() || !st.queued.empty();
+}
+// Sends the queued ops to the store unless a commit is in flight.
+void flush(self_ptr self);
+// Releasing and nothing pending: quits (hand-off done). True when it did.
+bool stop_if_released(self_ptr self);
+
+// `awaited`: nothing else is handled until the store answers.
+enum class snapshot_wait : uint8_t { concurrent, awaited };
+// Asks the store to save the durable text at durable_rev (the one place
+// that does); on success snapshot_rev moves up, then `done` runs with no
+// error, else with the store's.
+void save_snapshot(self_ptr self, snapshot_wait wait,
+                   std::function<void(const caf::error&)> done);
+// Writes a snapshot when `snapshot_every` ops passed since the last one
+// (any, when `force`).
+void maybe_snapshot(self_ptr self, bool force);
+// The quiet timer: a snapshot after `snapshot_quiet` without commits.
+void on_quiet(self_ptr self);
 
 // ---- document_presence.cpp
 

@@ -20,7 +20,7 @@
 #include <memory>
 
 #include "actors/memory_budget.hpp"
-#include "actors/messages.hpp"
+#include "actors/core/committed_op.hpp"
 
 namespace collab {
 
