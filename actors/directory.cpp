@@ -56,8 +56,7 @@ caf::expected<document_actor> local_document(self_ptr self,
                         + std::to_string(st.max_live_docs)
                         + " live documents, its limit; try again later");
   }
-  auto actor = caf::actor_cast<document_actor>(
-    spawn_document(self->system(), doc, st.store, st.opts));
+  auto actor = spawn_document(self->system(), doc, st.store, st.opts);
   self->monitor(actor);
   st.doc_of[actor.address()] = doc;
   st.docs.emplace(doc, actor);

@@ -107,7 +107,7 @@ void on_idle(self_ptr self, uint64_t generation) {
   passivate(self);
 }
 
-caf::behavior releasing(self_ptr self);
+document_actor::behavior_type releasing(self_ptr self);
 
 // Hand-off (release) or passivation (evict): pending commits finish first.
 void begin_release(self_ptr self) {
@@ -127,7 +127,7 @@ uint64_t on_evict(self_ptr self) {
 // ---- the phases
 
 // Loading: everything waits in the mailbox until the store answers `load`.
-caf::behavior loading() {
+document_actor::behavior_type loading() {
   return {
     [](join_request&) -> caf::result<void> { return caf::skip; },
     [](submit_request&) -> caf::result<void> { return caf::skip; },
@@ -147,7 +147,7 @@ caf::behavior loading() {
   };
 }
 
-caf::behavior running(self_ptr self) {
+document_actor::behavior_type running(self_ptr self) {
   return {
     [=](join_request& req) { on_join(self, req); },
     [=](submit_request& req) { on_submit(self, req); },
@@ -174,7 +174,7 @@ caf::behavior running(self_ptr self) {
 // Releasing: joins and ops are dropped; their senders see this actor go
 // down, resolve the document again and repeat them at the new owner.
 // Everything else is served as while running.
-caf::behavior releasing(self_ptr self) {
+document_actor::behavior_type releasing(self_ptr self) {
   return {
     [](join_request&) {},
     [](submit_request&) {},
@@ -211,7 +211,7 @@ sequencer_limits limits_of(const document_options& opts) {
           opts.max_op_components, opts.max_transform_work};
 }
 
-caf::behavior document(self_ptr self, std::string doc,
+document_actor::behavior_type document(self_ptr self, std::string doc,
                        document_store_actor store, document_options opts) {
   auto& st = self->state;
   st.doc = std::move(doc);
@@ -247,7 +247,7 @@ caf::behavior document(self_ptr self, std::string doc,
 
 namespace collab {
 
-caf::actor spawn_document(caf::actor_system& sys, std::string doc,
+document_actor spawn_document(caf::actor_system& sys, std::string doc,
                           document_store_actor store, document_options opts) {
   return sys.spawn(doc_actor::document, std::move(doc), std::move(store),
                    std::move(opts));

@@ -78,7 +78,7 @@ struct document_options {
   caf::duration store_timeout = caf::infinite;
 };
 
-caf::actor spawn_document(caf::actor_system& sys, std::string doc,
+document_actor spawn_document(caf::actor_system& sys, std::string doc,
                           document_store_actor store, document_options opts);
 
 } // namespace collab

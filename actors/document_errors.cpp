@@ -33,7 +33,7 @@ std::string new_correlation_id() {
   return id;
 }
 
-void send_error_event(self_ptr self, const caf::actor& to, errc code,
+void send_error_event(self_ptr self, const document_subscriber& to, errc code,
                       std::string message, const uint64_t* seq) {
   node_metrics().count_error(code);
   error_event e{self->state.doc, code, std::move(message), seq != nullptr,
@@ -41,7 +41,7 @@ void send_error_event(self_ptr self, const caf::actor& to, errc code,
   self->send(to, std::move(e));
 }
 
-void send_error(self_ptr self, const caf::actor& to, errc code,
+void send_error(self_ptr self, const document_subscriber& to, errc code,
                 std::string message, const uint64_t* seq) {
   if (code == errc::internal) {
     auto id = new_correlation_id();

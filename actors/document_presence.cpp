@@ -37,7 +37,7 @@ void on_presence(self_ptr self, presence_request& req) {
   auto& st = self->state;
   auto i = st.subs.find(req.session);
   if (i == st.subs.end()) {
-    send_error(self, caf::actor_cast<caf::actor>(self->current_sender()),
+    send_error(self, caf::actor_cast<document_subscriber>(self->current_sender()),
                errc::not_joined, "join the document first");
     return;
   }
@@ -83,7 +83,7 @@ void presence_left(self_ptr self, const std::string& session,
     broadcast(self, session, sub, "null");
 }
 
-void send_presences(self_ptr self, const caf::actor& to,
+void send_presences(self_ptr self, const document_subscriber& to,
                     const std::string& session) {
   auto& st = self->state;
   for (auto& [s, sub] : st.subs)

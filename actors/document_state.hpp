@@ -32,7 +32,7 @@
 namespace collab::doc_actor {
 
 struct subscriber {
-  caf::actor conn;
+  document_subscriber conn;
   std::string client;
   std::string user;
   std::string node;                    // where its socket is (inspection)
@@ -47,10 +47,10 @@ struct subscriber {
 struct pending_op {
   committed_op op;
   ot::rope text_after;
-  caf::actor sender;
+  document_subscriber sender;
   std::string session;
   // Further (conn, session) pairs that resubmitted this op meanwhile.
-  std::vector<std::pair<caf::actor, std::string>> also_ack;
+  std::vector<std::pair<document_subscriber, std::string>> also_ack;
 };
 
 // The phases, each a behaviour (document_actor.cpp):
@@ -101,17 +101,17 @@ struct document_state {
   static inline const char* name = "document";
 };
 
-using self_ptr = caf::stateful_actor<document_state>*;
+using self_ptr = document_actor::stateful_pointer<document_state>;
 
 double seconds_since(std::chrono::steady_clock::time_point t);
 
 // Sends an error event; `internal` is logged with a new correlation id that
 // the message carries (docs/PROTOCOL.md).
-void send_error(self_ptr self, const caf::actor& to, errc code,
+void send_error(self_ptr self, const document_subscriber& to, errc code,
                 std::string message, const uint64_t* seq = nullptr);
 
 // Sends an error event as it is (the caller logged an `internal` one).
-void send_error_event(self_ptr self, const caf::actor& to, errc code,
+void send_error_event(self_ptr self, const document_subscriber& to, errc code,
                       std::string message, const uint64_t* seq);
 
 // A random id for an `internal` error: in the log and in the message.
@@ -164,7 +164,7 @@ void on_presence_tick(self_ptr self);
 void presence_left(self_ptr self, const std::string& session,
                    subscriber& sub);
 // After `joined`: the presence of everyone else.
-void send_presences(self_ptr self, const caf::actor& to,
+void send_presences(self_ptr self, const document_subscriber& to,
                     const std::string& session);
 
 // ---- document_replay.cpp

@@ -29,7 +29,7 @@ std::string joined_user(const document_state& st, const std::string& client,
 }
 
 // Pending: acked together with the original once it is durable.
-bool join_pending(const caf::actor& conn, const submit_request& req,
+bool join_pending(const document_subscriber& conn, const submit_request& req,
                   std::deque<pending_op>& queued,
                   std::vector<pending_op>& in_flight) {
   auto join = [&](auto& list) {
@@ -44,7 +44,7 @@ bool join_pending(const caf::actor& conn, const submit_request& req,
 }
 
 // An op too old for the history: the store knows its revision.
-void reack_from_store(self_ptr self, const caf::actor& conn,
+void reack_from_store(self_ptr self, const document_subscriber& conn,
                       const submit_request& req) {
   auto& st = self->state;
   self
@@ -68,7 +68,7 @@ void reack_from_store(self_ptr self, const caf::actor& conn,
 }
 
 // A duplicate (client, seq) is re-acked with its original revision.
-void reack_duplicate(self_ptr self, const caf::actor& conn,
+void reack_duplicate(self_ptr self, const document_subscriber& conn,
                      const submit_request& req, const sequenced& verdict) {
   auto& st = self->state;
   node_metrics().duplicate_ops.fetch_add(1, std::memory_order_relaxed);
@@ -87,7 +87,7 @@ void reack_duplicate(self_ptr self, const caf::actor& conn,
 // sign that we are stale: another owner committed after we loaded (a split
 // view of the members during a move). The op log tells which; a stale actor
 // stops, and its subscribers resolve the document again.
-void refuse_ahead(self_ptr self, const caf::actor& conn, std::string message,
+void refuse_ahead(self_ptr self, const document_subscriber& conn, std::string message,
                   std::optional<uint64_t> seq) {
   auto& st = self->state;
   // Awaited: nothing else is handled until we know. A stale actor must not
@@ -118,7 +118,7 @@ void refuse_ahead(self_ptr self, const caf::actor& conn, std::string message,
 
 void on_submit(self_ptr self, submit_request& req) {
   auto& st = self->state;
-  auto conn = caf::actor_cast<caf::actor>(self->current_sender());
+  auto conn = caf::actor_cast<document_subscriber>(self->current_sender());
   node_metrics().mailbox_depth.observe(
     static_cast<double>(self->mailbox().size()));
   if (st.subs.count(req.session) == 0) {
