@@ -25,7 +25,7 @@ struct test_config : actor_system_config {
 
 struct fixture : test_coordinator_fixture<test_config> {
   document_store_actor store;
-  std::vector<actor> directories;
+  std::vector<directory_actor> directories;
 
   fixture() {
     store = spawn_memory_store(sys);
@@ -46,7 +46,8 @@ struct fixture : test_coordinator_fixture<test_config> {
     sched.run();
   }
 
-  actor directory(const std::string& node, uint64_t max_live_docs = 0) {
+  directory_actor directory(const std::string& node,
+                            uint64_t max_live_docs = 0) {
     document_options opts;
     opts.node = node;
     directories.push_back(spawn_directory(sys, store, opts, max_live_docs));
@@ -55,9 +56,9 @@ struct fixture : test_coordinator_fixture<test_config> {
   }
 
   // The answer to a request, or the error it failed with.
-  template <class T, class... Ts>
-  expected<T> ask(const actor& who, Ts... xs) {
-    auto answer = self->request(who, infinite, xs...);
+  template <class T, class Handle, class... Ts>
+  expected<T> ask(const Handle& who, Ts... xs) {
+    auto answer = self->request(actor_cast<actor>(who), infinite, xs...);
     run_jobs();
     expected<T> out = make_error(sec::runtime_error, "no answer");
     answer.receive([&](T& x) { out = std::move(x); },
@@ -65,19 +66,21 @@ struct fixture : test_coordinator_fixture<test_config> {
     return out;
   }
 
-  expected<actor> resolve(const actor& dir, const std::string& doc) {
-    return ask<actor>(dir, collab::resolve_atom_v, doc);
+  expected<document_actor> resolve(const directory_actor& dir,
+                                   const std::string& doc) {
+    return ask<document_actor>(dir, collab::resolve_atom_v, doc);
   }
 
   // The non-activating resolve (HTTP reads).
-  std::vector<actor> peek(const actor& dir, const std::string& doc) {
-    auto found
-      = ask<std::vector<actor>>(dir, collab::resolve_atom_v, doc, false);
+  std::vector<document_actor> peek(const directory_actor& dir,
+                                   const std::string& doc) {
+    auto found = ask<std::vector<document_actor>>(dir, collab::resolve_atom_v,
+                                                  doc, false);
     CAF_REQUIRE(found);
     return *found;
   }
 
-  uint64_t live(const actor& dir) {
+  uint64_t live(const directory_actor& dir) {
     auto n = ask<uint64_t>(dir, stats_atom_v);
     CAF_REQUIRE(n);
     return *n;
@@ -148,7 +151,7 @@ CAF_TEST(a read that must not activate is asked at the owner node) {
   CAF_CHECK_EQUAL(found[0], *d);
   // Asked to activate, it answers a list too.
   auto listed
-    = ask<std::vector<actor>>(dir1, collab::resolve_atom_v, doc, true);
+    = ask<std::vector<document_actor>>(dir1, collab::resolve_atom_v, doc, true);
   CAF_REQUIRE(listed);
   CAF_REQUIRE_EQUAL(listed->size(), 1u);
   CAF_CHECK_EQUAL(listed->front(), *d);

@@ -12,7 +12,7 @@ CAF_TEST_FIXTURE_SCOPE(document_tests, fixture)
 CAF_TEST(a new document is empty at revision 0) {
   start();
   auto a = client();
-  self->send(doc, join_request{a, "a", "c-a", "u-a", false, 0, {}});
+  self->send(doc, join_request{actor_cast<document_subscriber>(a), "a", "c-a", "u-a", false, 0, {}});
   expect((join_request), from(self).to(doc));
   expect((joined_event), from(doc).to(a));
   CAF_CHECK_EQUAL(last(a), "joined rev=0 text=");
@@ -101,7 +101,7 @@ CAF_TEST(errors seq_gap rev_ahead bad_op too_large not_joined) {
   CAF_CHECK_EQUAL(text(), "0:");
   submit(a, "a", 1, 0, R"(["ok"])");
   CAF_CHECK_EQUAL(last(a), "ack seq=1 rev=1");
-  self->send(doc, join_request{outsider, "o", "c-o", "u-o", true, 7, {}});
+  self->send(doc, join_request{actor_cast<document_subscriber>(outsider), "o", "c-o", "u-o", true, 7, {}});
   run_jobs();
   CAF_CHECK_EQUAL(last(outsider), "error rev_ahead");
 }
@@ -170,7 +170,7 @@ CAF_TEST(resume older than the history is served from the store) {
   for (uint64_t i = 1; i <= 4; ++i)
     submit(a, "a", i, i - 1, R"(["x"])");
   auto b = client();
-  self->send(doc, join_request{b, "b", "c-b", "u-b", true, 1, {}});
+  self->send(doc, join_request{actor_cast<document_subscriber>(b), "b", "c-b", "u-b", true, 1, {}});
   // An op commits while the store read is in flight: it must come after
   // the replay and `joined`, exactly once.
   expect((join_request), from(self).to(doc));

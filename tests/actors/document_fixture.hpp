@@ -57,9 +57,9 @@ behavior recorder(stateful_actor<recorder_state>* self) {
   auto& log = self->state.log;
   return {
     // Forward a request to the document, so the document sees us as sender.
-    [=](actor doc, submit_request& r) { self->send(doc, std::move(r)); },
-    [=](actor doc, leave_request& r) { self->send(doc, std::move(r)); },
-    [=](actor doc, presence_request& r) { self->send(doc, std::move(r)); },
+    [=](document_actor doc, submit_request& r) { self->send(doc, std::move(r)); },
+    [=](document_actor doc, leave_request& r) { self->send(doc, std::move(r)); },
+    [=](document_actor doc, presence_request& r) { self->send(doc, std::move(r)); },
     [=, &log](joined_event& e) {
       log.push_back("joined rev=" + std::to_string(e.rev)
                     + (e.has_text ? " text=" + e.text.to_string() : ""));
@@ -199,7 +199,7 @@ struct test_config : actor_system_config {
 struct fixture : test_coordinator_fixture<test_config> {
   flaky_store_actor store;
   document_options opts;
-  actor doc;
+  document_actor doc;
 
   fixture() {
     store = sys.spawn(flaky_store, spawn_memory_store(sys));
@@ -255,7 +255,7 @@ struct fixture : test_coordinator_fixture<test_config> {
   void join_as(const actor& r, const std::string& session,
                const std::string& client, const std::string& user,
                bool resume = false, uint64_t rev = 0) {
-    self->send(doc, join_request{r, session, client, user, resume, rev, {}});
+    self->send(doc, join_request{actor_cast<document_subscriber>(r), session, client, user, resume, rev, {}});
     run_jobs();
   }
 

@@ -19,8 +19,8 @@ namespace {
 
 behavior recorder(event_based_actor* self) {
   return {
-    [=](actor doc, submit_request& r) { self->send(doc, std::move(r)); },
-    [=](actor doc, presence_request& r) { self->send(doc, std::move(r)); },
+    [=](document_actor doc, submit_request& r) { self->send(doc, std::move(r)); },
+    [=](document_actor doc, presence_request& r) { self->send(doc, std::move(r)); },
     [](const joined_event&) {},
     [](const op_event&) {},
     [](const ack_event&) {},
@@ -37,8 +37,8 @@ struct test_config : actor_system_config {
 
 struct fixture : test_coordinator_fixture<test_config> {
   document_store_actor store;
-  actor directory;
-  actor agent;
+  directory_actor directory;
+  node_agent_actor agent;
   actor conn;
 
   fixture() {
@@ -49,7 +49,9 @@ struct fixture : test_coordinator_fixture<test_config> {
     node_agent_options agent_opts;
     agent_opts.node = "n1";
     agent_opts.directory = directory;
-    agent_opts.connections = [] { return std::vector<actor>{}; };
+    agent_opts.connections = [] {
+      return std::vector<inspectable_connection>{};
+    };
     agent_opts.kick = [](const std::string&) { return false; };
     agent_opts.drain = [] {};
     agent_opts.revoke = [](const revocation&) { return true; };
@@ -72,9 +74,9 @@ struct fixture : test_coordinator_fixture<test_config> {
     sched.run();
   }
 
-  template <class T, class... Ts>
-  T ask(const actor& who, Ts... xs) {
-    auto answer = self->request(who, infinite, xs...);
+  template <class T, class Handle, class... Ts>
+  T ask(const Handle& who, Ts... xs) {
+    auto answer = self->request(actor_cast<actor>(who), infinite, xs...);
     run_jobs();
     T out{};
     answer.receive([&](T& x) { out = std::move(x); },
@@ -83,10 +85,10 @@ struct fixture : test_coordinator_fixture<test_config> {
   }
 
   // Resolves `doc`, joins it as session `s` and commits `n` one-char ops.
-  actor edit(const std::string& doc, const std::string& s, int n) {
-    auto actor_of = ask<actor>(directory, collab::resolve_atom_v, doc);
-    self->send(actor_of, join_request{conn, s, "c-" + s, "u-" + s, false, 0,
-                                      "n1"});
+  document_actor edit(const std::string& doc, const std::string& s, int n) {
+    auto actor_of = ask<document_actor>(directory, collab::resolve_atom_v, doc);
+    self->send(actor_of, join_request{actor_cast<document_subscriber>(conn), s,
+                                      "c-" + s, "u-" + s, false, 0, "n1"});
     run_jobs();
     for (int i = 1; i <= n; ++i) {
       ot::op op;
@@ -163,7 +165,7 @@ CAF_TEST(evict passivates the document and keeps its history) {
   CAF_CHECK_EQUAL(ask<uint64_t>(agent, evict_atom_v, std::string{"a"}), 2u);
   CAF_CHECK_EQUAL(ask<bool>(agent, lookup_atom_v, std::string{"a"}), false);
   // Activated again from the store: same revision.
-  auto doc = ask<actor>(directory, collab::resolve_atom_v, std::string{"a"});
+  auto doc = ask<document_actor>(directory, collab::resolve_atom_v, std::string{"a"});
   auto d = ask<doc_status>(doc, inspect_atom_v);
   CAF_CHECK_EQUAL(d.durable_rev, 2u);
   CAF_CHECK_EQUAL(d.snapshot_rev, 2u);
@@ -180,14 +182,14 @@ CAF_TEST(a pin to another member hands the document off) {
   n1.node = "n1";
   n1.directory = directory;
   n2.node = "n2";
-  n2.directory = other;
+  n2.directory = actor_cast<directory_actor>(other);
   self->send(directory, members_atom_v, std::vector<member_info>{n1, n2});
   run_jobs();
   CAF_CHECK(ask<bool>(agent, pin_atom_v, std::string{"a"}, std::string{"n2"}));
   CAF_CHECK_EQUAL(ask<bool>(agent, lookup_atom_v, std::string{"a"}), false);
   // Pinned back to us: resolved locally again.
   CAF_CHECK(ask<bool>(agent, pin_atom_v, std::string{"a"}, std::string{"n1"}));
-  auto again = ask<actor>(directory, collab::resolve_atom_v, std::string{"a"});
+  auto again = ask<document_actor>(directory, collab::resolve_atom_v, std::string{"a"});
   CAF_CHECK_NOT_EQUAL(again, doc);
   CAF_CHECK_EQUAL(ask<bool>(agent, lookup_atom_v, std::string{"a"}), true);
 }

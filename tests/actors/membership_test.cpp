@@ -59,7 +59,7 @@ struct peer_state {
 
 behavior fake_peer(stateful_actor<peer_state>* self, member_info me) {
   self->state.self = std::move(me);
-  self->state.self.membership = actor_cast<actor>(self);
+  self->state.self.membership = actor_cast<membership_actor>(self);
   self->state.self.version = cluster_protocol_version;
   return {
     [=](member_join_atom, member_info& m)
@@ -122,7 +122,7 @@ struct test_config : actor_system_config {
 struct fixture : test_coordinator_fixture<test_config> {
   actor transport;
   actor dir;
-  actor members;  // the membership actor under test (node n1, port 7001)
+  membership_actor members;  // under test (node n1, port 7001)
   std::vector<actor> peers;
   std::vector<std::string> hung_up;
 
@@ -135,7 +135,7 @@ struct fixture : test_coordinator_fixture<test_config> {
   ~fixture() {
     for (auto& a : peers)
       self->send_exit(a, exit_reason::user_shutdown);
-    for (auto& a : {members, dir, transport})
+    for (auto& a : {actor_cast<actor>(members), dir, transport})
       if (a)
         self->send_exit(a, exit_reason::user_shutdown);
     sched.run();
@@ -145,7 +145,7 @@ struct fixture : test_coordinator_fixture<test_config> {
     membership_options opts;
     opts.self = address("n1", 7001);
     opts.seeds = std::move(seeds);
-    opts.directory = dir;
+    opts.directory = actor_cast<directory_actor>(dir);
     opts.transport = actor_cast<io::middleman_actor>(transport);
     opts.hang_up = [this](const std::string& host, uint16_t port) {
       hung_up.push_back(host + ":" + std::to_string(port));
@@ -346,7 +346,7 @@ CAF_TEST(a member draining is shown draining) {
   // A state change from someone else's handle is not taken.
   auto forged = update;
   forged.state = member_state::up;
-  forged.membership = dir;
+  forged.membership = actor_cast<membership_actor>(dir);
   self->send(members, member_update_atom_v, forged);
   sched.run();
   CAF_CHECK_EQUAL(published(), "n1=up n2=draining");

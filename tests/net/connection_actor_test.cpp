@@ -41,7 +41,7 @@ struct fixture : test_coordinator_fixture<test_config> {
   std::unique_ptr<server_context> ctx;
   std::shared_ptr<recording_sink> sink = std::make_shared<recording_sink>();
   actor dir;
-  actor conn;
+  collab::net::connection_actor conn;
   std::vector<actor> docs;
 
   fixture() {
@@ -75,7 +75,7 @@ struct fixture : test_coordinator_fixture<test_config> {
   // The connection of session s1, with the settings in `cfg`.
   void connect() {
     ctx = std::make_unique<server_context>(sys, cfg);
-    ctx->directory = dir;
+    ctx->directory = actor_cast<directory_actor>(dir);
     conn = spawn_connection(*ctx, sink, claims, "s1");
     sched.run();
   }
@@ -94,7 +94,7 @@ struct fixture : test_coordinator_fixture<test_config> {
   actor document(const std::string& doc, uint64_t rev, std::string text) {
     auto d = sys.spawn(fake_document, doc, rev, std::move(text));
     docs.push_back(d);
-    directory().answers[doc] = d;
+    directory().answers[doc] = actor_cast<document_actor>(d);
     sched.run();
     return d;
   }
@@ -202,7 +202,7 @@ CAF_TEST(a join resolves the document through the directory and joins it) {
   self->send(conn, frame_atom_v, std::string{R"({"type":"join","doc":"d1"})"});
   expect((frame_atom, std::string), from(self).to(conn));
   expect((resolve_atom, std::string), from(conn).to(dir).with(_, "d1"));
-  expect((actor), from(dir).to(conn).with(d));
+  expect((document_actor), from(dir).to(conn).with(actor_cast<document_actor>(d)));
   expect((join_request), from(conn).to(d));
   CAF_CHECK_EQUAL(last_log(d), "join session=s1 client=c1 resume=0 rev=0");
   expect((joined_event), from(d).to(conn));
@@ -440,7 +440,7 @@ CAF_TEST(closed ends the actor and leaves nothing behind) {
   connect();
   CAF_CHECK_EQUAL(connection_actors_in_memory(), before + 1);
   auto d = joined_d1();
-  auto w = sys.spawn(watcher, conn);
+  auto w = sys.spawn(watcher, actor_cast<actor>(conn));
   sched.run();
   self->send(conn, closed_atom_v);
   sched.run();

@@ -54,14 +54,15 @@ private:
 // ---- the directory
 
 struct directory_state {
-  std::map<std::string, caf::actor> answers;  // doc -> its actor
+  std::map<std::string, collab::document_actor> answers;  // doc -> actor
   std::vector<std::string> asked;             // every resolve, in order
   static inline const char* name = "fake_directory";
 };
 
 caf::behavior fake_directory(caf::stateful_actor<directory_state>* self) {
   return {
-    [=](collab::resolve_atom, const std::string& doc) -> caf::result<caf::actor> {
+    [=](collab::resolve_atom,
+        const std::string& doc) -> caf::result<collab::document_actor> {
       self->state.asked.push_back(doc);
       auto i = self->state.answers.find(doc);
       if (i == self->state.answers.end())

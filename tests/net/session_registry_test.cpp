@@ -48,7 +48,7 @@ struct fixture {
   // A registered session with `queued` bytes queued, counted node-wide.
   fake_sink& open(uint64_t queued) {
     auto s = std::make_shared<fake_sink>(queued);
-    reg.add(s.get(), s, caf::actor{}, "s" + std::to_string(sinks.size()));
+    reg.add(s.get(), s, collab::inspectable_connection{}, "s" + std::to_string(sinks.size()));
     reg.output_queued(queued);
     sinks.push_back(s);
     return *s;
