@@ -5,12 +5,10 @@
 
 #include <caf/atom.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 namespace collab {
 namespace {
-
-// Local to this actor: it only ever sends it to itself.
-using tick_atom = caf::atom_constant<caf::atom("hbtick")>;
 
 int64_t ns_of(heartbeat_monitor::clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -46,18 +44,19 @@ std::chrono::milliseconds heartbeat_monitor::interval() const {
                     std::chrono::milliseconds(250));
 }
 
-caf::actor spawn_heartbeat(caf::actor_system& sys,
-                           std::shared_ptr<heartbeat_monitor> monitor) {
-  return sys.spawn([monitor](caf::event_based_actor* self) -> caf::behavior {
-    monitor->beat(self->clock().now());
-    self->delayed_send(self, monitor->interval(), tick_atom::value);
-    return {
-      [=](tick_atom) {
-        monitor->beat(self->clock().now());
-        self->delayed_send(self, monitor->interval(), tick_atom::value);
-      },
-    };
-  });
+heartbeat_actor spawn_heartbeat(caf::actor_system& sys,
+                                std::shared_ptr<heartbeat_monitor> monitor) {
+  return sys.spawn(
+    [monitor](heartbeat_actor::pointer self) -> heartbeat_actor::behavior_type {
+      monitor->beat(self->clock().now());
+      self->delayed_send(self, monitor->interval(), heartbeat_tick_atom_v);
+      return {
+        [=](heartbeat_tick_atom) {
+          monitor->beat(self->clock().now());
+          self->delayed_send(self, monitor->interval(), heartbeat_tick_atom_v);
+        },
+      };
+    });
 }
 
 } // namespace collab

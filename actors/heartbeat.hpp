@@ -21,6 +21,11 @@
 #include <caf/actor.hpp>
 #include <caf/actor_clock.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/type_id.hpp>
+#include <caf/typed_actor.hpp>
+
+// The heartbeat actor's own tick (a self-message).
+CAF_ADD_ATOM(collab, collab, heartbeat_tick_atom, "hbtick")
 
 namespace collab {
 
@@ -47,8 +52,10 @@ private:
   std::atomic<int64_t> last_ns_;  // clock::time_point, in ns since its epoch
 };
 
+using heartbeat_actor = caf::typed_actor<caf::reacts_to<heartbeat_tick_atom>>;
+
 // Spawns the ticking actor; it runs until it gets an exit message.
-caf::actor spawn_heartbeat(caf::actor_system& sys,
-                           std::shared_ptr<heartbeat_monitor> monitor);
+heartbeat_actor spawn_heartbeat(caf::actor_system& sys,
+                                std::shared_ptr<heartbeat_monitor> monitor);
 
 } // namespace collab

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "actors/gather.hpp"
-#include "persistence/redis_admin.hpp"
 #include "actors/membership.hpp"
 #include "actors/metrics.hpp"
 #include "actors/rate_meter.hpp"

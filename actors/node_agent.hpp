@@ -21,6 +21,7 @@
 #include <caf/actor_system.hpp>
 
 #include "actors/cluster_protocol.hpp"
+#include "persistence/redis_admin.hpp"
 
 namespace collab {
 
@@ -36,7 +37,7 @@ struct node_agent_options {
   // Adds a revocation to this node's list; false when known already.
   std::function<bool(const revocation&)> revoke;
   // The revocation list in Redis, re-read every 2 s (null: none).
-  caf::actor redis_admin;
+  redis_admin_actor redis_admin;
 };
 
 node_agent_actor spawn_node_agent(caf::actor_system& sys,

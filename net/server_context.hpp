@@ -15,6 +15,7 @@
 #include <caf/actor_system.hpp>
 
 #include "actors/cluster_protocol.hpp"
+#include "persistence/redis_admin.hpp"
 #include "config/node_config.hpp"
 #include "net/auth.hpp"
 #include "net/revocation_list.hpp"
@@ -47,7 +48,7 @@ struct server_context {
   static_site site;                // the demo page; empty when not built
   membership_actor membership;     // null for a single node
   node_agent_actor agent;          // this node's
-  caf::actor redis_admin;          // null without Redis
+  redis_admin_actor redis_admin;   // null without Redis
   // TLS on the client port (wss/https); null: plain TCP.
   std::shared_ptr<boost::asio::ssl::context> tls;
   // What /readyz asks: each check answers "" when fine, else the reason

@@ -19,7 +19,7 @@ struct admin_state {
   static inline const char* name = "redis_admin";
 };
 
-using self_ptr = caf::stateful_actor<admin_state>*;
+using self_ptr = redis_admin_actor::stateful_pointer<admin_state>;
 
 // Runs `cmds` in one round trip; an error reply counts as a failure.
 caf::error run(self_ptr self, const std::vector<redis_command>& cmds,
@@ -44,7 +44,7 @@ std::string entry_id(const redisReply* range) {
   return {entry->element[0]->str, entry->element[0]->len};
 }
 
-caf::behavior redis_admin(self_ptr self, redis_endpoint ep,
+redis_admin_actor::behavior_type redis_admin(self_ptr self, redis_endpoint ep,
                           redis_options opts) {
   self->state.conn = std::make_unique<redis_connection>(
     std::move(ep),
@@ -100,7 +100,8 @@ caf::behavior redis_admin(self_ptr self, redis_endpoint ep,
 
 } // namespace
 
-caf::actor spawn_redis_admin(caf::actor_system& sys, const redis_options& opts) {
+redis_admin_actor spawn_redis_admin(caf::actor_system& sys,
+                                    const redis_options& opts) {
   redis_endpoint ep;
   if (auto err = parse_redis_url(opts.url, ep); !err.empty())
     throw std::invalid_argument("COLLAB_REDIS_URL: " + err);

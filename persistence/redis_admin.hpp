@@ -2,10 +2,6 @@
 // stream, and the revocation list (kept in Redis so that a node started
 // later, or one that missed the cluster-wide broadcast, learns it).
 //
-//   (stream_info_atom, doc)   -> stream_info       XLEN + first/last entry id
-//   (save_revocation_atom, revocation) -> bool     HSET collab:revocations
-//   (revocations_atom)        -> std::vector<revocation>   HGETALL
-//
 // Errors: redis_errc::unavailable when Redis does not answer.
 //
 // Threading: a detached actor (its own thread) with one blocking hiredis
@@ -18,7 +14,9 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
 #include <caf/type_id.hpp>
+#include <caf/typed_actor.hpp>
 
 #include "actors/core/revocation.hpp"
 #include "persistence/redis_options.hpp"
@@ -41,7 +39,15 @@ typename Inspector::result_type inspect(Inspector& f, stream_info& x) {
            x.last_id);
 }
 
+using redis_admin_actor = caf::typed_actor<
+  // XLEN + the first and last entry id of the document's replay stream.
+  caf::replies_to<stream_info_atom, std::string>::with<stream_info>,
+  // HSET collab:revocations; HGETALL collab:revocations.
+  caf::replies_to<save_revocation_atom, revocation>::with<bool>,
+  caf::replies_to<revocations_atom>::with<std::vector<revocation>>>;
+
 // `opts.url` must be set (a parse error throws std::invalid_argument).
-caf::actor spawn_redis_admin(caf::actor_system& sys, const redis_options& opts);
+redis_admin_actor spawn_redis_admin(caf::actor_system& sys,
+                                    const redis_options& opts);
 
 } // namespace collab

@@ -17,7 +17,7 @@ namespace {
 
 struct fixture : test_coordinator_fixture<> {
   std::shared_ptr<heartbeat_monitor> monitor;
-  caf::actor heartbeat;
+  heartbeat_actor heartbeat;
 
   fixture() {
     monitor = std::make_shared<heartbeat_monitor>(milliseconds(1000),
