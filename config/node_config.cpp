@@ -42,18 +42,20 @@ std::vector<std::string> with_environment(const CLI::App& app, int argc,
   return args;
 }
 
-} // namespace
-
-int parse_node_config(int argc, char** argv, node_config& cfg) {
-  CLI::App app{"collabd: a node of the collab editing cluster"};
-  app.set_config("--config", "", "config file (INI or TOML)");
-  app.allow_config_extras(false);
-  auto opt = [&](const char* name, auto& field, const char* env,
-                 const char* help) {
+// `--name` bound to a field, read from `env` too, its default shown in
+// --help.
+auto option_adder(CLI::App& app) {
+  return [&app](const char* name, auto& field, const char* env,
+                const char* help) {
     return app.add_option(std::string("--") + name, field, help)
       ->envname(env)
       ->capture_default_str();
   };
+}
+
+// The client and admin listeners, tokens, development mode.
+void add_client_options(CLI::App& app, node_config& cfg) {
+  auto opt = option_adder(app);
   opt("node-id", cfg.node_id, "COLLAB_NODE_ID", "node id shown to clients");
   opt("bind", cfg.bind, "COLLAB_BIND", "client listener address");
   opt("client-port", cfg.client_port, "COLLAB_CLIENT_PORT",
@@ -93,6 +95,11 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
       "admin API address (keep it private)");
   opt("admin-token", cfg.admin_token, "COLLAB_ADMIN_TOKEN",
       "bearer token of the admin API (required with an admin port)");
+}
+
+// Bounds of sockets, messages, documents and the node (docs/ISOLATION.md).
+void add_limit_options(CLI::App& app, node_config& cfg) {
+  auto opt = option_adder(app);
   opt("max-frame-bytes", cfg.max_frame_bytes, "COLLAB_MAX_FRAME_BYTES",
       "largest WebSocket frame (close 1009 above)");
   opt("max-doc-bytes", cfg.max_doc_bytes, "COLLAB_MAX_DOC_BYTES",
@@ -134,6 +141,11 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
   opt("memory-budget-bytes", cfg.memory_budget_bytes,
       "COLLAB_MEMORY_BUDGET_BYTES",
       "accounted memory of the node: histories, input and output queues");
+}
+
+// Timers, health, resume and the documents' history and snapshots.
+void add_document_options(CLI::App& app, node_config& cfg) {
+  auto opt = option_adder(app);
   opt("presence-tick-ms", cfg.presence_tick_ms, "COLLAB_PRESENCE_TICK_MS",
       "presence is coalesced per document per tick (last per session wins)")
     ->check(CLI::Range(int64_t{0}, int64_t{10'000}));
@@ -156,6 +168,11 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
     ->check(CLI::Range(uint64_t{1}, uint64_t{100'000'000}));
   opt("snapshot-quiet-ms", cfg.snapshot_quiet_ms, "COLLAB_SNAPSHOT_QUIET_MS",
       "snapshot a document after this long without commits");
+}
+
+// PostgreSQL, Redis and retention.
+void add_storage_options(CLI::App& app, node_config& cfg) {
+  auto opt = option_adder(app);
   opt("pg-url", cfg.pg_url, "COLLAB_PG_URL", "PostgreSQL connection URL");
   opt("redis-url", cfg.redis_url, "COLLAB_REDIS_URL", "Redis URL");
   opt("stream-maxlen", cfg.stream_maxlen, "COLLAB_STREAM_MAXLEN",
@@ -165,6 +182,11 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
   opt("retention-interval-ms", cfg.retention_interval_ms,
       "COLLAB_RETENTION_INTERVAL_MS", "how often old ops are deleted")
     ->check(CLI::Range(int64_t{100}, int64_t{86'400'000}));
+}
+
+// The cluster transport and how peers prove themselves.
+void add_cluster_options(CLI::App& app, node_config& cfg) {
+  auto opt = option_adder(app);
   opt("cluster-port", cfg.cluster_port, "COLLAB_CLUSTER_PORT",
       "cluster transport port (0: a single node)");
   opt("cluster-bind", cfg.cluster_bind, "COLLAB_CLUSTER_BIND",
@@ -182,6 +204,20 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
   opt("cluster-max-frame-bytes", cfg.cluster_max_frame_bytes,
       "COLLAB_CLUSTER_MAX_FRAME_BYTES",
       "largest cluster message (0: 2 x max-doc-bytes + 1 MiB)");
+}
+
+} // namespace
+
+int parse_node_config(int argc, char** argv, node_config& cfg) {
+  CLI::App app{"collabd: a node of the collab editing cluster"};
+  app.set_config("--config", "", "config file (INI or TOML)");
+  app.allow_config_extras(false);
+  add_client_options(app, cfg);
+  add_limit_options(app, cfg);
+  add_document_options(app, cfg);
+  add_storage_options(app, cfg);
+  add_cluster_options(app, cfg);
+  auto opt = option_adder(app);
   opt("log-level", cfg.log_level, "COLLAB_LOG_LEVEL",
       "trace, debug, info, warn, error")
     ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

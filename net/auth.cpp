@@ -390,31 +390,42 @@ bool token_verifier::verify_at(std::string_view jwt, int64_t now, token_claims& 
   }
   std::string alg;
   if (!header_alg(jwt.substr(0, dot1), alg, why)) return false;
-  if (alg == "RS256") {
-    // Only with the configured public key; never the secret (and HS256
-    // never with the public key: no key confusion).
-    if (!rsa_key_) {
-      why = "token algorithm not allowed (RS256 needs a configured public key)";
-      return false;
-    }
-    if (!rsa_signature_ok(static_cast<EVP_PKEY*>(rsa_key_.get()), jwt.substr(0, dot2),
-                          jwt.substr(dot2 + 1))) {
-      why = "bad token signature";
-      return false;
-    }
-    std::string payload;
-    if (!base64url_decode(jwt.substr(dot1 + 1, dot2 - dot1 - 1), payload) ||
-        payload.find('\0') != std::string::npos) {
-      why = "malformed token payload";
-      return false;
-    }
-    token_claims claims;
-    if (!read_claims(payload, {now, leeway_, audience_, issuer_}, claims, why))
-      return false;
-    out = std::move(claims);
-    why.clear();
-    return true;
+  if (alg == "RS256")
+    return verify_rs256(jwt, dot1, dot2, now, out, why);
+  return verify_hs256(jwt, dot2, now, out, why);
+}
+
+bool token_verifier::verify_rs256(std::string_view jwt, size_t dot1,
+                                  size_t dot2, int64_t now, token_claims& out,
+                                  std::string& why) const {
+  // Only with the configured public key; never the secret (and HS256
+  // never with the public key: no key confusion).
+  if (!rsa_key_) {
+    why = "token algorithm not allowed (RS256 needs a configured public key)";
+    return false;
   }
+  if (!rsa_signature_ok(static_cast<EVP_PKEY*>(rsa_key_.get()), jwt.substr(0, dot2),
+                        jwt.substr(dot2 + 1))) {
+    why = "bad token signature";
+    return false;
+  }
+  std::string payload;
+  if (!base64url_decode(jwt.substr(dot1 + 1, dot2 - dot1 - 1), payload) ||
+      payload.find('\0') != std::string::npos) {
+    why = "malformed token payload";
+    return false;
+  }
+  token_claims claims;
+  if (!read_claims(payload, {now, leeway_, audience_, issuer_}, claims, why))
+    return false;
+  out = std::move(claims);
+  why.clear();
+  return true;
+}
+
+bool token_verifier::verify_hs256(std::string_view jwt, size_t dot2,
+                                  int64_t now, token_claims& out,
+                                  std::string& why) const {
   if (secret_.empty()) {
     why = "token algorithm not allowed (no HS256 secret configured)";
     return false;

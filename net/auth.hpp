@@ -61,6 +61,12 @@ public:
                  std::string& why) const;
 
 private:
+  // verify_at after the checks of the token's shape, by its algorithm:
+  // `dot1` and `dot2` are the positions of its two dots.
+  bool verify_rs256(std::string_view jwt, size_t dot1, size_t dot2,
+                    int64_t now, token_claims& out, std::string& why) const;
+  bool verify_hs256(std::string_view jwt, size_t dot2, int64_t now,
+                    token_claims& out, std::string& why) const;
   std::string secret_;
   int64_t leeway_;
   std::shared_ptr<void> rsa_key_;  // EVP_PKEY, null without RS256

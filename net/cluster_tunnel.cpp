@@ -22,6 +22,8 @@
 
 #include "net/cluster_auth.hpp"
 #include "net/cluster_frame.hpp"
+#include "net/cluster_key_exchange.hpp"
+#include "net/cluster_pipe.hpp"
 
 namespace collab::net {
 namespace {
@@ -33,46 +35,11 @@ using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 using tls_socket = ssl::stream<tcp::socket>;
 using unix_socket = asio::local::stream_protocol::socket;
-
-// At most one log line a second per kind of refusal, with how many were
-// not logged since: a flood of bad connections costs no disk and no core.
-class log_gate {
-public:
-  // True if a line may be logged now; `skipped` gets the count not logged.
-  bool pass(uint64_t& skipped) {
-    std::lock_guard<std::mutex> guard{mutex_};
-    auto now = std::chrono::steady_clock::now();
-    if (any_ && now - last_ < std::chrono::seconds(1)) {
-      ++skipped_;
-      return false;
-    }
-    any_ = true;
-    last_ = now;
-    skipped = skipped_;
-    skipped_ = 0;
-    return true;
-  }
-
-private:
-  std::mutex mutex_;
-  bool any_ = false;
-  std::chrono::steady_clock::time_point last_;
-  uint64_t skipped_ = 0;
-};
-
-enum class refusal { tls, auth, frame, accept, busy, count };
-
-struct log_gates {
-  std::array<log_gate, static_cast<size_t>(refusal::count)> gates;
-  template <class... Ts>
-  void warn(refusal kind, fmt::format_string<Ts...> format, Ts&&... xs) {
-    uint64_t skipped = 0;
-    if (!gates[static_cast<size_t>(kind)].pass(skipped))
-      return;
-    spdlog::warn("{} not_logged={}", fmt::format(format, std::forward<Ts>(xs)...),
-                 skipped);
-  }
-};
+using tunnel::hangable;
+using tunnel::key_exchange;
+using tunnel::log_gates;
+using tunnel::pipe;
+using tunnel::refusal;
 
 std::string peer_of(const tcp::socket& s) {
   error_code ec;
@@ -136,195 +103,6 @@ private:
   std::function<void()> on_expiry_;
   std::shared_ptr<handshake_slot> slot_;
   bool finished_ = false;
-};
-
-// A tunnelled connection as the tunnel's registry of dialled connections
-// sees it.
-class hangable {
-public:
-  virtual ~hangable() = default;
-  // Closes both sides, on the connection's strand (any thread).
-  virtual void hang_up() = 0;
-};
-
-// Both directions of one tunnelled connection, remote stream <-> BASP's
-// socketpair, each judged frame by frame.
-template <class Remote>
-class pipe : public hangable,
-             public std::enable_shared_from_this<pipe<Remote>> {
-public:
-  pipe(std::shared_ptr<Remote> remote, unix_socket local, uint64_t max_frame,
-       std::string peer, std::shared_ptr<log_gates> log)
-    : remote_(std::move(remote)),
-      local_(std::move(local)),
-      peer_(std::move(peer)),
-      log_(std::move(log)),
-      in_{{}, basp_framer{max_frame}, "in"},
-      out_{{}, basp_framer{max_frame}, "out"},
-      max_frame_(max_frame) {
-    // nop
-  }
-  void start() {
-    pump(*remote_, local_, in_);
-    pump(local_, *remote_, out_);
-  }
-  void hang_up() override {
-    asio::post(local_.get_executor(),
-               [self = this->shared_from_this()] { self->shut(); });
-  }
-
-private:
-  struct direction {
-    std::array<uint8_t, 16384> buf;
-    basp_framer framer;
-    const char* name;
-  };
-  template <class From, class To>
-  void pump(From& from, To& to, direction& d) {
-    from.async_read_some(
-      asio::buffer(d.buf),
-      [self = this->shared_from_this(), &from, &to, &d](error_code ec,
-                                                        size_t n) {
-        if (ec)
-          return self->shut();
-        // Judged before a byte of it is passed on: a refused header never
-        // reaches the other side complete.
-        if (auto v = d.framer.feed(d.buf.data(), n); v != frame_verdict::ok)
-          return self->refuse(d, v);
-        asio::async_write(to, asio::buffer(d.buf.data(), n),
-                          [self, &from, &to, &d](error_code ec, size_t) {
-                            if (ec)
-                              self->shut();
-                            else
-                              self->pump(from, to, d);
-                          });
-      });
-  }
-  void refuse(const direction& d, frame_verdict v) {
-    log_->warn(refusal::frame,
-               "event=cluster_frame_refused peer={} direction={} verdict={} "
-               "payload_bytes={} max={}",
-               peer_, d.name, to_string(v), d.framer.last_payload_len(),
-               max_frame_);
-    shut();
-  }
-  // Either side ended: end both (BASP sees its socket close at once).
-  void shut() {
-    error_code ignored;
-    local_.close(ignored);
-    remote_->lowest_layer().close(ignored);
-  }
-
-  std::shared_ptr<Remote> remote_;
-  unix_socket local_;
-  std::string peer_;
-  std::shared_ptr<log_gates> log_;
-  direction in_, out_;
-  uint64_t max_frame_;
-};
-
-// The key exchange of net/cluster_auth.hpp over an established stream:
-// hello out, hello in (magic first: a stranger is dropped at once), proof
-// out, proof in. Calls `done` only when the peer's proof checks out.
-constexpr const char* lost = "closed before the handshake ended (or its "
-                             "deadline passed)";
-
-template <class Remote>
-class key_exchange : public std::enable_shared_from_this<key_exchange<Remote>> {
-public:
-  using done_fn = std::function<void(std::shared_ptr<Remote>)>;
-  using fail_fn = std::function<void(const std::string&)>;
-  key_exchange(std::shared_ptr<Remote> remote, const std::string& key,
-               auth::role role, done_fn done, fail_fn fail)
-    : remote_(std::move(remote)),
-      key_(key),
-      role_(role),
-      done_(std::move(done)),
-      fail_(std::move(fail)) {
-    // nop
-  }
-
-  void start() {
-    mine_ = auth::random_nonce();
-    hello_out_ = auth::make_hello(mine_);
-    asio::async_write(*remote_, asio::buffer(hello_out_),
-                      [self = this->shared_from_this()](error_code ec,
-                                                        size_t) {
-                        if (ec)
-                          return self->fail_(lost);
-                        self->read_magic();
-                      });
-  }
-
-private:
-  void read_magic() {
-    asio::async_read(*remote_,
-                     asio::buffer(hello_in_.data(), auth::magic_size),
-                     [self = this->shared_from_this()](error_code ec,
-                                                       size_t) {
-                       if (ec)
-                         return self->fail_(lost);
-                       if (!auth::is_magic(self->hello_in_.data()))
-                         return self->fail_("not a cluster key hello");
-                       self->read_nonce();
-                     });
-  }
-  void read_nonce() {
-    asio::async_read(*remote_,
-                     asio::buffer(hello_in_.data() + auth::magic_size,
-                                  auth::nonce_size),
-                     [self = this->shared_from_this()](error_code ec,
-                                                       size_t) {
-                       if (ec)
-                         return self->fail_(lost);
-                       self->theirs_ = auth::nonce_of(self->hello_in_.data());
-                       self->send_proof();
-                     });
-  }
-  void send_proof() {
-    proof_out_ = auth::make_proof(key_, role_, dialler(), acceptor());
-    asio::async_write(*remote_, asio::buffer(proof_out_),
-                      [self = this->shared_from_this()](error_code ec,
-                                                        size_t) {
-                        if (ec)
-                          return self->fail_(lost);
-                        self->read_proof();
-                      });
-  }
-  void read_proof() {
-    asio::async_read(*remote_, asio::buffer(proof_in_),
-                     [self = this->shared_from_this()](error_code ec,
-                                                       size_t) {
-                       if (ec)
-                         return self->fail_(lost);
-                       auto them = self->role_ == auth::role::dialler
-                                     ? auth::role::acceptor
-                                     : auth::role::dialler;
-                       if (!auth::check_proof(self->key_, them,
-                                              self->dialler(),
-                                              self->acceptor(),
-                                              self->proof_in_.data()))
-                         return self->fail_("wrong cluster key");
-                       self->done_(self->remote_);
-                     });
-  }
-  const auth::nonce& dialler() const {
-    return role_ == auth::role::dialler ? mine_ : theirs_;
-  }
-  const auth::nonce& acceptor() const {
-    return role_ == auth::role::acceptor ? mine_ : theirs_;
-  }
-
-  std::shared_ptr<Remote> remote_;
-  std::string key_;
-  auth::role role_;
-  done_fn done_;
-  fail_fn fail_;
-  auth::nonce mine_{}, theirs_{};
-  auth::hello hello_out_{};
-  std::array<uint8_t, auth::hello_size> hello_in_{};
-  auth::proof proof_out_{};
-  std::array<uint8_t, auth::proof_size> proof_in_{};
 };
 
 std::shared_ptr<ssl::context> make_context(const cluster_tls_files& f,

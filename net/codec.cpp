@@ -1,5 +1,6 @@
-// The JSON codec (net/codec.hpp): decoding of client frames and encoding of
-// server messages, docs/PROTOCOL.md "Client to server" / "Server to client".
+// The JSON codec (net/codec.hpp): decoding of client frames, docs/PROTOCOL.md
+// "Client to server". The encoders are in net/codec_encode.cpp, the escaper
+// they share in net/json_writer.cpp, peek_head in net/codec_head.cpp.
 //
 // Decoding copies the frame into a reusable per-thread buffer and parses it
 // in situ with RapidJSON. A guard handler between the reader and the DOM
@@ -7,11 +8,6 @@
 // the recursive reader) and refuses duplicate keys at every level.
 // The DOM lives in a stack-buffer memory pool: a typical frame costs no heap
 // allocation besides the strings copied into the client_message.
-//
-// Encoding appends to one std::string with a table-driven escaper that emits
-// exactly what RapidJSON's Writer emits (so ops encode byte-identically to
-// ot::op_to_json), passing UTF-8 through raw. The joined text is copied out
-// of the rope straight into the output and escaped there in place.
 //
 // Thread-safety: all functions are reentrant; the scratch buffers are
 // thread_local.
@@ -24,10 +20,6 @@
 #include <cstring>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
@@ -35,12 +27,14 @@
 #include <rapidjson/writer.h>
 
 #include "actors/ot/op_json.hpp"
+#include "net/json_writer.hpp"
 
 namespace collab::net {
 
 namespace {
 
 namespace rj = rapidjson;
+using json::utf8_valid;
 
 // ---------------------------------------------------------------------------
 // Identifier character classes
@@ -56,253 +50,6 @@ constexpr std::array<bool, 256> make_class(std::string_view extra) {
 
 constexpr auto doc_chars = make_class("._~/-");
 constexpr auto client_chars = make_class("_-");
-
-// ---------------------------------------------------------------------------
-// JSON string escaping
-
-// 0: copy raw; 'u': \u00XX; otherwise the character after the backslash.
-// Same table as RapidJSON's Writer, so the two produce identical bytes.
-constexpr std::array<char, 256> make_escape_table() {
-  std::array<char, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[c] = 'u';
-  t['\b'] = 'b';
-  t['\t'] = 't';
-  t['\n'] = 'n';
-  t['\f'] = 'f';
-  t['\r'] = 'r';
-  t['"'] = '"';
-  t['\\'] = '\\';
-  return t;
-}
-
-constexpr auto escape_table = make_escape_table();
-constexpr char hex_digits[] = "0123456789ABCDEF";
-
-inline char escape_of(char c) {
-  return escape_table[static_cast<unsigned char>(c)];
-}
-
-void append_escape(std::string& out, char c, char esc) {
-  if (esc == 'u') {
-    const auto u = static_cast<unsigned char>(c);
-    const char buf[6] = {'\\', 'u', '0', '0', hex_digits[u >> 4], hex_digits[u & 15]};
-    out.append(buf, 6);
-  } else {
-    const char buf[2] = {'\\', esc};
-    out.append(buf, 2);
-  }
-}
-
-// True when one of the 8 bytes in `w` needs escaping (< 0x20, '"' or '\\').
-// Classic SWAR zero-byte tests; a borrow can only misfire after a real hit,
-// so the "any" answer is exact.
-inline bool word_needs_escape(uint64_t w) {
-  constexpr uint64_t ones = 0x0101010101010101ull;
-  constexpr uint64_t highs = 0x8080808080808080ull;
-  const uint64_t quote = w ^ (ones * '"');
-  const uint64_t backslash = w ^ (ones * '\\');
-  const uint64_t control = (w - ones * 0x20) & ~w;
-  const uint64_t q = (quote - ones) & ~quote;
-  const uint64_t b = (backslash - ones) & ~backslash;
-  return ((control | q | b) & highs) != 0;
-}
-
-inline uint64_t load_word(const char* p) {
-  uint64_t w;
-  std::memcpy(&w, p, 8);
-  return w;
-}
-
-#if defined(__SSE2__)
-// Bit i set when byte i of the 16 at `p` needs escaping.
-inline unsigned escape_mask16(const char* p) {
-  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
-  const __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
-  const __m128i backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
-  return static_cast<unsigned>(
-      _mm_movemask_epi8(_mm_or_si128(control, _mm_or_si128(quote, backslash))));
-}
-#endif
-
-// The first byte in [p, end) that needs escaping, or end.
-const char* find_escape(const char* p, const char* end) {
-#if defined(__SSE2__)
-  for (; end - p >= 16; p += 16)
-    if (const unsigned m = escape_mask16(p)) return p + __builtin_ctz(m);
-#endif
-  while (end - p >= 8 && !word_needs_escape(load_word(p))) p += 8;
-  for (; p != end; ++p)
-    if (escape_of(*p) != 0) return p;
-  return end;
-}
-
-// One past the last byte in [begin, p) that needs escaping, or begin.
-const char* find_escape_backwards(const char* begin, const char* p) {
-#if defined(__SSE2__)
-  for (; p - begin >= 16; p -= 16)
-    if (const unsigned m = escape_mask16(p - 16)) return p - 16 + (32 - __builtin_clz(m));
-#endif
-  while (p - begin >= 8 && !word_needs_escape(load_word(p - 8))) p -= 8;
-  for (; p != begin; --p)
-    if (escape_of(p[-1]) != 0) return p;
-  return begin;
-}
-
-// Escapes the body of a JSON string (no quotes). REQUIRES: valid UTF-8 (the
-// callers pass validated ids, ops and text); bytes >= 0x80 pass through.
-void append_escaped(std::string& out, std::string_view s) {
-  const char* p = s.data();
-  const char* const end = p + s.size();
-  for (;;) {
-    const char* hit = find_escape(p, end);
-    out.append(p, hit);
-    if (hit == end) return;
-    append_escape(out, *hit, escape_of(*hit));
-    p = hit + 1;
-  }
-}
-
-// Length of the valid UTF-8 sequence at [p, end), or 0 when it is invalid
-// (overlong, surrogate, above U+10FFFF, truncated).
-size_t utf8_sequence_length(const unsigned char* p, const unsigned char* end) {
-  const unsigned c = p[0];
-  const auto left = static_cast<size_t>(end - p);
-  auto cont = [&](size_t i) { return i < left && (p[i] & 0xC0) == 0x80; };
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (c == 0xE0 && p[1] < 0xA0) return 0;   // overlong
-    if (c == 0xED && p[1] >= 0xA0) return 0;  // UTF-16 surrogate
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (c == 0xF0 && p[1] < 0x90) return 0;   // overlong
-    if (c == 0xF4 && p[1] >= 0x90) return 0;  // above U+10FFFF
-    return 4;
-  }
-  return 0;
-}
-
-// Strict UTF-8 validation with an ASCII fast path (8 bytes at a time):
-// frames are almost all ASCII, and this is several times faster than
-// RapidJSON's per-character validation inside strings.
-bool utf8_valid(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* const end = p + s.size();
-  while (p != end) {
-    if (end - p >= 8) {
-      uint64_t word;
-      std::memcpy(&word, p, 8);
-      if ((word & 0x8080808080808080ull) == 0) {
-        p += 8;
-        continue;
-      }
-    }
-    if (*p < 0x80) {
-      ++p;
-      continue;
-    }
-    const size_t n = utf8_sequence_length(p, end);
-    if (n == 0) return false;
-    p += n;
-  }
-  return true;
-}
-
-// Like append_escaped, but for text we did not validate (error messages,
-// user names, node ids): invalid UTF-8 becomes U+FFFD, so the frame is
-// always valid UTF-8 and the browser does not drop the connection.
-void append_escaped_sanitized(std::string& out, std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* const end = p + s.size();
-  while (p != end) {
-    const char esc = escape_of(static_cast<char>(*p));
-    if (esc != 0) {
-      append_escape(out, static_cast<char>(*p), esc);
-      ++p;
-      continue;
-    }
-    const size_t n = utf8_sequence_length(p, end);
-    if (n == 0) {
-      out.append("\xEF\xBF\xBD");
-      ++p;
-      continue;
-    }
-    out.append(reinterpret_cast<const char*>(p), n);
-    p += n;
-  }
-}
-
-// Escapes out[start, size()) in place: grows the string once by the number
-// of extra bytes the escapes need, then rewrites it back to front so that
-// no byte is read after it was overwritten. Runs of plain text move with
-// one memmove each.
-void escape_in_place(std::string& out, size_t start) {
-  size_t extra = 0;
-  {
-    const char* p = out.data() + start;
-    const char* const end = out.data() + out.size();
-    while ((p = find_escape(p, end)) != end) {
-      extra += escape_of(*p) == 'u' ? 5 : 1;
-      ++p;
-    }
-  }
-  if (extra == 0) return;
-  size_t src = out.size();
-  out.resize(src + extra);
-  char* const d = out.data();
-  size_t dst = out.size();
-  for (;;) {
-    const size_t run = static_cast<size_t>(find_escape_backwards(d + start, d + src) - d);
-    const size_t n = src - run;
-    dst -= n;
-    if (n <= 16) {
-      // Short runs (words between escapes) are cheaper without a call.
-      for (size_t i = n; i-- > 0;) d[dst + i] = d[run + i];
-    } else {
-      std::memmove(d + dst, d + run, n);
-    }
-    if (run == start) break;
-    src = run - 1;
-    const char c = d[src];
-    const char esc = escape_of(c);
-    if (esc == 'u') {
-      const auto u = static_cast<unsigned char>(c);
-      dst -= 6;
-      d[dst] = '\\';
-      d[dst + 1] = 'u';
-      d[dst + 2] = '0';
-      d[dst + 3] = '0';
-      d[dst + 4] = hex_digits[u >> 4];
-      d[dst + 5] = hex_digits[u & 15];
-    } else {
-      dst -= 2;
-      d[dst] = '\\';
-      d[dst + 1] = esc;
-    }
-  }
-}
-
-void append_string(std::string& out, std::string_view s) {
-  out += '"';
-  append_escaped(out, s);
-  out += '"';
-}
-
-void append_string_sanitized(std::string& out, std::string_view s) {
-  out += '"';
-  append_escaped_sanitized(out, s);
-  out += '"';
-}
-
-void append_u64(std::string& out, uint64_t v) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
 
 // ---------------------------------------------------------------------------
 // Decoding
@@ -676,66 +423,6 @@ private:
   const decode_limits& limits_;
   frame_fields f_;
 };
-
-// ---------------------------------------------------------------------------
-// The head of a frame that is not decoded (peek_head)
-
-// A cursor over the first bytes of a frame: every read fails past them, and
-// a value counts only when it ends before them (a cut "seq":12 of 123 is
-// not 12).
-class head_scanner {
-public:
-  head_scanner(std::string_view frame, size_t max_bytes)
-      : s_(frame.substr(0, std::min(frame.size(), max_bytes))) {}
-
-  bool eat(char c) {
-    if (peek() != c) return false;
-    ++i_;
-    return true;
-  }
-
-  char peek() {
-    while (i_ < s_.size() &&
-           (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
-      ++i_;
-    return i_ < s_.size() ? s_[i_] : '\0';
-  }
-
-  // A string; `plain`: it holds no escape (then `body` is its text).
-  bool string(std::string_view& body, bool& plain) {
-    if (!eat('"')) return false;
-    const size_t start = i_;
-    plain = true;
-    while (i_ < s_.size()) {
-      const char c = s_[i_++];
-      if (c == '"') {
-        body = s_.substr(start, i_ - 1 - start);
-        return true;
-      }
-      if (c == '\\') {
-        plain = false;
-        ++i_;
-      }
-    }
-    return false;
-  }
-
-  // A number, true, false or null.
-  bool scalar(std::string_view& text) {
-    peek();
-    const size_t start = i_;
-    while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) ||
-                              s_[i_] == '-' || s_[i_] == '+' || s_[i_] == '.'))
-      ++i_;
-    text = s_.substr(start, i_ - start);
-    return !text.empty() && i_ < s_.size();
-  }
-
-private:
-  std::string_view s_;
-  size_t i_ = 0;
-};
-
 void reset(client_message& m) {
   // clear() keeps capacity when the caller reuses one message per socket.
   m.type = msg_type::ping;
@@ -760,36 +447,6 @@ bool valid_doc_id(std::string_view id) {
   return true;
 }
 
-frame_head peek_head(std::string_view frame, size_t max_bytes) {
-  head_scanner h(frame, max_bytes);
-  std::optional<std::string_view> type, doc;
-  std::optional<uint64_t> seq;
-  if (!h.eat('{')) return {};
-  do {
-    std::string_view key, value;
-    bool plain = false;
-    if (!h.string(key, plain) || !plain || !h.eat(':')) break;
-    const char c = h.peek();
-    if (c == '"') {
-      if (!h.string(value, plain)) break;
-      if (plain && key == "type" && !type) type = value;
-      if (plain && key == "doc" && !doc) doc = value;
-    } else if (c == '{' || c == '[' || c == '\0') {
-      break;  // nothing nested is read
-    } else {
-      if (!h.scalar(value)) break;
-      uint64_t n = 0;
-      const auto r = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (key == "seq" && !seq && r.ec == std::errc{} &&
-          r.ptr == value.data() + value.size() && n > 0)
-        seq = n;
-    }
-  } while (h.eat(','));
-  frame_head out;
-  if (doc && valid_doc_id(*doc)) out.doc.assign(*doc);
-  if (type == std::string_view("op")) out.seq = seq;
-  return out;
-}
 
 bool valid_client_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
@@ -871,150 +528,6 @@ bool decode(std::string_view frame, client_message& out, decode_error& err,
     std::vector<std::string_view>().swap(s.sorted);
   }
   return ok;
-}
-
-// ---------------------------------------------------------------------------
-// Encoders
-
-void append_json_string(std::string& out, std::string_view utf8) {
-  append_string(out, utf8);
-}
-
-void append_op_json(std::string& out, const ot::op& a) {
-  out += '[';
-  bool first = true;
-  for (const auto& c : a) {
-    if (!first) out += ',';
-    first = false;
-    switch (c.k) {
-      case ot::component::kind::skip:
-        append_u64(out, c.n);
-        break;
-      case ot::component::kind::insert:
-        append_string(out, c.text);
-        break;
-      case ot::component::kind::del:
-        out.append("{\"d\":");
-        if (c.has_text) append_string(out, c.text);
-        else append_u64(out, c.n);
-        out += '}';
-        break;
-    }
-  }
-  out += ']';
-}
-
-std::string encode_welcome(std::string_view node, std::string_view session) {
-  std::string out;
-  out.reserve(48 + node.size() + session.size());
-  out.append("{\"type\":\"welcome\",\"node\":");
-  append_string_sanitized(out, node);
-  out.append(",\"session\":");
-  append_string_sanitized(out, session);
-  out.append(",\"v\":1}");
-  return out;
-}
-
-std::string encode_joined(std::string_view doc, uint64_t rev, const ot::rope* text) {
-  std::string out;
-  // Room for the text plus some escapes (newlines are common), so the
-  // in-place escaping usually does not reallocate.
-  const size_t text_bytes = text != nullptr ? text->bytes() : 0;
-  out.reserve(64 + doc.size() + text_bytes + text_bytes / 8);
-  out.append("{\"type\":\"joined\",\"doc\":");
-  append_string(out, doc);
-  out.append(",\"rev\":");
-  append_u64(out, rev);
-  if (text != nullptr) {
-    out.append(",\"text\":\"");
-    const size_t start = out.size();
-    text->append_to(out);
-    escape_in_place(out, start);
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
-std::string encode_op(std::string_view doc, uint64_t rev, std::string_view client,
-                      uint64_t seq, const ot::op& op) {
-  size_t op_bytes = 2;
-  for (const auto& c : op) op_bytes += c.text.size() + 24;
-  std::string out;
-  out.reserve(64 + doc.size() + client.size() + op_bytes);
-  out.append("{\"type\":\"op\",\"doc\":");
-  append_string(out, doc);
-  out.append(",\"rev\":");
-  append_u64(out, rev);
-  out.append(",\"client\":");
-  append_string(out, client);
-  out.append(",\"seq\":");
-  append_u64(out, seq);
-  out.append(",\"op\":");
-  append_op_json(out, op);
-  out += '}';
-  return out;
-}
-
-std::string encode_ack(std::string_view doc, uint64_t seq, uint64_t rev) {
-  std::string out;
-  out.reserve(64 + doc.size());
-  out.append("{\"type\":\"ack\",\"doc\":");
-  append_string(out, doc);
-  out.append(",\"seq\":");
-  append_u64(out, seq);
-  out.append(",\"rev\":");
-  append_u64(out, rev);
-  out += '}';
-  return out;
-}
-
-std::string encode_presence(std::string_view doc, std::string_view client,
-                            std::string_view user, std::string_view data_json) {
-  if (data_json.empty()) data_json = "null";  // never emit `"data":}`
-  std::string out;
-  out.reserve(64 + doc.size() + client.size() + user.size() + data_json.size());
-  out.append("{\"type\":\"presence\",\"doc\":");
-  append_string(out, doc);
-  out.append(",\"client\":");
-  append_string(out, client);
-  out.append(",\"user\":");
-  append_string_sanitized(out, user);
-  out.append(",\"data\":");
-  out.append(data_json);
-  out += '}';
-  return out;
-}
-
-std::string encode_left(std::string_view doc) {
-  std::string out;
-  out.reserve(32 + doc.size());
-  out.append("{\"type\":\"left\",\"doc\":");
-  append_string(out, doc);
-  out += '}';
-  return out;
-}
-
-std::string encode_pong() { return "{\"type\":\"pong\"}"; }
-
-std::string encode_error(errc code, std::string_view message, std::string_view doc,
-                         std::optional<uint64_t> seq) {
-  std::string out;
-  out.reserve(64 + message.size() + doc.size());
-  out.append("{\"type\":\"error\",\"code\":\"");
-  out.append(to_wire(code));
-  out.append("\",\"message\":");
-  append_string_sanitized(out, message);
-  if (!doc.empty()) {
-    out.append(",\"doc\":");
-    append_string_sanitized(out, doc);
-  }
-  if (seq) {
-    out.append(",\"seq\":");
-    append_u64(out, *seq);
-  }
-  out += '}';
-  return out;
 }
 
 } // namespace collab::net

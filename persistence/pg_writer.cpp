@@ -33,158 +33,31 @@
 // then it takes no new batch (queued requests fail with unavailable while
 // PostgreSQL is unreachable).
 //
+// This file: the thread's loop, the batch checks and the splitting of
+// refused batches. One transaction (steps 2.-4.) is in pg_writer_attempt.cpp,
+// settling an unknown COMMIT in pg_writer_settle.cpp; the types they share
+// in pg_writer.hpp.
+//
 // Threading: runs on its own std::thread; talks to the store actor only
 // through engine::finish.
-#include "persistence/pg_internal.hpp"
+#include "persistence/pg_writer.hpp"
 
 #include <algorithm>
-#include <map>
-#include <optional>
-#include <set>
 #include <unordered_map>
 
 #include <pqxx/except>
-#include <pqxx/nontransaction>
-#include <pqxx/transaction>
 
 #include <spdlog/spdlog.h>
 
 #include "actors/core/log_escape.hpp"
-#include "actors/ot/op_json.hpp"
 
 namespace collab::pg {
 
-namespace {
-
-const statement fence_stmt{"gc_fence", R"sql(
-SELECT doc_id, epoch, head_rev FROM documents
-WHERE doc_id = ANY($1::text[]) ORDER BY doc_id FOR UPDATE)sql"};
-
-const statement write_stmt{"gc_write", R"sql(
-WITH ins AS (
-  INSERT INTO ops (doc_id, rev, client, seq, user_id, op)
-  SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[],
-                       $5::text[], $6::jsonb[])
-  ON CONFLICT DO NOTHING RETURNING 1),
-cs AS (
-  INSERT INTO client_seqs AS c (doc_id, client, last_seq, last_rev, user_id)
-  SELECT * FROM unnest($7::text[], $8::text[], $9::bigint[], $10::bigint[],
-                       $15::text[])
-  ON CONFLICT (doc_id, client) DO UPDATE
-    SET last_seq = EXCLUDED.last_seq, last_rev = EXCLUDED.last_rev,
-        user_id = EXCLUDED.user_id),
-up AS (
-  UPDATE documents d SET head_rev = u.new_head, updated_at = now()
-  FROM unnest($11::text[], $12::bigint[], $13::bigint[], $14::bigint[])
-    AS u(doc_id, epoch, expected, new_head)
-  WHERE d.doc_id = u.doc_id AND d.epoch = u.epoch AND d.head_rev = u.expected
-  RETURNING 1)
-SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM up))sql"};
-
-// Which of these ops collide with stored ones (by rev or by (client, seq)).
-const statement probe_stmt{"gc_probe", R"sql(
-SELECT v.doc_id, v.rev
-FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[])
-  AS v(doc_id, rev, client, seq)
-WHERE EXISTS (SELECT 1 FROM ops o WHERE o.doc_id = v.doc_id AND o.rev = v.rev)
-   OR EXISTS (SELECT 1 FROM ops o WHERE o.doc_id = v.doc_id
-              AND o.client = v.client AND o.seq = v.seq))sql"};
-
-// Which documents' probe ops are stored exactly as we sent them.
-const statement verify_stmt{"gc_verify", R"sql(
-SELECT v.doc_id
-FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::jsonb[])
-  AS v(doc_id, rev, client, seq, op)
-JOIN ops o ON o.doc_id = v.doc_id AND o.rev = v.rev AND o.client = v.client
-  AND o.seq = v.seq AND o.op = v.op)sql"};
-
-const statement backend_alive_stmt{"gc_backend_alive", R"sql(
-SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-WHERE pid = $1 AND backend_start = $2::timestamptz)sql"};
+namespace group_commit {
 
 caf::error unavailable(std::string why) {
   return make_error(store_errc::unavailable, "postgres: " + std::move(why));
 }
-
-// One commit request in a batch.
-struct item {
-  commit_job* job;
-  bool failed = false;     // answered with an error (final)
-  bool accepted = false;   // part of the current attempt's transaction
-  void fail(caf::error e) {
-    job->fail(std::move(e));
-    failed = true;
-    accepted = false;
-  }
-  uint64_t first_rev() const { return job->ops.front().rev; }
-  uint64_t last_rev() const { return job->ops.back().rev; }
-};
-
-struct group {
-  std::string doc;
-  std::vector<item*> items;  // in queue order
-  uint64_t epoch = 0;
-  uint64_t old_head = 0;
-  uint64_t new_head = 0;
-};
-
-// A batch whose COMMIT outcome is unknown.
-struct doubt {
-  job_list jobs;             // every job of the batch (finished together)
-  std::vector<item> items;
-  std::vector<group> groups;
-  int backend_pid = 0;
-  std::string backend_start;
-  clock::time_point since = clock::now();
-};
-
-// How one transaction over some groups ended.
-struct outcome {
-  enum kind_t : uint8_t {
-    done,     // every request of the groups is answered
-    in_doubt, // the COMMIT outcome is unknown; nothing answered
-    refused,  // refused for a data reason (`why`); nothing answered
-  };
-  kind_t kind = done;
-  failure why{};
-  // in_doubt: the server process that may still be committing.
-  int backend_pid = 0;
-  std::string backend_start;
-};
-
-class writer {
-public:
-  writer(engine& e, queue& q, const char* name) : e_(e), q_(q), l_(e, name) {}
-  void run();
-
-private:
-  void run_batch(job_list jobs);
-  // One transaction over groups[lo, hi), redone after collisions (with a
-  // probe) and once on a fresh connection when the old one was dead.
-  outcome transact(std::vector<group>& groups, size_t lo, size_t hi);
-  // groups[lo, hi) were refused as one transaction (`why`): commits each
-  // half on its own, splitting refused halves further; a refused document
-  // alone is answered rejected. In doubt: the groups not attempted yet are
-  // answered unavailable and the doubt is returned.
-  outcome split(std::vector<group>& groups, size_t lo, size_t hi,
-                const failure& why);
-  void reject(group& g, const failure& why);
-  // One transaction over the accepted items; throws on database errors.
-  // Returns false when ops collided (the caller redoes the batch with probe).
-  // REQUIRES: l_.connected(); every item's ops are consecutive.
-  bool attempt(std::vector<group>& groups, bool probe, bool& commit_sent);
-  // Settles a doubt: answers every request of the batch and returns true,
-  // or returns false (nothing answered) when it cannot tell yet.
-  bool settle(doubt& d);
-  void answer_committed(std::vector<group>& groups);
-  void record(const std::vector<item>& items, size_t requests);
-  void fail_queued(const std::string& why);
-
-  engine& e_;
-  queue& q_;  // this writer's commits
-  link l_;
-  std::optional<doubt> doubt_;
-};
 
 void writer::run() {
   l_.ensure();
@@ -415,142 +288,6 @@ void writer::reject(group& g, const failure& why) {
                           "postgres refused the document's data: " + why.text));
 }
 
-bool writer::attempt(std::vector<group>& groups, bool probe,
-                     bool& commit_sent) {
-  for (auto* s : {&fence_stmt, &write_stmt, &probe_stmt})
-    l_.prepare(*s);
-  pqxx::work t{l_.conn(), "group_commit"};
-  array_builder docs;
-  for (auto& g : groups)
-    docs.add(g.doc);
-  auto fences = t.exec_prepared(fence_stmt.name, docs.str());
-  std::unordered_map<std::string, std::pair<uint64_t, uint64_t>> fence;
-  for (const auto& row : fences)
-    fence.emplace(row[0].as<std::string>(),
-                  std::make_pair(row[1].as<uint64_t>(), row[2].as<uint64_t>()));
-  // After a collision: refuse the requests whose ops are already stored.
-  std::set<std::pair<std::string, uint64_t>> colliding;
-  if (probe) {
-    array_builder pd, pr, pc, ps;
-    for (auto& g : groups)
-      for (auto* it : g.items)
-        if (!it->failed)
-          for (auto& op : it->job->ops) {
-            pd.add(g.doc);
-            pr.add(op.rev);
-            pc.add(op.client);
-            ps.add(op.seq);
-          }
-    for (const auto& row :
-         t.exec_prepared(probe_stmt.name, pd.str(), pr.str(), pc.str(),
-                         ps.str()))
-      colliding.emplace(row[0].as<std::string>(), row[1].as<uint64_t>());
-  }
-  // Decide per request under the fence locks.
-  size_t total_ops = 0;
-  size_t changed_docs = 0;
-  for (auto& g : groups) {
-    auto f = fence.find(g.doc);
-    g.epoch = f == fence.end() ? 0 : f->second.first;
-    g.old_head = f == fence.end() ? 0 : f->second.second;
-    g.new_head = g.old_head;
-    std::set<std::pair<std::string, uint64_t>> seqs;
-    for (auto* it : g.items) {
-      it->accepted = false;
-      if (it->failed)
-        continue;
-      auto& j = *it->job;
-      if (f == fence.end() || j.epoch != g.epoch) {
-        it->fail(make_error(store_errc::fenced,
-                            "document " + g.doc + " has another owner"));
-        continue;
-      }
-      if (j.ops.empty()) {
-        it->accepted = true;
-        continue;
-      }
-      if (it->first_rev() != g.new_head + 1) {
-        it->fail(make_error(store_errc::corrupt,
-                            "revision gap in commit: head is "
-                              + std::to_string(g.new_head) + ", got "
-                              + std::to_string(it->first_rev())));
-        continue;
-      }
-      bool dup = false;
-      for (auto& op : j.ops)
-        dup = dup || colliding.count({g.doc, op.rev}) > 0
-              || !seqs.emplace(op.client, op.seq).second;
-      if (dup) {
-        it->fail(make_error(store_errc::corrupt,
-                            "duplicate (client, seq) in " + g.doc));
-        continue;
-      }
-      it->accepted = true;
-      g.new_head = it->last_rev();
-      total_ops += j.ops.size();
-    }
-    if (g.new_head != g.old_head)
-      ++changed_docs;
-  }
-  if (total_ops > 0) {
-    array_builder od, orv, oc, os, ou, oj;
-    array_builder cd, cc, cs, cr, cu;
-    array_builder ud, ue, ux, un;
-    for (auto& g : groups) {
-      if (g.new_head == g.old_head)
-        continue;
-      std::map<std::string, const committed_op*> last_by_client;
-      for (auto* it : g.items) {
-        if (!it->accepted)
-          continue;
-        for (auto& op : it->job->ops) {
-          od.add(g.doc);
-          orv.add(op.rev);
-          oc.add(op.client);
-          os.add(op.seq);
-          ou.add(op.user);
-          oj.add(ot::op_to_json(op.op));
-          last_by_client[op.client] = &op;
-        }
-      }
-      for (auto& [client, op] : last_by_client) {
-        cd.add(g.doc);
-        cc.add(client);
-        cs.add(op->seq);
-        cr.add(op->rev);
-        cu.add(op->user);
-      }
-      ud.add(g.doc);
-      ue.add(g.epoch);
-      ux.add(g.old_head);
-      un.add(g.new_head);
-    }
-    auto r = t.exec_prepared1(write_stmt.name, od.str(), orv.str(), oc.str(),
-                              os.str(), ou.str(), oj.str(), cd.str(), cc.str(),
-                              cs.str(), cr.str(), ud.str(), ue.str(), ux.str(),
-                              un.str(), cu.str());
-    auto inserted = r[0].as<uint64_t>();
-    auto updated = r[1].as<uint64_t>();
-    if (inserted != total_ops) {
-      t.abort();
-      spdlog::warn("pg store: {} of {} ops collide with stored ones; redoing "
-                   "the batch without them",
-                   total_ops - inserted, total_ops);
-      return false;
-    }
-    if (updated != changed_docs)
-      throw pqxx::data_exception{"documents changed under the fence lock", "",
-                                 "XX001"};
-  }
-  if (e_.opts.fault_hook)
-    e_.opts.fault_hook(pg_fault::before_commit);
-  commit_sent = true;
-  t.commit();
-  if (e_.opts.fault_hook)
-    e_.opts.fault_hook(pg_fault::after_commit);
-  return true;
-}
-
 void writer::answer_committed(std::vector<group>& groups) {
   for (auto& g : groups) {
     auto head = g.old_head;
@@ -564,89 +301,10 @@ void writer::answer_committed(std::vector<group>& groups) {
   }
 }
 
-bool writer::settle(doubt& d) {
-  if (!l_.ensure())
-    return false;
-  for (auto* s : {&verify_stmt, &backend_alive_stmt})
-    l_.prepare(*s);
-  link::guard g{l_, l_.budget()};
-  try {
-    pqxx::nontransaction t{l_.conn(), "settle"};
-    // The old server process could still be finishing our COMMIT: end it
-    // and wait until it is gone, so the outcome can no longer change.
-    if (d.backend_pid != 0) {
-      auto until = clock::now() + e_.opts.statement_timeout;
-      for (;;) {
-        // Each statement of a nontransaction sees fresh activity data.
-        auto r = t.exec_prepared(backend_alive_stmt.name, d.backend_pid,
-                                 d.backend_start);
-        if (r.empty())
-          break;
-        if (clock::now() > until) {
-          spdlog::warn("pg store: the server process of the unknown COMMIT "
-                       "is still running");
-          return false;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds{20});
-      }
-    }
-    array_builder vd, vr, vc, vs, vj;
-    for (auto& grp : d.groups) {
-      const committed_op* last = nullptr;
-      for (auto* it : grp.items)
-        if (it->accepted && !it->job->ops.empty())
-          last = &it->job->ops.back();
-      if (last) {
-        vd.add(grp.doc);
-        vr.add(last->rev);
-        vc.add(last->client);
-        vs.add(last->seq);
-        vj.add(ot::op_to_json(last->op));
-      }
-    }
-    std::set<std::string> stored;
-    if (vd.size() > 0)
-      for (const auto& row : t.exec_prepared(verify_stmt.name, vd.str(),
-                                             vr.str(), vc.str(), vs.str(),
-                                             vj.str()))
-        stored.insert(row[0].as<std::string>());
-    size_t committed = 0;
-    size_t lost = 0;
-    for (auto& grp : d.groups) {
-      bool has_ops = false;
-      for (auto* it : grp.items)
-        has_ops = has_ops || (it->accepted && !it->job->ops.empty());
-      if (!has_ops || stored.count(grp.doc) > 0) {
-        committed += has_ops ? 1 : 0;
-        continue;
-      }
-      ++lost;
-      for (auto* it : grp.items)
-        if (it->accepted)
-          it->fail(unavailable("not committed (connection lost during "
-                               "COMMIT)"));
-    }
-    answer_committed(d.groups);
-    spdlog::warn("pg store: unknown COMMIT settled: {} documents committed, "
-                 "{} not",
-                 committed, lost);
-    record(d.items, d.items.size());
-    e_.finish(std::move(d.jobs));
-    return true;
-  } catch (...) {
-    auto f = classify_current_exception();
-    bool cut = g.fired();
-    if (f.connection_lost || cut || !l_.conn().is_open())
-      l_.drop(cut ? "no answer within the deadline" : f.text);
-    spdlog::warn("pg store: cannot verify the unknown COMMIT yet: {}", log_escape(f.text));
-    return false;
-  }
-}
-
-} // namespace
+} // namespace group_commit
 
 void run_writer(engine& e, queue& q, const char* name) {
-  writer w{e, q, name};
+  group_commit::writer w{e, q, name};
   w.run();
 }
 

@@ -164,6 +164,10 @@ private:
   void handle_joined(const rapidjson::Value& m);
   void handle_ack(const rapidjson::Value& m);
   void handle_op(const rapidjson::Value& m);
+  // An op of our own client id at the next rev: legal while resuming.
+  void handle_own_op(uint64_t seq, uint64_t rev);
+  // The latency of a remote op, when one of ours sent it.
+  void record_remote_latency(std::string_view client, uint64_t seq);
   void handle_error(const rapidjson::Value& m);
   void acknowledge(uint64_t seq, uint64_t rev, bool count_latency);
   void send_join();

@@ -88,25 +88,36 @@ std::string mint_token(const std::string& secret, const std::string& sub,
   return out;
 }
 
-int parse_options(int argc, char** argv, bench_options& o) {
-  CLI::App app{"collab-bench: load generator and convergence checker for "
-               "collabd (PROTOCOL.md v1)"};
+namespace {
+
+// What the command line says about the server, before it becomes o.urls,
+// o.secret and o.token.
+struct server_args {
   std::vector<std::string> urls;
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string secret;
-  app.add_option("--url", urls,
+  bool no_reconnect = false;
+};
+
+// Where the server is and how to authenticate.
+void add_server_options(CLI::App& app, bench_options& o, server_args& a) {
+  app.add_option("--url", a.urls,
                  "ws://host:port/v1/ws endpoint; repeat to spread clients "
                  "over nodes round-robin (default from --host/--port)");
-  app.add_option("--host", host, "server host when no --url")
+  app.add_option("--host", a.host, "server host when no --url")
       ->capture_default_str();
-  app.add_option("--port", port, "server client port when no --url")
+  app.add_option("--port", a.port, "server client port when no --url")
       ->capture_default_str();
-  app.add_option("--secret", secret, "HS256 secret to mint the token")
+  app.add_option("--secret", a.secret, "HS256 secret to mint the token")
       ->envname("COLLAB_JWT_SECRET");
   app.add_option("--token", o.token, "use this bearer token instead of minting");
   app.add_option("--sub", o.sub, "token subject when minting")
       ->capture_default_str();
+}
+
+// The load: documents, clients, rates, edits.
+void add_load_options(CLI::App& app, bench_options& o) {
   app.add_option("--docs,-d", o.docs, "documents")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
@@ -146,6 +157,10 @@ int parse_options(int argc, char** argv, bench_options& o) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--seed", o.seed, "random seed (0 = random)");
+}
+
+// Output, timeouts, reconnection, verification.
+void add_run_options(CLI::App& app, bench_options& o, server_args& a) {
   app.add_flag("--json", o.json, "print one JSON object instead of the report");
   app.add_option("--pid,--server-pid", o.pid,
                  "sample this server process's CPU and RSS");
@@ -155,8 +170,7 @@ int parse_options(int argc, char** argv, bench_options& o) {
   app.add_option("--drain-timeout", o.drain_timeout,
                  "seconds to wait for acks and convergence after the run")
       ->capture_default_str();
-  bool no_reconnect = false;
-  app.add_flag("--no-reconnect", no_reconnect,
+  app.add_flag("--no-reconnect", a.no_reconnect,
                "do not reconnect (and resume) after a disconnect");
   app.add_option("--verify-docs", o.verify_docs,
                  "docs to compare with GET /v1/docs/{id} (-1 = all, 0 = none)")
@@ -165,20 +179,14 @@ int parse_options(int argc, char** argv, bench_options& o) {
                  "error codes that are reported but do not fail the run "
                  "(e.g. rate_limited,unavailable)")
       ->delimiter(',');
-  add_hostile_options(app, o.hostile);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  o.reconnect = !no_reconnect;
-  o.hostile.enabled = app.count("--hostile") > 0;
-  if (o.hostile.enabled)
-    apply_hostile_defaults(app, o);
+}
 
-  if (urls.empty())
-    urls.push_back("ws://" + host + ":" + std::to_string(port) + "/v1/ws");
-  for (const auto& u : urls) {
+// The options the parsed ones imply: endpoints, seed, document prefix,
+// token. Returns -1 to go on, else the exit code (after a message).
+int complete_options(bench_options& o, server_args& a) {
+  if (a.urls.empty())
+    a.urls.push_back("ws://" + a.host + ":" + std::to_string(a.port) + "/v1/ws");
+  for (const auto& u : a.urls) {
     endpoint ep;
     std::string why;
     if (!parse_url(u, ep, why)) {
@@ -196,10 +204,10 @@ int parse_options(int argc, char** argv, bench_options& o) {
                   static_cast<unsigned long long>(rng() & 0xffffffffULL));
     o.doc_prefix = buf;
   }
-  o.secret = secret;
+  o.secret = a.secret;
   if (o.hostile.enabled) {
     // Tokens are minted per role once the server runs (hostile_run.cpp).
-    if (secret.empty() && o.hostile.collabd.empty()) {
+    if (a.secret.empty() && o.hostile.collabd.empty()) {
       std::fprintf(stderr, "collab-bench: --hostile needs --secret (or "
                            "COLLAB_JWT_SECRET) or --collabd\n");
       return 2;
@@ -207,7 +215,7 @@ int parse_options(int argc, char** argv, bench_options& o) {
     return -1;
   }
   if (o.token.empty()) {
-    if (secret.empty()) {
+    if (a.secret.empty()) {
       std::fprintf(stderr, "collab-bench: need --secret, COLLAB_JWT_SECRET or "
                            "--token\n");
       return 2;
@@ -215,13 +223,36 @@ int parse_options(int argc, char** argv, bench_options& o) {
     const auto ttl = static_cast<int64_t>(o.warmup + o.duration +
                                           o.connect_timeout + o.drain_timeout) +
                      3600;
-    o.token = mint_token(secret, o.sub, ttl);
+    o.token = mint_token(a.secret, o.sub, ttl);
     if (o.token.empty()) {
       std::fprintf(stderr, "collab-bench: could not mint a token\n");
       return 2;
     }
   }
   return -1;
+}
+
+} // namespace
+
+int parse_options(int argc, char** argv, bench_options& o) {
+  CLI::App app{"collab-bench: load generator and convergence checker for "
+               "collabd (PROTOCOL.md v1)"};
+  server_args a;
+  add_server_options(app, o, a);
+  add_load_options(app, o);
+  add_run_options(app, o, a);
+  add_hostile_options(app, o.hostile);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  o.reconnect = !a.no_reconnect;
+  o.hostile.enabled = app.count("--hostile") > 0;
+  if (o.hostile.enabled)
+    apply_hostile_defaults(app, o);
+
+  return complete_options(o, a);
 }
 
 } // namespace collab::bench

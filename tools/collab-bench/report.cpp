@@ -43,11 +43,9 @@ std::string mib(uint64_t b) {
   return buf;
 }
 
-} // namespace
-
-void print_human(const bench_result& r) {
+// The setup: load, urls, documents, nodes.
+void print_setup(const bench_result& r) {
   const auto& o = *r.opt;
-  const auto& s = r.stats;
   const double pcr = o.per_client_rate();
   std::printf("collab-bench: %d docs x %d clients = %d connections, ", o.docs,
               o.clients, r.connections);
@@ -69,6 +67,12 @@ void print_human(const bench_result& r) {
       std::printf(" %s=%d", n.c_str(), c);
     std::printf("\n");
   }
+}
+
+// Throughput and latency in the window, errors, resource use.
+void print_window(const bench_result& r) {
+  const auto& o = *r.opt;
+  const auto& s = r.stats;
   std::printf("connect:           %d joined in %.3f s\n", r.connections,
               r.connect_s);
   const double w = r.window_s > 0 ? r.window_s : 1;
@@ -116,6 +120,12 @@ void print_human(const bench_result& r) {
               r.bench_cpu_pct, o.threads, o.threads == 1 ? "" : "s",
               mib(r.bench_rss).c_str(), mib(s.bytes_in).c_str(),
               mib(s.bytes_out).c_str());
+}
+
+// Drain, accounting, convergence, the verdict.
+void print_outcome(const bench_result& r) {
+  const auto& o = *r.opt;
+  const auto& s = r.stats;
   std::printf("drain:             %s in %.3f s; %llu revisions committed "
               "(acks %llu)%s, %llu code points in all docs\n",
               r.drained ? "quiet" : "TIMED OUT", r.drain_s,
@@ -152,6 +162,14 @@ void print_human(const bench_result& r) {
   }
 }
 
+} // namespace
+
+void print_human(const bench_result& r) {
+  print_setup(r);
+  print_window(r);
+  print_outcome(r);
+}
+
 namespace {
 
 void put_latency(json_writer& w, const char* k, const histogram& h) {
@@ -176,15 +194,9 @@ void put_strings(json_writer& w, const char* k,
   w.EndArray();
 }
 
-} // namespace
-
-void print_json(const bench_result& r) {
+// "setup": what was asked for.
+void put_setup(json_writer& w, const bench_result& r) {
   const auto& o = *r.opt;
-  const auto& s = r.stats;
-  const double w_s = r.window_s > 0 ? r.window_s : 1;
-  rapidjson::StringBuffer sb;
-  json_writer w(sb);
-  w.StartObject();
   w.Key("setup");
   w.StartObject();
   put(w, "docs", o.docs);
@@ -209,35 +221,12 @@ void print_json(const bench_result& r) {
   }
   w.EndArray();
   w.EndObject();
-  w.Key("nodes");
-  w.StartObject();
-  for (const auto& [n, c] : r.nodes) {
-    w.Key(n.c_str(), rapidjson::SizeType(n.size()));
-    w.Int(c);
-  }
-  w.EndObject();
-  put(w, "connect_s", r.connect_s);
-  put(w, "window_s", r.window_s);
-  put(w, "ops_per_s", double(s.window_acks) / w_s);
-  put(w, "acks", uint64_t(s.window_acks));
-  put(w, "edits_per_s", double(s.window_edits) / w_s);
-  put(w, "sends_per_s", double(s.window_sends) / w_s);
-  w.Key("acks_per_second"); // from the start of generation, warmup included
-  w.StartArray();
-  for (const auto v : s.acks_per_second)
-    w.Uint64(v);
-  w.EndArray();
-  put_latency(w, "ack_latency_ms", s.ack_latency);
-  put_latency(w, "remote_latency_ms", s.remote_latency);
-  put_counts(w, "errors", s.errors);
-  put_counts(w, "disconnects", s.disconnects);
-  put_counts(w, "anomalies", s.anomalies);
-  put_counts(w, "info", s.info);
-  put(w, "reconnects", uint64_t(s.reconnects));
-  put(w, "resends", uint64_t(s.resends));
-  put(w, "connect_failures", uint64_t(s.connect_failures));
-  put(w, "bytes_in", uint64_t(s.bytes_in));
-  put(w, "bytes_out", uint64_t(s.bytes_out));
+}
+
+// "server" and "bench" resource use, drain, accounting and convergence.
+void put_outcome(json_writer& w, const bench_result& r) {
+  const auto& o = *r.opt;
+  const auto& s = r.stats;
   w.Key("server");
   if (r.server_sampled) {
     w.StartObject();
@@ -271,6 +260,48 @@ void print_json(const bench_result& r) {
   put_strings(w, "problems", r.divergences);
   put_strings(w, "failed_clients", r.failed_clients);
   w.EndObject();
+}
+
+} // namespace
+
+
+void print_json(const bench_result& r) {
+  const auto& s = r.stats;
+  const double w_s = r.window_s > 0 ? r.window_s : 1;
+  rapidjson::StringBuffer sb;
+  json_writer w(sb);
+  w.StartObject();
+  put_setup(w, r);
+  w.Key("nodes");
+  w.StartObject();
+  for (const auto& [n, c] : r.nodes) {
+    w.Key(n.c_str(), rapidjson::SizeType(n.size()));
+    w.Int(c);
+  }
+  w.EndObject();
+  put(w, "connect_s", r.connect_s);
+  put(w, "window_s", r.window_s);
+  put(w, "ops_per_s", double(s.window_acks) / w_s);
+  put(w, "acks", uint64_t(s.window_acks));
+  put(w, "edits_per_s", double(s.window_edits) / w_s);
+  put(w, "sends_per_s", double(s.window_sends) / w_s);
+  w.Key("acks_per_second"); // from the start of generation, warmup included
+  w.StartArray();
+  for (const auto v : s.acks_per_second)
+    w.Uint64(v);
+  w.EndArray();
+  put_latency(w, "ack_latency_ms", s.ack_latency);
+  put_latency(w, "remote_latency_ms", s.remote_latency);
+  put_counts(w, "errors", s.errors);
+  put_counts(w, "disconnects", s.disconnects);
+  put_counts(w, "anomalies", s.anomalies);
+  put_counts(w, "info", s.info);
+  put(w, "reconnects", uint64_t(s.reconnects));
+  put(w, "resends", uint64_t(s.resends));
+  put(w, "connect_failures", uint64_t(s.connect_failures));
+  put(w, "bytes_in", uint64_t(s.bytes_in));
+  put(w, "bytes_out", uint64_t(s.bytes_out));
+  put_outcome(w, r);
   put_strings(w, "untolerated_errors", r.untolerated_errors);
   put(w, "exit_code", r.exit_code);
   w.EndObject();

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -253,6 +254,187 @@ int watch(double seconds, const std::function<int()>& show) {
   }
 }
 
+// The subcommands and what they were given.
+struct command_line {
+  std::string filter_node, sort = "ops";
+  std::string id, target_node, session;
+  std::string sub, jti;
+  std::vector<std::string> patterns, read;
+  int64_t ttl = 3600;
+  CLI::App* nodes = nullptr;
+  CLI::App* docs = nullptr;
+  CLI::App* doc = nullptr;
+  CLI::App* conns = nullptr;
+  CLI::App* drain = nullptr;
+  CLI::App* move = nullptr;
+  CLI::App* snapshot = nullptr;
+  CLI::App* evict = nullptr;
+  CLI::App* kick = nullptr;
+  CLI::App* token = nullptr;
+  CLI::App* revoke = nullptr;
+  CLI::App* revocations = nullptr;
+};
+
+// nodes, docs, doc, conns.
+void add_inspect_commands(CLI::App& app, options& o, command_line& c) {
+  c.nodes = app.add_subcommand("nodes", "members: state, load, memory");
+  c.nodes->add_option("--watch", o.watch_s, "refresh every SECONDS")
+    ->expected(0, 1)->default_str("2");
+
+  c.docs = app.add_subcommand("docs", "live document actors");
+  c.docs->add_option("--node", c.filter_node, "only documents owned by node N");
+  c.docs->add_option("--sort", c.sort, "ops, subs or idle")
+    ->check(CLI::IsMember({"ops", "subs", "idle"}));
+  c.docs->add_option("--watch", o.watch_s, "refresh every SECONDS")
+    ->expected(0, 1)->default_str("2");
+
+  c.doc = app.add_subcommand("doc", "one document in depth");
+  c.doc->add_option("ID", c.id)->required();
+
+  c.conns = app.add_subcommand("conns", "open sockets");
+  c.conns->add_option("--node", c.filter_node, "only sockets on node N");
+}
+
+// drain, move, snapshot, evict, kick.
+void add_operate_commands(CLI::App& app, command_line& c) {
+  c.drain = app.add_subcommand("drain", "move every document off NODE");
+  c.drain->add_option("NODE", c.target_node)->required();
+  c.move = app.add_subcommand("move", "move DOC to NODE (pins it there)");
+  c.move->add_option("DOC", c.id)->required();
+  c.move->add_option("NODE", c.target_node)->required();
+  c.snapshot = app.add_subcommand("snapshot", "write a snapshot of DOC now");
+  c.snapshot->add_option("DOC", c.id)->required();
+  c.evict = app.add_subcommand("evict", "passivate DOC now");
+  c.evict->add_option("DOC", c.id)->required();
+  c.kick = app.add_subcommand("kick", "close SESSION's socket (1008)");
+  c.kick->add_option("SESSION", c.session)->required();
+}
+
+// token, revoke, revocations.
+void add_token_commands(CLI::App& app, command_line& c) {
+  c.token = app.add_subcommand("token", "mint a token with the node's secret");
+  c.token->add_option("--sub", c.sub, "user id")->required();
+  c.token->add_option("--docs", c.patterns, "document patterns")
+    ->required()->delimiter(',');
+  c.token->add_option("--read", c.read, "read-only patterns")->delimiter(',');
+  // The node refuses a longer lifetime too (net/auth.hpp,
+  // max_token_ttl_seconds): no ttl may overflow the token's exp.
+  constexpr int64_t max_ttl = 366 * 24 * 3600;
+  c.token->add_option("--ttl", c.ttl, "seconds (1 to 31622400: one year)")
+    ->check(CLI::Range(int64_t{1}, max_ttl));
+  c.revoke = app.add_subcommand("revoke", "revoke a token (jti) or a user");
+  auto jti_opt = c.revoke->add_option("--jti", c.jti, "token id");
+  auto sub_opt = c.revoke->add_option("--sub", c.sub, "user id");
+  jti_opt->excludes(sub_opt);
+  c.revocations = app.add_subcommand("revocations", "the revocation list");
+}
+
+// The inspecting subcommands; nothing when another one was given.
+std::optional<int> run_inspect(const options& o, const command_line& c) {
+  if (c.nodes->parsed()) {
+    if (c.nodes->count("--watch") > 0)
+      return watch(o.watch_s > 0 ? o.watch_s : 2, [&] { return show_nodes(o); });
+    return show_nodes(o);
+  }
+  if (c.docs->parsed()) {
+    if (c.docs->count("--watch") > 0)
+      return watch(o.watch_s > 0 ? o.watch_s : 2,
+                   [&] { return show_docs(o, c.filter_node, c.sort); });
+    return show_docs(o, c.filter_node, c.sort);
+  }
+  if (c.doc->parsed())
+    return show_doc(o, c.id);
+  if (c.conns->parsed())
+    return show_conns(o, c.filter_node);
+  return std::nullopt;
+}
+
+// The operating subcommands; nothing when another one was given.
+std::optional<int> run_operate(const options& o, const command_line& c) {
+  const auto& id = c.id;
+  const auto& target_node = c.target_node;
+  const auto& session = c.session;
+  if (c.drain->parsed())
+    return post(o, "/admin/v1/nodes/" + url_encode(target_node) + "/drain", "",
+                [&](auto&) { return target_node + " is draining"; });
+  if (c.move->parsed())
+    return post(o, "/admin/v1/docs/" + url_encode(id) + "/move",
+                json_field("node", target_node), [&](auto& d) {
+                  return id + " moved from "
+                         + (d["from"].GetStringLength() ? d["from"].GetString()
+                                                        : "(not live)")
+                         + " to " + d["to"].GetString();
+                });
+  if (c.snapshot->parsed())
+    return post(o, "/admin/v1/docs/" + url_encode(id) + "/snapshot", "",
+                [&](auto& d) {
+                  return id + ": snapshot at rev "
+                         + cell_text(d["snapshot_rev"]) + " on "
+                         + d["node"].GetString();
+                });
+  if (c.evict->parsed())
+    return post(o, "/admin/v1/docs/" + url_encode(id) + "/evict", "",
+                [&](auto& d) {
+                  return id + " passivated on " + d["node"].GetString()
+                         + " at rev " + cell_text(d["rev"]);
+                });
+  if (c.kick->parsed())
+    return post(o, "/admin/v1/sessions/" + url_encode(session) + "/kick", "",
+                [&](auto& d) {
+                  return session + " closed on " + d["node"].GetString();
+                });
+  return std::nullopt;
+}
+
+// The body of POST /admin/v1/tokens.
+std::string token_request(const command_line& c) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("sub");
+  w.String(c.sub.c_str());
+  for (auto [key, list] : {std::pair{"docs", &c.patterns}, {"read", &c.read}}) {
+    w.Key(key);
+    w.StartArray();
+    for (auto& p : *list)
+      w.String(p.c_str());
+    w.EndArray();
+  }
+  w.Key("ttl");
+  w.Int64(c.ttl);
+  w.EndObject();
+  return buf.GetString();
+}
+
+// The token subcommands; nothing when another one was given.
+std::optional<int> run_tokens(const options& o, const command_line& c) {
+  if (c.token->parsed()) {
+    std::string body = token_request(c);
+    return post(o, "/admin/v1/tokens", body,
+                [](auto& d) { return std::string{d["token"].GetString()}; });
+  }
+  if (c.revoke->parsed())
+    return post(o, "/admin/v1/revocations",
+                c.jti.empty() ? json_field("sub", c.sub)
+                              : json_field("jti", c.jti),
+                [](auto& d) {
+                  return "revoked; sockets closed: "
+                         + cell_text(d["sessions_closed"]);
+                });
+  if (c.revocations->parsed()) {
+    rapidjson::Document d;
+    if (auto rc = call(o, "GET", "/admin/v1/revocations", "", d))
+      return rc;
+    if (o.json)
+      std::cout << json_string(d) << "\n";
+    else
+      print_table(std::cout, d["revocations"],
+                  {{"JTI", "jti"}, {"USER", "sub"}, {"AT", "at"}});
+    return ok;
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -267,146 +449,25 @@ int main(int argc, char** argv) {
   app.add_flag("--json", o.json, "print the JSON answer");
   app.add_option("--timeout", o.timeout_s, "seconds to wait for an answer");
 
-  auto nodes = app.add_subcommand("nodes", "members: state, load, memory");
-  nodes->add_option("--watch", o.watch_s, "refresh every SECONDS")
-    ->expected(0, 1)->default_str("2");
-
-  std::string filter_node, sort = "ops";
-  auto docs = app.add_subcommand("docs", "live document actors");
-  docs->add_option("--node", filter_node, "only documents owned by node N");
-  docs->add_option("--sort", sort, "ops, subs or idle")
-    ->check(CLI::IsMember({"ops", "subs", "idle"}));
-  docs->add_option("--watch", o.watch_s, "refresh every SECONDS")
-    ->expected(0, 1)->default_str("2");
-
-  std::string id, target_node, session;
-  auto doc = app.add_subcommand("doc", "one document in depth");
-  doc->add_option("ID", id)->required();
-
-  auto conns = app.add_subcommand("conns", "open sockets");
-  conns->add_option("--node", filter_node, "only sockets on node N");
-
-  auto drain = app.add_subcommand("drain", "move every document off NODE");
-  drain->add_option("NODE", target_node)->required();
-  auto move = app.add_subcommand("move", "move DOC to NODE (pins it there)");
-  move->add_option("DOC", id)->required();
-  move->add_option("NODE", target_node)->required();
-  auto snapshot = app.add_subcommand("snapshot", "write a snapshot of DOC now");
-  snapshot->add_option("DOC", id)->required();
-  auto evict = app.add_subcommand("evict", "passivate DOC now");
-  evict->add_option("DOC", id)->required();
-  auto kick = app.add_subcommand("kick", "close SESSION's socket (1008)");
-  kick->add_option("SESSION", session)->required();
-
-  std::string sub, jti;
-  std::vector<std::string> patterns, read;
-  int64_t ttl = 3600;
-  auto token = app.add_subcommand("token", "mint a token with the node's secret");
-  token->add_option("--sub", sub, "user id")->required();
-  token->add_option("--docs", patterns, "document patterns")
-    ->required()->delimiter(',');
-  token->add_option("--read", read, "read-only patterns")->delimiter(',');
-  // The node refuses a longer lifetime too (net/auth.hpp,
-  // max_token_ttl_seconds): no ttl may overflow the token's exp.
-  constexpr int64_t max_ttl = 366 * 24 * 3600;
-  token->add_option("--ttl", ttl, "seconds (1 to 31622400: one year)")
-    ->check(CLI::Range(int64_t{1}, max_ttl));
-  auto revoke = app.add_subcommand("revoke", "revoke a token (jti) or a user");
-  auto jti_opt = revoke->add_option("--jti", jti, "token id");
-  auto sub_opt = revoke->add_option("--sub", sub, "user id");
-  jti_opt->excludes(sub_opt);
-  auto revocations = app.add_subcommand("revocations", "the revocation list");
+  command_line c;
+  add_inspect_commands(app, o, c);
+  add_operate_commands(app, c);
+  add_token_commands(app, c);
 
   try {
     app.parse(argc, argv);
-    if (revoke->parsed() && jti.empty() && sub.empty())
+    if (c.revoke->parsed() && c.jti.empty() && c.sub.empty())
       throw CLI::ValidationError("revoke needs --jti or --sub");
   } catch (const CLI::ParseError& e) {
     auto rc = app.exit(e);
     return rc == 0 ? ok : usage;
   }
 
-  if (nodes->parsed()) {
-    if (nodes->count("--watch") > 0)
-      return watch(o.watch_s > 0 ? o.watch_s : 2, [&] { return show_nodes(o); });
-    return show_nodes(o);
-  }
-  if (docs->parsed()) {
-    if (docs->count("--watch") > 0)
-      return watch(o.watch_s > 0 ? o.watch_s : 2,
-                   [&] { return show_docs(o, filter_node, sort); });
-    return show_docs(o, filter_node, sort);
-  }
-  if (doc->parsed())
-    return show_doc(o, id);
-  if (conns->parsed())
-    return show_conns(o, filter_node);
-  if (drain->parsed())
-    return post(o, "/admin/v1/nodes/" + url_encode(target_node) + "/drain", "",
-                [&](auto&) { return target_node + " is draining"; });
-  if (move->parsed())
-    return post(o, "/admin/v1/docs/" + url_encode(id) + "/move",
-                json_field("node", target_node), [&](auto& d) {
-                  return id + " moved from "
-                         + (d["from"].GetStringLength() ? d["from"].GetString()
-                                                        : "(not live)")
-                         + " to " + d["to"].GetString();
-                });
-  if (snapshot->parsed())
-    return post(o, "/admin/v1/docs/" + url_encode(id) + "/snapshot", "",
-                [&](auto& d) {
-                  return id + ": snapshot at rev "
-                         + cell_text(d["snapshot_rev"]) + " on "
-                         + d["node"].GetString();
-                });
-  if (evict->parsed())
-    return post(o, "/admin/v1/docs/" + url_encode(id) + "/evict", "",
-                [&](auto& d) {
-                  return id + " passivated on " + d["node"].GetString()
-                         + " at rev " + cell_text(d["rev"]);
-                });
-  if (kick->parsed())
-    return post(o, "/admin/v1/sessions/" + url_encode(session) + "/kick", "",
-                [&](auto& d) {
-                  return session + " closed on " + d["node"].GetString();
-                });
-  if (token->parsed()) {
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    w.StartObject();
-    w.Key("sub");
-    w.String(sub.c_str());
-    for (auto [key, list] : {std::pair{"docs", &patterns}, {"read", &read}}) {
-      w.Key(key);
-      w.StartArray();
-      for (auto& p : *list)
-        w.String(p.c_str());
-      w.EndArray();
-    }
-    w.Key("ttl");
-    w.Int64(ttl);
-    w.EndObject();
-    std::string body = buf.GetString();
-    return post(o, "/admin/v1/tokens", body,
-                [](auto& d) { return std::string{d["token"].GetString()}; });
-  }
-  if (revoke->parsed())
-    return post(o, "/admin/v1/revocations",
-                jti.empty() ? json_field("sub", sub) : json_field("jti", jti),
-                [](auto& d) {
-                  return "revoked; sockets closed: "
-                         + cell_text(d["sessions_closed"]);
-                });
-  if (revocations->parsed()) {
-    rapidjson::Document d;
-    if (auto rc = call(o, "GET", "/admin/v1/revocations", "", d))
-      return rc;
-    if (o.json)
-      std::cout << json_string(d) << "\n";
-    else
-      print_table(std::cout, d["revocations"],
-                  {{"JTI", "jti"}, {"USER", "sub"}, {"AT", "at"}});
-    return ok;
-  }
+  if (auto rc = run_inspect(o, c))
+    return *rc;
+  if (auto rc = run_operate(o, c))
+    return *rc;
+  if (auto rc = run_tokens(o, c))
+    return *rc;
   return usage;
 }

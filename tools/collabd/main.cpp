@@ -1,6 +1,8 @@
 // collabd: one node of the collab cluster. The composition root: reads the
 // configuration, picks the storage adapter, starts the actor system (the
 // document directory and store) and the client listener (HTTP + WebSocket).
+// Storage is set up in storage.cpp, the cluster side in cluster.cpp, the
+// drain procedure in drain.cpp.
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -10,7 +12,6 @@
 #include <functional>
 #include <cstdio>
 #include <iostream>
-#include <limits>
 #include <random>
 #include <thread>
 #include <vector>
@@ -27,24 +28,19 @@
 #include "actors/directory.hpp"
 #include "actors/heartbeat.hpp"
 #include "actors/core/log_escape.hpp"
-#include "actors/membership.hpp"
 #include "actors/memory_budget.hpp"
-#include "actors/metrics.hpp"
 #include "actors/node_agent.hpp"
 #include "actors/messages.hpp"
+#include "cluster.hpp"
 #include "config/node_config.hpp"
 #include "config/node_config_validate.hpp"
 #include "drain.hpp"
 #include "net/auth.hpp"
 #include "net/cluster_auth.hpp"
-#include "net/cluster_transport.hpp"
-#include "net/cluster_tunnel.hpp"
 #include "net/listener.hpp"
 #include "net/server_context.hpp"
-#include "persistence/memory_store.hpp"
-#include "persistence/pg_store.hpp"
 #include "persistence/redis_admin.hpp"
-#include "persistence/redis_op_log.hpp"
+#include "storage.hpp"
 
 namespace {
 
@@ -59,71 +55,11 @@ std::string random_secret() {
   return s;
 }
 
-// Storage counters for /metrics: PostgreSQL group commit, Redis stream.
-void add_storage_metrics(collab::net::server_context& ctx,
-                         std::shared_ptr<collab::pg_status> pg,
-                         std::shared_ptr<const collab::redis_health> redis) {
-  using collab::append_metric;
-  if (pg)
-    ctx.metrics_sources.push_back([pg](std::string& out) {
-      auto c = pg->snapshot();
-      append_metric(out, "gauge", "collab_pg_up", "PostgreSQL reachable",
-                    uint64_t{pg->ready()});
-      append_metric(out, "counter", "collab_pg_commit_batches_total",
-                    "group-commit transactions", c.batches);
-      append_metric(out, "counter", "collab_pg_ops_total", "ops made durable",
-                    c.ops);
-      append_metric(out, "counter", "collab_pg_commit_failures_total",
-                    "commit requests answered with an error", c.failed);
-      append_metric(out, "counter", "collab_pg_in_doubt_total",
-                    "batches whose COMMIT outcome had to be verified",
-                    c.in_doubt);
-      append_metric(out, "gauge", "collab_pg_max_batch",
-                    "most commit requests in one transaction", c.max_batch);
-    });
-  if (redis && redis->enabled)
-    ctx.metrics_sources.push_back([redis](std::string& out) {
-      auto h = redis->snapshot();
-      append_metric(out, "gauge", "collab_redis_up", "Redis reachable",
-                    uint64_t{h.healthy});
-      append_metric(out, "counter", "collab_stream_appended_total",
-                    "ops appended to replay streams", h.appended);
-      append_metric(out, "counter", "collab_stream_dropped_total",
-                    "ops not appended (backlog overflow)", h.dropped);
-      append_metric(out, "gauge", "collab_stream_backlog",
-                    "ops waiting to be appended", h.backlog);
-      append_metric(out, "gauge", "collab_stream_lag_seconds",
-                    "queue time of the last appended op", h.lag_ms / 1000.0);
-      append_metric(out, "counter", "collab_stream_read_misses_total",
-                    "resume reads the stream could not serve", h.read_misses);
-    });
-}
-
 // <directory of this executable>/../web: where tools/build puts the page.
 std::string default_web_dir() {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? std::string{"web"} : (exe.parent_path() / ".." / "web").string();
-}
-
-// The largest BASP payload a cluster connection may announce: configured,
-// else room for two documents of max_doc_bytes (a snapshot and its ops)
-// plus 1 MiB.
-uint64_t cluster_frame_limit(const collab::node_config& cfg) {
-  if (cfg.cluster_max_frame_bytes != 0)
-    return cfg.cluster_max_frame_bytes;
-  constexpr uint64_t slack = 1u << 20;
-  auto cap = std::numeric_limits<uint64_t>::max();
-  if (cfg.max_doc_bytes > (cap - slack) / 2)
-    return cap;
-  return 2 * cfg.max_doc_bytes + slack;
-}
-
-// How cluster peers prove themselves, for the log.
-const char* cluster_auth_mode(bool tls, const std::string& key) {
-  if (tls)
-    return key.empty() ? "tls" : "tls+key";
-  return key.empty() ? "none" : "key";
 }
 
 void setup_logging(const collab::node_config& cfg) {
@@ -134,31 +70,26 @@ void setup_logging(const collab::node_config& cfg) {
   spdlog::set_default_logger(logger);
 }
 
-} // namespace
-
-int main(int argc, char** argv) {
-  collab::net::grow_fd_table();  // first: while the process has one thread
-  collab::node_config cfg;
-  if (auto rc = collab::parse_node_config(argc, argv, cfg); rc >= 0)
-    return rc;
-  setup_logging(cfg);
-  if (auto errors = collab::validate_node_config(cfg); !errors.empty()) {
-    for (auto& e : errors)
-      spdlog::error("event=config_error message=\"{}\"", collab::log_escape(e));
-    return 2;
-  }
-  std::string jwt_public_key;
+// Reads the RS256 public key file named by the configuration, if any. False
+// (logged) when it cannot be read.
+bool read_jwt_public_key(const collab::node_config& cfg, std::string& key) {
   if (!cfg.jwt_public_key.empty()) {
     std::ifstream in{cfg.jwt_public_key};
     std::ostringstream pem;
     pem << in.rdbuf();
-    jwt_public_key = pem.str();
-    if (!in || jwt_public_key.empty()) {
+    key = pem.str();
+    if (!in || key.empty()) {
       spdlog::error("event=config_error message=\"cannot read "
                     "COLLAB_JWT_PUBLIC_KEY {}\"", cfg.jwt_public_key);
-      return 2;
+      return false;
     }
   }
+  return true;
+}
+
+// The secrets --dev leaves to the node, and a note on a node without
+// PostgreSQL.
+void complete_config(collab::node_config& cfg) {
   // With an RS256 key only, the node verifies tokens but mints none (no
   // development login, no collabctl token); validation refused the rest.
   if (cfg.jwt_secret.empty() && cfg.dev)
@@ -168,8 +99,13 @@ int main(int argc, char** argv) {
   if (cfg.pg_url.empty())
     spdlog::warn("event=config_note message=\"no COLLAB_PG_URL: documents "
                  "live in memory and are lost at exit\"");
+}
 
-  caf::actor_system_config sys_cfg;
+// The actor system: message types, scheduler, and on a clustered node the
+// middleman with its failure detection.
+void configure_actor_system(caf::actor_system_config& sys_cfg,
+                            const collab::node_config& cfg, bool clustered,
+                            bool cluster_tls) {
   collab::register_message_types(sys_cfg);
   sys_cfg.add_message_type<collab::stream_info>("collab::stream_info");
   sys_cfg.set("scheduler.max-threads", cfg.actor_threads);
@@ -177,9 +113,6 @@ int main(int argc, char** argv) {
   // while its mailbox is not empty): a socket or document with a constant
   // stream of work must not starve the others (issue 10, defect 4).
   sys_cfg.set("scheduler.max-throughput", size_t{16});
-  bool clustered = cfg.cluster_port != 0;
-  // All three or none (validated).
-  bool cluster_tls = clustered && !cfg.cluster_tls_cert.empty();
   // Every cluster connection proves itself before BASP sees a byte: mutual
   // TLS and/or the pre-shared key (net/cluster_tunnel.hpp); without either
   // only --dev gets here (validated).
@@ -201,22 +134,12 @@ int main(int argc, char** argv) {
     sys_cfg.set("middleman.connection-timeout",
                 caf::timespan{std::chrono::seconds(2)});
   }
-  caf::actor_system sys{sys_cfg};
+}
 
-  std::unique_ptr<collab::net::server_context> ctx_ptr;
-  try {
-    ctx_ptr = std::make_unique<collab::net::server_context>(sys, cfg,
-                                                            jwt_public_key);
-  } catch (const std::exception& e) {
-    spdlog::error("event=config_error message=\"{}\"", e.what());
-    return 2;
-  }
-  auto& ctx = *ctx_ptr;
-  auto budget = std::make_shared<collab::memory_budget>(cfg.memory_budget_bytes);
-  ctx.sessions.configure(budget, {cfg.send_queue_node_bytes,
-                                  cfg.max_sockets_per_user});
-  ctx.metrics_sources.push_back(
-    [&ctx](std::string& out) { ctx.sessions.render_metrics(out); });
+// The client port's TLS context, when a certificate is configured. False
+// (logged) when the certificate or key cannot be loaded.
+bool setup_client_tls(collab::net::server_context& ctx,
+                      const collab::node_config& cfg) {
   if (!cfg.tls_cert.empty()) {
     namespace ssl = boost::asio::ssl;
     ctx.tls = std::make_shared<ssl::context>(ssl::context::tls_server);
@@ -230,72 +153,19 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
       spdlog::error("event=config_error message=\"TLS certificate or key: "
                     "{}\"", e.what());
-      return 2;
+      return false;
     }
   }
-  // Storage: PostgreSQL when configured (the truth), else memory; the Redis
-  // stream is the fast path of resume, never the durability path.
-  std::shared_ptr<collab::pg_status> pg_status;
-  collab::store_limits store_limits;
-  store_limits.history_bytes = cfg.history_bytes;
-  if (cfg.pg_url.empty()) {
-    ctx.store = collab::spawn_memory_store(sys, store_limits);
-  } else {
-    collab::pg_store_options pg_opts;
-    pg_opts.url = cfg.pg_url;
-    pg_opts.application_name = "collabd-" + cfg.node_id;
-    pg_opts.ops_retention = cfg.ops_retention;
-    pg_opts.retention_interval
-      = std::chrono::milliseconds(cfg.retention_interval_ms);
-    pg_opts.limits = store_limits;
-    pg_status = pg_opts.status = std::make_shared<collab::pg_status>();
-    ctx.store = collab::spawn_pg_store(sys, pg_opts);
-    ctx.readiness_checks.push_back([pg_status] {
-      return pg_status->ready() ? std::string{}
-                                : "postgres: " + pg_status->reason();
-    });
-  }
-  collab::redis_options redis_opts;
-  redis_opts.url = cfg.redis_url;
-  redis_opts.maxlen = cfg.stream_maxlen;
-  redis_opts.max_bytes = cfg.stream_max_bytes;
-  collab::redis_op_log op_log;
-  try {
-    op_log = collab::spawn_redis_op_log(sys, redis_opts);
-  } catch (const std::exception& e) {
-    spdlog::error("event=config_error message=\"{}\"", e.what());
-    return 2;
-  }
+  return true;
+}
 
-  if (!cfg.redis_url.empty())
-    ctx.redis_admin = collab::spawn_redis_admin(sys, redis_opts);
-  add_storage_metrics(ctx, pg_status, op_log.health());
-
-  collab::document_options doc_opts;
-  doc_opts.node = cfg.node_id;
-  doc_opts.snapshot_every = cfg.snapshot_every;
-  doc_opts.snapshot_quiet = std::chrono::milliseconds(cfg.snapshot_quiet_ms);
-  doc_opts.history_window = cfg.history_window;
-  doc_opts.max_doc_bytes = cfg.max_doc_bytes;
-  doc_opts.idle_timeout = std::chrono::milliseconds(cfg.doc_idle_ms);
-  // Isolation (docs/DESIGN.md, contract 6): the work of one op, the history's
-  // bytes (charged to the node's memory budget, shared with the sessions),
-  // presence per tick, resume pages.
-  doc_opts.max_op_components = cfg.max_op_components;
-  doc_opts.max_transform_work = cfg.max_transform_work;
-  doc_opts.history_bytes = cfg.history_bytes;
-  doc_opts.budget = budget;
-  doc_opts.presence_tick = std::chrono::milliseconds(cfg.presence_tick_ms);
-  doc_opts.resume_page_ops = cfg.resume_page_ops;
-  if (!cfg.redis_url.empty()) {
-    doc_opts.op_log = op_log.actor();
-    doc_opts.op_log_timeout = redis_opts.read_timeout
-                              + std::chrono::milliseconds(100);
-  }
-  ctx.directory = collab::spawn_directory(sys, ctx.store, doc_opts,
-                                          cfg.max_live_docs);
-  boost::asio::io_context ioc{cfg.io_threads};
-  std::shared_ptr<collab::net::listener> lst;
+// The client listener (its port into ctx.client_port) and, with an admin
+// port, the admin listener. False (logged) when a port cannot be opened.
+bool open_listeners(boost::asio::io_context& ioc,
+                    collab::net::server_context& ctx,
+                    const collab::node_config& cfg,
+                    std::shared_ptr<collab::net::listener>& lst,
+                    std::shared_ptr<collab::net::listener>& admin_lst) {
   try {
     boost::asio::ip::tcp::endpoint ep{
       boost::asio::ip::make_address(cfg.bind), cfg.client_port};
@@ -303,11 +173,9 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     spdlog::error("event=listen_failed bind={} port={} error=\"{}\"", cfg.bind,
                   cfg.client_port, e.what());
-    return 1;
+    return false;
   }
-  auto port = lst->port();
-  ctx.client_port = port;
-  std::shared_ptr<collab::net::listener> admin_lst;
+  ctx.client_port = lst->port();
   if (cfg.admin_port != 0) {
     try {
       boost::asio::ip::tcp::endpoint ep{
@@ -317,21 +185,19 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
       spdlog::error("event=listen_failed bind={} port={} error=\"{}\"",
                     cfg.admin_bind, cfg.admin_port, e.what());
-      return 1;
+      return false;
     }
   }
-  auto web_dir = cfg.web_dir.empty() ? default_web_dir() : cfg.web_dir;
-  if (!ctx.site.load(web_dir))
-    spdlog::info("event=no_demo_page dir={} message=\"run tools/build to "
-                 "build the demo page\"", web_dir);
+  return true;
+}
 
-  collabd::drain_procedure drain{ioc, ctx, [&] {
-                                   lst->stop();
-                                   if (admin_lst)
-                                     admin_lst->stop();
-                                   ioc.stop();
-                                 }};
-
+// The node agent's hooks into the network layer: sockets, kick, drain,
+// revocations.
+collab::node_agent_options
+agent_options_of(const collab::node_config& cfg,
+                 collab::net::server_context& ctx, boost::asio::io_context& ioc,
+                 collabd::drain_procedure& drain, bool clustered,
+                 uint16_t port) {
   collab::node_agent_options agent_opts;
   agent_opts.node = cfg.node_id;
   if (clustered)
@@ -348,63 +214,18 @@ int main(int argc, char** argv) {
       caf::anon_send(conn, collab::kick_atom_v);
     return static_cast<bool>(conn);
   };
-  agent_opts.drain = [&] {
-    boost::asio::post(ioc, [&] { drain.begin(false); });
+  agent_opts.drain = [&ioc, &drain] {
+    boost::asio::post(ioc, [&drain] { drain.begin(false); });
   };
   agent_opts.revoke = [&ctx](const collab::revocation& r) {
     return ctx.revocations.add(r);
   };
-  ctx.agent = collab::spawn_node_agent(sys, agent_opts);
-  std::unique_ptr<collab::net::cluster_tunnel> tunnel;
-  caf::io::middleman_actor transport;
-  if (clustered) {
-    collab::membership_options mopts;
-    mopts.self.node = cfg.node_id;
-    mopts.self.host = cfg.cluster_bind;
-    mopts.self.port = cfg.cluster_port;
-    mopts.seeds = cfg.seeds;
-    mopts.self.agent = ctx.agent;
-    mopts.self.client_port = port;
-    mopts.self.admin_port = cfg.admin_port;
-    mopts.directory = ctx.directory;
-    // The cluster port is the tunnel's: it authenticates every connection
-    // and checks every frame; BASP gets socketpairs and listens on nothing.
-    collab::net::cluster_tunnel_options topts;
-    if (cluster_tls)
-      topts.tls = collab::net::cluster_tls_files{
-        cfg.cluster_tls_cert, cfg.cluster_tls_key, cfg.cluster_tls_ca};
-    topts.key = cfg.cluster_key;
-    topts.max_frame_bytes = cluster_frame_limit(cfg);
-    try {
-      boost::asio::ip::tcp::endpoint ep{
-        boost::asio::ip::make_address(cfg.cluster_bind), cfg.cluster_port};
-      tunnel = std::make_unique<collab::net::cluster_tunnel>(ioc, topts, ep);
-    } catch (const std::exception& e) {
-      spdlog::error("event=cluster_listen_failed bind={} port={} tls={} "
-                    "error=\"{}\"",
-                    cfg.cluster_bind, cfg.cluster_port, cluster_tls, e.what());
-      return 1;
-    }
-    transport = collab::net::spawn_cluster_middleman(
-      sys, [t = tunnel.get()](const std::string& host, uint16_t port,
-                              int fd) { t->dial(host, port, fd); });
-    mopts.transport = transport;
-    mopts.hang_up = [t = tunnel.get()](const std::string& host,
-                                       uint16_t port) {
-      t->hang_up(host, port);
-    };
-    ctx.membership = collab::spawn_membership(sys, mopts);
-    tunnel->start([&sys, m = ctx.membership, p = cfg.cluster_port](int fd) {
-      collab::net::hand_to_basp(sys, fd, caf::actor_cast<caf::actor>(m), p);
-    });
-    spdlog::info("event=cluster_listening bind={} port={} tls={} auth={} "
-                 "max_frame_bytes={} max_handshakes={} seeds={}",
-                 cfg.cluster_bind, cfg.cluster_port, cluster_tls,
-                 cluster_auth_mode(cluster_tls, cfg.cluster_key),
-                 topts.max_frame_bytes, topts.max_handshakes,
-                 fmt::join(cfg.seeds, ","));
-  }
+  return agent_opts;
+}
 
+// Without configured origins: this node's own, as a browser names them.
+void set_allowed_origins(collab::net::server_context& ctx,
+                         const collab::node_config& cfg, uint16_t port) {
   ctx.allowed_origins = cfg.allowed_origins;
   if (ctx.allowed_origins.empty()) {
     auto p = std::to_string(port);
@@ -414,21 +235,12 @@ int main(int argc, char** argv) {
     if (own != ctx.allowed_origins[1])
       ctx.allowed_origins.push_back(own);
   }
-  // Liveness (/healthz): a heartbeat of the actor threads.
-  auto heartbeat = std::make_shared<collab::heartbeat_monitor>(
-    std::chrono::milliseconds(cfg.stall_ms), caf::actor_clock::clock_type::now());
-  auto heartbeat_actor = collab::spawn_heartbeat(sys, heartbeat);
-  ctx.liveness_checks.push_back([heartbeat] { return heartbeat->check(); });
-  lst->run();
-  if (admin_lst)
-    admin_lst->run();
-  boost::asio::signal_set signals{ioc, SIGINT, SIGTERM};
-  signals.async_wait([&](boost::system::error_code, int sig) {
-    spdlog::info("event=shutdown signal={} sockets={}", sig,
-                 ctx.sessions.size());
-    drain.begin(true);
-  });
+}
 
+// The log line and what an operator reads on stdout.
+void announce(const collab::net::server_context& ctx,
+              const collab::node_config& cfg, uint16_t port,
+              const std::shared_ptr<collab::net::listener>& admin_lst) {
   auto url = (ctx.tls ? "https://" : "http://") + cfg.bind + ":"
              + std::to_string(port);
   spdlog::info("event=listening url={} origins={}", url,
@@ -444,33 +256,142 @@ int main(int argc, char** argv) {
               << collab::net::mint_token(cfg.jwt_secret, "dev", {"*"}, {},
                                          24 * 3600)
               << std::endl;
+}
 
+// Runs the I/O context on `io_threads` threads (this one included) until
+// it stops.
+void run_io(boost::asio::io_context& ioc, int io_threads) {
   std::vector<std::thread> threads;
-  for (int i = 1; i < cfg.io_threads; ++i)
+  for (int i = 1; i < io_threads; ++i)
     threads.emplace_back([&] { ioc.run(); });
   ioc.run();
   for (auto& t : threads)
     t.join();
+}
+
+// Parses and validates the configuration (setting up logging on the way),
+// reads the JWT public key and completes the configuration. Returns -1 to
+// go on, else the process's exit code.
+int load_config(int argc, char** argv, collab::node_config& cfg,
+                std::string& jwt_public_key) {
+  if (auto rc = collab::parse_node_config(argc, argv, cfg); rc >= 0)
+    return rc;
+  setup_logging(cfg);
+  if (auto errors = collab::validate_node_config(cfg); !errors.empty()) {
+    for (auto& e : errors)
+      spdlog::error("event=config_error message=\"{}\"", collab::log_escape(e));
+    return 2;
+  }
+  if (!read_jwt_public_key(cfg, jwt_public_key))
+    return 2;
+  complete_config(cfg);
+  return -1;
+}
+
+// Liveness (/healthz): a heartbeat of the actor threads.
+collab::heartbeat_actor start_heartbeat(caf::actor_system& sys,
+                                        collab::net::server_context& ctx,
+                                        const collab::node_config& cfg) {
+  auto monitor = std::make_shared<collab::heartbeat_monitor>(
+    std::chrono::milliseconds(cfg.stall_ms), caf::actor_clock::clock_type::now());
+  ctx.liveness_checks.push_back([monitor] { return monitor->check(); });
+  return collab::spawn_heartbeat(sys, monitor);
+}
+
+// Stops in reverse, once the I/O threads ended: the sockets, the actors,
+// then the storage flushes what is queued (from main, never from an actor).
+void shut_down(caf::actor_system& sys, collab::net::server_context& ctx,
+               const collab::heartbeat_actor& heartbeat, collabd::cluster& cl,
+               collabd::storage& st) {
   ctx.sessions.kill_all();
-  caf::anon_send_exit(heartbeat_actor, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(heartbeat, caf::exit_reason::user_shutdown);
   if (ctx.membership)
     caf::anon_send_exit(ctx.membership, caf::exit_reason::user_shutdown);
-  if (transport) {
-    // It dials through the tunnel: gone before the tunnel is (it traps
-    // every exit but a kill, like CAF's own middleman actor).
-    caf::scoped_actor waiter{sys};
-    waiter->monitor(transport);
-    waiter->send_exit(transport, caf::exit_reason::kill);
-    waiter->receive([](const caf::down_msg&) {});
-  }
+  collabd::stop_transport(sys, cl);
   caf::anon_send_exit(ctx.agent, caf::exit_reason::user_shutdown);
   if (ctx.redis_admin)
     caf::anon_send_exit(ctx.redis_admin, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx.directory, caf::exit_reason::user_shutdown);
-  op_log.stop();  // appends what is queued while Redis answers
-  if (pg_status)
-    collab::stop_pg_store(ctx.store);  // commits what is queued
-  else
-    caf::anon_send_exit(ctx.store, caf::exit_reason::user_shutdown);
+  collabd::stop_storage(ctx, st);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  collab::net::grow_fd_table();  // first: while the process has one thread
+  collab::node_config cfg;
+  std::string jwt_public_key;
+  if (auto rc = load_config(argc, argv, cfg, jwt_public_key); rc >= 0)
+    return rc;
+
+  caf::actor_system_config sys_cfg;
+  bool clustered = cfg.cluster_port != 0;
+  // All three or none (validated).
+  bool cluster_tls = clustered && !cfg.cluster_tls_cert.empty();
+  configure_actor_system(sys_cfg, cfg, clustered, cluster_tls);
+  caf::actor_system sys{sys_cfg};
+
+  std::unique_ptr<collab::net::server_context> ctx_ptr;
+  try {
+    ctx_ptr = std::make_unique<collab::net::server_context>(sys, cfg,
+                                                            jwt_public_key);
+  } catch (const std::exception& e) {
+    spdlog::error("event=config_error message=\"{}\"", e.what());
+    return 2;
+  }
+  auto& ctx = *ctx_ptr;
+  auto budget = std::make_shared<collab::memory_budget>(cfg.memory_budget_bytes);
+  ctx.sessions.configure(budget, {cfg.send_queue_node_bytes,
+                                  cfg.max_sockets_per_user});
+  ctx.metrics_sources.push_back(
+    [&ctx](std::string& out) { ctx.sessions.render_metrics(out); });
+  if (!setup_client_tls(ctx, cfg))
+    return 2;
+  collabd::storage st;
+  if (!collabd::start_storage(sys, cfg, ctx, st))
+    return 2;
+  ctx.directory = collab::spawn_directory(
+    sys, ctx.store, collabd::document_options_of(cfg, budget, st),
+    cfg.max_live_docs);
+
+  boost::asio::io_context ioc{cfg.io_threads};
+  std::shared_ptr<collab::net::listener> lst;
+  std::shared_ptr<collab::net::listener> admin_lst;
+  if (!open_listeners(ioc, ctx, cfg, lst, admin_lst))
+    return 1;
+  auto port = ctx.client_port;
+  auto web_dir = cfg.web_dir.empty() ? default_web_dir() : cfg.web_dir;
+  if (!ctx.site.load(web_dir))
+    spdlog::info("event=no_demo_page dir={} message=\"run tools/build to "
+                 "build the demo page\"", web_dir);
+
+  collabd::drain_procedure drain{ioc, ctx, [&] {
+                                   lst->stop();
+                                   if (admin_lst)
+                                     admin_lst->stop();
+                                   ioc.stop();
+                                 }};
+  ctx.agent = collab::spawn_node_agent(
+    sys, agent_options_of(cfg, ctx, ioc, drain, clustered, port));
+  collabd::cluster cl;
+  if (clustered
+      && !collabd::start_cluster(sys, ioc, cfg, ctx, port, cluster_tls, cl))
+    return 1;
+
+  set_allowed_origins(ctx, cfg, port);
+  auto heartbeat_actor = start_heartbeat(sys, ctx, cfg);
+  lst->run();
+  if (admin_lst)
+    admin_lst->run();
+  boost::asio::signal_set signals{ioc, SIGINT, SIGTERM};
+  signals.async_wait([&](boost::system::error_code, int sig) {
+    spdlog::info("event=shutdown signal={} sockets={}", sig,
+                 ctx.sessions.size());
+    drain.begin(true);
+  });
+  announce(ctx, cfg, port, admin_lst);
+
+  run_io(ioc, cfg.io_threads);
+  shut_down(sys, ctx, heartbeat_actor, cl, st);
   return 0;
 }

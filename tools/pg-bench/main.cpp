@@ -157,6 +157,83 @@ double percentile(std::vector<uint32_t>& v, double p) {
   return v[k] / 1000.0;
 }
 
+// What the drivers measured, and the store's counters around the window.
+struct measurement {
+  uint64_t ops = 0;
+  uint64_t errors = 0;
+  std::vector<uint32_t> lat;
+  pg_status::counters before, at_end, after;
+};
+
+// Starts one driver per document, waits out the warm-up and the window and
+// collects the drivers' answers.
+measurement measure(caf::actor_system& sys, caf::scoped_actor& self,
+                    const document_store_actor& store, const settings& cfg,
+                    const pg_status& status) {
+  auto run_id = std::to_string(
+    std::chrono::system_clock::now().time_since_epoch().count());
+  auto start = bench_clock::now();
+  auto from = start + std::chrono::duration_cast<bench_clock::duration>(
+                        std::chrono::duration<double>(cfg.warmup));
+  auto until = from + std::chrono::duration_cast<bench_clock::duration>(
+                        std::chrono::duration<double>(cfg.seconds));
+  for (int d = 0; d < cfg.docs; ++d) {
+    auto a = sys.spawn(driver, store,
+                       "bench-" + run_id + "-" + std::to_string(d), cfg);
+    self->send(a, bench::go_atom_v, caf::actor_cast<caf::actor>(self), from,
+               until);
+  }
+  measurement m;
+  std::this_thread::sleep_until(from);
+  m.before = status.snapshot();
+  std::this_thread::sleep_until(until);
+  m.at_end = status.snapshot();
+  for (int d = 0; d < cfg.docs; ++d) {
+    self->receive([&](bench::done_atom, uint64_t n, uint64_t e,
+                      std::vector<uint32_t>& l) {
+      m.ops += n;
+      m.errors += e;
+      m.lat.insert(m.lat.end(), l.begin(), l.end());
+    });
+  }
+  m.after = status.snapshot();
+  return m;
+}
+
+void print_report(const settings& cfg, measurement& m) {
+  auto& lat = m.lat;
+  const auto& before = m.before;
+  const auto& at_end = m.at_end;
+  const auto& after = m.after;
+  auto commits = lat.size();
+  std::printf("pg-bench: %d docs, %d op(s)/commit, %d in flight/doc, "
+              "%.0f s measured (after %.0f s warm-up)\n",
+              cfg.docs, cfg.ops, cfg.inflight, cfg.seconds, cfg.warmup);
+  std::printf("durable ops/s      %.0f\n", m.ops / cfg.seconds);
+  std::printf("commit requests/s  %.0f\n", commits / cfg.seconds);
+  std::printf("latency ms         p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n",
+              percentile(lat, 0.50), percentile(lat, 0.90),
+              percentile(lat, 0.99), percentile(lat, 1.0));
+  std::printf("errors             %llu\n",
+              static_cast<unsigned long long>(m.errors));
+  // Transactions in the measured window; the histogram covers the whole
+  // run (it has no time axis).
+  auto txns = at_end.batches - before.batches;
+  auto reqs = (at_end.commits + at_end.failed)
+              - (before.commits + before.failed);
+  std::printf("transactions/s     %.0f, %.1f requests and %.1f ops per "
+              "transaction, largest %llu requests\n",
+              txns / cfg.seconds, txns ? double(reqs) / txns : 0.0,
+              txns ? double(at_end.ops - before.ops) / txns : 0.0,
+              static_cast<unsigned long long>(after.max_batch));
+  std::printf("requests/txn       ");
+  for (size_t k = 0; k < after.batch_hist.size(); ++k)
+    if (after.batch_hist[k] > 0)
+      std::printf("%llu-%llu: %llu  ", 1ull << k, (2ull << k) - 1,
+                  static_cast<unsigned long long>(after.batch_hist[k]));
+  std::printf("\n");
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -201,62 +278,8 @@ int main(int argc, char** argv) {
       stop_pg_store(store);
       return 1;
     }
-    auto run_id = std::to_string(
-      std::chrono::system_clock::now().time_since_epoch().count());
-    auto start = bench_clock::now();
-    auto from = start + std::chrono::duration_cast<bench_clock::duration>(
-                          std::chrono::duration<double>(cfg.warmup));
-    auto until = from + std::chrono::duration_cast<bench_clock::duration>(
-                          std::chrono::duration<double>(cfg.seconds));
-    for (int d = 0; d < cfg.docs; ++d) {
-      auto a = sys.spawn(driver, store,
-                         "bench-" + run_id + "-" + std::to_string(d), cfg);
-      self->send(a, bench::go_atom_v, caf::actor_cast<caf::actor>(self), from,
-                 until);
-    }
-    std::this_thread::sleep_until(from);
-    auto before = opts.status->snapshot();
-    std::this_thread::sleep_until(until);
-    auto at_end = opts.status->snapshot();
-    uint64_t ops = 0;
-    uint64_t errors = 0;
-    std::vector<uint32_t> lat;
-    for (int d = 0; d < cfg.docs; ++d) {
-      self->receive([&](bench::done_atom, uint64_t n, uint64_t e,
-                        std::vector<uint32_t>& l) {
-        ops += n;
-        errors += e;
-        lat.insert(lat.end(), l.begin(), l.end());
-      });
-    }
-    auto after = opts.status->snapshot();
-    auto commits = lat.size();
-    std::printf("pg-bench: %d docs, %d op(s)/commit, %d in flight/doc, "
-                "%.0f s measured (after %.0f s warm-up)\n",
-                cfg.docs, cfg.ops, cfg.inflight, cfg.seconds, cfg.warmup);
-    std::printf("durable ops/s      %.0f\n", ops / cfg.seconds);
-    std::printf("commit requests/s  %.0f\n", commits / cfg.seconds);
-    std::printf("latency ms         p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n",
-                percentile(lat, 0.50), percentile(lat, 0.90),
-                percentile(lat, 0.99), percentile(lat, 1.0));
-    std::printf("errors             %llu\n",
-                static_cast<unsigned long long>(errors));
-    // Transactions in the measured window; the histogram covers the whole
-    // run (it has no time axis).
-    auto txns = at_end.batches - before.batches;
-    auto reqs = (at_end.commits + at_end.failed)
-                - (before.commits + before.failed);
-    std::printf("transactions/s     %.0f, %.1f requests and %.1f ops per "
-                "transaction, largest %llu requests\n",
-                txns / cfg.seconds, txns ? double(reqs) / txns : 0.0,
-                txns ? double(at_end.ops - before.ops) / txns : 0.0,
-                static_cast<unsigned long long>(after.max_batch));
-    std::printf("requests/txn       ");
-    for (size_t k = 0; k < after.batch_hist.size(); ++k)
-      if (after.batch_hist[k] > 0)
-        std::printf("%llu-%llu: %llu  ", 1ull << k, (2ull << k) - 1,
-                    static_cast<unsigned long long>(after.batch_hist[k]));
-    std::printf("\n");
+    auto m = measure(sys, self, store, cfg, *opts.status);
+    print_report(cfg, m);
   }
   stop_pg_store(store);
   return 0;

@@ -1,0 +1,159 @@
+// The encoders of net/codec.hpp: one per server message, docs/PROTOCOL.md
+// "Server to client". Each appends to one std::string reserved up front,
+// with the escaper of net/json_writer.hpp. The joined text is copied out of
+// the rope straight into the output and escaped there in place.
+//
+// Thread-safety: stateless functions; safe from any thread.
+#include "net/codec.hpp"
+
+#include "net/json_writer.hpp"
+
+namespace collab::net {
+
+using json::append_string;
+using json::append_string_sanitized;
+using json::append_u64;
+using json::escape_in_place;
+
+void append_json_string(std::string& out, std::string_view utf8) {
+  append_string(out, utf8);
+}
+
+void append_op_json(std::string& out, const ot::op& a) {
+  out += '[';
+  bool first = true;
+  for (const auto& c : a) {
+    if (!first) out += ',';
+    first = false;
+    switch (c.k) {
+      case ot::component::kind::skip:
+        append_u64(out, c.n);
+        break;
+      case ot::component::kind::insert:
+        append_string(out, c.text);
+        break;
+      case ot::component::kind::del:
+        out.append("{\"d\":");
+        if (c.has_text) append_string(out, c.text);
+        else append_u64(out, c.n);
+        out += '}';
+        break;
+    }
+  }
+  out += ']';
+}
+
+std::string encode_welcome(std::string_view node, std::string_view session) {
+  std::string out;
+  out.reserve(48 + node.size() + session.size());
+  out.append("{\"type\":\"welcome\",\"node\":");
+  append_string_sanitized(out, node);
+  out.append(",\"session\":");
+  append_string_sanitized(out, session);
+  out.append(",\"v\":1}");
+  return out;
+}
+
+std::string encode_joined(std::string_view doc, uint64_t rev, const ot::rope* text) {
+  std::string out;
+  // Room for the text plus some escapes (newlines are common), so the
+  // in-place escaping usually does not reallocate.
+  const size_t text_bytes = text != nullptr ? text->bytes() : 0;
+  out.reserve(64 + doc.size() + text_bytes + text_bytes / 8);
+  out.append("{\"type\":\"joined\",\"doc\":");
+  append_string(out, doc);
+  out.append(",\"rev\":");
+  append_u64(out, rev);
+  if (text != nullptr) {
+    out.append(",\"text\":\"");
+    const size_t start = out.size();
+    text->append_to(out);
+    escape_in_place(out, start);
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string encode_op(std::string_view doc, uint64_t rev, std::string_view client,
+                      uint64_t seq, const ot::op& op) {
+  size_t op_bytes = 2;
+  for (const auto& c : op) op_bytes += c.text.size() + 24;
+  std::string out;
+  out.reserve(64 + doc.size() + client.size() + op_bytes);
+  out.append("{\"type\":\"op\",\"doc\":");
+  append_string(out, doc);
+  out.append(",\"rev\":");
+  append_u64(out, rev);
+  out.append(",\"client\":");
+  append_string(out, client);
+  out.append(",\"seq\":");
+  append_u64(out, seq);
+  out.append(",\"op\":");
+  append_op_json(out, op);
+  out += '}';
+  return out;
+}
+
+std::string encode_ack(std::string_view doc, uint64_t seq, uint64_t rev) {
+  std::string out;
+  out.reserve(64 + doc.size());
+  out.append("{\"type\":\"ack\",\"doc\":");
+  append_string(out, doc);
+  out.append(",\"seq\":");
+  append_u64(out, seq);
+  out.append(",\"rev\":");
+  append_u64(out, rev);
+  out += '}';
+  return out;
+}
+
+std::string encode_presence(std::string_view doc, std::string_view client,
+                            std::string_view user, std::string_view data_json) {
+  if (data_json.empty()) data_json = "null";  // never emit `"data":}`
+  std::string out;
+  out.reserve(64 + doc.size() + client.size() + user.size() + data_json.size());
+  out.append("{\"type\":\"presence\",\"doc\":");
+  append_string(out, doc);
+  out.append(",\"client\":");
+  append_string(out, client);
+  out.append(",\"user\":");
+  append_string_sanitized(out, user);
+  out.append(",\"data\":");
+  out.append(data_json);
+  out += '}';
+  return out;
+}
+
+std::string encode_left(std::string_view doc) {
+  std::string out;
+  out.reserve(32 + doc.size());
+  out.append("{\"type\":\"left\",\"doc\":");
+  append_string(out, doc);
+  out += '}';
+  return out;
+}
+
+std::string encode_pong() { return "{\"type\":\"pong\"}"; }
+
+std::string encode_error(errc code, std::string_view message, std::string_view doc,
+                         std::optional<uint64_t> seq) {
+  std::string out;
+  out.reserve(64 + message.size() + doc.size());
+  out.append("{\"type\":\"error\",\"code\":\"");
+  out.append(to_wire(code));
+  out.append("\",\"message\":");
+  append_string_sanitized(out, message);
+  if (!doc.empty()) {
+    out.append(",\"doc\":");
+    append_string_sanitized(out, doc);
+  }
+  if (seq) {
+    out.append(",\"seq\":");
+    append_u64(out, *seq);
+  }
+  out += '}';
+  return out;
+}
+
+} // namespace collab::net
