@@ -47,7 +47,7 @@
 #include <caf/duration.hpp>
 
 #include "actors/memory_budget.hpp"
-#include "actors/messages.hpp"
+#include "actors/document_protocol.hpp"
 #include "persistence/document_store.hpp"
 #include "persistence/redis_op_log.hpp"
 

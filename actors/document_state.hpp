@@ -25,7 +25,7 @@
 
 #include "actors/document_actor.hpp"
 #include "actors/core/errc.hpp"
-#include "actors/messages.hpp"
+#include "actors/document_protocol.hpp"
 #include "actors/document_sequencer.hpp"
 #include "actors/rate_meter.hpp"
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "actors/messages.hpp"
+#include "actors/cluster_protocol.hpp"
 
 namespace collab {
 

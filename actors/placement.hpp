@@ -14,7 +14,7 @@
 
 namespace collab {
 
-struct member_info;  // actors/messages.hpp
+struct member_info;  // actors/cluster_protocol.hpp
 
 // A stable 64-bit hash (FNV-1a + a final mix): the same on every node and
 // build, unlike std::hash.

@@ -14,7 +14,7 @@
 #include <rapidjson/writer.h>
 
 #include "actors/core/revocation.hpp"
-#include "actors/messages.hpp"
+#include "actors/cluster_protocol.hpp"
 #include "persistence/redis_admin.hpp"
 
 namespace collab::net::admin {

@@ -16,7 +16,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/messages.hpp"
+#include "actors/cluster_protocol.hpp"
 #include "net/http_routes.hpp"
 #include "net/server_context.hpp"
 

@@ -14,7 +14,7 @@
 
 #include "actors/gather.hpp"
 #include "actors/core/log_escape.hpp"
-#include "actors/messages.hpp"
+#include "actors/cluster_protocol.hpp"
 #include "actors/ot/op_json.hpp"
 #include "net/admin_json.hpp"
 #include "net/admin_members.hpp"

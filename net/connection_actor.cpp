@@ -12,7 +12,7 @@
 
 #include "actors/core/log_escape.hpp"
 #include "actors/directory.hpp"
-#include "actors/messages.hpp"
+#include "actors/cluster_protocol.hpp"
 #include "actors/metrics.hpp"
 #include "net/codec.hpp"
 #include "net/token_bucket.hpp"

@@ -11,7 +11,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "actors/messages.hpp"
+#include "actors/cluster_protocol.hpp"
 #include "actors/metrics.hpp"
 #include "actors/ot/op_json.hpp"
 #include "net/codec.hpp"

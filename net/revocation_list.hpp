@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "actors/messages.hpp"
+#include "actors/core/revocation.hpp"
 #include "net/auth.hpp"
 
 namespace collab::net {

@@ -8,7 +8,6 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/core/log_escape.hpp"
-#include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "net/connection_actor.hpp"
 
