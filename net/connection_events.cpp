@@ -1,0 +1,105 @@
+// The documents' events at the connection actor, turned into frames for
+// the socket: joined, op (each revision once, in order; our own op after a
+// rejoin is its ack), ack, presence and error. Ops and presence updates are
+// encoded once for every receiver.
+//
+// Thread-safety: runs inside the connection actor's handlers only.
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include <caf/all.hpp>
+
+#include "actors/metrics.hpp"
+#include "net/connection_state.hpp"
+
+namespace collab::net::conn {
+
+void on_joined(self_ptr self, joined_event& ev) {
+  auto& st = self->state;
+  auto i = st.docs.find(ev.doc);
+  if (i == st.docs.end())
+    return;
+  auto& link = i->second;
+  auto silent = link.silent_rejoin;
+  link.state = doc_link::phase::joined;
+  link.rev = ev.rev;
+  link.silent_rejoin = false;
+  link.attempts = 0;
+  // A transparent rejoin after the document actor moved stays silent.
+  if (!silent)
+    send_frame(self, encode_joined(ev.doc, ev.rev,
+                                   ev.has_text ? &ev.text : nullptr));
+}
+
+void on_op_event(self_ptr self, op_event& ev) {
+  auto& st = self->state;
+  auto& op = ev.op.get();
+  auto i = st.docs.find(op.doc);
+  if (i == st.docs.end())
+    return;
+  auto& link = i->second;
+  // The session sees every revision once, in order. While a rejoin is
+  // under way, ops broadcast before the document took the join are
+  // covered by its answer (the replay, or the text) and are dropped.
+  bool replaying = link.state == doc_link::phase::joining && link.resume;
+  if ((link.state != doc_link::phase::joined && !replaying)
+      || op.rev != link.rev + 1)
+    return;
+  link.rev = op.rev;
+  // Our own op, committed before a transparent rejoin: it is the ack.
+  if (op.client == st.client && link.answered(op.seq)) {
+    send_frame(self, encode_ack(op.doc, op.seq, op.rev));
+    return;
+  }
+  ev.op.frame([](const committed_op& c) {
+    return encode_op(c.doc, c.rev, c.client, c.seq, c.op);
+  });
+  send_shared_frame(self, ev.op.frame_ptr());
+}
+
+void on_ack(self_ptr self, ack_event& ev) {
+  auto& st = self->state;
+  auto i = st.docs.find(ev.doc);
+  if (i == st.docs.end())
+    return;
+  auto& link = i->second;
+  if (link.unacked && link.unacked->seq == ev.seq)
+    node_metrics().ack_latency.observe(
+      std::chrono::duration<double>(clock::now() - link.unacked_since)
+        .count());
+  if (!link.answered(ev.seq))
+    return;  // already acked (from the replay of a rejoin)
+  link.rev = std::max(link.rev, ev.rev);
+  send_frame(self, encode_ack(ev.doc, ev.seq, ev.rev));
+}
+
+void on_presence_event(self_ptr self, presence_event& ev) {
+  if (self->state.docs.count(ev.presence.get().doc) == 0)
+    return;
+  // Encoded once for every receiver of this update (like ops).
+  ev.presence.frame([](const presence_update& p) {
+    return encode_presence(p.doc, p.client, p.user, p.data);
+  });
+  send_shared_frame(self, ev.presence.frame_ptr());
+}
+
+void on_error_event(self_ptr self, error_event& ev) {
+  auto& st = self->state;
+  auto i = st.docs.find(ev.doc);
+  if (i != st.docs.end()) {
+    auto& link = i->second;
+    if (ev.has_seq)
+      link.answered(ev.seq);
+    if (link.state != doc_link::phase::joined && !ev.has_seq) {
+      // The join failed: forget the document.
+      unwatch(self, link);
+      st.docs.erase(i);
+    }
+  }
+  send_frame(self, encode_error(ev.code, ev.message, ev.doc,
+                                ev.has_seq ? std::optional<uint64_t>{ev.seq}
+                                           : std::nullopt));
+}
+
+} // namespace collab::net::conn
