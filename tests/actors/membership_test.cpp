@@ -229,6 +229,24 @@ CAF_TEST(a node joins through a seed and meshes with the members it names) {
   CAF_CHECK_EQUAL(ask(nodes_atom_v), "n1=up n2=up n3=up");
 }
 
+CAF_TEST(of two nodes told of each other by a third only the smaller id dials) {
+  auto n2 = peer("n2", 7002);
+  peer("n0", 7000);
+  peer("n5", 7005);
+  // n0 sorts before n1: n0 dials n1 (it hears of n1 from n2), n1 waits.
+  state_of(n2).others = {address("n0", 7000)};
+  start({"127.0.0.1:7002"});
+  CAF_CHECK_EQUAL(dialled(), std::vector<uint16_t>{7002});
+  // The same for a newcomer n2 tells of: n0 is not dialled, n5 is.
+  for (auto m : {address("n0", 7000), address("n5", 7005)}) {
+    m.version = cluster_protocol_version;
+    self->send(members, member_update_atom_v, m);
+  }
+  sched.run();
+  CAF_CHECK_EQUAL(dialled(), (std::vector<uint16_t>{7002, 7005}));
+  CAF_CHECK_EQUAL(published(), "n1=up n2=up n5=up");
+}
+
 CAF_TEST(a node is joining until a seed answers then dials again) {
   auto n2 = peer("n2", 7002);
   state_of(n2).answer_joins = false;
