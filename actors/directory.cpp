@@ -16,7 +16,7 @@ constexpr auto placement_check = std::chrono::seconds(1);
 struct directory_state {
   document_store_actor store;
   document_options opts;
-  uint64_t max_live_docs = 0;  // 0: no bound
+  uint64_t max_live_docs = 0; // 0: no bound
   // The local document actors.
   std::unordered_map<std::string, document_actor> docs;
   std::unordered_map<caf::actor_addr, std::string> doc_of;
@@ -26,8 +26,8 @@ struct directory_state {
   std::unordered_map<std::string, directory_actor> directory_of;
   // Operators' overrides (collabctl move), the same on every node: a new
   // member gets them from every directory that sees it join.
-  std::unordered_map<std::string, std::string> pins;  // doc -> node
-  bool checking_placement = false;  // the periodic check runs
+  std::unordered_map<std::string, std::string> pins; // doc -> node
+  bool checking_placement = false; // the periodic check runs
   static inline const char* name = "directory";
 };
 
@@ -115,8 +115,8 @@ std::vector<placement_pin> pin_list(self_ptr self) {
 }
 
 directory_actor::behavior_type
-directory(self_ptr self, document_store_actor store,
-                        document_options opts, uint64_t max_live_docs) {
+directory(self_ptr self, document_store_actor store, document_options opts,
+          uint64_t max_live_docs) {
   self->state.store = std::move(store);
   self->state.opts = opts;
   self->state.max_live_docs = max_live_docs;
@@ -193,7 +193,7 @@ directory(self_ptr self, document_store_actor store,
     },
     [=](pin_atom, const std::vector<placement_pin>& pins) {
       for (auto& p : pins)
-        self->state.pins.emplace(p.doc, p.node);  // ours are as new
+        self->state.pins.emplace(p.doc, p.node); // ours are as new
       hand_off_moved(self);
     },
     [=](lookup_atom, const std::string& doc) {
@@ -233,9 +233,8 @@ std::string directory_error_text(const caf::error& err) {
 
 directory_actor spawn_directory(caf::actor_system& sys,
                                 document_store_actor store,
-                           document_options opts, uint64_t max_live_docs) {
-  return sys.spawn(directory, std::move(store), std::move(opts),
-                   max_live_docs);
+                                document_options opts, uint64_t max_live_docs) {
+  return sys.spawn(directory, std::move(store), std::move(opts), max_live_docs);
 }
 
 } // namespace collab

@@ -18,8 +18,8 @@
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 
-#include "actors/document_actor.hpp"
 #include "actors/cluster_protocol.hpp"
+#include "actors/document_actor.hpp"
 #include "persistence/document_store.hpp"
 
 namespace collab {
@@ -46,9 +46,8 @@ std::string directory_error_text(const caf::error& err);
 // actors only (operators); pin sets an operator's placement override (empty
 // node: back to hashing; send it to every member's directory).
 // `max_live_docs` 0: no bound.
-directory_actor spawn_directory(caf::actor_system& sys,
-                                document_store_actor store,
-                                document_options opts,
-                                uint64_t max_live_docs = 0);
+directory_actor
+spawn_directory(caf::actor_system& sys, document_store_actor store,
+                document_options opts, uint64_t max_live_docs = 0);
 
 } // namespace collab

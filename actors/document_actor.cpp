@@ -139,9 +139,7 @@ document_actor::behavior_type loading() {
     [](snapshot_now_atom) -> caf::result<uint64_t> { return caf::skip; },
     [](snapshot_atom) -> caf::result<uint64_t, ot::rope> { return caf::skip; },
     [](inspect_atom) -> caf::result<doc_status> { return caf::skip; },
-    [](inspect_atom, uint64_t) -> caf::result<doc_detail> {
-      return caf::skip;
-    },
+    [](inspect_atom, uint64_t) -> caf::result<doc_detail> { return caf::skip; },
     [](quiet_atom) -> caf::result<void> { return caf::skip; },
     [](idle_atom, uint64_t) -> caf::result<void> { return caf::skip; },
   };
@@ -212,7 +210,8 @@ sequencer_limits limits_of(const document_options& opts) {
 }
 
 document_actor::behavior_type document(self_ptr self, std::string doc,
-                       document_store_actor store, document_options opts) {
+                                       document_store_actor store,
+                                       document_options opts) {
   auto& st = self->state;
   st.doc = std::move(doc);
   st.store = std::move(store);
@@ -248,7 +247,8 @@ document_actor::behavior_type document(self_ptr self, std::string doc,
 namespace collab {
 
 document_actor spawn_document(caf::actor_system& sys, std::string doc,
-                          document_store_actor store, document_options opts) {
+                              document_store_actor store,
+                              document_options opts) {
   return sys.spawn(doc_actor::document, std::move(doc), std::move(store),
                    std::move(opts));
 }

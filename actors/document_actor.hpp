@@ -26,8 +26,8 @@
 // that only the refused op is answered (`internal`, with a correlation id)
 // and the others commit.
 //
-// Isolation (docs/DESIGN.md, contract 6): an op is bounded by its components and
-// by the work of transforming it over the history (op_history.hpp); the
+// Isolation (docs/DESIGN.md, contract 6): an op is bounded by its components
+// and by the work of transforming it over the history (op_history.hpp); the
 // history by ops and bytes, charged to the node's memory budget (a new op it
 // cannot charge is answered `overloaded`); a client id belongs to the user
 // who made its ops (or is joined with it): others get `forbidden`. Presence
@@ -46,29 +46,29 @@
 #include <caf/actor_system.hpp>
 #include <caf/duration.hpp>
 
-#include "actors/memory_budget.hpp"
 #include "actors/document_protocol.hpp"
+#include "actors/memory_budget.hpp"
 #include "persistence/document_store.hpp"
 #include "persistence/redis_op_log.hpp"
 
 namespace collab {
 
 struct document_options {
-  std::string node;                     // this node's id (the fence owner)
-  uint64_t history_window = 10000;      // ops kept in memory for transform
+  std::string node; // this node's id (the fence owner)
+  uint64_t history_window = 10000; // ops kept in memory for transform
   uint64_t history_bytes = 64ull << 20; // and bytes of them (an estimate)
   uint64_t max_doc_bytes = 64ull << 20; // too_large above
-  uint64_t max_op_components = 20000;   // too_large above
-  uint64_t max_transform_work = 1'500'000;  // rev_too_old above (units:
-                                            // op_history.hpp)
+  uint64_t max_op_components = 20000; // too_large above
+  uint64_t max_transform_work = 1'500'000; // rev_too_old above (units:
+                                           // op_history.hpp)
   // Charged with the history's bytes; null: no accounting.
   std::shared_ptr<memory_budget> budget;
   // Presence is sent at once, then at most once per tick (0: always at once).
   std::chrono::milliseconds presence_tick{50};
-  uint64_t resume_page_ops = 1000;      // ops per store read while resuming
+  uint64_t resume_page_ops = 1000; // ops per store read while resuming
   std::chrono::milliseconds idle_timeout{60000};
-  uint64_t snapshot_every = 1000;       // ops between snapshots
-  std::chrono::milliseconds snapshot_quiet{5000};  // or after this quiet
+  uint64_t snapshot_every = 1000; // ops between snapshots
+  std::chrono::milliseconds snapshot_quiet{5000}; // or after this quiet
   // The replay log (Redis); a null handle: resume reads the store.
   redis_op_log_actor op_log;
   std::chrono::milliseconds op_log_timeout{300};
@@ -79,6 +79,7 @@ struct document_options {
 };
 
 document_actor spawn_document(caf::actor_system& sys, std::string doc,
-                          document_store_actor store, document_options opts);
+                              document_store_actor store,
+                              document_options opts);
 
 } // namespace collab

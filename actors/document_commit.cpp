@@ -42,7 +42,7 @@ void announce(self_ptr self, const pending_op& p) {
   shared_op shared{p.op};
   ack_event ack{st.doc, p.op.seq, p.op.rev};
   self->send(p.sender, ack);
-  for (auto& extra : p.also_ack)  // resubmissions while it was pending
+  for (auto& extra : p.also_ack) // resubmissions while it was pending
     self->send(extra.first, ack);
   auto acked = [&](const std::string& session) {
     if (session == p.session)
@@ -122,7 +122,8 @@ void on_commit_rejected(self_ptr self, const caf::error& err) {
   auto& st = self->state;
   if (st.in_flight.size() > 1) {
     spdlog::warn("doc={} event=commit_rejected ops={} action=one_at_a_time "
-                 "error={}", st.doc, st.in_flight.size(),
+                 "error={}",
+                 st.doc, st.in_flight.size(),
                  log_escape(self->system().render(err)));
     st.isolate = st.in_flight.size();
     st.queued.insert(st.queued.begin(),
@@ -135,7 +136,8 @@ void on_commit_rejected(self_ptr self, const caf::error& err) {
   auto& p = st.in_flight.front();
   auto id = new_correlation_id();
   spdlog::error("doc={} event=commit_rejected correlation={} rev={} client={} "
-                "seq={} error={}", st.doc, id, p.op.rev, p.op.client, p.op.seq,
+                "seq={} error={}",
+                st.doc, id, p.op.rev, p.op.client, p.op.seq,
                 log_escape(self->system().render(err)));
   fail_pending(self, p, errc::internal,
                "the store refused this op; it was not applied (correlation id "
@@ -154,7 +156,7 @@ void on_commit_failed(self_ptr self, const caf::error& err) {
     // clients see a late ack, not an error (docs/DESIGN.md, contract 2).
     spdlog::warn("doc={} event=fenced epoch={} pending={}", st.doc, st.epoch,
                  st.in_flight.size() + st.queued.size());
-    self->quit();  // a normal end: subscribers resolve again at once
+    self->quit(); // a normal end: subscribers resolve again at once
     return;
   }
   if (is(err, store_errc::rejected)) {
@@ -228,7 +230,9 @@ void save_snapshot(self_ptr self, snapshot_wait wait,
     self->state.snapshot_rev = std::max(self->state.snapshot_rev, rev);
     done(caf::error{});
   };
-  auto failed = [=](caf::error& err) { done(err); };
+  auto failed = [=](caf::error& err) {
+    done(err);
+  };
   auto handle = self->request(st.store, st.opts.store_timeout,
                               save_snapshot_atom_v, st.doc, st.epoch, rev,
                               st.order->durable_text());

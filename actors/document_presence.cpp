@@ -37,7 +37,8 @@ void on_presence(self_ptr self, presence_request& req) {
   auto& st = self->state;
   auto i = st.subs.find(req.session);
   if (i == st.subs.end()) {
-    send_error(self, caf::actor_cast<document_subscriber>(self->current_sender()),
+    send_error(self,
+               caf::actor_cast<document_subscriber>(self->current_sender()),
                errc::not_joined, "join the document first");
     return;
   }
@@ -67,7 +68,7 @@ void on_presence_tick(self_ptr self) {
   for (auto& session : dirty) {
     auto i = st.subs.find(session);
     if (i == st.subs.end() || !i->second.presence_dirty)
-      continue;  // left (cleared already) or joined again since
+      continue; // left (cleared already) or joined again since
     i->second.presence_dirty = false;
     broadcast(self, session, i->second, i->second.presence);
     sent = true;
@@ -77,8 +78,7 @@ void on_presence_tick(self_ptr self) {
     arm_tick(self);
 }
 
-void presence_left(self_ptr self, const std::string& session,
-                   subscriber& sub) {
+void presence_left(self_ptr self, const std::string& session, subscriber& sub) {
   if (is_set(sub.presence))
     broadcast(self, session, sub, "null");
 }
@@ -88,9 +88,8 @@ void send_presences(self_ptr self, const document_subscriber& to,
   auto& st = self->state;
   for (auto& [s, sub] : st.subs)
     if (s != session && is_set(sub.presence))
-      self->send(to, presence_event{shared_presence{
-                       presence_update{st.doc, sub.client, sub.user,
-                                       sub.presence}}});
+      self->send(to, presence_event{shared_presence{presence_update{
+                       st.doc, sub.client, sub.user, sub.presence}}});
 }
 
 } // namespace collab::doc_actor

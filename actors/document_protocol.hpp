@@ -49,7 +49,7 @@ namespace collab {
 // A value shared by every receiver together with its wire frame: the frame
 // is encoded once, by the first connection actor that needs it, and then
 // reused by all others (a committed op, a presence update).
-template <class T>
+template<class T>
 class shared_frame {
 public:
   shared_frame() = default;
@@ -57,7 +57,7 @@ public:
     cell_->value = std::move(value);
   }
   const T& get() const { return cell_->value; }
-  template <class Encoder>
+  template<class Encoder>
   const std::string& frame(Encoder&& encode) const {
     std::call_once(cell_->once, [&] { cell_->frame = encode(cell_->value); });
     return cell_->frame;
@@ -103,15 +103,14 @@ using document_subscriber
                      caf::reacts_to<ack_event>, caf::reacts_to<presence_event>,
                      caf::reacts_to<error_event>>;
 
-
 struct join_request {
-  document_subscriber conn;   // where the events go
+  document_subscriber conn; // where the events go
   std::string session;
   std::string client;
   std::string user;
-  bool resume = false;        // join with rev
+  bool resume = false; // join with rev
   uint64_t rev = 0;
-  std::string node;           // the node holding the socket (for inspection)
+  std::string node; // the node holding the socket (for inspection)
 };
 
 struct leave_request {
@@ -131,7 +130,7 @@ struct presence_request {
   std::string session;
   std::string client;
   std::string user;
-  std::string data;           // raw JSON, "null" clears
+  std::string data; // raw JSON, "null" clears
 };
 
 // ---- document -> connection
@@ -139,7 +138,7 @@ struct presence_request {
 struct joined_event {
   std::string doc;
   uint64_t rev = 0;
-  bool has_text = false;      // false for a resumed join
+  bool has_text = false; // false for a resumed join
   ot::rope text;
 };
 
@@ -171,13 +170,13 @@ struct error_event {
 struct doc_status {
   std::string doc;
   std::string node;
-  uint64_t rev = 0;           // head (ordered, maybe not yet durable)
+  uint64_t rev = 0; // head (ordered, maybe not yet durable)
   uint64_t durable_rev = 0;
   uint64_t snapshot_rev = 0;
   uint64_t subscribers = 0;
   uint64_t mailbox = 0;
   double ops_per_s = 0;
-  int64_t idle_ms = 0;        // since the last commit or join
+  int64_t idle_ms = 0; // since the last commit or join
 };
 
 struct subscriber_info {
@@ -185,13 +184,13 @@ struct subscriber_info {
   std::string client;
   std::string user;
   std::string node;
-  std::string presence;       // raw JSON; empty when none
+  std::string presence; // raw JSON; empty when none
 };
 
 struct doc_detail {
   doc_status status;
   uint64_t epoch = 0;
-  uint64_t history_from = 0;  // ops (history_from, history_to] in memory
+  uint64_t history_from = 0; // ops (history_from, history_to] in memory
   uint64_t history_to = 0;
   std::vector<subscriber_info> subscribers;
   std::vector<committed_op> recent_ops;
@@ -204,12 +203,11 @@ using document_actor = caf::typed_actor<
   caf::reacts_to<join_request>, caf::reacts_to<leave_request>,
   caf::reacts_to<submit_request>, caf::reacts_to<presence_request>,
   // Hand the document off: finish the commit in flight, snapshot, stop.
-  caf::reacts_to<release_atom>,
-  caf::replies_to<inspect_atom>::with<doc_status>,
-  caf::replies_to<inspect_atom, uint64_t>::with<doc_detail>,  // recent ops
-  caf::replies_to<snapshot_now_atom>::with<uint64_t>,         // snapshot rev
-  caf::replies_to<evict_atom>::with<uint64_t>,                // last rev
-  caf::replies_to<snapshot_atom>::with<uint64_t, ot::rope>,   // durable
+  caf::reacts_to<release_atom>, caf::replies_to<inspect_atom>::with<doc_status>,
+  caf::replies_to<inspect_atom, uint64_t>::with<doc_detail>, // recent ops
+  caf::replies_to<snapshot_now_atom>::with<uint64_t>, // snapshot rev
+  caf::replies_to<evict_atom>::with<uint64_t>, // last rev
+  caf::replies_to<snapshot_atom>::with<uint64_t, ot::rope>, // durable
   // Its own timers.
   caf::reacts_to<presence_atom>, caf::reacts_to<quiet_atom>,
   caf::reacts_to<idle_atom, uint64_t>>;
@@ -218,9 +216,9 @@ using document_actor = caf::typed_actor<
 
 namespace detail {
 // A shared value crosses nodes as its value; the frame is encoded again there.
-template <class Inspector, class T>
-typename Inspector::result_type inspect_shared(Inspector& f, shared_frame<T>& x,
-                                               const char* name) {
+template<class Inspector, class T>
+typename Inspector::result_type
+inspect_shared(Inspector& f, shared_frame<T>& x, const char* name) {
   if constexpr (Inspector::reads_state) {
     return f(caf::meta::type_name(name), const_cast<T&>(x.get()));
   } else {
@@ -232,86 +230,86 @@ typename Inspector::result_type inspect_shared(Inspector& f, shared_frame<T>& x,
 }
 } // namespace detail
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shared_op& x) {
   return detail::inspect_shared(f, x, "shared_op");
 }
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, presence_update& x) {
   return f(caf::meta::type_name("presence_update"), x.doc, x.client, x.user,
            x.data);
 }
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shared_presence& x) {
   return detail::inspect_shared(f, x, "shared_presence");
 }
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_request& x) {
   return f(caf::meta::type_name("join_request"), x.conn, x.session, x.client,
            x.user, x.resume, x.rev, x.node);
 }
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, leave_request& x) {
   return f(caf::meta::type_name("leave_request"), x.session);
 }
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, submit_request& x) {
   return f(caf::meta::type_name("submit_request"), x.session, x.client, x.user,
            x.seq, x.base_rev, x.op);
 }
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, presence_request& x) {
   return f(caf::meta::type_name("presence_request"), x.session, x.client,
            x.user, x.data);
 }
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, joined_event& x) {
   return f(caf::meta::type_name("joined_event"), x.doc, x.rev, x.has_text,
            x.text);
 }
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, op_event& x) {
   return f(caf::meta::type_name("op_event"), x.op);
 }
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ack_event& x) {
   return f(caf::meta::type_name("ack_event"), x.doc, x.seq, x.rev);
 }
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, presence_event& x) {
   return f(caf::meta::type_name("presence_event"), x.presence);
 }
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, error_event& x) {
   return detail::inspect_with_enum(f, x.code, "error_event", x.doc, x.message,
                                    x.has_seq, x.seq);
 }
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, doc_status& x) {
   return f(caf::meta::type_name("doc_status"), x.doc, x.node, x.rev,
-           x.durable_rev, x.snapshot_rev, x.subscribers, x.mailbox,
-           x.ops_per_s, x.idle_ms);
+           x.durable_rev, x.snapshot_rev, x.subscribers, x.mailbox, x.ops_per_s,
+           x.idle_ms);
 }
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subscriber_info& x) {
-  return f(caf::meta::type_name("subscriber_info"), x.session, x.client,
-           x.user, x.node, x.presence);
+  return f(caf::meta::type_name("subscriber_info"), x.session, x.client, x.user,
+           x.node, x.presence);
 }
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, doc_detail& x) {
   return f(caf::meta::type_name("doc_detail"), x.status, x.epoch,
            x.history_from, x.history_to, x.subscribers, x.recent_ops);

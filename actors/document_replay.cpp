@@ -1,11 +1,11 @@
-// Resume (docs/PROTOCOL.md, `join` with a revision): the session gets exactly the
-// durable ops after its revision, in order, then `joined`, then the live ops
-// that committed meanwhile; no gap and no repeat at the seam (docs/DESIGN.md,
-// contract 4). Ops still in memory are sent at once. Older ones are read a
-// page (`resume_page_ops`) at a time, from the Redis stream while it holds
-// the page, else from the store, and each page is sent on before the next
-// is read, so that a deep resume holds one page, not the whole range. Live
-// ops wait in the subscriber's `buffered` list until the replay is done.
+// Resume (docs/PROTOCOL.md, `join` with a revision): the session gets exactly
+// the durable ops after its revision, in order, then `joined`, then the live
+// ops that committed meanwhile; no gap and no repeat at the seam
+// (docs/DESIGN.md, contract 4). Ops still in memory are sent at once. Older
+// ones are read a page (`resume_page_ops`) at a time, from the Redis stream
+// while it holds the page, else from the store, and each page is sent on before
+// the next is read, so that a deep resume holds one page, not the whole range.
+// Live ops wait in the subscriber's `buffered` list until the replay is done.
 //
 // Thread-safety: runs inside the document actor's handlers only.
 #include <algorithm>
@@ -48,9 +48,8 @@ void finish_with_text(self_ptr self, const std::string& session,
   auto& st = self->state;
   sub.catching_up = false;
   sub.buffered.clear();
-  self->send(sub.conn,
-             joined_event{st.doc, st.order->durable_rev(), true,
-                          st.order->durable_text()});
+  self->send(sub.conn, joined_event{st.doc, st.order->durable_rev(), true,
+                                    st.order->durable_text()});
   send_presences(self, sub.conn, session);
 }
 
@@ -93,7 +92,8 @@ void store_page(self_ptr self, const std::string& session, uint64_t join_id,
   auto& st = self->state;
   auto n = page_size(self, from, upto);
   auto started = std::chrono::steady_clock::now();
-  self->request(st.store, st.opts.store_timeout, read_ops_atom_v, st.doc, from, n)
+  self
+    ->request(st.store, st.opts.store_timeout, read_ops_atom_v, st.doc, from, n)
     .then(
       [=](std::vector<committed_op>& ops) {
         node_metrics().store_read_latency.observe(seconds_since(started));

@@ -16,9 +16,8 @@ sequenced refuse(errc code, std::string message) {
 
 } // namespace
 
-document_sequencer::document_sequencer(std::string doc,
-                                       sequencer_limits limits)
-  : doc_(std::move(doc)), limits_(limits) {
+document_sequencer::document_sequencer(std::string doc, sequencer_limits limits)
+    : doc_(std::move(doc)), limits_(limits) {
   // nop
 }
 
@@ -87,7 +86,8 @@ document_sequencer::check_order(const submission& s,
   if (s.seq <= last_seq)
     return duplicate(s);
   if (s.seq != last_seq + 1)
-    return refuse(errc::seq_gap, "expected seq " + std::to_string(last_seq + 1));
+    return refuse(errc::seq_gap,
+                  "expected seq " + std::to_string(last_seq + 1));
   if (s.base_rev > durable_rev_) {
     sequenced out;
     out.what = sequenced::outcome::ahead;
@@ -142,8 +142,7 @@ sequenced document_sequencer::duplicate(const submission& s) const {
 
 // Check 10 and the new head.
 sequenced document_sequencer::accept(submission s, ot::rope text) {
-  committed_op c{doc_, head_rev_ + 1, s.client, s.seq, s.user,
-                 std::move(s.op)};
+  committed_op c{doc_, head_rev_ + 1, s.client, s.seq, s.user, std::move(s.op)};
   // Room first: the oldest ops leave before the new one is charged, so that
   // a document at its bounds recycles its own bytes of the budget.
   auto bytes = memory_estimate(c);

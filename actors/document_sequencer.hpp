@@ -43,7 +43,7 @@
 namespace collab {
 
 struct sequencer_limits {
-  uint64_t history_window = 10000;      // ops kept in memory for transform
+  uint64_t history_window = 10000; // ops kept in memory for transform
   uint64_t history_bytes = 64ull << 20; // and bytes of them (an estimate)
   uint64_t max_doc_bytes = 64ull << 20;
   uint64_t max_op_components = 20000;
@@ -62,26 +62,26 @@ struct submission {
 // What the sequencer decided for one submission.
 struct sequenced {
   enum class outcome : uint8_t {
-    accepted,           // op is revision head_rev (pending), text after it
-    duplicate_pending,  // the same (client, seq) is pending: ack it with it
-    duplicate_durable,  // already durable at `rev`
-    duplicate_unknown,  // older than the history: only the store knows
-    ahead,              // base after durable_rev: `message` for rev_ahead
-    refused,            // answered `code` with `message`
+    accepted, // op is revision head_rev (pending), text after it
+    duplicate_pending, // the same (client, seq) is pending: ack it with it
+    duplicate_durable, // already durable at `rev`
+    duplicate_unknown, // older than the history: only the store knows
+    ahead, // base after durable_rev: `message` for rev_ahead
+    refused, // answered `code` with `message`
   };
   outcome what = outcome::refused;
   errc code = errc::internal;
   std::string message;
-  uint64_t rev = 0;                    // duplicate_durable
-  committed_op op;                     // accepted
-  ot::rope text_after;                 // accepted
+  uint64_t rev = 0; // duplicate_durable
+  committed_op op; // accepted
+  ot::rope text_after; // accepted
 };
 
 // A client's last op: its seq, its revision (0 while pending), its user.
 struct client_seq {
   uint64_t seq = 0;
   uint64_t rev = 0;
-  std::string user;                    // who made it; empty: unknown
+  std::string user; // who made it; empty: unknown
 };
 
 class document_sequencer {
@@ -136,12 +136,12 @@ private:
 
   uint64_t durable_rev_ = 0;
   ot::rope durable_text_;
-  std::unordered_map<std::string, client_seq> clients_;   // last durable op
+  std::unordered_map<std::string, client_seq> clients_; // last durable op
 
   uint64_t head_rev_ = 0;
   ot::rope head_text_;
-  op_history history_;                                    // (oldest, head]
-  std::unordered_map<std::string, client_seq> pending_;   // last pending op
+  op_history history_; // (oldest, head]
+  std::unordered_map<std::string, client_seq> pending_; // last pending op
 };
 
 } // namespace collab

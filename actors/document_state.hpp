@@ -23,8 +23,8 @@
 #include <caf/actor_clock.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/document_actor.hpp"
 #include "actors/core/errc.hpp"
+#include "actors/document_actor.hpp"
 #include "actors/document_protocol.hpp"
 #include "actors/document_sequencer.hpp"
 #include "actors/rate_meter.hpp"
@@ -35,12 +35,12 @@ struct subscriber {
   document_subscriber conn;
   std::string client;
   std::string user;
-  std::string node;                    // where its socket is (inspection)
-  std::string presence;                // raw JSON; empty when none
-  bool presence_dirty = false;         // changed since last sent (tick)
-  bool catching_up = false;            // resume being read from the store
-  uint64_t join_id = 0;                // which join a replay belongs to
-  std::vector<shared_op> buffered;     // live ops held back while catching up
+  std::string node; // where its socket is (inspection)
+  std::string presence; // raw JSON; empty when none
+  bool presence_dirty = false; // changed since last sent (tick)
+  bool catching_up = false; // resume being read from the store
+  uint64_t join_id = 0; // which join a replay belongs to
+  std::vector<shared_op> buffered; // live ops held back while catching up
 };
 
 // An op applied at head but not yet durable.
@@ -67,7 +67,7 @@ struct document_state {
   document_store_actor store;
   document_options opts;
 
-  uint64_t epoch = 0;                  // our fence epoch, from load
+  uint64_t epoch = 0; // our fence epoch, from load
 
   // The ordering state: durable and head text and revision, the history
   // for transform, each client's last seq. Set up by `document`.
@@ -75,16 +75,16 @@ struct document_state {
   uint64_t snapshot_rev = 0;
   bool snapshot_in_flight = false;
   bool quiet_timer_armed = false;
-  caf::actor_clock::time_point last_commit;  // the actor clock: testable
+  caf::actor_clock::time_point last_commit; // the actor clock: testable
 
   // Pending ops (in order: head - durable of them), and who waits for each.
-  std::deque<pending_op> queued;       // pending, not yet sent to the store
-  std::vector<pending_op> in_flight;   // pending, being committed
+  std::deque<pending_op> queued; // pending, not yet sent to the store
+  std::vector<pending_op> in_flight; // pending, being committed
   // After the store rejected a batch: how many of the queued ops to commit
   // one at a time, so that only the op it refuses fails.
   size_t isolate = 0;
 
-  std::unordered_map<std::string, subscriber> subs;       // by session
+  std::unordered_map<std::string, subscriber> subs; // by session
   std::unordered_map<caf::actor_addr, std::string> session_of;
   uint64_t next_join_id = 0;
   uint64_t idle_generation = 0;
@@ -161,8 +161,7 @@ void on_presence(self_ptr self, presence_request& req);
 // The tick: sends what changed since the last one.
 void on_presence_tick(self_ptr self);
 // A session left: others hear its null presence (at once).
-void presence_left(self_ptr self, const std::string& session,
-                   subscriber& sub);
+void presence_left(self_ptr self, const std::string& session, subscriber& sub);
 // After `joined`: the presence of everyone else.
 void send_presences(self_ptr self, const document_subscriber& to,
                     const std::string& session);

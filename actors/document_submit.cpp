@@ -87,8 +87,8 @@ void reack_duplicate(self_ptr self, const document_subscriber& conn,
 // sign that we are stale: another owner committed after we loaded (a split
 // view of the members during a move). The op log tells which; a stale actor
 // stops, and its subscribers resolve the document again.
-void refuse_ahead(self_ptr self, const document_subscriber& conn, std::string message,
-                  std::optional<uint64_t> seq) {
+void refuse_ahead(self_ptr self, const document_subscriber& conn,
+                  std::string message, std::optional<uint64_t> seq) {
   auto& st = self->state;
   // Awaited: nothing else is handled until we know. A stale actor must not
   // answer what the same client sends next (e.g. the op it resubmits after
@@ -102,15 +102,13 @@ void refuse_ahead(self_ptr self, const document_subscriber& conn, std::string me
         if (!newer.empty() && self->state.phase != doc_phase::releasing) {
           spdlog::warn("doc={} event=stale rev={} newer={}", self->state.doc,
                        self->state.order->durable_rev(), newer.front().rev);
-          self->quit();  // normal end: everyone resolves again at once
+          self->quit(); // normal end: everyone resolves again at once
           return;
         }
-        send_error(self, conn, errc::rev_ahead, message,
-                   seq ? &*seq : nullptr);
+        send_error(self, conn, errc::rev_ahead, message, seq ? &*seq : nullptr);
       },
       [=](caf::error&) {
-        send_error(self, conn, errc::rev_ahead, message,
-                   seq ? &*seq : nullptr);
+        send_error(self, conn, errc::rev_ahead, message, seq ? &*seq : nullptr);
       });
 }
 
@@ -126,15 +124,17 @@ void on_submit(self_ptr self, submit_request& req) {
                &req.seq);
     return;
   }
-  auto verdict = st.order->submit(
-    submission{req.client, req.user, req.seq, req.base_rev, std::move(req.op)},
-    joined_user(st, req.client, req.session));
+  auto verdict = st.order->submit(submission{req.client, req.user, req.seq,
+                                             req.base_rev, std::move(req.op)},
+                                  joined_user(st, req.client, req.session));
   using outcome = sequenced::outcome;
   switch (verdict.what) {
     case outcome::accepted:
       st.queued.push_back(pending_op{std::move(verdict.op),
-                                     std::move(verdict.text_after), conn,
-                                     req.session, {}});
+                                     std::move(verdict.text_after),
+                                     conn,
+                                     req.session,
+                                     {}});
       flush(self);
       return;
     case outcome::duplicate_pending:

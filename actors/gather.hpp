@@ -16,7 +16,7 @@
 namespace collab {
 
 // `Handle`: caf::actor or a typed handle that answers `xs...` with T.
-template <class T, class Self, class Handle, class Timeout, class... Ts>
+template<class T, class Self, class Handle, class Timeout, class... Ts>
 void gather(Self* self, std::vector<Handle> targets, Timeout timeout,
             std::function<void(std::vector<T>, std::vector<size_t>)> done,
             Ts... xs) {

@@ -20,7 +20,7 @@ int64_t ns_of(heartbeat_monitor::clock::time_point t) {
 
 heartbeat_monitor::heartbeat_monitor(std::chrono::milliseconds stall,
                                      clock::time_point now)
-  : stall_(stall), last_ns_(ns_of(now)) {
+    : stall_(stall), last_ns_(ns_of(now)) {
   // nop
 }
 

@@ -49,7 +49,7 @@ public:
 
 private:
   const std::chrono::milliseconds stall_;
-  std::atomic<int64_t> last_ns_;  // clock::time_point, in ns since its epoch
+  std::atomic<int64_t> last_ns_; // clock::time_point, in ns since its epoch
 };
 
 using heartbeat_actor = caf::typed_actor<caf::reacts_to<heartbeat_tick_atom>>;

@@ -76,18 +76,18 @@ using node_agent_actor = caf::typed_actor<
   caf::replies_to<docs_atom>::with<std::vector<doc_status>>,
   caf::replies_to<inspect_atom, std::string, uint64_t>::with<doc_detail>,
   caf::replies_to<conns_atom>::with<std::vector<conn_status>>,
-  caf::replies_to<lookup_atom, std::string>::with<bool>,  // live here
+  caf::replies_to<lookup_atom, std::string>::with<bool>, // live here
   caf::replies_to<snapshot_now_atom, std::string>::with<uint64_t>,
   caf::replies_to<evict_atom, std::string>::with<uint64_t>,
   caf::replies_to<pin_atom, std::string, std::string>::with<bool>,
   caf::replies_to<resolve_local_atom, std::string>::with<document_actor>,
   caf::replies_to<kick_atom, std::string>::with<bool>,
   caf::replies_to<drain_atom>::with<bool>,
-  caf::replies_to<revoke_atom, revocation>::with<uint64_t>,  // sockets closed
+  caf::replies_to<revoke_atom, revocation>::with<uint64_t>, // sockets closed
   // Its own timers.
   caf::reacts_to<sample_atom>, caf::reacts_to<revocation_poll_atom>>;
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_status& x) {
   return detail::inspect_with_enum(f, x.state, "node_status", x.node,
                                    x.cluster_addr, x.client_port, x.admin_port,
@@ -96,7 +96,7 @@ typename Inspector::result_type inspect(Inspector& f, node_status& x) {
                                    x.ops_committed, x.version);
 }
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, conn_status& x) {
   return f(caf::meta::type_name("conn_status"), x.node, x.session, x.user,
            x.client, x.remote, x.docs, x.send_queue_bytes, x.messages_in,

@@ -26,9 +26,9 @@ struct membership_state {
   caf::io::middleman_actor transport;
   std::function<void(const std::string&, uint16_t)> hang_up;
   std::minstd_rand jitter{std::random_device{}()};
-  std::map<std::string, member_info> members;  // by node id, without self
-  std::map<std::string, member_info> lost;     // seen down, for operators
-  bool joined = false;  // reached a seed (or has none): else "joining"
+  std::map<std::string, member_info> members; // by node id, without self
+  std::map<std::string, member_info> lost; // seen down, for operators
+  bool joined = false; // reached a seed (or has none): else "joining"
   static inline const char* name = "membership";
 };
 
@@ -72,12 +72,13 @@ void add_member(self_ptr self, const member_info& m) {
     return;
   }
   if (i != st.members.end())
-    self->demonitor(i->second.membership.address());  // a restarted process
+    self->demonitor(i->second.membership.address()); // a restarted process
   st.members[m.node] = m;
   st.lost.erase(m.node);
   st.joined = true;
   self->monitor(m.membership);
-  spdlog::info("event=member_up member={} addr={}:{}", log_escape(m.node), log_escape(m.host), m.port);
+  spdlog::info("event=member_up member={} addr={}:{}", log_escape(m.node),
+               log_escape(m.host), m.port);
   publish_to_directory(self);
 }
 
@@ -110,7 +111,7 @@ void redial(self_ptr self, const std::string& host, uint16_t port) {
 // blocking this actor), then exchange member lists.
 void connect_to(self_ptr self, const std::string& host, uint16_t port) {
   auto mm = self->state.transport ? self->state.transport
-                                 : self->system().middleman().actor_handle();
+                                  : self->system().middleman().actor_handle();
   self->request(mm, connect_timeout, caf::connect_atom_v, host, port)
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
@@ -122,8 +123,9 @@ void connect_to(self_ptr self, const std::string& host, uint16_t port) {
                        log_escape(host), port);
           return;
         }
-        self->request(remote, connect_timeout, member_join_atom_v,
-                      self->state.self)
+        self
+          ->request(remote, connect_timeout, member_join_atom_v,
+                    self->state.self)
           .then(
             [=](const std::vector<member_info>& list) {
               // The node we reached directly is a member now; of the
@@ -137,15 +139,17 @@ void connect_to(self_ptr self, const std::string& host, uint16_t port) {
               }
             },
             [=](caf::error& err) {
-              spdlog::error("event=join_refused addr={}:{} error=\"{}\"", log_escape(host),
-                            port, log_escape(self->system().render(err)));
+              spdlog::error("event=join_refused addr={}:{} error=\"{}\"",
+                            log_escape(host), port,
+                            log_escape(self->system().render(err)));
               if (err == caf::sec::request_timeout)
                 redial(self, host, port);
             });
       },
       [=](caf::error& err) {
-        spdlog::debug("event=seed_unreachable addr={}:{} error=\"{}\"", log_escape(host),
-                      port, log_escape(self->system().render(err)));
+        spdlog::debug("event=seed_unreachable addr={}:{} error=\"{}\"",
+                      log_escape(host), port,
+                      log_escape(self->system().render(err)));
         self->delayed_send(self, retry_interval, dial_atom_v, host, port);
       });
 }
@@ -161,7 +165,8 @@ bool is_self(const membership_state& st, const std::string& host,
 void lose_member(self_ptr self, std::map<std::string, member_info>::iterator i,
                  const std::string& why) {
   auto& st = self->state;
-  spdlog::warn("event=member_down member={} reason={}", log_escape(i->first), log_escape(why));
+  spdlog::warn("event=member_down member={} reason={}", log_escape(i->first),
+               log_escape(why));
   node_metrics().members_lost.fetch_add(1, std::memory_order_relaxed);
   auto gone = i->second;
   gone.state = member_state::down;
@@ -206,8 +211,8 @@ membership_actor::behavior_type membership(self_ptr self,
     }
   }
   return {
-    [=](member_join_atom, member_info& m)
-      -> caf::result<std::vector<member_info>> {
+    [=](member_join_atom,
+        member_info& m) -> caf::result<std::vector<member_info>> {
       if (m.version != cluster_protocol_version) {
         spdlog::error("event=member_refused member={} version={} ours={}",
                       log_escape(m.node), m.version, cluster_protocol_version);
@@ -235,14 +240,14 @@ membership_actor::behavior_type membership(self_ptr self,
       auto i = st.members.find(m.node);
       if (m.membership && i != st.members.end()
           && i->second.membership == m.membership)
-        add_member(self, m);  // a state change (draining), from the member
+        add_member(self, m); // a state change (draining), from the member
       else if (!m.membership && i == st.members.end() && dials_first(st, m))
-        connect_to(self, m.host, m.port);  // a newcomer: connect directly
+        connect_to(self, m.host, m.port); // a newcomer: connect directly
     },
     [=](dial_atom, const std::string& host, uint16_t port) {
       for (auto& [id, m] : self->state.members)
         if (m.host == host && m.port == port)
-          return;  // joined through someone else meanwhile
+          return; // joined through someone else meanwhile
       connect_to(self, host, port);
     },
     [=](drain_atom) {

@@ -32,9 +32,9 @@ namespace collab {
 constexpr const char* cluster_protocol_version = "collab-cluster/3";
 
 struct membership_options {
-  member_info self;                  // node, host, port of this node
-  std::vector<std::string> seeds;    // host:port of other nodes
-  directory_actor directory;         // this node's directory
+  member_info self; // node, host, port of this node
+  std::vector<std::string> seeds; // host:port of other nodes
+  directory_actor directory; // this node's directory
   // What connects to other nodes: the cluster tunnel's middleman actor
   // (net/cluster_transport.hpp); null: CAF's own (tests).
   caf::io::middleman_actor transport;

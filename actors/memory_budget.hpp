@@ -27,8 +27,8 @@ public:
     do {
       if (n > limit_ || cur > limit_ - n)
         return false;
-    } while (!used_.compare_exchange_weak(cur, cur + n,
-                                          std::memory_order_relaxed));
+    } while (
+      !used_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed));
     return true;
   }
   // Charges `n` bytes even over the budget (memory already held, e.g. an

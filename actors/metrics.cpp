@@ -22,7 +22,7 @@ void histogram::observe(double value) {
 }
 
 void histogram::render(std::string& out, const char* name,
-                               const char* help) const {
+                       const char* help) const {
   char line[256];
   std::snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s histogram\n", name,
                 help, name);
@@ -63,7 +63,7 @@ void metric(std::string& out, const char* type, const char* name,
   out += '\n';
 }
 
-template <class T>
+template<class T>
 void gauge(std::string& out, const char* type, const char* name,
            const char* help, const std::atomic<T>& v) {
   metric(out, type, name, help,
@@ -86,8 +86,8 @@ std::string metrics::render() const {
   out.reserve(4096);
   gauge(out, "gauge", "collab_connections", "open WebSocket connections",
         connections);
-  gauge(out, "gauge", "collab_joined_sessions", "joined (session, document) pairs",
-        joined_sessions);
+  gauge(out, "gauge", "collab_joined_sessions",
+        "joined (session, document) pairs", joined_sessions);
   gauge(out, "gauge", "collab_live_documents", "live document actors",
         live_documents);
   gauge(out, "counter", "collab_ops_committed_total", "ops committed",
@@ -113,13 +113,16 @@ std::string metrics::render() const {
         accept_errors);
   gauge(out, "counter", "collab_send_budget_closes_total",
         "sockets closed 1013 because the node's queued output was over "
-        "send-queue-node-bytes", send_budget_closes);
+        "send-queue-node-bytes",
+        send_budget_closes);
   gauge(out, "counter", "collab_input_pauses_total",
         "times a socket stopped reading because its unprocessed input was "
-        "over max-input-bytes", input_pauses);
+        "over max-input-bytes",
+        input_pauses);
   gauge(out, "counter", "collab_input_throttles_total",
         "times a socket stopped reading a while because it was over "
-        "rate-limit-bytes", input_throttles);
+        "rate-limit-bytes",
+        input_throttles);
   gauge(out, "counter", "collab_user_socket_refusals_total",
         "upgrades refused 429: the user had max-sockets-per-user sockets",
         user_socket_refusals);
@@ -137,7 +140,7 @@ std::string metrics::render() const {
   commit_latency.render(out, "collab_commit_latency_seconds",
                         "store commit round trip");
   store_read_latency.render(out, "collab_store_read_latency_seconds",
-                           "resume reads from the store (PostgreSQL)");
+                            "resume reads from the store (PostgreSQL)");
   stream_read_latency.render(out, "collab_stream_read_latency_seconds",
                              "resume reads from the Redis stream");
   commit_batch.render(out, "collab_commit_batch_ops",

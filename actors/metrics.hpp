@@ -32,16 +32,15 @@ private:
 // Latencies in seconds, 100 us to 2.5 s.
 struct latency_histogram : histogram {
   latency_histogram()
-    : histogram({0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                 0.05, 0.1, 0.25, 0.5, 1.0, 2.5}) {
+      : histogram({0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                   0.05, 0.1, 0.25, 0.5, 1.0, 2.5}) {
     // nop
   }
 };
 
 // Counts (batch sizes, queue depths), 1 to 1000.
 struct count_histogram : histogram {
-  count_histogram()
-    : histogram({1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}) {
+  count_histogram() : histogram({1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}) {
     // nop
   }
 };
@@ -56,22 +55,22 @@ struct metrics {
   std::atomic<uint64_t> frames_in{0};
   std::atomic<uint64_t> frames_out{0};
   std::atomic<uint64_t> slow_reader_closes{0};
-  std::atomic<uint64_t> activations{0};      // document actors started
-  std::atomic<uint64_t> hand_offs{0};        // documents moved away
-  std::atomic<uint64_t> members_lost{0};     // failovers: members seen down
-  std::atomic<uint64_t> revoked_closes{0};   // sockets cut off by revocation
-  std::atomic<uint64_t> accept_errors{0};    // accept() failed (EMFILE, ...)
-  std::atomic<uint64_t> send_budget_closes{0};  // closed 1013: node send budget
-  std::atomic<uint64_t> input_pauses{0};     // a socket stopped reading a while
-  std::atomic<uint64_t> input_throttles{0};  // ... because of its byte rate
-  std::atomic<uint64_t> user_socket_refusals{0};  // upgrades refused 429
+  std::atomic<uint64_t> activations{0}; // document actors started
+  std::atomic<uint64_t> hand_offs{0}; // documents moved away
+  std::atomic<uint64_t> members_lost{0}; // failovers: members seen down
+  std::atomic<uint64_t> revoked_closes{0}; // sockets cut off by revocation
+  std::atomic<uint64_t> accept_errors{0}; // accept() failed (EMFILE, ...)
+  std::atomic<uint64_t> send_budget_closes{0}; // closed 1013: node send budget
+  std::atomic<uint64_t> input_pauses{0}; // a socket stopped reading a while
+  std::atomic<uint64_t> input_throttles{0}; // ... because of its byte rate
+  std::atomic<uint64_t> user_socket_refusals{0}; // upgrades refused 429
   std::array<std::atomic<uint64_t>, errc_count> errors{};
-  latency_histogram ack_latency;     // frame received -> ack queued
-  latency_histogram commit_latency;  // commit sent -> store answered
-  latency_histogram store_read_latency;   // resume read from the store
-  latency_histogram stream_read_latency;  // resume read from Redis
-  count_histogram commit_batch;      // ops per commit of one document
-  count_histogram mailbox_depth;     // a document's mailbox at each submit
+  latency_histogram ack_latency; // frame received -> ack queued
+  latency_histogram commit_latency; // commit sent -> store answered
+  latency_histogram store_read_latency; // resume read from the store
+  latency_histogram stream_read_latency; // resume read from Redis
+  count_histogram commit_batch; // ops per commit of one document
+  count_histogram mailbox_depth; // a document's mailbox at each submit
 
   void count_error(errc e) {
     errors[static_cast<size_t>(e)].fetch_add(1, std::memory_order_relaxed);

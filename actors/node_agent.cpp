@@ -22,7 +22,7 @@ constexpr auto revocation_poll = std::chrono::seconds(2);
 struct agent_state {
   node_agent_options opts;
   caf::actor_clock::time_point started;
-  rate_meter ops_rate;        // node-wide ops/s, sampled every second
+  rate_meter ops_rate; // node-wide ops/s, sampled every second
   uint64_t last_ops = 0;
   static inline const char* name = "node_agent";
 };
@@ -58,8 +58,8 @@ caf::result<uint64_t> cut_off_revoked(self_ptr self) {
   gather<bool>(
     self, self->state.opts.connections(), ask_timeout,
     [=](std::vector<bool> closed, std::vector<size_t>) mutable {
-      rp.deliver(static_cast<uint64_t>(
-        std::count(closed.begin(), closed.end(), true)));
+      rp.deliver(
+        static_cast<uint64_t>(std::count(closed.begin(), closed.end(), true)));
     },
     revoke_atom_v);
   return rp;
@@ -67,7 +67,7 @@ caf::result<uint64_t> cut_off_revoked(self_ptr self) {
 
 // Answers with what the local document actor `doc` answers to `xs...`, or
 // not_found when the document is not live on this node.
-template <class T, class... Ts>
+template<class T, class... Ts>
 caf::result<T> ask_document(self_ptr self, const std::string& doc, Ts... xs) {
   auto rp = self->make_response_promise<T>();
   self->request(self->state.opts.directory, ask_timeout, lookup_atom_v, doc)

@@ -27,7 +27,7 @@ namespace collab {
 
 struct node_agent_options {
   std::string node;
-  std::string cluster_addr;   // host:port, empty for a single node
+  std::string cluster_addr; // host:port, empty for a single node
   uint16_t client_port = 0;
   uint16_t admin_port = 0;
   directory_actor directory;

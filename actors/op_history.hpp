@@ -19,8 +19,8 @@
 #include <deque>
 #include <memory>
 
-#include "actors/memory_budget.hpp"
 #include "actors/core/committed_op.hpp"
+#include "actors/memory_budget.hpp"
 
 namespace collab {
 

@@ -15,7 +15,7 @@ uint64_t stable_hash(std::string_view a, std::string_view b) {
     }
   };
   feed(a);
-  feed(std::string_view{"\0", 1});  // "ab"+"c" differs from "a"+"bc"
+  feed(std::string_view{"\0", 1}); // "ab"+"c" differs from "a"+"bc"
   feed(b);
   // splitmix64 finaliser: spreads FNV's weak low bits.
   h ^= h >> 30;
@@ -41,8 +41,8 @@ std::string rendezvous_owner(const std::vector<std::string>& nodes,
   return best ? *best : std::string{};
 }
 
-std::vector<std::string> placement_owners(
-  const std::vector<member_info>& members) {
+std::vector<std::string>
+placement_owners(const std::vector<member_info>& members) {
   std::vector<std::string> out;
   for (auto& m : members)
     if (m.state == member_state::up)
@@ -50,10 +50,10 @@ std::vector<std::string> placement_owners(
   return out;
 }
 
-std::string document_owner(
-  const std::vector<std::string>& owners,
-  const std::unordered_map<std::string, std::string>& pins,
-  const std::string& doc, const std::string& self_node) {
+std::string
+document_owner(const std::vector<std::string>& owners,
+               const std::unordered_map<std::string, std::string>& pins,
+               const std::string& doc, const std::string& self_node) {
   if (owners.empty())
     return self_node;
   if (auto pin = pins.find(doc); pin != pins.end())

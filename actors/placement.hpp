@@ -14,7 +14,7 @@
 
 namespace collab {
 
-struct member_info;  // actors/cluster_protocol.hpp
+struct member_info; // actors/cluster_protocol.hpp
 
 // A stable 64-bit hash (FNV-1a + a final mix): the same on every node and
 // build, unlike std::hash.
@@ -28,16 +28,16 @@ std::string rendezvous_owner(const std::vector<std::string>& nodes,
 // The members that may own documents: those `up`, in the given order. A
 // draining member serves what it has until handed off but wins nothing;
 // joining and down members win nothing either.
-std::vector<std::string> placement_owners(
-  const std::vector<member_info>& members);
+std::vector<std::string>
+placement_owners(const std::vector<member_info>& members);
 
 // The node that owns `doc` now: its pin (an operator's `collabctl move`)
 // while the pinned node is an owner, else rendezvous over `owners`;
 // `self_node` while no owner is known (a single node, or membership has not
 // spoken yet).
-std::string document_owner(
-  const std::vector<std::string>& owners,
-  const std::unordered_map<std::string, std::string>& pins,
-  const std::string& doc, const std::string& self_node);
+std::string
+document_owner(const std::vector<std::string>& owners,
+               const std::unordered_map<std::string, std::string>& pins,
+               const std::string& doc, const std::string& self_node);
 
 } // namespace collab

@@ -15,7 +15,7 @@ class rate_meter {
 public:
   static constexpr int64_t window_seconds = 10;
 
-  template <class TimePoint>
+  template<class TimePoint>
   void add(TimePoint now, uint64_t n = 1) {
     advance(seconds(now));
     buckets_[head_ % window_seconds] += n;
@@ -23,7 +23,7 @@ public:
 
   // Events per second over the last `window_seconds` seconds (the current,
   // partial second included).
-  template <class TimePoint>
+  template<class TimePoint>
   double rate(TimePoint now) {
     advance(seconds(now));
     uint64_t sum = 0;
@@ -33,7 +33,7 @@ public:
   }
 
 private:
-  template <class TimePoint>
+  template<class TimePoint>
   static int64_t seconds(TimePoint now) {
     return std::chrono::duration_cast<std::chrono::seconds>(
              now.time_since_epoch())

@@ -31,7 +31,7 @@ std::vector<std::string> with_environment(const CLI::App& app, int argc,
     }
     if (on_command_line)
       continue;
-    if (opt->get_type_size() == 0) {  // a flag: COLLAB_DEV=1/true/0/false
+    if (opt->get_type_size() == 0) { // a flag: COLLAB_DEV=1/true/0/false
       std::string_view v{value};
       if (v == "1" || v == "true" || v == "yes" || v == "on")
         args.insert(args.begin() + 1, flag);
@@ -45,12 +45,12 @@ std::vector<std::string> with_environment(const CLI::App& app, int argc,
 // `--name` bound to a field, read from `env` too, its default shown in
 // --help.
 auto option_adder(CLI::App& app) {
-  return [&app](const char* name, auto& field, const char* env,
-                const char* help) {
-    return app.add_option(std::string("--") + name, field, help)
-      ->envname(env)
-      ->capture_default_str();
-  };
+  return
+    [&app](const char* name, auto& field, const char* env, const char* help) {
+      return app.add_option(std::string("--") + name, field, help)
+        ->envname(env)
+        ->capture_default_str();
+    };
 }
 
 // The client and admin listeners, tokens, development mode.
@@ -118,8 +118,9 @@ void add_limit_options(CLI::App& app, node_config& cfg) {
     ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 50));
   opt("max-input-bytes", cfg.max_input_bytes, "COLLAB_MAX_INPUT_BYTES",
       "a socket's received, unprocessed bytes before it stops reading");
-  opt("rate-limit-bytes", cfg.rate_limit_bytes, "COLLAB_RATE_LIMIT_BYTES",
-      "inbound bytes per second per socket (over it, the socket is read slower)");
+  opt(
+    "rate-limit-bytes", cfg.rate_limit_bytes, "COLLAB_RATE_LIMIT_BYTES",
+    "inbound bytes per second per socket (over it, the socket is read slower)");
   opt("rate-burst-bytes", cfg.rate_burst_bytes, "COLLAB_RATE_BURST_BYTES",
       "burst size of the per-connection byte rate limit");
   opt("max-docs-per-socket", cfg.max_docs_per_socket,
@@ -191,7 +192,8 @@ void add_cluster_options(CLI::App& app, node_config& cfg) {
       "cluster transport port (0: a single node)");
   opt("cluster-bind", cfg.cluster_bind, "COLLAB_CLUSTER_BIND",
       "cluster transport address (loopback or a private network only)");
-  opt("seeds", cfg.seeds, "COLLAB_SEEDS", "seed nodes host:port (comma-separated)")
+  opt("seeds", cfg.seeds, "COLLAB_SEEDS",
+      "seed nodes host:port (comma-separated)")
     ->delimiter(',');
   opt("cluster-tls-cert", cfg.cluster_tls_cert, "COLLAB_CLUSTER_TLS_CERT",
       "mutual TLS between nodes: this node's certificate (PEM)");
@@ -223,11 +225,11 @@ int parse_node_config(int argc, char** argv, node_config& cfg) {
     ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   try {
     auto args = with_environment(app, argc, argv);
-    std::reverse(args.begin() + 1, args.end());  // CLI11 wants them reversed
+    std::reverse(args.begin() + 1, args.end()); // CLI11 wants them reversed
     args.erase(args.begin());
     app.parse(std::move(args));
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);  // prints help or the error; 0 for --help
+    return app.exit(e); // prints help or the error; 0 for --help
   }
   return -1;
 }

@@ -40,7 +40,8 @@ std::vector<std::string> validate_node_config(const node_config& cfg) {
     errors.emplace_back("a cluster port needs COLLAB_CLUSTER_KEY (or mutual "
                         "TLS: COLLAB_CLUSTER_TLS_CERT, _KEY and _CA) outside "
                         "development mode (--dev)");
-  if (!cfg.cluster_key.empty() && cfg.cluster_key.size() < min_cluster_key_bytes)
+  if (!cfg.cluster_key.empty()
+      && cfg.cluster_key.size() < min_cluster_key_bytes)
     errors.emplace_back("COLLAB_CLUSTER_KEY is shorter than "
                         + std::to_string(min_cluster_key_bytes) + " bytes");
   // Membership parses every seed when it starts: a bad one must stop the

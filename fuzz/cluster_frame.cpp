@@ -27,14 +27,15 @@ struct run {
   uint64_t frames = 0;
 };
 
-run feed_in_pieces(const uint8_t* data, size_t size, uint64_t limit, size_t piece) {
+run feed_in_pieces(const uint8_t* data, size_t size, uint64_t limit,
+                   size_t piece) {
   basp_framer framer(limit);
   run out;
   for (size_t at = 0; at < size; at += piece) {
     auto n = std::min(piece, size - at);
     auto v = framer.feed(data + at, n);
     if (out.verdict != frame_verdict::ok)
-      FUZZ_REQUIRE(v == out.verdict);  // a refusal is final
+      FUZZ_REQUIRE(v == out.verdict); // a refusal is final
     out.verdict = v;
     if (v == frame_verdict::ok && framer.frames() > 0)
       FUZZ_REQUIRE(framer.last_payload_len() <= limit);
@@ -47,19 +48,22 @@ void check_auth(const uint8_t* data, size_t size) {
   namespace ca = cluster_auth;
   if (size < ca::hello_size)
     return;
-  (void) ca::is_magic(data);
+  (void)ca::is_magic(data);
   auto theirs = ca::nonce_of(data);
   ca::nonce ours{};
   const std::string key = "fuzzing-cluster-key-0123456789";
   auto p = ca::make_proof(key, ca::role::dialler, ours, theirs);
   FUZZ_REQUIRE(ca::check_proof(key, ca::role::dialler, ours, theirs, p.data()));
-  FUZZ_REQUIRE(!ca::check_proof(key, ca::role::acceptor, ours, theirs, p.data()));
-  FUZZ_REQUIRE(!ca::check_proof(key + "x", ca::role::dialler, ours, theirs, p.data()));
+  FUZZ_REQUIRE(
+    !ca::check_proof(key, ca::role::acceptor, ours, theirs, p.data()));
+  FUZZ_REQUIRE(
+    !ca::check_proof(key + "x", ca::role::dialler, ours, theirs, p.data()));
   if (size >= ca::hello_size + ca::proof_size) {
     ca::proof forged;
     std::memcpy(forged.data(), data + ca::hello_size, forged.size());
     if (forged != p)
-      FUZZ_REQUIRE(!ca::check_proof(key, ca::role::dialler, ours, theirs, forged.data()));
+      FUZZ_REQUIRE(
+        !ca::check_proof(key, ca::role::dialler, ours, theirs, forged.data()));
   }
 }
 

@@ -38,7 +38,8 @@ void number(std::string& out, const char* name, const std::string& digits) {
 
 // The client frame that carries `m` (docs/PROTOCOL.md "Client to server").
 std::string client_frame(const client_message& m) {
-  static const char* names[] = {"hello", "join", "op", "presence", "leave", "auth", "ping"};
+  static const char* names[] = {"hello", "join", "op",  "presence",
+                                "leave", "auth", "ping"};
   std::string out = "{\"type\":\"";
   out += names[static_cast<int>(m.type)];
   out += '"';
@@ -63,14 +64,9 @@ std::string client_frame(const client_message& m) {
       field(out, "doc", m.doc);
       number(out, "data", m.presence); // raw JSON text
       break;
-    case msg_type::leave:
-      field(out, "doc", m.doc);
-      break;
-    case msg_type::auth:
-      field(out, "token", m.token);
-      break;
-    case msg_type::ping:
-      break;
+    case msg_type::leave: field(out, "doc", m.doc); break;
+    case msg_type::auth: field(out, "token", m.token); break;
+    case msg_type::ping: break;
   }
   return out + "}";
 }
@@ -81,7 +77,9 @@ std::string client_frame(const client_message& m) {
 // precision reader of RapidJSON 1.1.0 reads past a table on huge exponents:
 // fuzz/regressions/codec/presence-huge-exponent.)
 bool close(double x, double y) {
-  return x == y || std::fabs(x - y) <= 8 * DBL_EPSILON * std::max(std::fabs(x), std::fabs(y));
+  return x == y
+         || std::fabs(x - y)
+              <= 8 * DBL_EPSILON * std::max(std::fabs(x), std::fabs(y));
 }
 
 bool same_json(const rapidjson::Value& a, const rapidjson::Value& b) {
@@ -103,7 +101,8 @@ bool same_json(const rapidjson::Value& a, const rapidjson::Value& b) {
   if (a.IsObject()) {
     if (a.MemberCount() != b.MemberCount())
       return false;
-    for (auto i = a.MemberBegin(), j = b.MemberBegin(); i != a.MemberEnd(); ++i, ++j)
+    for (auto i = a.MemberBegin(), j = b.MemberBegin(); i != a.MemberEnd();
+         ++i, ++j)
       if (i->name != j->name || !same_json(i->value, j->value))
         return false;
     return true;
@@ -116,12 +115,13 @@ bool same_presence(const std::string& a, const std::string& b) {
     return true;
   rapidjson::Document da;
   rapidjson::Document db;
-  return fuzz::valid_json(a, da) && fuzz::valid_json(b, db) && same_json(da, db);
+  return fuzz::valid_json(a, da) && fuzz::valid_json(b, db)
+         && same_json(da, db);
 }
 
 bool same(const client_message& a, const client_message& b) {
-  return a.type == b.type && a.client == b.client && a.v == b.v && a.doc == b.doc
-         && a.rev == b.rev && a.seq == b.seq && a.op == b.op
+  return a.type == b.type && a.client == b.client && a.v == b.v
+         && a.doc == b.doc && a.rev == b.rev && a.seq == b.seq && a.op == b.op
          && same_presence(a.presence, b.presence) && a.token == b.token;
 }
 
@@ -142,10 +142,10 @@ void check_encoders(const client_message& m) {
       FUZZ_REQUIRE(valid_json(encode_presence(m.doc, "c", "u", m.presence)));
       break;
     case msg_type::join:
-      FUZZ_REQUIRE(valid_json(encode_joined(m.doc, m.rev.value_or(0), nullptr)));
+      FUZZ_REQUIRE(
+        valid_json(encode_joined(m.doc, m.rev.value_or(0), nullptr)));
       break;
-    default:
-      break;
+    default: break;
   }
 }
 
@@ -160,7 +160,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!decode(frame, m, err, limits)) {
     // Messages may quote client input: the error frame must stay valid.
     FUZZ_REQUIRE(!err.message.empty());
-    FUZZ_REQUIRE(fuzz::valid_json(encode_error(err.code, err.message, err.doc, err.seq)));
+    FUZZ_REQUIRE(
+      fuzz::valid_json(encode_error(err.code, err.message, err.doc, err.seq)));
     return 0;
   }
   if (m.type == msg_type::op)

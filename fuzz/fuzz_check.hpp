@@ -24,8 +24,8 @@ namespace collab::fuzz {
 
 // True when `json` is one well-formed JSON value in valid UTF-8.
 inline bool valid_json(std::string_view json, rapidjson::Document& d) {
-  d.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(
-    json.data(), json.size());
+  d.Parse<rapidjson::kParseValidateEncodingFlag
+          | rapidjson::kParseIterativeFlag>(json.data(), json.size());
   return !d.HasParseError();
 }
 

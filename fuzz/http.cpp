@@ -32,7 +32,8 @@ using namespace collab::net;
 namespace http = boost::beast::http;
 
 bool inside(std::string_view part, std::string_view whole) {
-  return part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size();
+  return part.data() >= whole.data()
+         && part.data() + part.size() <= whole.data() + whole.size();
 }
 
 void check_target(std::string_view target) {
@@ -43,7 +44,7 @@ void check_target(std::string_view target) {
     FUZZ_REQUIRE(decoded == path);
   constexpr std::string_view docs = "/v1/docs/";
   if (path.rfind(docs, 0) == 0)
-    (void) valid_doc_id(percent_decode(path.substr(docs.size())));
+    (void)valid_doc_id(percent_decode(path.substr(docs.size())));
   for (std::string_view key : {"from", "limit", "node", ""}) {
     const auto v = query_param(target, key);
     if (v)
@@ -60,7 +61,7 @@ void check_target(std::string_view target) {
       digits.remove_prefix(1);
     FUZZ_REQUIRE(std::to_string(from) == digits);
   }
-  (void) query_has_token(target);
+  (void)query_has_token(target);
 }
 
 void check_headers(std::string_view authorization, std::string_view cookie,
@@ -74,7 +75,7 @@ void check_headers(std::string_view authorization, std::string_view cookie,
   static const std::vector<std::string> allowed = {"https://app.example",
                                                    "http://localhost:8080/"};
   static const std::vector<std::string> any = {"https://app.example", "*"};
-  (void) origin_allowed(origin, allowed);
+  (void)origin_allowed(origin, allowed);
   FUZZ_REQUIRE(origin_allowed(origin, any));
 }
 
@@ -85,7 +86,8 @@ void raw_request(std::string_view bytes) {
   parser.eager(true);
   boost::beast::error_code ec;
   while (!bytes.empty() && !parser.is_done()) {
-    const size_t used = parser.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+    const size_t used
+      = parser.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
     if (ec || used == 0)
       break;
     bytes.remove_prefix(used);
@@ -96,7 +98,7 @@ void raw_request(std::string_view bytes) {
   check_target(req.target());
   check_headers(req[http::field::authorization], req[http::field::cookie],
                 req[http::field::origin]);
-  (void) boost::beast::websocket::is_upgrade(req);
+  (void)boost::beast::websocket::is_upgrade(req);
 }
 
 } // namespace

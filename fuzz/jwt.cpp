@@ -41,7 +41,8 @@ struct rsa_key {
   rsa_key() {
     key = EVP_RSA_gen(1024); // small: signing runs on every input of mode 1
     FUZZ_REQUIRE(key != nullptr);
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()),
+                                                  BIO_free);
     FUZZ_REQUIRE(PEM_write_bio_PUBKEY(bio.get(), key) == 1);
     char* data = nullptr;
     const long n = BIO_get_mem_data(bio.get(), &data);
@@ -60,7 +61,8 @@ const token_verifier& verifier() {
 }
 
 std::string b64url(std::string_view in) {
-  static const char* digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char* digits
+    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   uint32_t acc = 0;
   int bits = 0;
@@ -81,7 +83,8 @@ std::string hs256(std::string_view input, const std::string& key) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len);
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac,
+       &len);
   return std::string(reinterpret_cast<char*>(mac), len);
 }
 
@@ -89,20 +92,26 @@ std::string rs256(std::string_view input) {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
                                                               EVP_MD_CTX_free);
   size_t len = 0;
-  FUZZ_REQUIRE(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, rsa().key) == 1);
-  FUZZ_REQUIRE(EVP_DigestSign(ctx.get(), nullptr, &len,
-                              reinterpret_cast<const unsigned char*>(input.data()),
-                              input.size()) == 1);
+  FUZZ_REQUIRE(
+    EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, rsa().key)
+    == 1);
+  FUZZ_REQUIRE(
+    EVP_DigestSign(ctx.get(), nullptr, &len,
+                   reinterpret_cast<const unsigned char*>(input.data()),
+                   input.size())
+    == 1);
   std::string sig(len, '\0');
-  FUZZ_REQUIRE(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
-                              reinterpret_cast<const unsigned char*>(input.data()),
-                              input.size()) == 1);
+  FUZZ_REQUIRE(
+    EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()),
+                   &len, reinterpret_cast<const unsigned char*>(input.data()),
+                   input.size())
+    == 1);
   sig.resize(len);
   return sig;
 }
 
-std::string signed_token(std::string_view header, std::string_view claims, bool rsa_alg,
-                         const std::string& key = secret) {
+std::string signed_token(std::string_view header, std::string_view claims,
+                         bool rsa_alg, const std::string& key = secret) {
   std::string input = b64url(header) + "." + b64url(claims);
   return input + "." + b64url(rsa_alg ? rs256(input) : hs256(input, key));
 }
@@ -110,7 +119,7 @@ std::string signed_token(std::string_view header, std::string_view claims, bool 
 void check_accepted(const token_claims& c) {
   FUZZ_REQUIRE(!c.sub.empty());
   FUZZ_REQUIRE(c.exp >= now - 30);
-  (void) access_for(c, "doc-1");
+  (void)access_for(c, "doc-1");
 }
 
 bool verify(const std::string& token, token_claims& c) {
@@ -129,7 +138,8 @@ bool glob(std::string_view p, std::string_view s) {
   for (char pc : p) {
     next[0] = pc == '*' && row[0];
     for (size_t j = 1; j <= s.size(); ++j)
-      next[j] = pc == '*' ? (row[j] || next[j - 1]) : (row[j - 1] && pc == s[j - 1]);
+      next[j] = pc == '*' ? (row[j] || next[j - 1])
+                          : (row[j - 1] && pc == s[j - 1]);
     row.swap(next);
   }
   return row[s.size()];
@@ -165,9 +175,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider p(data + 1, size - 1);
   token_claims c;
   switch (data[0] % 5) {
-    case 0:
-      verify(p.ConsumeRemainingBytesAsString(), c);
-      break;
+    case 0: verify(p.ConsumeRemainingBytesAsString(), c); break;
     case 1: {
       const bool rsa_alg = p.ConsumeBool();
       const std::string claims = p.ConsumeRemainingBytesAsString();
@@ -176,20 +184,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const bool ok = verify(signed_token(header, claims, rsa_alg), c);
       if (!rsa_alg) { // the same token signed with another secret
         token_claims other;
-        FUZZ_REQUIRE(!verify(signed_token(header, claims, false, secret + "x"), other));
+        FUZZ_REQUIRE(
+          !verify(signed_token(header, claims, false, secret + "x"), other));
       }
-      (void) ok;
+      (void)ok;
       break;
     }
     case 2: {
       const bool rsa_alg = p.ConsumeBool();
       const std::string header = p.ConsumeRandomLengthString(256);
-      verify(signed_token(header, p.ConsumeRemainingBytesAsString(), rsa_alg), c);
+      verify(signed_token(header, p.ConsumeRemainingBytesAsString(), rsa_alg),
+             c);
       break;
     }
-    case 3:
-      mint(p);
-      break;
+    case 3: mint(p); break;
     default: {
       const std::string pattern = p.ConsumeRandomLengthString(64);
       const std::string id = p.ConsumeRandomLengthString(256);

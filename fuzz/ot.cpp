@@ -9,7 +9,8 @@
 //
 // Invariants (structured mode):
 //   apply on a rope == apply on a std::string; the rope stays a valid AVL
-//   apply(apply(d,a), transform(b,a,left)) == apply(apply(d,b), transform(a,b,right))
+//   apply(apply(d,a), transform(b,a,left)) == apply(apply(d,b),
+//   transform(a,b,right))
 //     for normalized a, b (the reference's transform does not converge on
 //     adjacent inserts, which the server normalizes away before transform)
 //   apply(d, compose(a,c)) == apply(apply(d,a), c)
@@ -33,14 +34,16 @@ using namespace collab::ot;
 using kind = component::kind;
 
 // 1 to 4 byte code points, a combining mark and a newline.
-const char* const alphabet[] = {"a", "b", "c", " ", "\n", "\u00e9", "\u0301",
-                                "\u5b57", "\U0001F600", "\U0001F308"};
+const char* const alphabet[] = {"a",          "b",         "c",      " ",
+                                "\n",         "\u00e9",    "\u0301", "\u5b57",
+                                "\U0001F600", "\U0001F308"};
 
 std::string make_text(FuzzedDataProvider& p, size_t max_cps) {
   size_t n = p.ConsumeIntegralInRange<size_t>(1, max_cps);
   std::string out;
   for (size_t i = 0; i < n; ++i)
-    out += alphabet[p.ConsumeIntegralInRange<size_t>(0, std::size(alphabet) - 1)];
+    out
+      += alphabet[p.ConsumeIntegralInRange<size_t>(0, std::size(alphabet) - 1)];
   return out;
 }
 
@@ -116,7 +119,8 @@ bool round_trips(const op& a) {
 
 void structured(FuzzedDataProvider& p) {
   const std::string piece = make_text(p, 40);
-  const size_t repeat = p.ConsumeIntegralInRange<size_t>(1, 64); // > 1 KiB: several leaves
+  const size_t repeat
+    = p.ConsumeIntegralInRange<size_t>(1, 64); // > 1 KiB: several leaves
   std::string text;
   for (size_t i = 0; i < repeat; ++i)
     text += piece;
@@ -136,7 +140,8 @@ void structured(FuzzedDataProvider& p) {
   const op b_over_a = transform(b, a, side::left);
   const op a_over_b = transform(a, b, side::right);
   FUZZ_REQUIRE(check(b_over_a) && check(a_over_b));
-  FUZZ_REQUIRE(applied(da, b_over_a).to_string() == applied(db, a_over_b).to_string());
+  FUZZ_REQUIRE(applied(da, b_over_a).to_string()
+               == applied(db, a_over_b).to_string());
   FUZZ_REQUIRE(deletes_match(da, b_over_a) && deletes_match(db, a_over_b));
   // Ops as clients send them still transform into valid ops.
   FUZZ_REQUIRE(check(transform(a_raw, b_raw, side::left)));
@@ -174,9 +179,9 @@ void raw(const std::string& json) {
   FUZZ_REQUIRE(ok == collab::ot::apply(flat, a).empty());
   FUZZ_REQUIRE(r.valid() && r.to_string() == flat);
   FUZZ_REQUIRE(ok || flat == start); // a refused op changes nothing
-  (void) transform_position(7, a);
-  (void) inserted_length(a);
-  (void) length_delta(a);
+  (void)transform_position(7, a);
+  (void)inserted_length(a);
+  (void)length_delta(a);
   if (!valid)
     return;
   FUZZ_REQUIRE(round_trips(a));
@@ -185,7 +190,8 @@ void raw(const std::string& json) {
   uint64_t reads = 0;
   for (const component& c : a)
     reads += c.k == kind::insert ? 0 : c.n;
-  const bool small = reads <= max_count / 2 && inserted_length(a) <= max_count / 2;
+  const bool small = reads <= max_count / 2
+                     && inserted_length(a) <= max_count / 2;
   const op t1 = transform(a, n, side::left);
   const op t2 = transform(n, a, side::right);
   const op c = compose(a, n);

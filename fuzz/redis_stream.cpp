@@ -32,9 +32,11 @@ using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
 // the header ("*2000000000\r\n" asks for 16 GB); our Redis is trusted, so
 // inputs announcing huge arrays are skipped rather than reported.
 bool announces_huge_array(std::string_view resp) {
-  for (size_t i = resp.find('*'); i != std::string_view::npos; i = resp.find('*', i + 1)) {
+  for (size_t i = resp.find('*'); i != std::string_view::npos;
+       i = resp.find('*', i + 1)) {
     uint64_t n = 0;
-    for (size_t j = i + 1; j < resp.size() && resp[j] >= '0' && resp[j] <= '9' && n <= 4096; ++j)
+    for (size_t j = i + 1;
+         j < resp.size() && resp[j] >= '0' && resp[j] <= '9' && n <= 4096; ++j)
       n = n * 10 + static_cast<uint64_t>(resp[j] - '0');
     if (n > 4096)
       return true;
@@ -43,8 +45,8 @@ bool announces_huge_array(std::string_view resp) {
 }
 
 reply_ptr parse_resp(std::string_view resp) {
-  std::unique_ptr<redisReader, decltype(&redisReaderFree)> reader(redisReaderCreate(),
-                                                                  redisReaderFree);
+  std::unique_ptr<redisReader, decltype(&redisReaderFree)> reader(
+    redisReaderCreate(), redisReaderFree);
   if (redisReaderFeed(reader.get(), resp.data(), resp.size()) != REDIS_OK)
     return nullptr;
   void* reply = nullptr;
@@ -75,8 +77,8 @@ std::string xrange_reply(const std::vector<committed_op>& ops) {
 }
 
 bool same(const committed_op& a, const committed_op& b) {
-  return a.doc == b.doc && a.rev == b.rev && a.client == b.client && a.seq == b.seq
-         && a.user == b.user && a.op == b.op;
+  return a.doc == b.doc && a.rev == b.rev && a.client == b.client
+         && a.seq == b.seq && a.user == b.user && a.op == b.op;
 }
 
 } // namespace
@@ -86,7 +88,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   const uint64_t from = data[0];
   const bool matching = data[1] % 4 != 0;
-  const std::string_view resp(reinterpret_cast<const char*>(data + 2), size - 2);
+  const std::string_view resp(reinterpret_cast<const char*>(data + 2),
+                              size - 2);
   if (announces_huge_array(resp))
     return 0;
   const reply_ptr reply = parse_resp(resp);

@@ -13,8 +13,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "actors/core/revocation.hpp"
 #include "actors/cluster_protocol.hpp"
+#include "actors/core/revocation.hpp"
 #include "persistence/redis_admin.hpp"
 
 namespace collab::net::admin {

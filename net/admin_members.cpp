@@ -25,8 +25,7 @@ std::vector<std::string> names_at(const members& ms,
 members live(const members& ms, std::optional<std::string_view> only) {
   members out;
   for (auto& m : ms)
-    if (m.state != member_state::down && m.agent
-        && (!only || m.node == *only))
+    if (m.state != member_state::down && m.agent && (!only || m.node == *only))
       out.push_back(m);
   return out;
 }
@@ -38,8 +37,7 @@ const member_info* find_member(const members& ms, const std::string& node) {
   return nullptr;
 }
 
-void with_members(server_context& ctx, const http_request& req,
-                  reply_fn reply,
+void with_members(server_context& ctx, const http_request& req, reply_fn reply,
                   std::function<void(actor_ptr, members)> then) {
   member_info self;
   self.node = ctx.cfg.node_id;

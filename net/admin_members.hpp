@@ -41,13 +41,12 @@ const member_info* find_member(const members& ms, const std::string& node);
 
 // Runs `then` inside a fresh actor once the member list (lost members
 // included) is known; a single node is its own member list.
-void with_members(server_context& ctx, const http_request& req,
-                  reply_fn reply,
+void with_members(server_context& ctx, const http_request& req, reply_fn reply,
                   std::function<void(actor_ptr, members)> then);
 
 // The members among `ms` whose agent answers true to `xs...` (gather<bool>
 // would lose which answer came from whom).
-template <class... Ts>
+template<class... Ts>
 void members_saying_yes(actor_ptr self, const members& ms,
                         std::function<void(members)> then, Ts... xs) {
   struct round {

@@ -12,9 +12,9 @@
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
-#include "actors/gather.hpp"
-#include "actors/core/log_escape.hpp"
 #include "actors/cluster_protocol.hpp"
+#include "actors/core/log_escape.hpp"
+#include "actors/gather.hpp"
 #include "actors/ot/op_json.hpp"
 #include "net/admin_json.hpp"
 #include "net/admin_members.hpp"
@@ -28,7 +28,7 @@ namespace collab::net {
 namespace {
 
 namespace http = boost::beast::http;
-using namespace admin;  // the JSON writers and the member fan-out
+using namespace admin; // the JSON writers and the member fan-out
 
 constexpr auto move_deadline = std::chrono::seconds(10);
 constexpr auto move_poll = std::chrono::milliseconds(50);
@@ -44,31 +44,31 @@ void get_nodes(server_context& ctx, const http_request& req, reply_fn reply) {
     gather<node_status>(
       self, agents_of(up), ask_timeout,
       [=](std::vector<node_status> got, std::vector<size_t> missing) {
-        reply(json_ok(req, json_string([&](writer& w) {
-          w.StartObject();
-          w.Key("nodes");
-          w.StartArray();
-          for (auto& m : ms) {
-            auto i = std::find_if(got.begin(), got.end(), [&](auto& n) {
-              return n.node == m.node;
-            });
-            node_status n;
-            if (i != got.end())
-              n = *i;
-            n.node = m.node;
-            n.state = m.state;  // the membership view: joining/draining/down
-            if (n.cluster_addr.empty() && m.port != 0)
-              n.cluster_addr = m.host + ":" + std::to_string(m.port);
-            if (n.client_port == 0)
-              n.client_port = m.client_port;
-            if (n.admin_port == 0)
-              n.admin_port = m.admin_port;
-            write_node(w, n);
-          }
-          w.EndArray();
-          write_missing(w, names_at(up, missing));
-          w.EndObject();
-        })));
+        reply(json_ok(
+          req, json_string([&](writer& w) {
+            w.StartObject();
+            w.Key("nodes");
+            w.StartArray();
+            for (auto& m : ms) {
+              auto i = std::find_if(got.begin(), got.end(),
+                                    [&](auto& n) { return n.node == m.node; });
+              node_status n;
+              if (i != got.end())
+                n = *i;
+              n.node = m.node;
+              n.state = m.state; // the membership view: joining/draining/down
+              if (n.cluster_addr.empty() && m.port != 0)
+                n.cluster_addr = m.host + ":" + std::to_string(m.port);
+              if (n.client_port == 0)
+                n.client_port = m.client_port;
+              if (n.admin_port == 0)
+                n.admin_port = m.admin_port;
+              write_node(w, n);
+            }
+            w.EndArray();
+            write_missing(w, names_at(up, missing));
+            w.EndObject();
+          })));
       },
       inspect_atom_v);
   });
@@ -76,7 +76,7 @@ void get_nodes(server_context& ctx, const http_request& req, reply_fn reply) {
 
 // GET of a list every node answers for itself (docs, conns): asks the live
 // agents (those of node `?node=N` only, when given) and concatenates.
-template <class T, class Atom, class Write>
+template<class T, class Atom, class Write>
 void list_from_agents(server_context& ctx, const http_request& req,
                       reply_fn reply, const char* key, Atom atom,
                       Write write_item) {
@@ -90,16 +90,16 @@ void list_from_agents(server_context& ctx, const http_request& req,
       self, agents_of(asked), ask_timeout,
       [=](std::vector<std::vector<T>> got, std::vector<size_t> missing) {
         reply(json_ok(req, json_string([&](writer& w) {
-          w.StartObject();
-          w.Key(key);
-          w.StartArray();
-          for (auto& list : got)
-            for (auto& item : list)
-              write_item(w, item);
-          w.EndArray();
-          write_missing(w, names_at(asked, missing));
-          w.EndObject();
-        })));
+                        w.StartObject();
+                        w.Key(key);
+                        w.StartArray();
+                        for (auto& list : got)
+                          for (auto& item : list)
+                            write_item(w, item);
+                        w.EndArray();
+                        write_missing(w, names_at(asked, missing));
+                        w.EndObject();
+                      })));
       },
       atom);
   });
@@ -139,8 +139,8 @@ void get_doc(server_context& ctx, const http_request& req,
                                       });
         auto answer = [=](std::optional<stream_info> stream) {
           reply(json_ok(req, json_string([&](writer& w) {
-            write_detail(w, best, stream);
-          })));
+                          write_detail(w, best, stream);
+                        })));
         };
         if (!redis) {
           answer(std::nullopt);
@@ -168,11 +168,11 @@ void drain_node(server_context& ctx, const http_request& req,
         [=](bool) {
           spdlog::info("event=admin_drain node=\"{}\"", log_escape(node));
           reply(json_ok(req, json_string([&](writer& w) {
-            w.StartObject();
-            str(w, "node", node);
-            str(w, "state", "draining");
-            w.EndObject();
-          })));
+                          w.StartObject();
+                          str(w, "node", node);
+                          str(w, "state", "draining");
+                          w.EndObject();
+                        })));
         },
         [=](caf::error& err) {
           reply(json_error(req, http::status::service_unavailable,
@@ -211,25 +211,25 @@ void move_doc(server_context& ctx, const http_request& req,
           auto wait = std::make_shared<std::function<void()>>();
           *wait = [=] {
             find_live(self, up, doc, [=](members now) {
-              bool elsewhere = std::any_of(now.begin(), now.end(),
-                                           [&](auto& m) { return m.node != to; });
+              bool elsewhere = std::any_of(
+                now.begin(), now.end(), [&](auto& m) { return m.node != to; });
               if (elsewhere && std::chrono::steady_clock::now() < deadline) {
                 self->delayed_send(self, move_poll, move_poll_atom_v);
                 self->become([=](move_poll_atom) { (*wait)(); });
                 return;
               }
-              self->request(target_agent, ask_timeout, resolve_local_atom_v,
-                            doc)
+              self
+                ->request(target_agent, ask_timeout, resolve_local_atom_v, doc)
                 .then(
                   [=](const document_actor&) {
                     reply(json_ok(req, json_string([&](writer& w) {
-                      w.StartObject();
-                      str(w, "doc", doc);
-                      str(w, "from", from);
-                      str(w, "to", to);
-                      w.EndObject();
-                    })));
-                    *wait = nullptr;  // breaks the self-reference
+                                    w.StartObject();
+                                    str(w, "doc", doc);
+                                    str(w, "from", from);
+                                    str(w, "to", to);
+                                    w.EndObject();
+                                  })));
+                    *wait = nullptr; // breaks the self-reference
                   },
                   [=](caf::error& err) {
                     reply(json_error(req, http::status::service_unavailable,
@@ -265,13 +265,13 @@ void snapshot_doc(server_context& ctx, const http_request& req,
                   .then(
                     [=](const doc_status& st) {
                       reply(json_ok(req, json_string([&](writer& w) {
-                        w.StartObject();
-                        str(w, "doc", doc);
-                        str(w, "node", st.node);
-                        w.Key("snapshot_rev");
-                        w.Uint64(rev);
-                        w.EndObject();
-                      })));
+                                      w.StartObject();
+                                      str(w, "doc", doc);
+                                      str(w, "node", st.node);
+                                      w.Key("snapshot_rev");
+                                      w.Uint64(rev);
+                                      w.EndObject();
+                                    })));
                     },
                     fail);
               },
@@ -297,13 +297,13 @@ void evict_doc(server_context& ctx, const http_request& req,
             spdlog::info("event=admin_evict doc={} node=\"{}\"", doc,
                          log_escape(node));
             reply(json_ok(req, json_string([&](writer& w) {
-              w.StartObject();
-              str(w, "doc", doc);
-              str(w, "node", node);
-              w.Key("rev");
-              w.Uint64(rev);
-              w.EndObject();
-            })));
+                            w.StartObject();
+                            str(w, "doc", doc);
+                            str(w, "node", node);
+                            w.Key("rev");
+                            w.Uint64(rev);
+                            w.EndObject();
+                          })));
           },
           [=](caf::error& err) {
             reply(json_error(req, http::status::service_unavailable,
@@ -325,11 +325,11 @@ void kick_session(server_context& ctx, const http_request& req,
           return;
         }
         reply(json_ok(req, json_string([&](writer& w) {
-          w.StartObject();
-          str(w, "session", session);
-          str(w, "node", kicked.front().node);
-          w.EndObject();
-        })));
+                        w.StartObject();
+                        str(w, "session", session);
+                        str(w, "node", kicked.front().node);
+                        w.EndObject();
+                      })));
       },
       kick_atom_v, session);
   });
@@ -359,8 +359,7 @@ std::string random_jti() {
   return out;
 }
 
-void post_token(server_context& ctx, const http_request& req,
-                reply_fn reply) {
+void post_token(server_context& ctx, const http_request& req, reply_fn reply) {
   rapidjson::Document body;
   std::vector<std::string> docs, read;
   if (!parse_body(req, body) || !body.HasMember("sub")
@@ -394,13 +393,13 @@ void post_token(server_context& ctx, const http_request& req,
                .count()
              + ttl;
   reply(json_ok(req, json_string([&](writer& w) {
-    w.StartObject();
-    str(w, "token", token);
-    w.Key("exp");
-    w.Int64(exp);
-    str(w, "jti", jti);
-    w.EndObject();
-  })));
+                  w.StartObject();
+                  str(w, "token", token);
+                  w.Key("exp");
+                  w.Int64(exp);
+                  str(w, "jti", jti);
+                  w.EndObject();
+                })));
 }
 
 // Every live node applies the revocation and cuts off its sockets at once;
@@ -439,21 +438,21 @@ void post_revocation(server_context& ctx, const http_request& req,
                      log_escape(r.jti), log_escape(r.sub), total);
         auto answer = [=](bool persisted) {
           reply(json_ok(req, json_string([&](writer& w) {
-            w.StartObject();
-            w.Key("revoked");
-            write_revocation(w, r);
-            w.Key("sessions_closed");
-            w.Uint64(total);
-            w.Key("persisted");
-            w.Bool(persisted);
-            w.Key("nodes");
-            w.StartArray();
-            for (auto& m : up)
-              w.String(m.node.c_str());
-            w.EndArray();
-            write_missing(w, names_at(up, missing));
-            w.EndObject();
-          })));
+                          w.StartObject();
+                          w.Key("revoked");
+                          write_revocation(w, r);
+                          w.Key("sessions_closed");
+                          w.Uint64(total);
+                          w.Key("persisted");
+                          w.Bool(persisted);
+                          w.Key("nodes");
+                          w.StartArray();
+                          for (auto& m : up)
+                            w.String(m.node.c_str());
+                          w.EndArray();
+                          write_missing(w, names_at(up, missing));
+                          w.EndObject();
+                        })));
         };
         if (!redis) {
           answer(false);
@@ -470,20 +469,21 @@ void post_revocation(server_context& ctx, const http_request& req,
 void get_revocations(server_context& ctx, const http_request& req,
                      reply_fn reply) {
   reply(json_ok(req, json_string([&](writer& w) {
-    w.StartObject();
-    w.Key("revocations");
-    w.StartArray();
-    for (auto& r : ctx.revocations.all())
-      write_revocation(w, r);
-    w.EndArray();
-    w.EndObject();
-  })));
+                  w.StartObject();
+                  w.Key("revocations");
+                  w.StartArray();
+                  for (auto& r : ctx.revocations.all())
+                    write_revocation(w, r);
+                  w.EndArray();
+                  w.EndObject();
+                })));
 }
 
 // "/admin/v1/docs/ID/verb" -> ID and verb ("" for GET of the document).
 bool split_doc_path(std::string_view path, std::string& doc,
                     std::string& verb) {
-  auto rest = percent_decode(path.substr(std::string_view("/admin/v1/docs/").size()));
+  auto rest
+    = percent_decode(path.substr(std::string_view("/admin/v1/docs/").size()));
   for (auto v : {"/move", "/snapshot", "/evict"}) {
     std::string_view suffix{v};
     if (rest.size() > suffix.size()
@@ -502,7 +502,7 @@ bool split_doc_path(std::string_view path, std::string& doc,
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
   if (b.empty())
-    return false;  // an unset token never matches
+    return false; // an unset token never matches
   // Comparing digests hides the length too.
   unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);
@@ -514,10 +514,9 @@ void handle_admin(server_context& ctx, const http_request& req,
                   reply_fn reply) {
   auto header = std::string_view{req[http::field::authorization]};
   constexpr std::string_view bearer = "Bearer ";
-  bool authorized = header.size() > bearer.size()
-                    && header.substr(0, bearer.size()) == bearer
-                    && constant_time_equal(header.substr(bearer.size()),
-                                           ctx.cfg.admin_token);
+  bool authorized
+    = header.size() > bearer.size() && header.substr(0, bearer.size()) == bearer
+      && constant_time_equal(header.substr(bearer.size()), ctx.cfg.admin_token);
   if (!authorized) {
     auto res = json_error(req, http::status::unauthorized, "unauthorized",
                           "the admin token is required "
@@ -575,12 +574,12 @@ void handle_admin(server_context& ctx, const http_request& req,
       }
       move_doc(ctx, req, doc, body["node"].GetString(), std::move(reply));
     } else {
-      reply(json_error(req, http::status::not_found, "not_found",
-                       "no such route"));
+      reply(
+        json_error(req, http::status::not_found, "not_found", "no such route"));
     }
   } else {
-    reply(json_error(req, http::status::not_found, "not_found",
-                     "no such route"));
+    reply(
+      json_error(req, http::status::not_found, "not_found", "no such route"));
   }
 }
 

@@ -19,9 +19,9 @@
 #include "net/auth.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -33,10 +33,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
-#include <stdexcept>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <stdexcept>
 
 #include "net/http_util.hpp"
 
@@ -68,32 +68,19 @@ int64_t now_seconds() {
     .count();
 }
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // ---------------------------------------------------------------------------
 // base64url (RFC 4648 section 5, no padding, as JWS uses it)
 
 constexpr std::array<int8_t, 256> make_b64url_table() {
   std::array<int8_t, 256> t{};
-  for (auto& v : t) v = -1;
+  for (auto& v : t)
+    v = -1;
   for (int i = 0; i < 26; ++i) {
     t['A' + i] = static_cast<int8_t>(i);
     t['a' + i] = static_cast<int8_t>(26 + i);
   }
-  for (int i = 0; i < 10; ++i) t['0' + i] = static_cast<int8_t>(52 + i);
+  for (int i = 0; i < 10; ++i)
+    t['0' + i] = static_cast<int8_t>(52 + i);
   t['-'] = 62;
   t['_'] = 63;
   return t;
@@ -104,14 +91,16 @@ constexpr auto b64url_table = make_b64url_table();
 // Strict: no padding, no foreign characters, zero trailing bits (so each
 // byte string has exactly one accepted encoding).
 bool base64url_decode(std::string_view in, std::string& out) {
-  if (in.size() % 4 == 1) return false;
+  if (in.size() % 4 == 1)
+    return false;
   out.clear();
   out.reserve(in.size() / 4 * 3 + 2);
   uint32_t acc = 0;
   int bits = 0;
   for (char c : in) {
     const int v = b64url_table[static_cast<unsigned char>(c)];
-    if (v < 0) return false;
+    if (v < 0)
+      return false;
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -129,7 +118,8 @@ bool base64url_decode(std::string_view in, std::string& out) {
 bool has_duplicate_keys(const rj::Value& obj) {
   for (auto i = obj.MemberBegin(); i != obj.MemberEnd(); ++i)
     for (auto j = obj.MemberBegin(); j != i; ++j)
-      if (i->name == j->name) return true;
+      if (i->name == j->name)
+        return true;
   return false;
 }
 
@@ -141,10 +131,10 @@ bool header_alg(std::string_view b64, std::string& alg_out, std::string& why) {
     return false;
   }
   rj::Document d;
-  d.Parse<rj::kParseValidateEncodingFlag | rj::kParseIterativeFlag>(json.data(),
-                                                                   json.size());
-  if (d.HasParseError() || !d.IsObject() || d.MemberCount() > 16 ||
-      has_duplicate_keys(d)) {
+  d.Parse<rj::kParseValidateEncodingFlag | rj::kParseIterativeFlag>(
+    json.data(), json.size());
+  if (d.HasParseError() || !d.IsObject() || d.MemberCount() > 16
+      || has_duplicate_keys(d)) {
     why = "malformed token header";
     return false;
   }
@@ -169,13 +159,15 @@ bool header_alg(std::string_view b64, std::string& alg_out, std::string& why) {
 bool signature_ok(const std::string& secret, std::string_view signing_input,
                   std::string_view sig_b64) {
   std::string sig;
-  if (!base64url_decode(sig_b64, sig) || sig.size() != 32) return false;
+  if (!base64url_decode(sig_b64, sig) || sig.size() != 32)
+    return false;
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
   if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
            reinterpret_cast<const unsigned char*>(signing_input.data()),
-           signing_input.size(), mac, &mac_len) == nullptr ||
-      mac_len != 32)
+           signing_input.size(), mac, &mac_len)
+        == nullptr
+      || mac_len != 32)
     return false;
   return CRYPTO_memcmp(mac, sig.data(), 32) == 0;
 }
@@ -184,22 +176,27 @@ bool signature_ok(const std::string& secret, std::string_view signing_input,
 bool rsa_signature_ok(EVP_PKEY* key, std::string_view signing_input,
                       std::string_view sig_b64) {
   std::string sig;
-  if (!base64url_decode(sig_b64, sig) || sig.empty()) return false;
+  if (!base64url_decode(sig_b64, sig) || sig.empty())
+    return false;
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
                                                               EVP_MD_CTX_free);
-  return ctx != nullptr &&
-         EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
-         EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
-                          sig.size(),
-                          reinterpret_cast<const unsigned char*>(signing_input.data()),
-                          signing_input.size()) == 1;
+  return ctx != nullptr
+         && EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key)
+              == 1
+         && EVP_DigestVerify(
+              ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
+              sig.size(),
+              reinterpret_cast<const unsigned char*>(signing_input.data()),
+              signing_input.size())
+              == 1;
 }
 
 bool string_array(const rj::Value& obj, const char* name, bool required,
                   std::vector<std::string>& out, std::string& why) {
   const auto it = obj.FindMember(name);
   if (it == obj.MemberEnd()) {
-    if (required) why = std::string("token has no '") + name + "' claim";
+    if (required)
+      why = std::string("token has no '") + name + "' claim";
     return !required;
   }
   if (!it->value.IsArray()) {
@@ -210,7 +207,8 @@ bool string_array(const rj::Value& obj, const char* name, bool required,
   out.reserve(it->value.Size());
   for (const auto& v : it->value.GetArray()) {
     if (!v.IsString()) {
-      why = std::string("token claim '") + name + "' must be an array of strings";
+      why = std::string("token claim '") + name
+            + "' must be an array of strings";
       return false;
     }
     out.emplace_back(v.GetString(), v.GetStringLength());
@@ -219,10 +217,11 @@ bool string_array(const rj::Value& obj, const char* name, bool required,
 }
 
 // Reads an optional integer claim; false when present but not an integer.
-bool optional_int(const rj::Value& obj, const char* name, std::optional<int64_t>& out,
-                  std::string& why) {
+bool optional_int(const rj::Value& obj, const char* name,
+                  std::optional<int64_t>& out, std::string& why) {
   const auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd()) return true;
+  if (it == obj.MemberEnd())
+    return true;
   if (!it->value.IsInt64()) {
     why = std::string("token claim '") + name + "' must be an integer";
     return false;
@@ -235,36 +234,43 @@ bool optional_int(const rj::Value& obj, const char* name, std::optional<int64_t>
 struct claim_rules {
   int64_t now;
   int64_t leeway;
-  const std::string& audience;  // empty: not checked
-  const std::string& issuer;    // empty: not checked
+  const std::string& audience; // empty: not checked
+  const std::string& issuer; // empty: not checked
 };
 
 // `aud` is a string or an array of strings (RFC 7519 4.1.3).
 bool audience_ok(const rj::Value& obj, const std::string& audience,
                  std::string& why) {
-  if (audience.empty()) return true;
+  if (audience.empty())
+    return true;
   const auto it = obj.FindMember("aud");
   auto is = [&](const rj::Value& v) {
-    return v.IsString() &&
-           std::string_view(v.GetString(), v.GetStringLength()) == audience;
+    return v.IsString()
+           && std::string_view(v.GetString(), v.GetStringLength()) == audience;
   };
   bool found = false;
   if (it != obj.MemberEnd() && it->value.IsArray()) {
-    for (const auto& v : it->value.GetArray()) found = found || is(v);
+    for (const auto& v : it->value.GetArray())
+      found = found || is(v);
   } else if (it != obj.MemberEnd()) {
     found = is(it->value);
   }
-  if (!found) why = "token is not for this audience (aud)";
+  if (!found)
+    why = "token is not for this audience (aud)";
   return found;
 }
 
-bool issuer_ok(const rj::Value& obj, const std::string& issuer, std::string& why) {
-  if (issuer.empty()) return true;
+bool issuer_ok(const rj::Value& obj, const std::string& issuer,
+               std::string& why) {
+  if (issuer.empty())
+    return true;
   const auto it = obj.FindMember("iss");
-  const bool ok = it != obj.MemberEnd() && it->value.IsString() &&
-                  std::string_view(it->value.GetString(),
-                                   it->value.GetStringLength()) == issuer;
-  if (!ok) why = "token is not from this issuer (iss)";
+  const bool ok = it != obj.MemberEnd() && it->value.IsString()
+                  && std::string_view(it->value.GetString(),
+                                      it->value.GetStringLength())
+                       == issuer;
+  if (!ok)
+    why = "token is not from this issuer (iss)";
   return ok;
 }
 
@@ -278,20 +284,21 @@ bool read_claims(std::string_view grants_json, const claim_rules& rules,
   const int64_t now = rules.now;
   const int64_t leeway = rules.leeway;
   rj::Document d;
-  d.Parse<rj::kParseValidateEncodingFlag | rj::kParseIterativeFlag>(grants_json.data(),
-                                                                   grants_json.size());
+  d.Parse<rj::kParseValidateEncodingFlag | rj::kParseIterativeFlag>(
+    grants_json.data(), grants_json.size());
   if (d.HasParseError() || !d.IsObject()) {
     why = "malformed token payload";
     return false;
   }
   const auto sub = d.FindMember("sub");
-  if (sub == d.MemberEnd() || !sub->value.IsString() || sub->value.GetStringLength() == 0) {
+  if (sub == d.MemberEnd() || !sub->value.IsString()
+      || sub->value.GetStringLength() == 0) {
     why = "token has no 'sub' claim (a non-empty string)";
     return false;
   }
   std::optional<int64_t> exp, nbf, iat;
-  if (!optional_int(d, "exp", exp, why) || !optional_int(d, "nbf", nbf, why) ||
-      !optional_int(d, "iat", iat, why))
+  if (!optional_int(d, "exp", exp, why) || !optional_int(d, "nbf", nbf, why)
+      || !optional_int(d, "iat", iat, why))
     return false;
   if (!exp) {
     why = "token has no 'exp' claim";
@@ -321,13 +328,14 @@ bool read_claims(std::string_view grants_json, const claim_rules& rules,
     why = "token claim 'jti' must be a string";
     return false;
   }
-  if (!string_array(d, "docs", true, c.docs, why) ||
-      !string_array(d, "read", false, c.read, why))
+  if (!string_array(d, "docs", true, c.docs, why)
+      || !string_array(d, "read", false, c.read, why))
     return false;
   c.sub.assign(sub->value.GetString(), sub->value.GetStringLength());
   c.exp = *exp;
   c.iat = iat.value_or(0);
-  if (jti != d.MemberEnd()) c.jti.assign(jti->value.GetString(), jti->value.GetStringLength());
+  if (jti != d.MemberEnd())
+    c.jti.assign(jti->value.GetString(), jti->value.GetStringLength());
   return true;
 }
 
@@ -335,7 +343,8 @@ void write_string_array(rj::Writer<rj::StringBuffer>& w, const char* name,
                         const std::vector<std::string>& v) {
   w.Key(name);
   w.StartArray();
-  for (const auto& s : v) w.String(s.data(), static_cast<rj::SizeType>(s.size()));
+  for (const auto& s : v)
+    w.String(s.data(), static_cast<rj::SizeType>(s.size()));
   w.EndArray();
 }
 
@@ -350,16 +359,22 @@ token_verifier::token_verifier(std::string secret, int64_t leeway_seconds,
       leeway_(std::clamp<int64_t>(leeway_seconds, 0, max_leeway_seconds)),
       audience_(std::move(audience)),
       issuer_(std::move(issuer)) {
-  if (rsa_public_key_pem.empty()) return;
+  if (rsa_public_key_pem.empty())
+    return;
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(rsa_public_key_pem.data(), static_cast<int>(rsa_public_key_pem.size())),
-      BIO_free);
-  EVP_PKEY* key = bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr;
+    BIO_new_mem_buf(rsa_public_key_pem.data(),
+                    static_cast<int>(rsa_public_key_pem.size())),
+    BIO_free);
+  EVP_PKEY* key
+    = bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr;
   if (key == nullptr || EVP_PKEY_base_id(key) != EVP_PKEY_RSA) {
     EVP_PKEY_free(key);
-    throw std::invalid_argument("the JWT public key is not a PEM RSA public key");
+    throw std::invalid_argument(
+      "the JWT public key is not a PEM RSA public key");
   }
-  rsa_key_ = std::shared_ptr<void>(key, [](void* k) { EVP_PKEY_free(static_cast<EVP_PKEY*>(k)); });
+  rsa_key_ = std::shared_ptr<void>(key, [](void* k) {
+    EVP_PKEY_free(static_cast<EVP_PKEY*>(k));
+  });
 }
 
 bool token_verifier::verify(std::string_view jwt, token_claims& out,
@@ -367,8 +382,8 @@ bool token_verifier::verify(std::string_view jwt, token_claims& out,
   return verify_at(jwt, now_seconds(), out, why);
 }
 
-bool token_verifier::verify_at(std::string_view jwt, int64_t now, token_claims& out,
-                               std::string& why) const {
+bool token_verifier::verify_at(std::string_view jwt, int64_t now,
+                               token_claims& out, std::string& why) const {
   if (secret_.empty() && !rsa_key_) {
     why = "no token secret configured";
     return false;
@@ -379,8 +394,10 @@ bool token_verifier::verify_at(std::string_view jwt, int64_t now, token_claims& 
   }
   // Step 1: three parts.
   const size_t dot1 = jwt.find('.');
-  const size_t dot2 = dot1 == std::string_view::npos ? dot1 : jwt.find('.', dot1 + 1);
-  if (dot2 == std::string_view::npos || jwt.find('.', dot2 + 1) != std::string_view::npos) {
+  const size_t dot2 = dot1 == std::string_view::npos ? dot1
+                                                     : jwt.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos
+      || jwt.find('.', dot2 + 1) != std::string_view::npos) {
     why = "malformed token";
     return false;
   }
@@ -389,7 +406,8 @@ bool token_verifier::verify_at(std::string_view jwt, int64_t now, token_claims& 
     return false;
   }
   std::string alg;
-  if (!header_alg(jwt.substr(0, dot1), alg, why)) return false;
+  if (!header_alg(jwt.substr(0, dot1), alg, why))
+    return false;
   if (alg == "RS256")
     return verify_rs256(jwt, dot1, dot2, now, out, why);
   return verify_hs256(jwt, dot2, now, out, why);
@@ -404,14 +422,14 @@ bool token_verifier::verify_rs256(std::string_view jwt, size_t dot1,
     why = "token algorithm not allowed (RS256 needs a configured public key)";
     return false;
   }
-  if (!rsa_signature_ok(static_cast<EVP_PKEY*>(rsa_key_.get()), jwt.substr(0, dot2),
-                        jwt.substr(dot2 + 1))) {
+  if (!rsa_signature_ok(static_cast<EVP_PKEY*>(rsa_key_.get()),
+                        jwt.substr(0, dot2), jwt.substr(dot2 + 1))) {
     why = "bad token signature";
     return false;
   }
   std::string payload;
-  if (!base64url_decode(jwt.substr(dot1 + 1, dot2 - dot1 - 1), payload) ||
-      payload.find('\0') != std::string::npos) {
+  if (!base64url_decode(jwt.substr(dot1 + 1, dot2 - dot1 - 1), payload)
+      || payload.find('\0') != std::string::npos) {
     why = "malformed token payload";
     return false;
   }
@@ -436,11 +454,11 @@ bool token_verifier::verify_hs256(std::string_view jwt, size_t dot2,
   }
 
   // Step 4: libjwt, with the key, must agree (and parses the payload).
-  const std::string token(jwt);  // libjwt wants a NUL-terminated string
+  const std::string token(jwt); // libjwt wants a NUL-terminated string
   jwt_t* raw = nullptr;
-  const int rc = jwt_decode(&raw, token.c_str(),
-                            reinterpret_cast<const unsigned char*>(secret_.data()),
-                            static_cast<int>(secret_.size()));
+  const int rc = jwt_decode(
+    &raw, token.c_str(), reinterpret_cast<const unsigned char*>(secret_.data()),
+    static_cast<int>(secret_.size()));
   const jwt_ptr decoded(raw);
   if (rc != 0 || decoded == nullptr) {
     why = "token rejected by the JWT decoder";
@@ -456,7 +474,8 @@ bool token_verifier::verify_hs256(std::string_view jwt, size_t dot2,
     return false;
   }
   token_claims claims;
-  if (!read_claims(grants.get(), {now, leeway_, audience_, issuer_}, claims, why))
+  if (!read_claims(grants.get(), {now, leeway_, audience_, issuer_}, claims,
+                   why))
     return false;
   out = std::move(claims);
   why.clear();
@@ -479,29 +498,33 @@ bool pattern_match(std::string_view pattern, std::string_view id) {
       ++i;
     } else if (star != std::string_view::npos) {
       p = star + 1;
-      i = ++resume;  // let the last `*` swallow one more character
+      i = ++resume; // let the last `*` swallow one more character
     } else {
       return false;
     }
   }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
+  while (p < pattern.size() && pattern[p] == '*')
+    ++p;
   return p == pattern.size();
 }
 
 access access_for(const token_claims& c, std::string_view doc) {
   for (const auto& p : c.docs)
-    if (pattern_match(p, doc)) return access::write;
+    if (pattern_match(p, doc))
+      return access::write;
   for (const auto& p : c.read)
-    if (pattern_match(p, doc)) return access::read;
+    if (pattern_match(p, doc))
+      return access::read;
   return access::none;
 }
 
 std::string mint_token(const std::string& secret, const std::string& sub,
                        const std::vector<std::string>& docs,
-                       const std::vector<std::string>& read, int64_t ttl_seconds,
-                       const std::string& jti) {
+                       const std::vector<std::string>& read,
+                       int64_t ttl_seconds, const std::string& jti) {
   jwt_t* raw = nullptr;
-  if (jwt_new(&raw) != 0 || raw == nullptr) return {};
+  if (jwt_new(&raw) != 0 || raw == nullptr)
+    return {};
   const jwt_ptr j(raw);
 
   rj::StringBuffer buf;
@@ -516,77 +539,18 @@ std::string mint_token(const std::string& secret, const std::string& sub,
   if (__builtin_add_overflow(now, ttl_seconds, &exp))
     exp = ttl_seconds > 0 ? std::numeric_limits<int64_t>::max()
                           : std::numeric_limits<int64_t>::min();
-  if (jwt_add_grant(j.get(), "sub", sub.c_str()) != 0 ||
-      jwt_add_grant_int(j.get(), "iat", static_cast<long>(now)) != 0 ||
-      jwt_add_grant_int(j.get(), "exp", static_cast<long>(exp)) != 0 ||
-      jwt_add_grants_json(j.get(), buf.GetString()) != 0 ||
-      (!jti.empty() && jwt_add_grant(j.get(), "jti", jti.c_str()) != 0) ||
-      jwt_set_alg(j.get(), JWT_ALG_HS256,
-                  reinterpret_cast<const unsigned char*>(secret.data()),
-                  static_cast<int>(secret.size())) != 0)
+  if (jwt_add_grant(j.get(), "sub", sub.c_str()) != 0
+      || jwt_add_grant_int(j.get(), "iat", static_cast<long>(now)) != 0
+      || jwt_add_grant_int(j.get(), "exp", static_cast<long>(exp)) != 0
+      || jwt_add_grants_json(j.get(), buf.GetString()) != 0
+      || (!jti.empty() && jwt_add_grant(j.get(), "jti", jti.c_str()) != 0)
+      || jwt_set_alg(j.get(), JWT_ALG_HS256,
+                     reinterpret_cast<const unsigned char*>(secret.data()),
+                     static_cast<int>(secret.size()))
+           != 0)
     return {};
   const malloc_str token(jwt_encode_str(j.get()));
   return token != nullptr ? std::string(token.get()) : std::string();
-}
-
-bool origin_allowed(std::string_view origin_header,
-                    const std::vector<std::string>& allowed) {
-  const std::string_view origin = trim(origin_header);
-  if (origin.empty()) return true;  // not a browser: no cross-site risk
-  for (const auto& a : allowed) {
-    std::string_view entry = trim(a);
-    if (entry == "*") return true;
-    // Scheme and host are case-insensitive; tolerate "https://x/" in config.
-    if (entry.size() > 1 && entry.back() == '/') entry.remove_suffix(1);
-    if (iequals(entry, origin)) return true;
-  }
-  return false;
-}
-
-std::optional<std::string> extract_token(std::string_view authorization_header,
-                                         std::string_view cookie_header) {
-  const std::string_view auth = trim(authorization_header);
-  constexpr std::string_view bearer = "bearer";
-  if (auth.size() > bearer.size() && iequals(auth.substr(0, bearer.size()), bearer) &&
-      (auth[bearer.size()] == ' ' || auth[bearer.size()] == '\t')) {
-    const std::string_view token = trim(auth.substr(bearer.size()));
-    if (!token.empty()) return std::string(token);
-  }
-
-  std::string_view rest = cookie_header;
-  while (!rest.empty()) {
-    const size_t semi = rest.find(';');
-    const std::string_view pair = trim(rest.substr(0, semi));
-    rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
-    const size_t eq = pair.find('=');
-    if (eq == std::string_view::npos) continue;
-    if (trim(pair.substr(0, eq)) != "collab_token") continue;  // cookie names are case-sensitive
-    std::string_view value = trim(pair.substr(eq + 1));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-      value = value.substr(1, value.size() - 2);
-    if (!value.empty()) return std::string(value);
-  }
-  return std::nullopt;
-}
-
-bool query_has_token(std::string_view target) {
-  const size_t q = target.find('?');
-  if (q == std::string_view::npos) return false;
-  std::string_view query = target.substr(q + 1);
-  query = query.substr(0, query.find('#'));
-  while (!query.empty()) {
-    const size_t sep = query.find_first_of("&;");
-    const std::string_view param = query.substr(0, sep);
-    query = sep == std::string_view::npos ? std::string_view{} : query.substr(sep + 1);
-    // `%74oken=` is still a token: compare the decoded, lowercased name.
-    std::string name = percent_decode(param.substr(0, param.find('=')), true);
-    for (char& c : name) c = ascii_lower(c);
-    const std::string_view n = trim(name);
-    if (n == "token" || n == "access_token" || n == "jwt" || n == "collab_token" ||
-        n == "auth")
-      return true;
-  }
-  return false;
 }
 
 } // namespace collab::net

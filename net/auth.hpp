@@ -25,11 +25,11 @@ namespace collab::net {
 
 struct token_claims {
   std::string sub;
-  int64_t exp = 0;                 // seconds since the epoch
-  int64_t iat = 0;                 // 0 when absent
-  std::string jti;                 // empty when absent
-  std::vector<std::string> docs;   // patterns the user may edit
-  std::vector<std::string> read;   // patterns the user may only read
+  int64_t exp = 0; // seconds since the epoch
+  int64_t iat = 0; // 0 when absent
+  std::string jti; // empty when absent
+  std::vector<std::string> docs; // patterns the user may edit
+  std::vector<std::string> read; // patterns the user may only read
 };
 
 enum class access : uint8_t { none, read, write };
@@ -63,18 +63,19 @@ public:
 private:
   // verify_at after the checks of the token's shape, by its algorithm:
   // `dot1` and `dot2` are the positions of its two dots.
-  bool verify_rs256(std::string_view jwt, size_t dot1, size_t dot2,
-                    int64_t now, token_claims& out, std::string& why) const;
+  bool verify_rs256(std::string_view jwt, size_t dot1, size_t dot2, int64_t now,
+                    token_claims& out, std::string& why) const;
   bool verify_hs256(std::string_view jwt, size_t dot2, int64_t now,
                     token_claims& out, std::string& why) const;
   std::string secret_;
   int64_t leeway_;
-  std::shared_ptr<void> rsa_key_;  // EVP_PKEY, null without RS256
-  std::string audience_;           // empty: `aud` is not checked
-  std::string issuer_;             // empty: `iss` is not checked
+  std::shared_ptr<void> rsa_key_; // EVP_PKEY, null without RS256
+  std::string audience_; // empty: `aud` is not checked
+  std::string issuer_; // empty: `iss` is not checked
 };
 
-// `*` matches any run of characters (including none); everything else is literal.
+// `*` matches any run of characters (including none); everything else is
+// literal.
 bool pattern_match(std::string_view pattern, std::string_view id);
 // write when a `docs` pattern matches, read when only a `read` pattern does.
 access access_for(const token_claims& c, std::string_view doc);
@@ -83,8 +84,8 @@ access access_for(const token_claims& c, std::string_view doc);
 // now + ttl, saturated at the largest int64.
 std::string mint_token(const std::string& secret, const std::string& sub,
                        const std::vector<std::string>& docs,
-                       const std::vector<std::string>& read, int64_t ttl_seconds,
-                       const std::string& jti = {});
+                       const std::vector<std::string>& read,
+                       int64_t ttl_seconds, const std::string& jti = {});
 
 // True when the upgrade may proceed: no Origin header (not a browser), or an
 // Origin equal to one of `allowed` (exact match, scheme://host[:port]), or

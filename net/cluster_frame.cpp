@@ -28,23 +28,18 @@ uint64_t big_endian(const uint8_t* p, size_t n) {
 bool valid_fields(uint8_t op, uint32_t payload_len, uint64_t operation_data,
                   uint64_t source, uint64_t dest) {
   switch (op) {
-    case server_handshake:
-      return operation_data != 0;
-    case client_handshake:
-      return source == 0 && dest == 0;
+    case server_handshake: return operation_data != 0;
+    case client_handshake: return source == 0 && dest == 0;
     case direct_message:
-    case routed_message:
-      return dest != 0 && payload_len != 0;
-    case monitor_message:
-      return payload_len != 0 && operation_data == 0;
+    case routed_message: return dest != 0 && payload_len != 0;
+    case monitor_message: return payload_len != 0 && operation_data == 0;
     case down_message:
       return source != 0 && dest == 0 && payload_len != 0
              && operation_data == 0;
     case heartbeat:
       return source == 0 && dest == 0 && payload_len == 0
              && operation_data == 0;
-    default:
-      return false;
+    default: return false;
   }
 }
 

@@ -8,9 +8,10 @@
 // `payload_len` bytes of payload (none for a heartbeat). Integers are
 // big-endian (CAF's binary serializer):
 //
-//   0    1     3       4             8                16             24           32
+//   0    1     3       4             8                16             24 32
 //   +----+-----+-------+-------------+----------------+--------------+------------+
-//   | op | pad | flags | payload_len | operation_data | source_actor | dest_actor |
+//   | op | pad | flags | payload_len | operation_data | source_actor |
+//   dest_actor |
 //   +----+-----+-------+-------------+----------------+--------------+------------+
 //
 // Pure: bytes in, a verdict out; no I/O, no allocation (a fuzz target feeds
@@ -28,9 +29,9 @@ namespace collab::net {
 constexpr size_t basp_header_size = 32;
 
 enum class frame_verdict : uint8_t {
-  ok,         // everything so far is acceptable (a frame may be incomplete)
-  too_large,  // a header announces more payload than allowed
-  malformed,  // a header CAF would refuse (unknown operation, bad fields)
+  ok, // everything so far is acceptable (a frame may be incomplete)
+  too_large, // a header announces more payload than allowed
+  malformed, // a header CAF would refuse (unknown operation, bad fields)
 };
 
 const char* to_string(frame_verdict v);
@@ -50,20 +51,16 @@ public:
   frame_verdict feed(const uint8_t* data, size_t n);
 
   // The payload length the last complete header announced.
-  uint32_t last_payload_len() const {
-    return last_payload_len_;
-  }
+  uint32_t last_payload_len() const { return last_payload_len_; }
 
   // Complete headers accepted so far.
-  uint64_t frames() const {
-    return frames_;
-  }
+  uint64_t frames() const { return frames_; }
 
 private:
   uint64_t max_payload_;
   std::array<uint8_t, basp_header_size> header_{};
-  size_t header_fill_ = 0;     // bytes of the current header seen
-  uint64_t payload_left_ = 0;  // bytes of the current payload still to come
+  size_t header_fill_ = 0; // bytes of the current header seen
+  uint64_t payload_left_ = 0; // bytes of the current payload still to come
   uint32_t last_payload_len_ = 0;
   uint64_t frames_ = 0;
   frame_verdict verdict_ = frame_verdict::ok;

@@ -26,18 +26,18 @@ using error_code = boost::system::error_code;
 constexpr const char* lost = "closed before the handshake ended (or its "
                              "deadline passed)";
 
-template <class Remote>
+template<class Remote>
 class key_exchange : public std::enable_shared_from_this<key_exchange<Remote>> {
 public:
   using done_fn = std::function<void(std::shared_ptr<Remote>)>;
   using fail_fn = std::function<void(const std::string&)>;
   key_exchange(std::shared_ptr<Remote> remote, const std::string& key,
                auth::role role, done_fn done, fail_fn fail)
-    : remote_(std::move(remote)),
-      key_(key),
-      role_(role),
-      done_(std::move(done)),
-      fail_(std::move(fail)) {
+      : remote_(std::move(remote)),
+        key_(key),
+        role_(role),
+        done_(std::move(done)),
+        fail_(std::move(fail)) {
     // nop
   }
 
@@ -45,8 +45,7 @@ public:
     mine_ = auth::random_nonce();
     hello_out_ = auth::make_hello(mine_);
     asio::async_write(*remote_, asio::buffer(hello_out_),
-                      [self = this->shared_from_this()](error_code ec,
-                                                        size_t) {
+                      [self = this->shared_from_this()](error_code ec, size_t) {
                         if (ec)
                           return self->fail_(lost);
                         self->read_magic();
@@ -55,10 +54,8 @@ public:
 
 private:
   void read_magic() {
-    asio::async_read(*remote_,
-                     asio::buffer(hello_in_.data(), auth::magic_size),
-                     [self = this->shared_from_this()](error_code ec,
-                                                       size_t) {
+    asio::async_read(*remote_, asio::buffer(hello_in_.data(), auth::magic_size),
+                     [self = this->shared_from_this()](error_code ec, size_t) {
                        if (ec)
                          return self->fail_(lost);
                        if (!auth::is_magic(self->hello_in_.data()))
@@ -70,8 +67,7 @@ private:
     asio::async_read(*remote_,
                      asio::buffer(hello_in_.data() + auth::magic_size,
                                   auth::nonce_size),
-                     [self = this->shared_from_this()](error_code ec,
-                                                       size_t) {
+                     [self = this->shared_from_this()](error_code ec, size_t) {
                        if (ec)
                          return self->fail_(lost);
                        self->theirs_ = auth::nonce_of(self->hello_in_.data());
@@ -81,8 +77,7 @@ private:
   void send_proof() {
     proof_out_ = auth::make_proof(key_, role_, dialler(), acceptor());
     asio::async_write(*remote_, asio::buffer(proof_out_),
-                      [self = this->shared_from_this()](error_code ec,
-                                                        size_t) {
+                      [self = this->shared_from_this()](error_code ec, size_t) {
                         if (ec)
                           return self->fail_(lost);
                         self->read_proof();
@@ -90,15 +85,13 @@ private:
   }
   void read_proof() {
     asio::async_read(*remote_, asio::buffer(proof_in_),
-                     [self = this->shared_from_this()](error_code ec,
-                                                       size_t) {
+                     [self = this->shared_from_this()](error_code ec, size_t) {
                        if (ec)
                          return self->fail_(lost);
                        auto them = self->role_ == auth::role::dialler
                                      ? auth::role::acceptor
                                      : auth::role::dialler;
-                       if (!auth::check_proof(self->key_, them,
-                                              self->dialler(),
+                       if (!auth::check_proof(self->key_, them, self->dialler(),
                                               self->acceptor(),
                                               self->proof_in_.data()))
                          return self->fail_("wrong cluster key");

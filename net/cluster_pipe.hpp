@@ -57,13 +57,13 @@ enum class refusal { tls, auth, frame, accept, busy, count };
 
 struct log_gates {
   std::array<log_gate, static_cast<size_t>(refusal::count)> gates;
-  template <class... Ts>
+  template<class... Ts>
   void warn(refusal kind, fmt::format_string<Ts...> format, Ts&&... xs) {
     uint64_t skipped = 0;
     if (!gates[static_cast<size_t>(kind)].pass(skipped))
       return;
-    spdlog::warn("{} not_logged={}", fmt::format(format, std::forward<Ts>(xs)...),
-                 skipped);
+    spdlog::warn("{} not_logged={}",
+                 fmt::format(format, std::forward<Ts>(xs)...), skipped);
   }
 };
 
@@ -78,19 +78,19 @@ public:
 
 // Both directions of one tunnelled connection, remote stream <-> BASP's
 // socketpair, each judged frame by frame.
-template <class Remote>
+template<class Remote>
 class pipe : public hangable,
              public std::enable_shared_from_this<pipe<Remote>> {
 public:
   pipe(std::shared_ptr<Remote> remote, unix_socket local, uint64_t max_frame,
        std::string peer, std::shared_ptr<log_gates> log)
-    : remote_(std::move(remote)),
-      local_(std::move(local)),
-      peer_(std::move(peer)),
-      log_(std::move(log)),
-      in_{{}, basp_framer{max_frame}, "in"},
-      out_{{}, basp_framer{max_frame}, "out"},
-      max_frame_(max_frame) {
+      : remote_(std::move(remote)),
+        local_(std::move(local)),
+        peer_(std::move(peer)),
+        log_(std::move(log)),
+        in_{{}, basp_framer{max_frame}, "in"},
+        out_{{}, basp_framer{max_frame}, "out"},
+        max_frame_(max_frame) {
     // nop
   }
   void start() {
@@ -108,26 +108,25 @@ private:
     basp_framer framer;
     const char* name;
   };
-  template <class From, class To>
+  template<class From, class To>
   void pump(From& from, To& to, direction& d) {
-    from.async_read_some(
-      asio::buffer(d.buf),
-      [self = this->shared_from_this(), &from, &to, &d](error_code ec,
-                                                        size_t n) {
-        if (ec)
-          return self->shut();
-        // Judged before a byte of it is passed on: a refused header never
-        // reaches the other side complete.
-        if (auto v = d.framer.feed(d.buf.data(), n); v != frame_verdict::ok)
-          return self->refuse(d, v);
-        asio::async_write(to, asio::buffer(d.buf.data(), n),
-                          [self, &from, &to, &d](error_code ec, size_t) {
-                            if (ec)
-                              self->shut();
-                            else
-                              self->pump(from, to, d);
-                          });
-      });
+    from.async_read_some(asio::buffer(d.buf), [self = this->shared_from_this(),
+                                               &from, &to,
+                                               &d](error_code ec, size_t n) {
+      if (ec)
+        return self->shut();
+      // Judged before a byte of it is passed on: a refused header never
+      // reaches the other side complete.
+      if (auto v = d.framer.feed(d.buf.data(), n); v != frame_verdict::ok)
+        return self->refuse(d, v);
+      asio::async_write(to, asio::buffer(d.buf.data(), n),
+                        [self, &from, &to, &d](error_code ec, size_t) {
+                          if (ec)
+                            self->shut();
+                          else
+                            self->pump(from, to, d);
+                        });
+    });
   }
   void refuse(const direction& d, frame_verdict v) {
     log_->warn(refusal::frame,

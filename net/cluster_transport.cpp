@@ -20,14 +20,12 @@ class cluster_middleman : public caf::io::middleman_actor_impl {
 public:
   cluster_middleman(caf::actor_config& cfg, caf::actor basp,
                     cluster_dial_fn dial)
-    : caf::io::middleman_actor_impl(cfg, std::move(basp)),
-      dial_(std::move(dial)) {
+      : caf::io::middleman_actor_impl(cfg, std::move(basp)),
+        dial_(std::move(dial)) {
     // nop
   }
 
-  const char* name() const override {
-    return "cluster_middleman";
-  }
+  const char* name() const override { return "cluster_middleman"; }
 
 protected:
   caf::expected<caf::io::scribe_ptr> connect(const std::string& host,
@@ -66,8 +64,8 @@ caf::io::middleman_actor spawn_cluster_middleman(caf::actor_system& sys,
 void hand_to_basp(caf::actor_system& sys, int fd, const caf::actor& published,
                   uint16_t port) {
   auto scribe = sys.middleman().backend().new_scribe(fd);
-  caf::anon_send(basp_broker(sys), caf::publish_atom_v, std::move(scribe),
-                 port, caf::actor_cast<caf::strong_actor_ptr>(published),
+  caf::anon_send(basp_broker(sys), caf::publish_atom_v, std::move(scribe), port,
+                 caf::actor_cast<caf::strong_actor_ptr>(published),
                  std::set<std::string>{});
 }
 

@@ -60,13 +60,11 @@ public:
     }
     return std::shared_ptr<handshake_slot>(new handshake_slot(count));
   }
-  ~handshake_slot() {
-    count_->fetch_sub(1);
-  }
+  ~handshake_slot() { count_->fetch_sub(1); }
 
 private:
   explicit handshake_slot(std::shared_ptr<std::atomic<size_t>> count)
-    : count_(std::move(count)) {
+      : count_(std::move(count)) {
     // nop
   }
   std::shared_ptr<std::atomic<size_t>> count_;
@@ -76,9 +74,9 @@ private:
 // Holds the connection's handshake slot (if any) until then.
 class deadline : public std::enable_shared_from_this<deadline> {
 public:
-  template <class Executor>
+  template<class Executor>
   deadline(const Executor& ex, std::function<void()> on_expiry)
-    : timer_(ex), on_expiry_(std::move(on_expiry)) {
+      : timer_(ex), on_expiry_(std::move(on_expiry)) {
     // nop
   }
   void start(std::chrono::milliseconds timeout) {
@@ -88,9 +86,7 @@ public:
         self->on_expiry_();
     });
   }
-  void hold(std::shared_ptr<handshake_slot> slot) {
-    slot_ = std::move(slot);
-  }
+  void hold(std::shared_ptr<handshake_slot> slot) { slot_ = std::move(slot); }
   void finish() {
     finished_ = true;
     on_expiry_ = nullptr;
@@ -120,7 +116,7 @@ std::shared_ptr<ssl::context> make_context(const cluster_tls_files& f,
 }
 
 // A connected socketpair: `ours` on `ex`, the other end as a bare fd.
-template <class Executor>
+template<class Executor>
 bool make_pair(const Executor& ex, unix_socket& ours, int& theirs) {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
@@ -154,7 +150,7 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
   std::multimap<std::string, std::weak_ptr<hangable>> dialled;
 
   impl(asio::io_context& ioc, cluster_tunnel_options o, tcp::endpoint ep)
-    : ioc(ioc), opts(std::move(o)), acceptor(ioc) {
+      : ioc(ioc), opts(std::move(o)), acceptor(ioc) {
     if (opts.tls) {
       server_ctx = make_context(*opts.tls, ssl::context::tls_server);
       client_ctx = make_context(*opts.tls, ssl::context::tls_client);
@@ -166,7 +162,7 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
   }
 
   // After TLS (if any): the key exchange (if a key is set), then `go`.
-  template <class Remote>
+  template<class Remote>
   void authenticate(std::shared_ptr<Remote> remote, auth::role role,
                     const std::string& peer, std::shared_ptr<deadline> dl,
                     std::function<void(std::shared_ptr<Remote>)> go) {
@@ -185,8 +181,8 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
                         peer, why);
       else
         self->log->warn(refusal::auth,
-                        "event=cluster_auth_failed peer={} reason=\"{}\"",
-                        peer, why);
+                        "event=cluster_auth_failed peer={} reason=\"{}\"", peer,
+                        why);
       error_code ignored;
       remote->lowest_layer().close(ignored);
     };
@@ -195,7 +191,7 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
       ->start();
   }
 
-  template <class Remote>
+  template<class Remote>
   std::shared_ptr<pipe<Remote>> start_pipe(std::shared_ptr<Remote> remote,
                                            unix_socket local,
                                            const std::string& peer) {
@@ -205,8 +201,7 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
     return p;
   }
 
-  void remember_dialled(const std::string& addr,
-                        std::weak_ptr<hangable> p) {
+  void remember_dialled(const std::string& addr, std::weak_ptr<hangable> p) {
     std::lock_guard<std::mutex> guard{dialled_mutex};
     for (auto i = dialled.begin(); i != dialled.end();)
       i = i->second.expired() ? dialled.erase(i) : std::next(i);
@@ -223,14 +218,14 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
   }
 
   // Incoming, authenticated: a socketpair, one end to BASP.
-  template <class Remote>
+  template<class Remote>
   void hand_in(std::shared_ptr<Remote> remote, const std::string& peer) {
     unix_socket local{remote->get_executor()};
     int fd = -1;
     if (!make_pair(remote->get_executor(), local, fd)) {
       spdlog::error("event=cluster_socketpair_failed peer={} errno={}", peer,
                     errno);
-      return;  // `remote` closes with its last owner
+      return; // `remote` closes with its last owner
     }
     deliver(fd);
     start_pipe(std::move(remote), std::move(local), peer);
@@ -254,14 +249,13 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
   // rather than spin on a full core.
   void accept_later(error_code ec) {
     if (!acceptor.is_open())
-      return;  // stopped
+      return; // stopped
     log->warn(refusal::accept, "event=cluster_accept_failed error=\"{}\"",
               ec.message());
     auto timer = std::make_shared<asio::steady_timer>(
       ioc, std::chrono::milliseconds(100));
-    timer->async_wait([self = shared_from_this(), timer](error_code) {
-      self->accept();
-    });
+    timer->async_wait(
+      [self = shared_from_this(), timer](error_code) { self->accept(); });
   }
 
   void on_accept(tcp::socket s) {
@@ -269,9 +263,9 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
     auto slot = handshake_slot::take(handshaking, opts.max_handshakes);
     if (!slot) {
       log->warn(refusal::busy,
-                "event=cluster_handshakes_full peer={} max_handshakes={}",
-                peer, opts.max_handshakes);
-      return;  // `s` closes here
+                "event=cluster_handshakes_full peer={} max_handshakes={}", peer,
+                opts.max_handshakes);
+      return; // `s` closes here
     }
     error_code ignored;
     s.set_option(tcp::no_delay(true), ignored);
@@ -300,8 +294,9 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
     tls->async_handshake(ssl::stream_base::server, [=](error_code ec) {
       if (ec) {
         dl->finish();
-        log->warn(refusal::tls, "event=cluster_tls_refused peer={} error=\"{}\"",
-                  peer, ec.message());
+        log->warn(refusal::tls,
+                  "event=cluster_tls_refused peer={} error=\"{}\"", peer,
+                  ec.message());
         return;
       }
       authenticate<tls_socket>(tls, auth::role::acceptor, peer, dl,
@@ -316,31 +311,29 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
                uint16_t port) {
     auto ex = local->get_executor();
     if (client_ctx)
-      dial_as(std::make_shared<tls_socket>(ex, *client_ctx), local, host,
-              port);
+      dial_as(std::make_shared<tls_socket>(ex, *client_ctx), local, host, port);
     else
       dial_as(std::make_shared<tcp::socket>(ex), local, host, port);
   }
 
-  template <class Remote>
+  template<class Remote>
   void dial_as(std::shared_ptr<Remote> remote,
                std::shared_ptr<unix_socket> local, const std::string& host,
                uint16_t port) {
     auto resolver = std::make_shared<tcp::resolver>(local->get_executor());
     auto addr = host + ":" + std::to_string(port);
-    auto dl = std::make_shared<deadline>(local->get_executor(),
-                                         [remote, resolver, local] {
-                                           error_code ignored;
-                                           resolver->cancel();
-                                           remote->lowest_layer().close(
-                                             ignored);
-                                           local->close(ignored);
-                                         });
+    auto dl = std::make_shared<deadline>(
+      local->get_executor(), [remote, resolver, local] {
+        error_code ignored;
+        resolver->cancel();
+        remote->lowest_layer().close(ignored);
+        local->close(ignored);
+      });
     dl->start(opts.handshake_timeout);
     auto self = shared_from_this();
     auto go = [self, local, addr](std::shared_ptr<Remote> r) {
-      self->remember_dialled(
-        addr, self->start_pipe(std::move(r), std::move(*local), addr));
+      self->remember_dialled(addr, self->start_pipe(std::move(r),
+                                                    std::move(*local), addr));
     };
     // On any failure below, `local` closes with its last owner: CAF sees a
     // failed connect.
@@ -357,8 +350,8 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
             error_code ignored;
             remote->lowest_layer().set_option(tcp::no_delay(true), ignored);
             self->client_handshake(remote, host, addr, dl, [=] {
-              self->authenticate<Remote>(remote, auth::role::dialler, addr,
-                                         dl, go);
+              self->authenticate<Remote>(remote, auth::role::dialler, addr, dl,
+                                         go);
             });
           });
       });
@@ -367,7 +360,7 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
   void client_handshake(std::shared_ptr<tcp::socket>, const std::string&,
                         const std::string&, std::shared_ptr<deadline>,
                         std::function<void()> next) {
-    next();  // plain TCP: nothing to do
+    next(); // plain TCP: nothing to do
   }
 
   void client_handshake(std::shared_ptr<tls_socket> tls,
@@ -388,10 +381,9 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
     tls->async_handshake(ssl::stream_base::client, [=](error_code ec) {
       if (ec) {
         dl->finish();
-        log->warn(refusal::tls,
-                  "event=cluster_tls_failed peer={} error=\"{}\"", addr,
-                  *wrong_name ? "the certificate does not name " + host
-                              : ec.message());
+        log->warn(
+          refusal::tls, "event=cluster_tls_failed peer={} error=\"{}\"", addr,
+          *wrong_name ? "the certificate does not name " + host : ec.message());
         return;
       }
       next();
@@ -402,7 +394,7 @@ struct cluster_tunnel::impl : std::enable_shared_from_this<impl> {
 cluster_tunnel::cluster_tunnel(asio::io_context& ioc,
                                cluster_tunnel_options opts,
                                tcp::endpoint public_ep)
-  : impl_(std::make_shared<impl>(ioc, std::move(opts), public_ep)) {
+    : impl_(std::make_shared<impl>(ioc, std::move(opts), public_ep)) {
   // nop
 }
 
@@ -424,9 +416,8 @@ void cluster_tunnel::dial(const std::string& host, uint16_t port, int fd) {
     ::close(fd);
     return;
   }
-  asio::post(strand, [i = impl_, local, host, port] {
-    i->on_dial(local, host, port);
-  });
+  asio::post(strand,
+             [i = impl_, local, host, port] { i->on_dial(local, host, port); });
 }
 
 void cluster_tunnel::hang_up(const std::string& host, uint16_t port) {

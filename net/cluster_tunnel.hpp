@@ -20,9 +20,9 @@
 // Each connection is independent: a failed handshake costs only its own
 // socket (and a log line, at most one a second per kind, with a count), a
 // peer that says nothing is dropped after the handshake deadline, and at
-// most `max_handshakes` incoming connections are in their handshake at once. BASP's
-// heartbeats pass through, so hung and dead members are detected as before.
-// (Not CAF 0.17's OpenSSL module: its links die when a heartbeat or a
+// most `max_handshakes` incoming connections are in their handshake at once.
+// BASP's heartbeats pass through, so hung and dead members are detected as
+// before. (Not CAF 0.17's OpenSSL module: its links die when a heartbeat or a
 // message forwarded through a third node crosses them, and all at once when
 // any connection fails its handshake.)
 //
@@ -44,15 +44,15 @@
 namespace collab::net {
 
 struct cluster_tls_files {
-  std::string cert;  // this node's certificate chain (PEM)
-  std::string key;   // its private key (PEM)
-  std::string ca;    // the CA every node's certificate comes from (PEM)
+  std::string cert; // this node's certificate chain (PEM)
+  std::string key; // its private key (PEM)
+  std::string ca; // the CA every node's certificate comes from (PEM)
 };
 
 struct cluster_tunnel_options {
-  std::optional<cluster_tls_files> tls;  // none: plain TCP
-  std::string key;                       // pre-shared key; empty: none
-  uint64_t max_frame_bytes = 0;          // largest BASP payload passed on
+  std::optional<cluster_tls_files> tls; // none: plain TCP
+  std::string key; // pre-shared key; empty: none
+  uint64_t max_frame_bytes = 0; // largest BASP payload passed on
   std::chrono::milliseconds handshake_timeout{5000};
   // Incoming connections still proving themselves at once; more are closed
   // on accept (a flood of silent sockets holds at most this many fds).

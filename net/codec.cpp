@@ -41,10 +41,14 @@ using json::utf8_valid;
 
 constexpr std::array<bool, 256> make_class(std::string_view extra) {
   std::array<bool, 256> t{};
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (char c : extra) t[static_cast<unsigned char>(c)] = true;
+  for (int c = 'a'; c <= 'z'; ++c)
+    t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c)
+    t[c] = true;
+  for (int c = '0'; c <= '9'; ++c)
+    t[c] = true;
+  for (char c : extra)
+    t[static_cast<unsigned char>(c)] = true;
   return t;
 }
 
@@ -55,7 +59,8 @@ constexpr auto client_chars = make_class("_-");
 // Decoding
 
 using pool_allocator = rj::MemoryPoolAllocator<rj::CrtAllocator>;
-using document = rj::GenericDocument<rj::UTF8<>, pool_allocator, pool_allocator>;
+using document
+  = rj::GenericDocument<rj::UTF8<>, pool_allocator, pool_allocator>;
 using reader = rj::GenericReader<rj::UTF8<>, rj::UTF8<>, pool_allocator>;
 
 // The recursive reader is markedly faster than the iterative one, and safe
@@ -123,13 +128,15 @@ public:
   }
 
   bool StartObject() {
-    if (!element() || !enter()) return false;
+    if (!element() || !enter())
+      return false;
     s_.object_starts.push_back(s_.keys.size());
     return doc_.StartObject();
   }
   bool Key(const char* s, rj::SizeType n, bool copy) {
     s_.keys.push_back({s, n});
-    if (depth_ == 1) top_key_is_op_ = std::string_view(s, n) == "op";
+    if (depth_ == 1)
+      top_key_is_op_ = std::string_view(s, n) == "op";
     return doc_.Key(s, n, copy);
   }
   bool EndObject(rj::SizeType members) {
@@ -145,12 +152,15 @@ public:
     return doc_.EndObject(members);
   }
   bool StartArray() {
-    if (!element() || !enter()) return false;
-    if (depth_ == 2 && top_key_is_op_) in_op_ = true;  // the top-level "op"
+    if (!element() || !enter())
+      return false;
+    if (depth_ == 2 && top_key_is_op_)
+      in_op_ = true; // the top-level "op"
     return doc_.StartArray();
   }
   bool EndArray(rj::SizeType elements) {
-    if (depth_ == 2) in_op_ = false;
+    if (depth_ == 2)
+      in_op_ = false;
     --depth_;
     return doc_.EndArray(elements);
   }
@@ -179,12 +189,14 @@ private:
     if (n <= pairwise_limit) {
       for (size_t i = 1; i < n; ++i)
         for (size_t j = 0; j < i; ++j)
-          if (k[i].view() == k[j].view()) return false;
+          if (k[i].view() == k[j].view())
+            return false;
       return true;
     }
     auto& v = s_.sorted;
     v.clear();
-    for (size_t i = 0; i < n; ++i) v.push_back(k[i].view());
+    for (size_t i = 0; i < n; ++i)
+      v.push_back(k[i].view());
     std::sort(v.begin(), v.end());
     return std::adjacent_find(v.begin(), v.end()) == v.end();
   }
@@ -193,8 +205,8 @@ private:
   scratch& s_;
   const size_t max_op_components_;
   int depth_ = 0;
-  bool top_key_is_op_ = false;  // the last key of the top-level object
-  bool in_op_ = false;          // inside the top-level "op" array
+  bool top_key_is_op_ = false; // the last key of the top-level object
+  bool in_op_ = false; // inside the top-level "op" array
   size_t op_components_ = 0;
   const char* failure_ = nullptr;
   errc failure_code_ = errc::bad_request;
@@ -220,28 +232,36 @@ void collect_fields(const rj::Value& obj, frame_fields& f) {
     const rj::Value* v = &it->value;
     switch (k.size()) {
       case 1:
-        if (k == "v") f.v = v;
+        if (k == "v")
+          f.v = v;
         break;
       case 2:
-        if (k == "op") f.op = v;
+        if (k == "op")
+          f.op = v;
         break;
       case 3:
-        if (k == "doc") f.doc = v;
-        else if (k == "rev") f.rev = v;
-        else if (k == "seq") f.seq = v;
+        if (k == "doc")
+          f.doc = v;
+        else if (k == "rev")
+          f.rev = v;
+        else if (k == "seq")
+          f.seq = v;
         break;
       case 4:
-        if (k == "type") f.type = v;
-        else if (k == "data") f.data = v;
+        if (k == "type")
+          f.type = v;
+        else if (k == "data")
+          f.data = v;
         break;
       case 5:
-        if (k == "token") f.token = v;
+        if (k == "token")
+          f.token = v;
         break;
       case 6:
-        if (k == "client") f.client = v;
+        if (k == "client")
+          f.client = v;
         break;
-      default:
-        break;
+      default: break;
     }
   }
 }
@@ -253,9 +273,11 @@ std::string_view as_view(const rj::Value& v) {
 // Shapes a short, printable excerpt of client input for an error message;
 // anything else is left out rather than echoed.
 std::string quoted_if_printable(std::string_view s) {
-  if (s.empty() || s.size() > 32) return {};
+  if (s.empty() || s.size() > 32)
+    return {};
   for (char c : s)
-    if (c < 0x20 || c > 0x7E) return {};
+    if (c < 0x20 || c > 0x7E)
+      return {};
   std::string r = " '";
   r.append(s);
   r += '\'';
@@ -271,20 +293,30 @@ public:
       : out_(out), err_(err), limits_(limits) {}
 
   bool run(const rj::Value& root) {
-    if (!root.IsObject()) return fail(errc::bad_request, "a frame must be a JSON object");
+    if (!root.IsObject())
+      return fail(errc::bad_request, "a frame must be a JSON object");
     collect_fields(root, f_);
-    if (f_.type == nullptr) return fail(errc::bad_request, "missing field 'type'");
+    if (f_.type == nullptr)
+      return fail(errc::bad_request, "missing field 'type'");
     if (!f_.type->IsString())
       return fail(errc::bad_request, "field 'type' must be a string");
     const std::string_view type = as_view(*f_.type);
-    if (type == "op") return op();
-    if (type == "presence") return presence();
-    if (type == "join") return join();
-    if (type == "ping") return ping();
-    if (type == "leave") return leave();
-    if (type == "hello") return hello();
-    if (type == "auth") return auth();
-    return fail(errc::bad_request, "unknown message type" + quoted_if_printable(type));
+    if (type == "op")
+      return op();
+    if (type == "presence")
+      return presence();
+    if (type == "join")
+      return join();
+    if (type == "ping")
+      return ping();
+    if (type == "leave")
+      return leave();
+    if (type == "hello")
+      return hello();
+    if (type == "auth")
+      return auth();
+    return fail(errc::bad_request,
+                "unknown message type" + quoted_if_printable(type));
   }
 
 private:
@@ -295,17 +327,21 @@ private:
   }
 
   bool missing(const char* field) {
-    return fail(errc::bad_request, std::string("missing field '") + field + "'");
+    return fail(errc::bad_request,
+                std::string("missing field '") + field + "'");
   }
 
   bool hello() {
     out_.type = msg_type::hello;
-    if (f_.client == nullptr) return missing("client");
+    if (f_.client == nullptr)
+      return missing("client");
     if (!f_.client->IsString() || !valid_client_id(as_view(*f_.client)))
       return fail(errc::bad_request,
                   "field 'client' must be 1 to 64 characters of [A-Za-z0-9_-]");
-    if (f_.v == nullptr) return missing("v");
-    if (!f_.v->IsInt64()) return fail(errc::bad_request, "field 'v' must be an integer");
+    if (f_.v == nullptr)
+      return missing("v");
+    if (!f_.v->IsInt64())
+      return fail(errc::bad_request, "field 'v' must be an integer");
     out_.client.assign(as_view(*f_.client));
     out_.v = f_.v->GetInt64();
     return true;
@@ -313,11 +349,13 @@ private:
 
   // Reads the required `doc`; once valid, errors carry it.
   bool read_doc() {
-    if (f_.doc == nullptr) return missing("doc");
+    if (f_.doc == nullptr)
+      return missing("doc");
     if (!f_.doc->IsString() || !valid_doc_id(as_view(*f_.doc)))
-      return fail(errc::bad_request,
-                  "field 'doc' must be 1 to 200 characters of [A-Za-z0-9._~/-], "
-                  "not starting with '/'");
+      return fail(
+        errc::bad_request,
+        "field 'doc' must be 1 to 200 characters of [A-Za-z0-9._~/-], "
+        "not starting with '/'");
     out_.doc.assign(as_view(*f_.doc));
     err_.doc = out_.doc;
     return true;
@@ -325,35 +363,44 @@ private:
 
   bool read_rev() {
     if (!f_.rev->IsUint64())
-      return fail(errc::bad_request, "field 'rev' must be a non-negative integer");
+      return fail(errc::bad_request,
+                  "field 'rev' must be a non-negative integer");
     out_.rev = f_.rev->GetUint64();
     return true;
   }
 
   bool join() {
     out_.type = msg_type::join;
-    if (!read_doc()) return false;
+    if (!read_doc())
+      return false;
     return f_.rev == nullptr || read_rev();
   }
 
   bool op() {
     out_.type = msg_type::op;
-    if (!read_doc()) return false;
-    if (f_.seq == nullptr) return missing("seq");
+    if (!read_doc())
+      return false;
+    if (f_.seq == nullptr)
+      return missing("seq");
     if (!f_.seq->IsUint64() || f_.seq->GetUint64() == 0)
       return fail(errc::bad_request, "field 'seq' must be an integer >= 1");
     out_.seq = f_.seq->GetUint64();
     err_.seq = out_.seq;
-    if (f_.rev == nullptr) return missing("rev");
-    if (!read_rev()) return false;
-    if (f_.op == nullptr) return missing("op");
+    if (f_.rev == nullptr)
+      return missing("rev");
+    if (!read_rev())
+      return false;
+    if (f_.op == nullptr)
+      return missing("op");
     ot::status why = ot::op_from_json(*f_.op, out_.op);
-    if (!why.empty()) return fail(errc::bad_op, "malformed op: " + why);
+    if (!why.empty())
+      return fail(errc::bad_op, "malformed op: " + why);
     if (!ot::check(out_.op, &why))
       return fail(errc::bad_op, "invalid op: " + why);
     if (holds_nul(out_.op))
-      return fail(errc::bad_op,
-                  "invalid op: text with U+0000 (NUL); documents cannot hold it");
+      return fail(
+        errc::bad_op,
+        "invalid op: text with U+0000 (NUL); documents cannot hold it");
     return true;
   }
 
@@ -361,15 +408,18 @@ private:
   // `{"d":"text"}` with U+0000 is refused.
   static bool holds_nul(const ot::op& a) {
     for (const auto& c : a)
-      if (!c.text.empty() && std::memchr(c.text.data(), '\0', c.text.size()) != nullptr)
+      if (!c.text.empty()
+          && std::memchr(c.text.data(), '\0', c.text.size()) != nullptr)
         return true;
     return false;
   }
 
   bool presence() {
     out_.type = msg_type::presence;
-    if (!read_doc()) return false;
-    if (f_.data == nullptr) return missing("data");
+    if (!read_doc())
+      return false;
+    if (f_.data == nullptr)
+      return missing("data");
     if (f_.data->IsNull()) {
       out_.presence.assign("null");
       return true;
@@ -383,11 +433,12 @@ private:
     // RapidJSON turns a lone surrogate escape ("\udc00") into bytes that are
     // not UTF-8; never forward those to other sessions.
     if (!utf8_valid({buf.GetString(), buf.GetSize()}))
-      return fail(errc::bad_request, "field 'data' holds an invalid \\u escape");
+      return fail(errc::bad_request,
+                  "field 'data' holds an invalid \\u escape");
     if (buf.GetSize() > limits_.max_presence_bytes)
-      return fail(errc::too_large, "presence data is larger than " +
-                                       std::to_string(limits_.max_presence_bytes) +
-                                       " bytes");
+      return fail(errc::too_large,
+                  "presence data is larger than "
+                    + std::to_string(limits_.max_presence_bytes) + " bytes");
     out_.presence.assign(buf.GetString(), buf.GetSize());
     return true;
   }
@@ -399,16 +450,19 @@ private:
 
   bool auth() {
     out_.type = msg_type::auth;
-    if (f_.token == nullptr) return missing("token");
+    if (f_.token == nullptr)
+      return missing("token");
     if (!f_.token->IsString() || f_.token->GetStringLength() == 0)
-      return fail(errc::bad_request, "field 'token' must be a non-empty string");
+      return fail(errc::bad_request,
+                  "field 'token' must be a non-empty string");
     // A JWT is printable ASCII (base64url and dots); anything else (e.g. a
     // lone surrogate escape, which decodes to bytes that are not UTF-8) is
     // refused here rather than carried further.
     auto token = as_view(*f_.token);
     for (unsigned char ch : token)
       if (ch < 0x21 || ch > 0x7e)
-        return fail(errc::bad_request, "field 'token' must be a JWT (printable ASCII)");
+        return fail(errc::bad_request,
+                    "field 'token' must be a JWT (printable ASCII)");
     out_.token.assign(token);
     return true;
   }
@@ -441,17 +495,20 @@ void reset(client_message& m) {
 // ---------------------------------------------------------------------------
 
 bool valid_doc_id(std::string_view id) {
-  if (id.empty() || id.size() > 200 || id.front() == '/') return false;
+  if (id.empty() || id.size() > 200 || id.front() == '/')
+    return false;
   for (char c : id)
-    if (!doc_chars[static_cast<unsigned char>(c)]) return false;
+    if (!doc_chars[static_cast<unsigned char>(c)])
+      return false;
   return true;
 }
 
-
 bool valid_client_id(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
+  if (id.empty() || id.size() > 64)
+    return false;
   for (char c : id)
-    if (!client_chars[static_cast<unsigned char>(c)]) return false;
+    if (!client_chars[static_cast<unsigned char>(c)])
+      return false;
   return true;
 }
 
@@ -473,7 +530,9 @@ bool decode(std::string_view frame, client_message& out, decode_error& err,
   }
 
   scratch& s = tls_scratch;
-  s.frame.assign(frame.data(), frame.size());  // in situ parsing needs a NUL-terminated, writable copy
+  s.frame.assign(
+    frame.data(),
+    frame.size()); // in situ parsing needs a NUL-terminated, writable copy
 
   // Pools for the DOM and the reader's stack: small frames stay on the stack.
   char value_buffer[8192];
@@ -481,7 +540,8 @@ bool decode(std::string_view frame, client_message& out, decode_error& err,
   char reader_stack_buffer[1024];
   pool_allocator value_alloc(value_buffer, sizeof value_buffer);
   pool_allocator doc_stack_alloc(doc_stack_buffer, sizeof doc_stack_buffer);
-  pool_allocator reader_stack_alloc(reader_stack_buffer, sizeof reader_stack_buffer);
+  pool_allocator reader_stack_alloc(reader_stack_buffer,
+                                    sizeof reader_stack_buffer);
   document doc(&value_alloc, 1024, &doc_stack_alloc);
 
   rj::InsituStringStream stream(s.frame.data());
@@ -506,23 +566,24 @@ bool decode(std::string_view frame, client_message& out, decode_error& err,
         err.seq = head.seq;
       }
     } else {
-      err.message = std::string("not valid JSON: ") +
-                    rj::GetParseError_En(rd.GetParseErrorCode()) + " (at byte " +
-                    std::to_string(rd.GetErrorOffset()) + ")";
+      err.message = std::string("not valid JSON: ")
+                    + rj::GetParseError_En(rd.GetParseErrorCode())
+                    + " (at byte " + std::to_string(rd.GetErrorOffset()) + ")";
     }
     ok = false;
   } else if (stream.Tell() != frame.size()) {
     // The reader stops at a NUL byte; anything after it is garbage.
     err.code = errc::bad_request;
-    err.message = "not valid JSON: NUL byte after the value (at byte " +
-                  std::to_string(stream.Tell()) + ")";
+    err.message = "not valid JSON: NUL byte after the value (at byte "
+                  + std::to_string(stream.Tell()) + ")";
     ok = false;
   } else {
     ok = frame_decoder(out, err, limits).run(doc);
   }
 
   // Do not let one huge frame pin its memory to this thread forever.
-  if (s.frame.capacity() > keep_buffer_bytes) std::string().swap(s.frame);
+  if (s.frame.capacity() > keep_buffer_bytes)
+    std::string().swap(s.frame);
   if (s.keys.capacity() > keep_keys) {
     std::vector<key_ref>().swap(s.keys);
     std::vector<std::string_view>().swap(s.sorted);

@@ -20,21 +20,21 @@ enum class msg_type : uint8_t { hello, join, op, presence, leave, auth, ping };
 
 struct client_message {
   msg_type type = msg_type::ping;
-  std::string client;             // hello
-  int64_t v = 0;                  // hello
-  std::string doc;                // join, op, presence, leave
-  std::optional<uint64_t> rev;    // join (optional), op (required: base rev)
-  uint64_t seq = 0;               // op
-  ot::op op;                      // op (checked: valid and normalized)
-  std::string presence;           // presence: `data` as raw JSON text ("null")
-  std::string token;              // auth
+  std::string client; // hello
+  int64_t v = 0; // hello
+  std::string doc; // join, op, presence, leave
+  std::optional<uint64_t> rev; // join (optional), op (required: base rev)
+  uint64_t seq = 0; // op
+  ot::op op; // op (checked: valid and normalized)
+  std::string presence; // presence: `data` as raw JSON text ("null")
+  std::string token; // auth
 };
 
 struct decode_error {
   errc code = errc::bad_request;
   std::string message;
-  std::string doc;                // set when the frame named a valid doc
-  std::optional<uint64_t> seq;    // set for op frames that carried a seq
+  std::string doc; // set when the frame named a valid doc
+  std::optional<uint64_t> seq; // set for op frames that carried a seq
 };
 
 // Limits the decoder enforces (besides the frame limit, which the socket does).
@@ -51,8 +51,8 @@ struct decode_limits {
 // bad_op (the op is malformed or not normalized, or its text holds U+0000:
 // documents never hold NUL, which PostgreSQL's jsonb cannot store),
 // too_large (presence data over the limit, an op of more components than the
-// limit: then `doc` and `seq` as peek_head finds them). Presence data may hold U+0000:
-// it is forwarded, never stored.
+// limit: then `doc` and `seq` as peek_head finds them). Presence data may hold
+// U+0000: it is forwarded, never stored.
 bool decode(std::string_view frame, client_message& out, decode_error& err,
             const decode_limits& limits = {});
 
@@ -62,13 +62,14 @@ bool decode(std::string_view frame, client_message& out, decode_error& err,
 // `max_bytes` bytes. Clients write type, doc, rev and seq before op. A
 // bounded scan, no parse: the rest of the frame is never read.
 struct frame_head {
-  std::string doc;                // empty unless a valid document id
-  std::optional<uint64_t> seq;    // only for type "op"
+  std::string doc; // empty unless a valid document id
+  std::optional<uint64_t> seq; // only for type "op"
 };
 frame_head peek_head(std::string_view frame, size_t max_bytes = 512);
 
-bool valid_doc_id(std::string_view id);     // 1..200 of [A-Za-z0-9._~/-], no leading '/'
-bool valid_client_id(std::string_view id);  // 1..64 of [A-Za-z0-9_-]
+bool valid_doc_id(
+  std::string_view id); // 1..200 of [A-Za-z0-9._~/-], no leading '/'
+bool valid_client_id(std::string_view id); // 1..64 of [A-Za-z0-9_-]
 
 std::string encode_welcome(std::string_view node, std::string_view session);
 // `text` null: a resumed join (no text field).

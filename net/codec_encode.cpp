@@ -23,19 +23,18 @@ void append_op_json(std::string& out, const ot::op& a) {
   out += '[';
   bool first = true;
   for (const auto& c : a) {
-    if (!first) out += ',';
+    if (!first)
+      out += ',';
     first = false;
     switch (c.k) {
-      case ot::component::kind::skip:
-        append_u64(out, c.n);
-        break;
-      case ot::component::kind::insert:
-        append_string(out, c.text);
-        break;
+      case ot::component::kind::skip: append_u64(out, c.n); break;
+      case ot::component::kind::insert: append_string(out, c.text); break;
       case ot::component::kind::del:
         out.append("{\"d\":");
-        if (c.has_text) append_string(out, c.text);
-        else append_u64(out, c.n);
+        if (c.has_text)
+          append_string(out, c.text);
+        else
+          append_u64(out, c.n);
         out += '}';
         break;
     }
@@ -54,7 +53,8 @@ std::string encode_welcome(std::string_view node, std::string_view session) {
   return out;
 }
 
-std::string encode_joined(std::string_view doc, uint64_t rev, const ot::rope* text) {
+std::string encode_joined(std::string_view doc, uint64_t rev,
+                          const ot::rope* text) {
   std::string out;
   // Room for the text plus some escapes (newlines are common), so the
   // in-place escaping usually does not reallocate.
@@ -75,10 +75,11 @@ std::string encode_joined(std::string_view doc, uint64_t rev, const ot::rope* te
   return out;
 }
 
-std::string encode_op(std::string_view doc, uint64_t rev, std::string_view client,
-                      uint64_t seq, const ot::op& op) {
+std::string encode_op(std::string_view doc, uint64_t rev,
+                      std::string_view client, uint64_t seq, const ot::op& op) {
   size_t op_bytes = 2;
-  for (const auto& c : op) op_bytes += c.text.size() + 24;
+  for (const auto& c : op)
+    op_bytes += c.text.size() + 24;
   std::string out;
   out.reserve(64 + doc.size() + client.size() + op_bytes);
   out.append("{\"type\":\"op\",\"doc\":");
@@ -110,7 +111,8 @@ std::string encode_ack(std::string_view doc, uint64_t seq, uint64_t rev) {
 
 std::string encode_presence(std::string_view doc, std::string_view client,
                             std::string_view user, std::string_view data_json) {
-  if (data_json.empty()) data_json = "null";  // never emit `"data":}`
+  if (data_json.empty())
+    data_json = "null"; // never emit `"data":}`
   std::string out;
   out.reserve(64 + doc.size() + client.size() + user.size() + data_json.size());
   out.append("{\"type\":\"presence\",\"doc\":");
@@ -134,10 +136,12 @@ std::string encode_left(std::string_view doc) {
   return out;
 }
 
-std::string encode_pong() { return "{\"type\":\"pong\"}"; }
+std::string encode_pong() {
+  return "{\"type\":\"pong\"}";
+}
 
-std::string encode_error(errc code, std::string_view message, std::string_view doc,
-                         std::optional<uint64_t> seq) {
+std::string encode_error(errc code, std::string_view message,
+                         std::string_view doc, std::optional<uint64_t> seq) {
   std::string out;
   out.reserve(64 + message.size() + doc.size());
   out.append("{\"type\":\"error\",\"code\":\"");

@@ -30,7 +30,7 @@ std::atomic<int64_t> actors_in_memory{0};
 namespace conn {
 
 counted_connection::counted_connection(caf::actor_config& cfg)
-  : connection_actor::stateful_base<connection_state>(cfg) {
+    : connection_actor::stateful_base<connection_state>(cfg) {
   actors_in_memory.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -46,7 +46,8 @@ void send_shared_frame(self_ptr self,
 }
 
 void send_frame(self_ptr self, std::string frame) {
-  send_shared_frame(self, std::make_shared<const std::string>(std::move(frame)));
+  send_shared_frame(self,
+                    std::make_shared<const std::string>(std::move(frame)));
 }
 
 void send_error(self_ptr self, errc code, std::string_view message,
@@ -62,8 +63,9 @@ void close_socket(self_ptr self, uint16_t code, std::string reason) {
 
 namespace {
 
-void init(self_ptr self, server_context* ctx, std::shared_ptr<session_sink> sink,
-          token_claims claims, std::string session_id) {
+void init(self_ptr self, server_context* ctx,
+          std::shared_ptr<session_sink> sink, token_claims claims,
+          std::string session_id) {
   auto& st = self->state;
   st.ctx = ctx;
   st.sink = std::move(sink);
@@ -72,9 +74,8 @@ void init(self_ptr self, server_context* ctx, std::shared_ptr<session_sink> sink
   auto& cfg = st.ctx->cfg;
   st.messages = token_bucket(cfg.rate_limit, cfg.rate_burst);
   node_metrics().connections.fetch_add(1, std::memory_order_relaxed);
-  self->attach_functor([] {
-    node_metrics().connections.fetch_sub(1, std::memory_order_relaxed);
-  });
+  self->attach_functor(
+    [] { node_metrics().connections.fetch_sub(1, std::memory_order_relaxed); });
   self->set_down_handler([=](caf::down_msg& dm) { on_doc_down(self, dm); });
   arm_expiry(self);
 }
@@ -124,16 +125,16 @@ bool on_revoke(self_ptr self) {
   return true;
 }
 
-connection_actor::behavior_type
-connection(self_ptr self, server_context* ctx,
-           std::shared_ptr<session_sink> sink, token_claims claims,
-           std::string session_id) {
+connection_actor::behavior_type connection(self_ptr self, server_context* ctx,
+                                           std::shared_ptr<session_sink> sink,
+                                           token_claims claims,
+                                           std::string session_id) {
   init(self, ctx, std::move(sink), std::move(claims), std::move(session_id));
   return {
     [=](frame_atom, std::string& text) {
       auto bytes = text.size();
       on_frame(self, text);
-      self->state.sink->consumed(bytes);  // input backpressure (ws_session)
+      self->state.sink->consumed(bytes); // input backpressure (ws_session)
     },
     [=](closed_atom) { on_closed(self); },
     [=](expire_atom) -> caf::result<bool> { return on_expire_request(self); },

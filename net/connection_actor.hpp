@@ -39,15 +39,15 @@ CAF_ADD_ATOM(collab, collab, expire_atom, "expire")
 namespace collab::net {
 
 // A document subscriber that operators can inspect and the socket feeds.
-using connection_actor = document_subscriber::extend_with<
-  inspectable_connection>::extend<caf::reacts_to<frame_atom, std::string>,
-                                  caf::reacts_to<closed_atom>,
-                                  caf::replies_to<expire_atom>::with<bool>,
-                                  caf::reacts_to<resolve_atom, std::string>>;
+using connection_actor
+  = document_subscriber::extend_with<inspectable_connection>::extend<
+    caf::reacts_to<frame_atom, std::string>, caf::reacts_to<closed_atom>,
+    caf::replies_to<expire_atom>::with<bool>,
+    caf::reacts_to<resolve_atom, std::string>>;
 
 connection_actor spawn_connection(server_context& ctx,
-                            std::shared_ptr<session_sink> sink,
-                            token_claims claims, std::string session_id);
+                                  std::shared_ptr<session_sink> sink,
+                                  token_claims claims, std::string session_id);
 
 // Connection actors in memory, closed ones included until they are freed
 // (a closed connection must be freed at once: /metrics shows this).

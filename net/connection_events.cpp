@@ -28,8 +28,8 @@ void on_joined(self_ptr self, joined_event& ev) {
   link.attempts = 0;
   // A transparent rejoin after the document actor moved stays silent.
   if (!silent)
-    send_frame(self, encode_joined(ev.doc, ev.rev,
-                                   ev.has_text ? &ev.text : nullptr));
+    send_frame(self,
+               encode_joined(ev.doc, ev.rev, ev.has_text ? &ev.text : nullptr));
 }
 
 void on_op_event(self_ptr self, op_event& ev) {
@@ -66,10 +66,9 @@ void on_ack(self_ptr self, ack_event& ev) {
   auto& link = i->second;
   if (link.unacked && link.unacked->seq == ev.seq)
     node_metrics().ack_latency.observe(
-      std::chrono::duration<double>(clock::now() - link.unacked_since)
-        .count());
+      std::chrono::duration<double>(clock::now() - link.unacked_since).count());
   if (!link.answered(ev.seq))
-    return;  // already acked (from the replay of a rejoin)
+    return; // already acked (from the replay of a rejoin)
   link.rev = std::max(link.rev, ev.rev);
   send_frame(self, encode_ack(ev.doc, ev.seq, ev.rev));
 }

@@ -26,7 +26,8 @@ int64_t ms_until_expiry(const connection_state& st) {
   constexpr auto max = std::numeric_limits<int64_t>::max();
   constexpr auto min = std::numeric_limits<int64_t>::min();
   int64_t deadline_s = 0;
-  if (__builtin_add_overflow(st.claims.exp, st.ctx->cfg.jwt_leeway, &deadline_s))
+  if (__builtin_add_overflow(st.claims.exp, st.ctx->cfg.jwt_leeway,
+                             &deadline_s))
     deadline_s = st.claims.exp > 0 ? max : min;
   auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::system_clock::now().time_since_epoch())
@@ -51,10 +52,10 @@ void on_expiry_timer(self_ptr self, uint64_t generation) {
   auto& st = self->state;
   if (generation != st.expiry_generation || st.closing)
     return;
-  st.expiry_timer = {};  // its request timed out
+  st.expiry_timer = {}; // its request timed out
   st.expiry_request = caf::message_id{};
   if (ms_until_expiry(st) > 0) {
-    arm_expiry(self);  // fired early: max_expiry_wait_ms
+    arm_expiry(self); // fired early: max_expiry_wait_ms
     return;
   }
   send_error(self, errc::token_expired, "the token expired");
@@ -65,7 +66,7 @@ void on_expiry_timer(self_ptr self, uint64_t generation) {
 
 void arm_expiry(self_ptr self) {
   auto& st = self->state;
-  if (st.expiry_request.is_response())  // a timer is pending
+  if (st.expiry_request.is_response()) // a timer is pending
     self->clock().cancel_request_timeout(self, st.expiry_request);
   retire_expiry_timer(st);
   auto wait = std::clamp<int64_t>(ms_until_expiry(st), 1, max_expiry_wait_ms);

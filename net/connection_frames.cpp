@@ -92,14 +92,14 @@ void on_op(self_ptr self, client_message& m) {
     return;
   }
   // Normalized once here, so the op log holds only normalized ops.
-  submit_request req{st.session, st.client, st.claims.sub, m.seq, *m.rev,
-                     ot::normalize(std::move(m.op))};
+  submit_request req{st.session, st.client, st.claims.sub,
+                     m.seq,      *m.rev,    ot::normalize(std::move(m.op))};
   link.unacked = req;
   link.unacked_since = clock::now();
   if (std::find(link.awaiting.begin(), link.awaiting.end(), m.seq)
       == link.awaiting.end())
     link.awaiting.push_back(m.seq);
-  if (link.actor)  // joined, or the rejoin was sent: the order holds
+  if (link.actor) // joined, or the rejoin was sent: the order holds
     self->send(link.actor, std::move(req));
 }
 
@@ -107,14 +107,14 @@ void on_presence(self_ptr self, client_message& m) {
   auto& st = self->state;
   auto i = st.docs.find(m.doc);
   if (i != st.docs.end() && i->second.silent_rejoin)
-    return;  // ephemeral: the next presence after the rejoin will do
+    return; // ephemeral: the next presence after the rejoin will do
   if (i == st.docs.end() || i->second.state != doc_link::phase::joined) {
     send_error(self, errc::not_joined, "join the document first", m.doc);
     return;
   }
-  self->send(i->second.actor, presence_request{st.session, st.client,
-                                               st.claims.sub,
-                                               std::move(m.presence)});
+  self->send(i->second.actor,
+             presence_request{st.session, st.client, st.claims.sub,
+                              std::move(m.presence)});
 }
 
 void on_leave(self_ptr self, client_message& m) {
@@ -201,27 +201,13 @@ bool decode_frame(self_ptr self, const std::string& text, client_message& m) {
 
 void dispatch(self_ptr self, client_message& m) {
   switch (m.type) {
-    case msg_type::hello:
-      on_hello(self, m);
-      return;
-    case msg_type::join:
-      on_join(self, m);
-      return;
-    case msg_type::op:
-      on_op(self, m);
-      return;
-    case msg_type::presence:
-      on_presence(self, m);
-      return;
-    case msg_type::leave:
-      on_leave(self, m);
-      return;
-    case msg_type::auth:
-      on_auth(self, m);
-      return;
-    case msg_type::ping:
-      send_frame(self, encode_pong());
-      return;
+    case msg_type::hello: on_hello(self, m); return;
+    case msg_type::join: on_join(self, m); return;
+    case msg_type::op: on_op(self, m); return;
+    case msg_type::presence: on_presence(self, m); return;
+    case msg_type::leave: on_leave(self, m); return;
+    case msg_type::auth: on_auth(self, m); return;
+    case msg_type::ping: send_frame(self, encode_pong()); return;
   }
 }
 

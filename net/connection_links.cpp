@@ -24,7 +24,7 @@ void on_resolved(self_ptr self, const std::string& doc, document_actor actor) {
   auto& st = self->state;
   auto i = st.docs.find(doc);
   if (i == st.docs.end())
-    return;  // left meanwhile
+    return; // left meanwhile
   auto& link = i->second;
   link.actor = actor;
   self->monitor(actor);
@@ -68,14 +68,18 @@ void send_join(self_ptr self, doc_link& link) {
   auto& st = self->state;
   link.state = doc_link::phase::joining;
   join_request req{caf::actor_cast<document_subscriber>(self),
-                   st.session, st.client,
-                   st.claims.sub, link.resume, link.rev,
+                   st.session,
+                   st.client,
+                   st.claims.sub,
+                   link.resume,
+                   link.rev,
                    st.ctx->cfg.node_id};
   self->send(link.actor, std::move(req));
 }
 
 void resolve(self_ptr self, const std::string& doc) {
-  self->request(self->state.ctx->directory, resolve_timeout, resolve_atom_v, doc)
+  self
+    ->request(self->state.ctx->directory, resolve_timeout, resolve_atom_v, doc)
     .then([=](document_actor actor) { on_resolved(self, doc, actor); },
           [=](caf::error& err) { on_resolve_failed(self, doc, err); });
 }
@@ -116,7 +120,7 @@ void on_doc_down(self_ptr self, const caf::down_msg& dm) {
     return;
   auto& link = j->second;
   if (link.state == doc_link::phase::joined) {
-    link.resume = true;  // from link.rev
+    link.resume = true; // from link.rev
     link.silent_rejoin = true;
   }
   link.state = doc_link::phase::resolving;

@@ -34,8 +34,8 @@ namespace collab::net::conn {
 using clock = std::chrono::steady_clock;
 constexpr auto resolve_timeout = std::chrono::seconds(3);
 constexpr auto resolve_retry = std::chrono::milliseconds(250);
-constexpr int max_resolve_attempts = 40;  // ~10 s of retries, then an error
-constexpr int max_join_attempts = 8;      // ~2 s for a client waiting to join
+constexpr int max_resolve_attempts = 40; // ~10 s of retries, then an error
+constexpr int max_join_attempts = 8; // ~2 s for a client waiting to join
 // After a node died, membership needs a moment to drop it from placement.
 constexpr auto crash_settle = std::chrono::milliseconds(150);
 // The longest the token expiry timer waits before it looks again (so that
@@ -47,11 +47,11 @@ struct doc_link {
   phase state = phase::resolving;
   document_actor actor;
   bool can_write = false;
-  bool resume = false;        // what the join asked for
-  uint64_t rev = 0;           // last revision this session has seen
-  std::optional<submit_request> unacked;  // the last op sent, for resubmission
+  bool resume = false; // what the join asked for
+  uint64_t rev = 0; // last revision this session has seen
+  std::optional<submit_request> unacked; // the last op sent, for resubmission
   clock::time_point unacked_since;
-  std::vector<uint64_t> awaiting;  // seqs sent and not yet answered
+  std::vector<uint64_t> awaiting; // seqs sent and not yet answered
   // Takes `seq` off the awaiting list; false when it was not on it (e.g. a
   // second ack for an op already acked from a replay after a move).
   bool answered(uint64_t seq) {
@@ -63,8 +63,8 @@ struct doc_link {
       unacked.reset();
     return true;
   }
-  bool silent_rejoin = false;  // the document moved: the client hears nothing
-  int attempts = 0;            // resolves failed in a row
+  bool silent_rejoin = false; // the document moved: the client hears nothing
+  int attempts = 0; // resolves failed in a row
 };
 
 using doc_map = std::unordered_map<std::string, doc_link>;
@@ -78,11 +78,11 @@ struct connection_state {
   token_claims claims;
   // Token expiry: the pending timer (see arm_expiry).
   uint64_t expiry_generation = 0;
-  caf::message_id expiry_request;      // its timeout's response id
-  caf::typed_response_promise<bool> expiry_timer;  // answering it retires
-                                                   // the timer
-  std::string client;         // empty until hello
-  token_bucket messages{1, 1};  // the message rate (bytes: ws_session)
+  caf::message_id expiry_request; // its timeout's response id
+  caf::typed_response_promise<bool> expiry_timer; // answering it retires
+                                                  // the timer
+  std::string client; // empty until hello
+  token_bucket messages{1, 1}; // the message rate (bytes: ws_session)
   doc_map docs;
   std::unordered_map<caf::actor_addr, std::string> doc_of;
   bool closing = false;
@@ -98,7 +98,7 @@ struct connection_state {
 // The actor type only adds the count of connection actors in memory
 // (connection_actor.cpp).
 class counted_connection
-  : public connection_actor::stateful_base<connection_state> {
+    : public connection_actor::stateful_base<connection_state> {
 public:
   explicit counted_connection(caf::actor_config& cfg);
   ~counted_connection() override;

@@ -78,8 +78,9 @@ void get_doc(server_context& ctx, const http_request& req, std::string doc,
             for (auto& op : snap.tail) {
               if (op.rev <= snap.rev)
                 continue;
-              if (op.rev != snap.rev + 1 || !ot::apply(snap.text, op.op).empty()) {
-                unavailable(caf::error{});  // the stored log contradicts itself
+              if (op.rev != snap.rev + 1
+                  || !ot::apply(snap.text, op.op).empty()) {
+                unavailable(caf::error{}); // the stored log contradicts itself
                 return;
               }
               snap.rev = op.rev;
@@ -96,11 +97,13 @@ void get_doc(server_context& ctx, const http_request& req, std::string doc,
             return;
           }
           self->request(live.front(), actor_timeout, snapshot_atom_v)
-            .then([=](uint64_t rev,
-                      const ot::rope& text) { reply_doc(req, doc, rev, text, reply); },
-                  // The actor stopped meanwhile (passivated, moved): the
-                  // store has everything it committed.
-                  [=](caf::error&) { from_store(); });
+            .then(
+              [=](uint64_t rev, const ot::rope& text) {
+                reply_doc(req, doc, rev, text, reply);
+              },
+              // The actor stopped meanwhile (passivated, moved): the
+              // store has everything it committed.
+              [=](caf::error&) { from_store(); });
         },
         unavailable);
   });
@@ -154,7 +157,8 @@ void docs_route(server_context& ctx, const http_request& req,
   bool ops = false;
   constexpr std::string_view suffix = "/ops";
   if (rest.size() > suffix.size()
-      && rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      && rest.compare(rest.size() - suffix.size(), suffix.size(), suffix)
+           == 0) {
     ops = true;
     rest.resize(rest.size() - suffix.size());
   }
@@ -182,8 +186,9 @@ void docs_route(server_context& ctx, const http_request& req,
   auto from = query_u64(req.target(), "from", 0, bad);
   auto limit = query_u64(req.target(), "limit", 100, bad);
   if (bad || limit == 0) {
-    reply(json_error(req, http::status::bad_request, "bad_request",
-                     "from and limit must be non-negative integers, limit > 0"));
+    reply(
+      json_error(req, http::status::bad_request, "bad_request",
+                 "from and limit must be non-negative integers, limit > 0"));
     return;
   }
   get_ops(ctx, req, std::move(rest), from, std::min<uint64_t>(limit, 1000),
@@ -201,7 +206,7 @@ int64_t unix_now() {
 bool loopback_host(const http_request& req) {
   auto host = std::string_view{req[http::field::host]};
   host = host.substr(0, host.rfind(':') == std::string_view::npos
-                          || host.back() == ']'
+                            || host.back() == ']'
                           ? host.size()
                           : host.rfind(':'));
   return host == "localhost" || host == "127.0.0.1" || host == "[::1]";
@@ -229,9 +234,10 @@ bool json_content_type(std::string_view header) {
     type.remove_suffix(1);
   constexpr std::string_view json = "application/json";
   return type.size() == json.size()
-         && std::equal(type.begin(), type.end(), json.begin(), [](char a, char b) {
-              return std::tolower(static_cast<unsigned char>(a)) == b;
-            });
+         && std::equal(
+           type.begin(), type.end(), json.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
 }
 
 // Every POST that sets the session cookie (login CSRF): a foreign Origin is
@@ -286,8 +292,9 @@ void post_dev_login(server_context& ctx, const http_request& req,
       && body["user"].IsString())
     user.assign(body["user"].GetString(), body["user"].GetStringLength());
   if (user.empty() || user.size() > 64
-      || user.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
-                                "vwxyz0123456789_ .-")
+      || user.find_first_not_of(
+           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+           "vwxyz0123456789_ .-")
            != std::string::npos) {
     reply(json_error(req, http::status::bad_request, "bad_request",
                      "user: 1 to 64 of [A-Za-z0-9_ .-]"));
@@ -361,8 +368,8 @@ void get_static(server_context& ctx, const http_request& req,
     return;
   }
   if (file == nullptr) {
-    reply(json_error(req, http::status::not_found, "not_found",
-                     "no such file"));
+    reply(
+      json_error(req, http::status::not_found, "not_found", "no such file"));
     return;
   }
   if (req[http::field::if_none_match] == file->etag) {
@@ -387,9 +394,10 @@ void get_static(server_context& ctx, const http_request& req,
 
 // /healthz and /readyz: 200 with `ok` when every check answers "", else 503
 // with the reasons, one per line.
-http_response health_answer(const http_request& req, std::string reasons,
-                            const std::vector<std::function<std::string()>>& checks,
-                            const char* ok) {
+http_response
+health_answer(const http_request& req, std::string reasons,
+              const std::vector<std::function<std::string()>>& checks,
+              const char* ok) {
   for (auto& check : checks)
     if (auto why = check(); !why.empty())
       reasons += why + "\n";
@@ -431,7 +439,8 @@ bool check_upgrade(server_context& ctx, const http_request& req,
 
 void handle_http(server_context& ctx, const http_request& req, reply_fn reply) {
   auto path = path_of(req.target());
-  bool get = req.method() == http::verb::get || req.method() == http::verb::head;
+  bool get = req.method() == http::verb::get
+             || req.method() == http::verb::head;
   if (get && path == "/healthz") {
     reply(health_answer(req, {}, ctx.liveness_checks, "ok\n"));
   } else if (get && path == "/readyz") {
@@ -456,8 +465,8 @@ void handle_http(server_context& ctx, const http_request& req, reply_fn reply) {
   } else if (get && (path == "/" || path.rfind("/assets/", 0) == 0)) {
     get_static(ctx, req, path, std::move(reply));
   } else {
-    reply(json_error(req, http::status::not_found, "not_found",
-                     "no such route"));
+    reply(
+      json_error(req, http::status::not_found, "not_found", "no such route"));
   }
 }
 

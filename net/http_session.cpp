@@ -16,16 +16,17 @@ namespace collab::net {
 namespace {
 namespace http = boost::beast::http;
 constexpr auto read_timeout = std::chrono::seconds(30);
-constexpr size_t max_body = 64 * 1024;  // no route takes a large body
+constexpr size_t max_body = 64 * 1024; // no route takes a large body
 } // namespace
 
 http_session::http_session(boost::asio::ip::tcp::socket&& socket,
                            server_context& ctx, port_kind kind)
-  : stream_(ctx.tls && kind == port_kind::client
-              ? ws_stream{boost::beast::tcp_stream{std::move(socket)}, *ctx.tls}
-              : ws_stream{boost::beast::tcp_stream{std::move(socket)}}),
-    ctx_(ctx),
-    kind_(kind) {
+    : stream_(
+      ctx.tls && kind == port_kind::client
+        ? ws_stream{boost::beast::tcp_stream{std::move(socket)}, *ctx.tls}
+        : ws_stream{boost::beast::tcp_stream{std::move(socket)}}),
+      ctx_(ctx),
+      kind_(kind) {
   // nop
 }
 
@@ -45,7 +46,7 @@ void http_session::run() {
 
 void http_session::on_handshake(boost::beast::error_code ec) {
   if (ec)
-    return;  // not TLS, a bad certificate check, a timeout: drop quietly
+    return; // not TLS, a bad certificate check, a timeout: drop quietly
   do_read();
 }
 
@@ -78,7 +79,7 @@ void http_session::on_read(boost::beast::error_code ec, size_t) {
     return;
   }
   if (ec)
-    return;  // timeouts and resets end the connection quietly
+    return; // timeouts and resets end the connection quietly
   auto req = parser_->release();
   if (kind_ == port_kind::client && boost::beast::websocket::is_upgrade(req)) {
     upgrade(std::move(req));
@@ -116,7 +117,7 @@ void http_session::upgrade(http_request req) {
     write(std::move(res));
     return;
   }
-  stream_.next_layer().expires_never();  // the WebSocket has its own
+  stream_.next_layer().expires_never(); // the WebSocket has its own
   std::make_shared<ws_session>(std::move(stream_), ctx_)
     ->run(std::move(req), std::move(claims), std::move(slot));
 }
@@ -135,8 +136,8 @@ void http_session::write(http_response res) {
   res_ = std::make_shared<http_response>(std::move(res));
   bool close = res_->need_eof();
   http::async_write(stream_, *res_,
-                    boost::beast::bind_front_handler(&http_session::on_write,
-                                                     shared_from_this(), close));
+                    boost::beast::bind_front_handler(
+                      &http_session::on_write, shared_from_this(), close));
 }
 
 void http_session::on_write(bool close, boost::beast::error_code ec, size_t) {

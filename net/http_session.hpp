@@ -42,13 +42,14 @@ private:
   void write(http_response res);
   void on_write(bool close, boost::beast::error_code ec, size_t bytes);
 
-  ws_stream stream_;  // TCP, or TLS over TCP
+  ws_stream stream_; // TCP, or TLS over TCP
   boost::beast::flat_buffer buffer_;
   server_context& ctx_;
   port_kind kind_;
-  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>>
+  std::optional<
+    boost::beast::http::request_parser<boost::beast::http::string_body>>
     parser_;
-  std::shared_ptr<http_response> res_;  // alive until written
+  std::shared_ptr<http_response> res_; // alive until written
 };
 
 } // namespace collab::net

@@ -11,9 +11,10 @@
 
 namespace collab::net {
 
-using http_request = boost::beast::http::request<boost::beast::http::string_body>;
-using http_response =
-  boost::beast::http::response<boost::beast::http::string_body>;
+using http_request
+  = boost::beast::http::request<boost::beast::http::string_body>;
+using http_response
+  = boost::beast::http::response<boost::beast::http::string_body>;
 
 http_response make_response(const http_request& req,
                             boost::beast::http::status status, std::string body,

@@ -22,7 +22,8 @@ namespace {
 // Same table as RapidJSON's Writer, so the two produce identical bytes.
 constexpr std::array<char, 256> make_escape_table() {
   std::array<char, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[c] = 'u';
+  for (int c = 0; c < 0x20; ++c)
+    t[c] = 'u';
   t['\b'] = 'b';
   t['\t'] = 't';
   t['\n'] = 'n';
@@ -43,7 +44,8 @@ inline char escape_of(char c) {
 void append_escape(std::string& out, char c, char esc) {
   if (esc == 'u') {
     const auto u = static_cast<unsigned char>(c);
-    const char buf[6] = {'\\', 'u', '0', '0', hex_digits[u >> 4], hex_digits[u & 15]};
+    const char buf[6]
+      = {'\\', 'u', '0', '0', hex_digits[u >> 4], hex_digits[u & 15]};
     out.append(buf, 6);
   } else {
     const char buf[2] = {'\\', esc};
@@ -75,11 +77,12 @@ inline uint64_t load_word(const char* p) {
 // Bit i set when byte i of the 16 at `p` needs escaping.
 inline unsigned escape_mask16(const char* p) {
   const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+  const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)),
+                                         v);
   const __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
   const __m128i backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
   return static_cast<unsigned>(
-      _mm_movemask_epi8(_mm_or_si128(control, _mm_or_si128(quote, backslash))));
+    _mm_movemask_epi8(_mm_or_si128(control, _mm_or_si128(quote, backslash))));
 }
 #endif
 
@@ -87,11 +90,14 @@ inline unsigned escape_mask16(const char* p) {
 const char* find_escape(const char* p, const char* end) {
 #if defined(__SSE2__)
   for (; end - p >= 16; p += 16)
-    if (const unsigned m = escape_mask16(p)) return p + __builtin_ctz(m);
+    if (const unsigned m = escape_mask16(p))
+      return p + __builtin_ctz(m);
 #endif
-  while (end - p >= 8 && !word_needs_escape(load_word(p))) p += 8;
+  while (end - p >= 8 && !word_needs_escape(load_word(p)))
+    p += 8;
   for (; p != end; ++p)
-    if (escape_of(*p) != 0) return p;
+    if (escape_of(*p) != 0)
+      return p;
   return end;
 }
 
@@ -99,11 +105,14 @@ const char* find_escape(const char* p, const char* end) {
 const char* find_escape_backwards(const char* begin, const char* p) {
 #if defined(__SSE2__)
   for (; p - begin >= 16; p -= 16)
-    if (const unsigned m = escape_mask16(p - 16)) return p - 16 + (32 - __builtin_clz(m));
+    if (const unsigned m = escape_mask16(p - 16))
+      return p - 16 + (32 - __builtin_clz(m));
 #endif
-  while (p - begin >= 8 && !word_needs_escape(load_word(p - 8))) p -= 8;
+  while (p - begin >= 8 && !word_needs_escape(load_word(p - 8)))
+    p -= 8;
   for (; p != begin; --p)
-    if (escape_of(p[-1]) != 0) return p;
+    if (escape_of(p[-1]) != 0)
+      return p;
   return begin;
 }
 
@@ -115,7 +124,8 @@ void append_escaped(std::string& out, std::string_view s) {
   for (;;) {
     const char* hit = find_escape(p, end);
     out.append(p, hit);
-    if (hit == end) return;
+    if (hit == end)
+      return;
     append_escape(out, *hit, escape_of(*hit));
     p = hit + 1;
   }
@@ -126,19 +136,29 @@ void append_escaped(std::string& out, std::string_view s) {
 size_t utf8_sequence_length(const unsigned char* p, const unsigned char* end) {
   const unsigned c = p[0];
   const auto left = static_cast<size_t>(end - p);
-  auto cont = [&](size_t i) { return i < left && (p[i] & 0xC0) == 0x80; };
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  auto cont = [&](size_t i) {
+    return i < left && (p[i] & 0xC0) == 0x80;
+  };
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xC2 && c <= 0xDF)
+    return cont(1) ? 2 : 0;
   if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (c == 0xE0 && p[1] < 0xA0) return 0;   // overlong
-    if (c == 0xED && p[1] >= 0xA0) return 0;  // UTF-16 surrogate
+    if (!cont(1) || !cont(2))
+      return 0;
+    if (c == 0xE0 && p[1] < 0xA0)
+      return 0; // overlong
+    if (c == 0xED && p[1] >= 0xA0)
+      return 0; // UTF-16 surrogate
     return 3;
   }
   if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (c == 0xF0 && p[1] < 0x90) return 0;   // overlong
-    if (c == 0xF4 && p[1] >= 0x90) return 0;  // above U+10FFFF
+    if (!cont(1) || !cont(2) || !cont(3))
+      return 0;
+    if (c == 0xF0 && p[1] < 0x90)
+      return 0; // overlong
+    if (c == 0xF4 && p[1] >= 0x90)
+      return 0; // above U+10FFFF
     return 4;
   }
   return 0;
@@ -166,7 +186,8 @@ bool utf8_valid(std::string_view s) {
       continue;
     }
     const size_t n = utf8_sequence_length(p, end);
-    if (n == 0) return false;
+    if (n == 0)
+      return false;
     p += n;
   }
   return true;
@@ -214,22 +235,26 @@ void escape_in_place(std::string& out, size_t start) {
       ++p;
     }
   }
-  if (extra == 0) return;
+  if (extra == 0)
+    return;
   size_t src = out.size();
   out.resize(src + extra);
   char* const d = out.data();
   size_t dst = out.size();
   for (;;) {
-    const size_t run = static_cast<size_t>(find_escape_backwards(d + start, d + src) - d);
+    const size_t run
+      = static_cast<size_t>(find_escape_backwards(d + start, d + src) - d);
     const size_t n = src - run;
     dst -= n;
     if (n <= 16) {
       // Short runs (words between escapes) are cheaper without a call.
-      for (size_t i = n; i-- > 0;) d[dst + i] = d[run + i];
+      for (size_t i = n; i-- > 0;)
+        d[dst + i] = d[run + i];
     } else {
       std::memmove(d + dst, d + run, n);
     }
-    if (run == start) break;
+    if (run == start)
+      break;
     src = run - 1;
     const char c = d[src];
     const char esc = escape_of(c);

@@ -27,8 +27,7 @@ constexpr auto log_interval = std::chrono::seconds(1);
 bool per_connection(boost::beast::error_code ec) {
   using boost::system::errc::errc_t;
   return ec == errc_t::connection_aborted || ec == errc_t::protocol_error
-         || ec == errc_t::operation_not_permitted
-         || ec == errc_t::interrupted;
+         || ec == errc_t::operation_not_permitted || ec == errc_t::interrupted;
 }
 
 } // namespace
@@ -49,8 +48,11 @@ void grow_fd_table() {
 listener::listener(boost::asio::io_context& ioc,
                    boost::asio::ip::tcp::endpoint ep, server_context& ctx,
                    port_kind kind)
-  : ioc_(ioc), acceptor_(boost::asio::make_strand(ioc)), ctx_(ctx),
-    kind_(kind), backoff_timer_(acceptor_.get_executor()) {
+    : ioc_(ioc),
+      acceptor_(boost::asio::make_strand(ioc)),
+      ctx_(ctx),
+      kind_(kind),
+      backoff_timer_(acceptor_.get_executor()) {
   acceptor_.open(ep.protocol());
   acceptor_.set_option(boost::asio::socket_base::reuse_address(true));
   acceptor_.bind(ep);
@@ -82,7 +84,7 @@ void listener::do_accept() {
 void listener::on_accept(boost::beast::error_code ec,
                          boost::asio::ip::tcp::socket socket) {
   if (ec == boost::asio::error::operation_aborted || stopped_)
-    return;  // stopped
+    return; // stopped
   if (ec) {
     on_accept_error(ec);
     return;
@@ -112,13 +114,14 @@ void listener::on_accept_error(boost::beast::error_code ec) {
                  : std::min<clock::duration>(backoff_ * 2, max_backoff);
   auto now = clock::now();
   if (now - last_log_ >= log_interval) {
-    spdlog::warn("event=accept_failed error=\"{}\" failed_since_last_log={} "
-                 "retry_in_ms={}",
-                 ec.message(), unlogged_errors_,
-                 backing_off ? std::chrono::duration_cast<
-                                 std::chrono::milliseconds>(backoff_)
-                                 .count()
-                             : 0);
+    spdlog::warn(
+      "event=accept_failed error=\"{}\" failed_since_last_log={} "
+      "retry_in_ms={}",
+      ec.message(), unlogged_errors_,
+      backing_off
+        ? std::chrono::duration_cast<std::chrono::milliseconds>(backoff_)
+            .count()
+        : 0);
     unlogged_errors_ = 0;
     last_log_ = now;
   }

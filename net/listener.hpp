@@ -59,9 +59,9 @@ private:
 
   // On the acceptor's strand.
   boost::asio::steady_timer backoff_timer_;
-  clock::duration backoff_{};       // zero: not backing off
+  clock::duration backoff_{}; // zero: not backing off
   clock::time_point last_log_{};
-  uint64_t unlogged_errors_ = 0;    // failures since the last log line
+  uint64_t unlogged_errors_ = 0; // failures since the last log line
   bool stopped_ = false;
 };
 

@@ -49,8 +49,8 @@ public:
 
 private:
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, int64_t> jtis_;  // jti -> when
-  std::unordered_map<std::string, int64_t> subs_;  // user -> when
+  std::unordered_map<std::string, int64_t> jtis_; // jti -> when
+  std::unordered_map<std::string, int64_t> subs_; // user -> when
 };
 
 } // namespace collab::net

@@ -15,13 +15,13 @@
 #include <caf/actor_system.hpp>
 
 #include "actors/cluster_protocol.hpp"
-#include "persistence/redis_admin.hpp"
 #include "config/node_config.hpp"
 #include "net/auth.hpp"
 #include "net/revocation_list.hpp"
 #include "net/session_registry.hpp"
 #include "net/static_site.hpp"
 #include "persistence/document_store.hpp"
+#include "persistence/redis_admin.hpp"
 
 namespace collab::net {
 
@@ -29,26 +29,26 @@ struct server_context {
   // `jwt_public_key_pem`: the RS256 key's contents (empty: HS256 only).
   server_context(caf::actor_system& sys, node_config cfg,
                  const std::string& jwt_public_key_pem = {})
-    : sys(sys),
-      cfg(std::move(cfg)),
-      verifier(this->cfg.jwt_secret, this->cfg.jwt_leeway, jwt_public_key_pem,
-               this->cfg.jwt_audience, this->cfg.jwt_issuer) {
+      : sys(sys),
+        cfg(std::move(cfg)),
+        verifier(this->cfg.jwt_secret, this->cfg.jwt_leeway, jwt_public_key_pem,
+                 this->cfg.jwt_audience, this->cfg.jwt_issuer) {
     // nop
   }
   caf::actor_system& sys;
   const node_config cfg;
   const token_verifier verifier;
   directory_actor directory;
-  document_store_actor store;      // op history reads
-  std::vector<std::string> allowed_origins;  // set before serving
-  uint16_t client_port = 0;                  // the bound port, set before serving
+  document_store_actor store; // op history reads
+  std::vector<std::string> allowed_origins; // set before serving
+  uint16_t client_port = 0; // the bound port, set before serving
   std::atomic<bool> draining{false};
   session_registry sessions;
   revocation_list revocations;
-  static_site site;                // the demo page; empty when not built
-  membership_actor membership;     // null for a single node
-  node_agent_actor agent;          // this node's
-  redis_admin_actor redis_admin;   // null without Redis
+  static_site site; // the demo page; empty when not built
+  membership_actor membership; // null for a single node
+  node_agent_actor agent; // this node's
+  redis_admin_actor redis_admin; // null without Redis
   // TLS on the client port (wss/https); null: plain TCP.
   std::shared_ptr<boost::asio::ssl::context> tls;
   // What /readyz asks: each check answers "" when fine, else the reason

@@ -43,7 +43,7 @@ void session_registry::release_user(const std::string& user) {
   std::lock_guard<std::mutex> guard{mutex_};
   auto i = users_.find(user);
   if (i != users_.end() && --i->second == 0)
-    users_.erase(i);  // the map holds only users with open sockets
+    users_.erase(i); // the map holds only users with open sockets
 }
 
 size_t session_registry::sockets_of(const std::string& user) const {
@@ -115,7 +115,7 @@ void session_registry::kill_all() {
 void session_registry::input_received(uint64_t n) {
   input_.fetch_add(n);
   if (budget_)
-    budget_->charge(n);  // already read: held whatever the budget says
+    budget_->charge(n); // already read: held whatever the budget says
 }
 
 void session_registry::input_consumed(uint64_t n) {
@@ -147,7 +147,7 @@ void session_registry::enforce_send_budget() {
     return;
   struct candidate {
     uint64_t bytes;
-    std::shared_ptr<session_sink> sink;  // let go of after the lock
+    std::shared_ptr<session_sink> sink; // let go of after the lock
     entry* e;
   };
   std::vector<candidate> open;
@@ -172,7 +172,7 @@ void session_registry::enforce_send_budget() {
       total -= std::min(total, v.bytes);
     }
     for (size_t i = 0; i < victims; ++i)
-      open[i].e = nullptr;  // entries are only safe under the lock
+      open[i].e = nullptr; // entries are only safe under the lock
   }
   for (size_t i = 0; i < victims; ++i) {
     node_metrics().send_budget_closes.fetch_add(1, std::memory_order_relaxed);

@@ -58,7 +58,7 @@ public:
   private:
     friend class session_registry;
     user_slot(session_registry* reg, std::string user)
-      : reg_(reg), user_(std::move(user)) {
+        : reg_(reg), user_(std::move(user)) {
       // nop
     }
     session_registry* reg_ = nullptr;
@@ -110,7 +110,7 @@ private:
     std::weak_ptr<session_sink> sink;
     inspectable_connection conn;
     std::string id;
-    bool shed = false;  // closed for the node's send budget, not yet gone
+    bool shed = false; // closed for the node's send budget, not yet gone
   };
   void release_user(const std::string& user);
 
@@ -123,7 +123,7 @@ private:
 
   mutable std::mutex mutex_;
   std::unordered_map<const void*, entry> sessions_;
-  std::unordered_map<std::string, uint64_t> users_;  // open sockets per sub
+  std::unordered_map<std::string, uint64_t> users_; // open sockets per sub
 };
 
 } // namespace collab::net

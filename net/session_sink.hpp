@@ -25,7 +25,7 @@ public:
   // A frame of `bytes` bytes that the session handed over (frame_atom) has
   // been handled; call it once per frame, whatever became of the frame.
   virtual void consumed(uint64_t bytes) {
-    (void) bytes;  // nop: a sink without input accounting
+    (void)bytes; // nop: a sink without input accounting
   }
   // Bytes waiting to be written (for operators; approximate).
   virtual uint64_t queued_bytes() const = 0;

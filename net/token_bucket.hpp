@@ -13,7 +13,7 @@ public:
   using clock = std::chrono::steady_clock;
 
   token_bucket(double rate, double burst)
-    : rate_(rate), burst_(burst), tokens_(burst), last_(clock::now()) {
+      : rate_(rate), burst_(burst), tokens_(burst), last_(clock::now()) {
     // nop
   }
 
@@ -45,8 +45,9 @@ public:
 private:
   void refill() {
     auto now = clock::now();
-    tokens_ = std::min(burst_, tokens_ + rate_ * std::chrono::duration<double>(
-                                                   now - last_).count());
+    tokens_ = std::min(
+      burst_,
+      tokens_ + rate_ * std::chrono::duration<double>(now - last_).count());
     last_ = now;
   }
 

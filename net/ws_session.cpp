@@ -38,13 +38,13 @@ std::string remote_of(ws_stream& stream) {
 } // namespace
 
 ws_session::ws_session(ws_stream&& stream, server_context& ctx)
-  : remote_(remote_of(stream)),
-    ws_(std::move(stream)),
-    ctx_(ctx),
-    session_id_(random_session_id()),
-    read_bytes_(ctx.cfg.rate_limit_bytes, ctx.cfg.rate_burst_bytes),
-    throttle_timer_(ws_.get_executor()),
-    hard_close_timer_(ws_.get_executor()) {
+    : remote_(remote_of(stream)),
+      ws_(std::move(stream)),
+      ctx_(ctx),
+      session_id_(random_session_id()),
+      read_bytes_(ctx.cfg.rate_limit_bytes, ctx.cfg.rate_burst_bytes),
+      throttle_timer_(ws_.get_executor()),
+      hard_close_timer_(ws_.get_executor()) {
   // nop
 }
 
@@ -55,14 +55,14 @@ ws_session::~ws_session() {
   ctx_.sessions.output_released(queued_bytes_.load());
 }
 
-void ws_session::run(http::request<http::string_body> req,
-                     token_claims claims, session_registry::user_slot slot) {
+void ws_session::run(http::request<http::string_body> req, token_claims claims,
+                     session_registry::user_slot slot) {
   claims_ = std::move(claims);
   user_slot_ = std::move(slot);
   ws_.set_option(
     websocket::stream_base::timeout::suggested(beast::role_type::server));
-  ws_.set_option(websocket::stream_base::decorator(
-    [](websocket::response_type& res) {
+  ws_.set_option(
+    websocket::stream_base::decorator([](websocket::response_type& res) {
       res.set(http::field::server, "collabd");
     }));
   ws_.read_message_max(ctx_.cfg.max_frame_bytes);
@@ -86,13 +86,14 @@ void ws_session::on_accept(beast::error_code ec) {
     if (!self)
       return;
     boost::asio::post(self->ws_.get_executor(), [self] {
-      if (!self->closed_)  // else the socket went first, as it should
+      if (!self->closed_) // else the socket went first, as it should
         self->start_close(websocket::close_code::internal_error,
                           "the connection ended", true);
     });
   });
   ctx_.sessions.add(this, weak_from_this(), conn_, session_id_);
-  spdlog::debug("session={} user={} event=open", session_id_, log_escape(claims_.sub));
+  spdlog::debug("session={} user={} event=open", session_id_,
+                log_escape(claims_.sub));
   read_next();
 }
 
@@ -192,10 +193,10 @@ void ws_session::send(std::shared_ptr<const std::string> frame) {
   auto bytes = frame->size();
   queued_bytes_ += bytes;
   ctx_.sessions.output_queued(bytes);
-  boost::asio::post(ws_.get_executor(),
-                    [self = shared_from_this(), f = std::move(frame)]() mutable {
-                      self->on_send(std::move(f));
-                    });
+  boost::asio::post(ws_.get_executor(), [self = shared_from_this(),
+                                         f = std::move(frame)]() mutable {
+    self->on_send(std::move(f));
+  });
   ctx_.sessions.enforce_send_budget();
 }
 
@@ -207,15 +208,15 @@ void ws_session::close(uint16_t code, std::string reason) {
 }
 
 void ws_session::drop(uint16_t code, std::string reason) {
-  boost::asio::post(ws_.get_executor(),
-                    [self = shared_from_this(), code, r = std::move(reason)] {
-                      spdlog::info("session={} event=send_budget_close "
-                                   "queued_bytes={} node_queued_bytes={}",
-                                   self->session_id_, self->queued_bytes_.load(),
-                                   self->ctx_.sessions.queued_bytes());
-                      self->forget_queue();  // also when already closing
-                      self->start_close(code, r, true);
-                    });
+  boost::asio::post(ws_.get_executor(), [self = shared_from_this(), code,
+                                         r = std::move(reason)] {
+    spdlog::info("session={} event=send_budget_close "
+                 "queued_bytes={} node_queued_bytes={}",
+                 self->session_id_, self->queued_bytes_.load(),
+                 self->ctx_.sessions.queued_bytes());
+    self->forget_queue(); // also when already closing
+    self->start_close(code, r, true);
+  });
 }
 
 void ws_session::on_send(std::shared_ptr<const std::string> frame) {
@@ -243,7 +244,7 @@ void ws_session::on_send(std::shared_ptr<const std::string> frame) {
 bool ws_session::too_slow() const {
   auto limit = ctx_.cfg.send_queue_bytes;
   if (queued_bytes_ <= limit || queue_.size() == 1)
-    return false;  // a single frame always fits an empty queue
+    return false; // a single frame always fits an empty queue
   return queued_bytes_ > 4 * limit
          || clock::now() - queue_.front().queued_at > slow_reader_grace;
 }
@@ -306,19 +307,20 @@ void ws_session::start_close(uint16_t code, std::string reason,
   if (closing_)
     return;
   closing_ = true;
-  close_reason_ = websocket::close_reason(
-    static_cast<websocket::close_code>(code), reason);
+  close_reason_
+    = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
   if (drop_queue)
     this->drop_queue();
   hard_close_timer_.expires_after(close_grace);
-  hard_close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (ec)
-      return;  // cancelled: closed in time
-    beast::error_code ignored;
-    beast::get_lowest_layer(self->ws_).socket().shutdown(
-      boost::asio::ip::tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(self->ws_).socket().close(ignored);
-  });
+  hard_close_timer_.async_wait(
+    [self = shared_from_this()](beast::error_code ec) {
+      if (ec)
+        return; // cancelled: closed in time
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().shutdown(
+        boost::asio::ip::tcp::socket::shutdown_both, ignored);
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    });
   if (!writing_ && queue_.empty())
     do_close();
 }

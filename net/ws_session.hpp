@@ -93,7 +93,7 @@ private:
   void do_close();
   void on_closed();
 
-  std::string remote_;  // before ws_: read off the stream before it moves
+  std::string remote_; // before ws_: read off the stream before it moves
   websocket::stream<ws_stream> ws_;
   server_context& ctx_;
   beast::flat_buffer buffer_;
@@ -110,16 +110,16 @@ private:
   // Sent and not yet written (or dropped), frames on their way to the
   // strand included; updated off the strand by send().
   std::atomic<size_t> queued_bytes_{0};
-  std::atomic<uint64_t> unprocessed_{0};  // handed to conn_, not consumed
-  std::atomic<bool> read_paused_{false};  // set on the strand only
-  token_bucket read_bytes_;  // the byte rate in
+  std::atomic<uint64_t> unprocessed_{0}; // handed to conn_, not consumed
+  std::atomic<bool> read_paused_{false}; // set on the strand only
+  token_bucket read_bytes_; // the byte rate in
   boost::asio::steady_timer throttle_timer_;
   session_registry::user_slot user_slot_;
   bool writing_ = false;
-  bool front_uncounted_ = false;  // the frame being written was released
-  bool closing_ = false;       // no more frames are taken
+  bool front_uncounted_ = false; // the frame being written was released
+  bool closing_ = false; // no more frames are taken
   bool close_sent_ = false;
-  bool closed_ = false;        // the actor was told
+  bool closed_ = false; // the actor was told
   websocket::close_reason close_reason_;
   boost::asio::steady_timer hard_close_timer_;
 };

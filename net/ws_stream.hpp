@@ -38,7 +38,7 @@ public:
     // nop
   }
   ws_stream(tcp&& s, boost::asio::ssl::context& tls)
-    : tls_(std::make_unique<tls_stream>(std::move(s), tls)) {
+      : tls_(std::make_unique<tls_stream>(std::move(s), tls)) {
     // nop
   }
 
@@ -48,13 +48,13 @@ public:
   bool is_tls() const { return tls_ != nullptr; }
   tls_stream& tls() { return *tls_; }
 
-  template <class MutableBuffers, class Handler>
+  template<class MutableBuffers, class Handler>
   auto async_read_some(const MutableBuffers& buffers, Handler&& handler) {
     if (tls_)
       return tls_->async_read_some(buffers, std::forward<Handler>(handler));
     return tcp_->async_read_some(buffers, std::forward<Handler>(handler));
   }
-  template <class ConstBuffers, class Handler>
+  template<class ConstBuffers, class Handler>
   auto async_write_some(const ConstBuffers& buffers, Handler&& handler) {
     if (tls_)
       return tls_->async_write_some(buffers, std::forward<Handler>(handler));
@@ -62,7 +62,7 @@ public:
   }
 
 private:
-  std::unique_ptr<tcp> tcp_;        // exactly one of these two
+  std::unique_ptr<tcp> tcp_; // exactly one of these two
   std::unique_ptr<tls_stream> tls_;
 };
 
@@ -70,11 +70,13 @@ namespace detail {
 
 constexpr auto teardown_timeout = std::chrono::seconds(5);
 
-template <class Handler>
+template<class Handler>
 class drain_op {
 public:
   drain_op(ws_stream::tcp& s, Handler h)
-    : s_(s), buf_(std::make_unique<std::array<char, 8192>>()), h_(std::move(h)) {
+      : s_(s),
+        buf_(std::make_unique<std::array<char, 8192>>()),
+        h_(std::move(h)) {
     // nop
   }
   void start() {
@@ -107,22 +109,21 @@ private:
 
 } // namespace detail
 
-template <class TeardownHandler>
+template<class TeardownHandler>
 void async_teardown(boost::beast::role_type, ws_stream& s,
                     TeardownHandler&& handler) {
   if (s.is_tls()) {
     s.next_layer().expires_after(detail::teardown_timeout);
-    s.tls().async_shutdown(
-      [&s, h = std::forward<TeardownHandler>(handler)](
-        boost::beast::error_code ec) mutable {
-        boost::beast::error_code ignored;
-        s.next_layer().socket().close(ignored);
-        // A peer that closes without close_notify is the common case.
-        if (ec == boost::asio::error::eof
-            || ec == boost::asio::ssl::error::stream_truncated)
-          ec = {};
-        h(ec);
-      });
+    s.tls().async_shutdown([&s, h = std::forward<TeardownHandler>(handler)](
+                             boost::beast::error_code ec) mutable {
+      boost::beast::error_code ignored;
+      s.next_layer().socket().close(ignored);
+      // A peer that closes without close_notify is the common case.
+      if (ec == boost::asio::error::eof
+          || ec == boost::asio::ssl::error::stream_truncated)
+        ec = {};
+      h(ec);
+    });
     return;
   }
   detail::drain_op<std::decay_t<TeardownHandler>> op{

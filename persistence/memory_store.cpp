@@ -10,13 +10,13 @@ namespace {
 
 struct stored_doc {
   uint64_t epoch = 0;
-  std::vector<committed_op> ops;  // ops[i] is revision i + 1
-  std::vector<uint64_t> sizes;    // sizes[i]: op_bytes(ops[i].op)
+  std::vector<committed_op> ops; // ops[i] is revision i + 1
+  std::vector<uint64_t> sizes; // sizes[i]: op_bytes(ops[i].op)
   // The latest snapshot: the text at snapshot_rev. Loads replay the ops after
   // it (the op log is the truth; a snapshot is a compaction of it).
   ot::rope snapshot;
   uint64_t snapshot_rev = 0;
-  std::unordered_map<std::string, size_t> last_by_client;  // index into ops
+  std::unordered_map<std::string, size_t> last_by_client; // index into ops
 };
 
 struct memory_store_state {
@@ -40,7 +40,7 @@ document_store_actor::behavior_type memory_store(store_ptr self,
         uint64_t tail) -> caf::result<doc_snapshot> {
       auto& d = self->state.docs[doc];
       doc_snapshot snap;
-      snap.epoch = ++d.epoch;  // the caller is the one writer from now on
+      snap.epoch = ++d.epoch; // the caller is the one writer from now on
       snap.text = d.snapshot;
       for (auto r = d.snapshot_rev; r < d.ops.size(); ++r)
         if (auto err = ot::apply(snap.text, d.ops[r].op); !err.empty())
@@ -57,7 +57,7 @@ document_store_actor::behavior_type memory_store(store_ptr self,
       return snap;
     },
     [=](peek_atom, const std::string& doc) {
-      doc_snapshot snap;  // unknown: rev 0, empty (and nothing is created)
+      doc_snapshot snap; // unknown: rev 0, empty (and nothing is created)
       auto it = self->state.docs.find(doc);
       if (it == self->state.docs.end())
         return snap;
@@ -80,8 +80,7 @@ document_store_actor::behavior_type memory_store(store_ptr self,
         if (op.rev != next++)
           return make_error(store_errc::corrupt, "revision gap in commit");
         auto last = d.last_by_client.find(op.client);
-        if (last != d.last_by_client.end()
-            && d.ops[last->second].seq >= op.seq)
+        if (last != d.last_by_client.end() && d.ops[last->second].seq >= op.seq)
           return make_error(store_errc::corrupt,
                             "duplicate (client, seq) in " + doc);
       }

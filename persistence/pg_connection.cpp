@@ -127,8 +127,8 @@ failure classify_current_exception() {
     // integrity, 54 program limit, ...): retrying the same data will not
     // help.
     spdlog::error("pg store: data error {}: {}", state, log_escape(text));
-    auto code =
-        cls == "22" || cls == "23" || cls == "XX" ? corrupt : unavailable;
+    auto code = cls == "22" || cls == "23" || cls == "XX" ? corrupt
+                                                          : unavailable;
     return make_failure(make_error(code, text), false, text, true, state);
   } catch (const pqxx::conversion_error& e) {
     auto text = first_line(e.what());
@@ -147,7 +147,9 @@ failure classify_current_exception() {
 // ---- watchdog
 
 void watchdog::start() {
-  thread_ = std::thread{[this] { run(); }};
+  thread_ = std::thread{[this] {
+    run();
+  }};
 }
 
 void watchdog::stop() {
@@ -182,7 +184,8 @@ void watchdog::run() {
       std::lock_guard<std::mutex> slot_guard{s->mtx};
       if (s->fd >= 0 && !s->fired && s->deadline <= now) {
         spdlog::warn("pg store: {} overran its deadline; cutting the "
-                     "connection", s->name);
+                     "connection",
+                     s->name);
         ::shutdown(s->fd, SHUT_RDWR);
         s->fired = true;
       }
@@ -197,13 +200,13 @@ namespace {
 class notice_logger : public pqxx::errorhandler {
 public:
   notice_logger(pqxx::connection_base& c, std::string name)
-    : pqxx::errorhandler(c), name_(std::move(name)) {}
+      : pqxx::errorhandler(c), name_(std::move(name)) {}
   bool operator()(const char msg[]) noexcept override {
     try {
       spdlog::debug("pg store: {}: {}", name_, log_escape(first_line(msg)));
     } catch (...) {
     }
-    return false;  // do not pass on (libpqxx would print to stderr)
+    return false; // do not pass on (libpqxx would print to stderr)
   }
 
 private:
@@ -213,12 +216,11 @@ private:
 } // namespace
 
 link::link(engine& e, std::string name)
-  : engine_(e),
-    name_(std::move(name)),
-    slot_(e.dog.add(name_)),
-    backoff_(e.opts.min_backoff),
-    next_attempt_(clock::now()) {
-}
+    : engine_(e),
+      name_(std::move(name)),
+      slot_(e.dog.add(name_)),
+      backoff_(e.opts.min_backoff),
+      next_attempt_(clock::now()) {}
 
 link::~link() {
   close();
@@ -227,8 +229,8 @@ link::~link() {
 
 clock::duration link::budget() const {
   auto st = engine_.opts.statement_timeout;
-  return st + std::max<std::chrono::milliseconds>(std::chrono::seconds{1},
-                                                  st / 2);
+  return st
+         + std::max<std::chrono::milliseconds>(std::chrono::seconds{1}, st / 2);
 }
 
 void link::close() {
@@ -240,7 +242,7 @@ void link::close() {
     slot_->deadline = clock::time_point::max();
   }
   notices_.reset();
-  conn_.reset();  // PQfinish: never waits for the server
+  conn_.reset(); // PQfinish: never waits for the server
   prepared_.clear();
 }
 
@@ -320,11 +322,11 @@ bool link::ensure() {
     auto f = classify_current_exception();
     close();
     if (f.text != last_error_)
-      spdlog::warn("pg store: {}: cannot connect: {} (retry in {} ms)", name_,
-                   log_escape(f.text),
-                   std::chrono::duration_cast<std::chrono::milliseconds>(
-                     backoff_)
-                     .count());
+      spdlog::warn(
+        "pg store: {}: cannot connect: {} (retry in {} ms)", name_,
+        log_escape(f.text),
+        std::chrono::duration_cast<std::chrono::milliseconds>(backoff_)
+          .count());
     last_error_ = f.text;
     engine_.status->report_down(name_, f.text);
     next_attempt_ = clock::now() + backoff_;

@@ -68,7 +68,7 @@ struct job {
 using job_ptr = std::shared_ptr<job>;
 using job_list = std::vector<job_ptr>;
 
-template <class T>
+template<class T>
 struct reply_job : job {
   using job::job;
   caf::typed_response_promise<T> promise;
@@ -164,15 +164,15 @@ private:
 struct watch_slot {
   std::mutex mtx;
   clock::time_point deadline = clock::time_point::max();
-  int fd = -1;          // our dup() of the connection's socket, or -1
+  int fd = -1; // our dup() of the connection's socket, or -1
   std::string name;
-  bool fired = false;   // cut since armed
+  bool fired = false; // cut since armed
 };
 
 class watchdog {
 public:
   void start();
-  void stop();  // joins
+  void stop(); // joins
   std::shared_ptr<watch_slot> add(std::string name);
   void remove(const std::shared_ptr<watch_slot>& s);
 
@@ -188,12 +188,12 @@ private:
 // ---- the engine: everything the store actor and its threads share
 
 struct engine {
-  ~engine();  // shutdown()
+  ~engine(); // shutdown()
   pg_store_options opts;
   std::shared_ptr<pg_status> status;
-  std::string conninfo;  // opts.url plus timeouts and keepalives
+  std::string conninfo; // opts.url plus timeouts and keepalives
   queue writes;
-  queue large_writes;  // commits of at least opts.large_commit_bytes
+  queue large_writes; // commits of at least opts.large_commit_bytes
   queue reads;
   std::atomic<bool> stopping{false};
   std::atomic<bool> schema_ready{false};
@@ -292,14 +292,14 @@ private:
 // ---- the one exception -> store error helper
 
 struct failure {
-  caf::error error;       // unavailable, corrupt, ...
-  bool connection_lost;   // the connection is unusable: drop it
-  std::string text;       // one line, for logs and /readyz
+  caf::error error; // unavailable, corrupt, ...
+  bool connection_lost; // the connection is unusable: drop it
+  std::string text; // one line, for logs and /readyz
   // The server (or libpqxx) refused what we sent, not a connection or
   // availability problem: the same request would fail again. The writer
   // then retries a batch per document (pg_writer.cpp).
   bool data = false;
-  std::string sqlstate;   // when the server said so
+  std::string sqlstate; // when the server said so
 };
 // REQUIRES: called inside a catch block (uses std::current_exception).
 failure classify_current_exception();
@@ -319,7 +319,7 @@ int schema_version();
 // Builds a PostgreSQL array literal: {"a","b"} / {1,2}.
 class array_builder {
 public:
-  void add(std::string_view text);  // quoted and escaped
+  void add(std::string_view text); // quoted and escaped
   void add(uint64_t n);
   const std::string& str();
   size_t size() const { return n_; }

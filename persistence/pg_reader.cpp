@@ -147,7 +147,7 @@ void run_load(link& l, load_job& j, const store_limits& limits) {
                               to_bigint(snap.snapshot_rev),
                               to_bigint(limits.history_bytes));
   auto clients = t.exec_prepared(load_clients.name, j.doc);
-  t.commit();  // the fence bump is durable before anyone hears of it
+  t.commit(); // the fence bump is durable before anyone hears of it
   if (rows.size() != snap.rev - start) {
     j.fail(corrupt(j.doc + ": op log has " + std::to_string(rows.size())
                    + " ops after rev " + std::to_string(start) + ", head is "
@@ -187,7 +187,7 @@ void run_load(link& l, load_job& j, const store_limits& limits) {
                   snap.tail.end() - static_cast<ptrdiff_t>(keep));
   for (const auto& row : clients) {
     committed_op op;
-    op_from_row(row, j.doc, op);  // the op column is NULL: cannot fail
+    op_from_row(row, j.doc, op); // the op column is NULL: cannot fail
     snap.clients.push_back(std::move(op));
   }
 }
@@ -200,17 +200,17 @@ void run_read_ops(link& l, read_ops_job& j, const store_limits& limits) {
                               to_bigint(limits.read_max_bytes));
   t.commit();
   if (rows.empty() || j.limit == 0)
-    return;  // unknown document: no ops
+    return; // unknown document: no ops
   auto oldest = rows[0][0].as<uint64_t>();
   if (j.from < oldest) {
-    j.fail(make_error(store_errc::compacted,
-                      j.doc + ": ops up to rev " + std::to_string(oldest)
-                        + " were removed"));
+    j.fail(make_error(store_errc::compacted, j.doc + ": ops up to rev "
+                                               + std::to_string(oldest)
+                                               + " were removed"));
     return;
   }
   for (const auto& row : rows) {
     if (row[1].is_null())
-      break;  // past the end
+      break; // past the end
     committed_op op;
     // Columns 1.. are (rev, client, seq, user_id, op).
     auto r = row.slice(1, 6);
@@ -247,18 +247,19 @@ void run_peek(link& l, peek_job& j) {
     auto s = t.exec_prepared(load_snapshot.name, j.doc,
                              to_bigint(snap.snapshot_rev));
     if (s.empty()) {
-      j.fail(corrupt(j.doc + ": snapshot " + std::to_string(snap.snapshot_rev) +
-                     " is missing"));
+      j.fail(corrupt(j.doc + ": snapshot " + std::to_string(snap.snapshot_rev)
+                     + " is missing"));
       return;
     }
     snap.text = ot::rope{s[0][0].as<std::string>()};
   }
-  auto rows =
-      t.exec_prepared(peek_ops.name, j.doc, to_bigint(snap.snapshot_rev));
+  auto rows = t.exec_prepared(peek_ops.name, j.doc,
+                              to_bigint(snap.snapshot_rev));
   t.commit();
   if (rows.size() != head - snap.snapshot_rev) {
-    j.fail(corrupt(j.doc + ": op log has " + std::to_string(rows.size()) +
-                   " ops after the snapshot, head is " + std::to_string(head)));
+    j.fail(corrupt(j.doc + ": op log has " + std::to_string(rows.size())
+                   + " ops after the snapshot, head is "
+                   + std::to_string(head)));
     return;
   }
   for (const auto& row : rows) {
@@ -307,7 +308,7 @@ void run_snapshot(link& l, snapshot_job& j) {
   }
   j.value = true;
   if (j.rev <= d[0][2].as<uint64_t>())
-    return;  // not newer than the stored one: nothing to do
+    return; // not newer than the stored one: nothing to do
   t.exec_prepared(snapshot_put.name, j.doc, to_bigint(j.rev),
                   j.text.to_string());
   t.commit();
@@ -328,15 +329,11 @@ uint64_t run_retention(link& l, uint64_t keep) {
 
 void dispatch(link& l, job& j, const store_limits& limits) {
   switch (j.kind) {
-    case job_kind::load:
-      run_load(l, static_cast<load_job&>(j), limits);
-      break;
+    case job_kind::load: run_load(l, static_cast<load_job&>(j), limits); break;
     case job_kind::read_ops:
       run_read_ops(l, static_cast<read_ops_job&>(j), limits);
       break;
-    case job_kind::peek:
-      run_peek(l, static_cast<peek_job&>(j));
-      break;
+    case job_kind::peek: run_peek(l, static_cast<peek_job&>(j)); break;
     case job_kind::find_seq:
       run_find_seq(l, static_cast<find_seq_job&>(j));
       break;
@@ -355,7 +352,8 @@ void dispatch(link& l, job& j, const store_limits& limits) {
 void execute(link& l, job& j, const store_limits& limits) {
   for (int attempt = 0;; ++attempt) {
     if (!l.ensure()) {
-      j.fail(make_error(store_errc::unavailable, "postgres: " + l.last_error()));
+      j.fail(
+        make_error(store_errc::unavailable, "postgres: " + l.last_error()));
       return;
     }
     link::guard g{l, l.budget()};
@@ -384,7 +382,7 @@ void run_reader(engine& e, size_t index) {
   link l{e, "reader-" + std::to_string(index)};
   bool retention = index == 0 && e.opts.ops_retention > 0;
   auto next_retention = clock::now() + e.opts.retention_interval;
-  l.ensure();  // connect eagerly so that /readyz tells the truth early
+  l.ensure(); // connect eagerly so that /readyz tells the truth early
   for (;;) {
     auto wake = clock::time_point::max();
     if (!l.connected())

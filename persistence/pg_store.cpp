@@ -189,8 +189,8 @@ void engine::shutdown() {
 
 namespace {
 
-using pg_store_actor = document_store_actor::extend<
-  caf::reacts_to<done_atom, job_list>>;
+using pg_store_actor
+  = document_store_actor::extend<caf::reacts_to<done_atom, job_list>>;
 
 struct store_state {
   std::shared_ptr<engine> eng;
@@ -199,7 +199,7 @@ struct store_state {
 
 using store_ptr = pg_store_actor::stateful_pointer<store_state>;
 
-template <class Job>
+template<class Job>
 bool large(const Job& j, const pg_store_options& opts) {
   if constexpr (std::is_same_v<Job, commit_job>)
     return opts.large_commit_bytes > 0 && j.bytes() >= opts.large_commit_bytes;
@@ -208,7 +208,7 @@ bool large(const Job& j, const pg_store_options& opts) {
 }
 
 // Queues `j` or answers at once when the store is stopping or overloaded.
-template <class T, class Job>
+template<class T, class Job>
 caf::typed_response_promise<T> submit(store_ptr self, std::shared_ptr<Job> j) {
   auto& e = *self->state.eng;
   j->promise = self->template make_response_promise<T>();
@@ -218,9 +218,9 @@ caf::typed_response_promise<T> submit(store_ptr self, std::shared_ptr<Job> j) {
                      : std::max<size_t>(1000, 1000 * e.opts.readers);
   if (!q.push(j, bound)) {
     j->fail(make_error(store_errc::unavailable,
-                       q.closed() ? "store stopped"
-                                  : (write ? "commit queue full"
-                                           : "read queue full")));
+                       q.closed()
+                         ? "store stopped"
+                         : (write ? "commit queue full" : "read queue full")));
     j->deliver();
   }
   return j->promise;
@@ -325,7 +325,8 @@ document_store_actor spawn_pg_store(caf::actor_system& sys,
   // The threads use the engine by reference: the registry (or
   // stop_pg_store) keeps it alive until they are joined.
   auto* raw = e.get();
-  e->threads.emplace_back([raw] { pg::run_writer(*raw, raw->writes, "writer"); });
+  e->threads.emplace_back(
+    [raw] { pg::run_writer(*raw, raw->writes, "writer"); });
   if (e->opts.large_commit_bytes > 0)
     e->threads.emplace_back(
       [raw] { pg::run_writer(*raw, raw->large_writes, "large-writer"); });

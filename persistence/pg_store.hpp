@@ -6,9 +6,10 @@
 // Shape:
 //
 //   document actors ──request──> store actor ──queue──> writer thread (1 conn)
-//                                    ^        ├─queue──> large-commit writer (1 conn)
-//                                    ^        └─queue──> reader threads (N conns)
-//                                    └──── anon_send(done, jobs) ────┘
+//                                    ^        ├─queue──> large-commit writer (1
+//                                    conn) ^        └─queue──> reader threads
+//                                    (N conns) └──── anon_send(done, jobs)
+//                                    ────┘
 //
 // The two writers commit different documents (a document actor has one
 // commit in flight at a time), so they never wait for each other's locks.
@@ -64,13 +65,13 @@ public:
   // 2^k .. 2^(k+1)-1 requests.
   struct counters {
     uint64_t batches = 0;
-    uint64_t commits = 0;        // answered successfully
-    uint64_t ops = 0;            // made durable
-    uint64_t failed = 0;         // commit requests answered with an error
-    uint64_t in_doubt = 0;       // batches whose COMMIT outcome was unknown
-    uint64_t refused = 0;        // batches refused for their data (then split)
-    uint64_t rejected = 0;       // commit requests answered rejected
-    uint64_t max_batch = 0;      // most requests in one batch
+    uint64_t commits = 0; // answered successfully
+    uint64_t ops = 0; // made durable
+    uint64_t failed = 0; // commit requests answered with an error
+    uint64_t in_doubt = 0; // batches whose COMMIT outcome was unknown
+    uint64_t refused = 0; // batches refused for their data (then split)
+    uint64_t rejected = 0; // commit requests answered rejected
+    uint64_t max_batch = 0; // most requests in one batch
     std::vector<uint64_t> batch_hist = std::vector<uint64_t>(20, 0);
   };
   counters snapshot() const;
@@ -82,8 +83,8 @@ public:
 private:
   mutable std::mutex mtx_;
   std::atomic<bool> ready_{false};
-  bool started_ = false;                     // first connection up
-  std::map<std::string, std::string> down_;  // failing sources
+  bool started_ = false; // first connection up
+  std::map<std::string, std::string> down_; // failing sources
   std::string last_error_;
   counters counters_;
 };
@@ -91,9 +92,9 @@ private:
 // Test-only fault points (pg_store_options::fault_hook). The hook runs on the
 // writer thread; it may block (to hold a batch) or throw a pqxx exception.
 enum class pg_fault : uint8_t {
-  before_take,    // commits are queued; the writer is about to take them
-  before_commit,  // the batch's rows are written, COMMIT not sent yet
-  after_commit,   // COMMIT returned success
+  before_take, // commits are queued; the writer is about to take them
+  before_commit, // the batch's rows are written, COMMIT not sent yet
+  after_commit, // COMMIT returned success
 };
 
 struct pg_store_options {
@@ -106,14 +107,14 @@ struct pg_store_options {
   std::string schema;
   // application_name of the store's connections (pg_stat_activity).
   std::string application_name = "collab";
-  size_t readers = 2;                  // reader threads (one connection each)
-  size_t max_batch_ops = 8192;         // ops in one group-commit transaction
+  size_t readers = 2; // reader threads (one connection each)
+  size_t max_batch_ops = 8192; // ops in one group-commit transaction
   // A commit whose ops are this large (op_bytes, summed) goes to a writer
   // of its own: a batch carrying a megabyte of ops takes tens of ms to
   // commit, and the small commits of every other document must not wait
   // behind it (docs/DESIGN.md contract 6). 0: one writer for everything.
   uint64_t large_commit_bytes = 64 * 1024;
-  size_t max_queued_ops = 200000;      // refuse commits beyond (unavailable)
+  size_t max_queued_ops = 200000; // refuse commits beyond (unavailable)
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds statement_timeout{5000};
   // A request still queued after this long fails with unavailable without

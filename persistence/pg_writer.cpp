@@ -228,7 +228,7 @@ outcome writer::transact(std::vector<group>& all, size_t lo, size_t hi) {
                     make_error(store_errc::corrupt, "ops collide again"));
         return give_back({});
       }
-      probe = true;  // collided: find the culprits and redo
+      probe = true; // collided: find the culprits and redo
     } catch (...) {
       auto f = classify_current_exception();
       bool cut = g.fired();
@@ -281,11 +281,12 @@ void writer::reject(group& g, const failure& why) {
   // client's data.
   auto code = why.sqlstate.rfind("XX", 0) == 0 ? store_errc::corrupt
                                                : store_errc::rejected;
-  spdlog::error("pg store: commit of document {} refused: {}", g.doc, log_escape(why.text));
+  spdlog::error("pg store: commit of document {} refused: {}", g.doc,
+                log_escape(why.text));
   for (auto* it : g.items)
     if (!it->failed)
-      it->fail(make_error(code,
-                          "postgres refused the document's data: " + why.text));
+      it->fail(
+        make_error(code, "postgres refused the document's data: " + why.text));
 }
 
 void writer::answer_committed(std::vector<group>& groups) {

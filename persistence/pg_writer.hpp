@@ -22,8 +22,8 @@ caf::error unavailable(std::string why);
 // One commit request in a batch.
 struct item {
   commit_job* job;
-  bool failed = false;     // answered with an error (final)
-  bool accepted = false;   // part of the current attempt's transaction
+  bool failed = false; // answered with an error (final)
+  bool accepted = false; // part of the current attempt's transaction
   void fail(caf::error e) {
     job->fail(std::move(e));
     failed = true;
@@ -35,7 +35,7 @@ struct item {
 
 struct group {
   std::string doc;
-  std::vector<item*> items;  // in queue order
+  std::vector<item*> items; // in queue order
   uint64_t epoch = 0;
   uint64_t old_head = 0;
   uint64_t new_head = 0;
@@ -43,7 +43,7 @@ struct group {
 
 // A batch whose COMMIT outcome is unknown.
 struct doubt {
-  job_list jobs;             // every job of the batch (finished together)
+  job_list jobs; // every job of the batch (finished together)
   std::vector<item> items;
   std::vector<group> groups;
   int backend_pid = 0;
@@ -54,9 +54,9 @@ struct doubt {
 // How one transaction over some groups ended.
 struct outcome {
   enum kind_t : uint8_t {
-    done,     // every request of the groups is answered
+    done, // every request of the groups is answered
     in_doubt, // the COMMIT outcome is unknown; nothing answered
-    refused,  // refused for a data reason (`why`); nothing answered
+    refused, // refused for a data reason (`why`); nothing answered
   };
   kind_t kind = done;
   failure why{};
@@ -98,7 +98,7 @@ private:
   void fail_queued(const std::string& why);
 
   engine& e_;
-  queue& q_;  // this writer's commits
+  queue& q_; // this writer's commits
   link l_;
   std::optional<doubt> doubt_;
 };

@@ -61,8 +61,8 @@ WHERE EXISTS (SELECT 1 FROM ops o WHERE o.doc_id = v.doc_id AND o.rev = v.rev)
               AND o.client = v.client AND o.seq = v.seq))sql"};
 
 // doc -> (epoch, head_rev) of the locked fence rows.
-using fence_map =
-  std::unordered_map<std::string, std::pair<uint64_t, uint64_t>>;
+using fence_map
+  = std::unordered_map<std::string, std::pair<uint64_t, uint64_t>>;
 // (doc, rev) of pending ops that collide with stored ones.
 using collision_set = std::set<std::pair<std::string, uint64_t>>;
 
@@ -96,8 +96,7 @@ collision_set probe_collisions(pqxx::work& t,
           ps.add(op.seq);
         }
   for (const auto& row :
-       t.exec_prepared(probe_stmt.name, pd.str(), pr.str(), pc.str(),
-                       ps.str()))
+       t.exec_prepared(probe_stmt.name, pd.str(), pr.str(), pc.str(), ps.str()))
     colliding.emplace(row[0].as<std::string>(), row[1].as<uint64_t>());
   return colliding;
 }

@@ -76,9 +76,9 @@ bool writer::settle(doubt& d) {
     }
     std::set<std::string> stored;
     if (vd.size() > 0)
-      for (const auto& row : t.exec_prepared(verify_stmt.name, vd.str(),
-                                             vr.str(), vc.str(), vs.str(),
-                                             vj.str()))
+      for (const auto& row :
+           t.exec_prepared(verify_stmt.name, vd.str(), vr.str(), vc.str(),
+                           vs.str(), vj.str()))
         stored.insert(row[0].as<std::string>());
     size_t committed = 0;
     size_t lost = 0;
@@ -108,7 +108,8 @@ bool writer::settle(doubt& d) {
     bool cut = g.fired();
     if (f.connection_lost || cut || !l_.conn().is_open())
       l_.drop(cut ? "no answer within the deadline" : f.text);
-    spdlog::warn("pg store: cannot verify the unknown COMMIT yet: {}", log_escape(f.text));
+    spdlog::warn("pg store: cannot verify the unknown COMMIT yet: {}",
+                 log_escape(f.text));
     return false;
   }
 }

@@ -45,7 +45,7 @@ std::string entry_id(const redisReply* range) {
 }
 
 redis_admin_actor::behavior_type redis_admin(self_ptr self, redis_endpoint ep,
-                          redis_options opts) {
+                                             redis_options opts) {
   self->state.conn = std::make_unique<redis_connection>(
     std::move(ep),
     redis_connection_timeouts{opts.connect_timeout, opts.io_timeout,
@@ -69,9 +69,9 @@ redis_admin_actor::behavior_type redis_admin(self_ptr self, redis_endpoint ep,
     [=](save_revocation_atom, const revocation& r) -> caf::result<bool> {
       auto field = r.jti.empty() ? "sub:" + r.sub : "jti:" + r.jti;
       std::vector<redis_reply> replies;
-      if (auto err = run(self,
-                         {{"HSET", revocations_key, field, std::to_string(r.at)}},
-                         replies))
+      if (auto err
+          = run(self, {{"HSET", revocations_key, field, std::to_string(r.at)}},
+                replies))
         return err;
       return true;
     },

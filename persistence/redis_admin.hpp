@@ -29,11 +29,11 @@ namespace collab {
 
 struct stream_info {
   uint64_t length = 0;
-  std::string first_id;       // empty when the stream is empty or missing
+  std::string first_id; // empty when the stream is empty or missing
   std::string last_id;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stream_info& x) {
   return f(caf::meta::type_name("stream_info"), x.length, x.first_id,
            x.last_id);

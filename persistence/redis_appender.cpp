@@ -13,16 +13,17 @@ namespace collab {
 
 redis_appender::redis_appender(redis_endpoint ep, const redis_options& opts,
                                std::shared_ptr<redis_health> health)
-  : opts_(opts),
-    health_(std::move(health)),
-    conn_(std::move(ep), redis_connection_timeouts{opts.connect_timeout,
-                                                   opts.io_timeout,
-                                                   opts.backoff_initial,
-                                                   opts.backoff_max}) {
+    : opts_(opts),
+      health_(std::move(health)),
+      conn_(std::move(ep),
+            redis_connection_timeouts{opts.connect_timeout, opts.io_timeout,
+                                      opts.backoff_initial, opts.backoff_max}) {
   opts_.batch = std::max<size_t>(opts_.batch, 1);
   opts_.max_backlog = std::max<size_t>(opts_.max_backlog, 1);
   opts_.tracked_docs = std::max<size_t>(opts_.tracked_docs, 1);
-  thread_ = std::thread{[this] { run(); }};
+  thread_ = std::thread{[this] {
+    run();
+  }};
 }
 
 redis_appender::~redis_appender() {
@@ -72,7 +73,7 @@ void redis_appender::requeue(std::vector<item>& batch, size_t first) {
 }
 
 void redis_appender::run() {
-  auto next_probe = clock::now();  // connect at once: health is known early
+  auto next_probe = clock::now(); // connect at once: health is known early
   std::vector<item> batch;
   for (;;) {
     bool stopping = false;
@@ -143,7 +144,7 @@ void redis_appender::mark_failed(std::string why) {
 }
 
 void redis_appender::send(std::vector<item>& batch) {
-  if (conn_.backing_off()) {  // only when stopping: no new failure to report
+  if (conn_.backing_off()) { // only when stopping: no new failure to report
     requeue(batch, 0);
     return;
   }
@@ -173,15 +174,15 @@ void redis_appender::send(std::vector<item>& batch) {
   for (size_t i = 0; i < first && i < replies.size(); ++i) {
     // An error (MEMORY not allowed) or nil (no stream yet): nothing known.
     auto* r = replies[i].get();
-    auto known =
-        r != nullptr && r->type == REDIS_REPLY_INTEGER && r->integer > 0
-            ? static_cast<uint64_t>(r->integer)
-            : uint64_t{0};
+    auto known = r != nullptr && r->type == REDIS_REPLY_INTEGER
+                     && r->integer > 0
+                   ? static_cast<uint64_t>(r->integer)
+                   : uint64_t{0};
     start_counting(unknown[i], known);
   }
   auto answered = replies.size() > first
-                      ? std::min(replies.size() - first, batch.size())
-                      : size_t{0};
+                    ? std::min(replies.size() - first, batch.size())
+                    : size_t{0};
   std::string refused;
   for (size_t i = 0; i < answered; ++i) {
     auto& reply = replies[first + i];
@@ -192,14 +193,12 @@ void redis_appender::send(std::vector<item>& batch) {
           if (auto* s = counted(batch[i].op.doc))
             count(*s, batch[i].op.rev, entry_bytes(cmds[first + i]));
         break;
-      case xadd_result::duplicate:
-        health_->duplicates.fetch_add(1);
-        break;
+      case xadd_result::duplicate: health_->duplicates.fetch_add(1); break;
       case xadd_result::refused:
         health_->dropped.fetch_add(1);
         refused = "XADD " + stream_key(batch[i].op.doc) + " "
-                  + std::to_string(batch[i].op.rev) + "-0 refused: "
-                  + std::string{reply->str, reply->len};
+                  + std::to_string(batch[i].op.rev)
+                  + "-0 refused: " + std::string{reply->str, reply->len};
         break;
     }
   }
@@ -259,8 +258,8 @@ redis_appender::start_counting(const std::string& doc, uint64_t known_bytes) {
 void redis_appender::count(stream_bytes& s, uint64_t rev, uint64_t bytes) {
   // About 8 chunks per max_bytes: a trim keeps at least 7/8 of the bound.
   auto grain = std::max<uint64_t>(opts_.max_bytes / 8, 1);
-  if (s.chunks.empty() || s.chunks.back().first_rev == 0 ||
-      s.chunks.back().bytes >= grain)
+  if (s.chunks.empty() || s.chunks.back().first_rev == 0
+      || s.chunks.back().bytes >= grain)
     s.chunks.push_back(chunk{rev, 0});
   s.chunks.back().bytes += bytes;
   s.total += bytes;
@@ -282,8 +281,8 @@ void redis_appender::trim(const std::vector<item>& batch) {
       s->chunks.pop_front();
     }
     // Nothing left: the newest entry alone is over the bound.
-    auto keep_from =
-        s->chunks.empty() ? s->last_rev + 1 : s->chunks.front().first_rev;
+    auto keep_from = s->chunks.empty() ? s->last_rev + 1
+                                       : s->chunks.front().first_rev;
     cmds.push_back(xtrim_command(x.op.doc, keep_from));
     docs.push_back(x.op.doc);
   }

@@ -3,7 +3,8 @@
 // many documents per round trip. A lagging or dead Redis never blocks the
 // caller: push() only takes a mutex for a moment.
 //
-//   push (any thread) --> [ queue, at most max_backlog ops ] --> thread --> Redis
+//   push (any thread) --> [ queue, at most max_backlog ops ] --> thread -->
+//   Redis
 //                           overflow drops the oldest          batch <= batch
 //
 // Streams are bounded by entries (XADD MAXLEN ~ maxlen) and by bytes
@@ -49,7 +50,7 @@ class redis_appender {
 public:
   redis_appender(redis_endpoint ep, const redis_options& opts,
                  std::shared_ptr<redis_health> health);
-  ~redis_appender();  // stop()
+  ~redis_appender(); // stop()
   redis_appender(const redis_appender&) = delete;
   redis_appender& operator=(const redis_appender&) = delete;
 
@@ -68,10 +69,10 @@ private:
   };
 
   void run();
-  void send(std::vector<item>& batch);  // requeues what was not answered
+  void send(std::vector<item>& batch); // requeues what was not answered
   void probe();
   void requeue(std::vector<item>& batch, size_t first);
-  void drop_overflow();  // REQUIRES: mtx_ held
+  void drop_overflow(); // REQUIRES: mtx_ held
   void mark_ok();
   void mark_failed(std::string why);
 
@@ -99,16 +100,16 @@ private:
 
   redis_options opts_;
   std::shared_ptr<redis_health> health_;
-  redis_connection conn_;  // appender thread only
+  redis_connection conn_; // appender thread only
   enum class link_state { unknown, up, down };
-  link_state state_ = link_state::unknown;  // appender thread only (logging)
+  link_state state_ = link_state::unknown; // appender thread only (logging)
   std::unordered_map<std::string, stream_bytes> recent_; // appender thread
-  std::unordered_map<std::string, stream_bytes> older_;  // appender thread
+  std::unordered_map<std::string, stream_bytes> older_; // appender thread
 
   std::mutex mtx_;
   std::condition_variable cv_;
-  std::deque<item> queue_;  // guarded by mtx_
-  bool stop_ = false;       // guarded by mtx_
+  std::deque<item> queue_; // guarded by mtx_
+  bool stop_ = false; // guarded by mtx_
   std::thread thread_;
 };
 

@@ -66,19 +66,16 @@ const char* kind_of(int err, const char* text) {
           || std::strstr(text, "timed out") != nullptr)
         return "timeout";
       return "io";
-    case REDIS_ERR_EOF:
-      return "closed by Redis";
-    case REDIS_ERR_PROTOCOL:
-      return "protocol";
-    case REDIS_ERR_OOM:
-      return "out of memory";
-    default:
-      return "error";
+    case REDIS_ERR_EOF: return "closed by Redis";
+    case REDIS_ERR_PROTOCOL: return "protocol";
+    case REDIS_ERR_OOM: return "out of memory";
+    default: return "error";
   }
 }
 
 bool timed_out(const redisContext* c) {
-  return c != nullptr && std::strcmp(kind_of(c->err, c->errstr), "timeout") == 0;
+  return c != nullptr
+         && std::strcmp(kind_of(c->err, c->errstr), "timeout") == 0;
 }
 
 std::string reply_text(const redisReply* r) {
@@ -100,11 +97,11 @@ caf::error to_error(const redisContext* c, const std::string& what) {
 
 redis_connection::redis_connection(redis_endpoint ep,
                                    redis_connection_timeouts t)
-  : ep_(std::move(ep)),
-    timeouts_(t),
-    connect_timeout_(t.connect),
-    io_timeout_(t.io),
-    rng_(std::random_device{}()) {
+    : ep_(std::move(ep)),
+      timeouts_(t),
+      connect_timeout_(t.connect),
+      io_timeout_(t.io),
+      rng_(std::random_device{}()) {
   // nop
 }
 
@@ -174,8 +171,9 @@ caf::error redis_connection::connect(bool force) {
       return failed(std::move(err));
     for (auto& r : replies)
       if (r->type == REDIS_REPLY_ERROR)
-        return failed(make_error(redis_errc::unavailable,
-                                 "connect to " + where + ": " + reply_text(r.get())));
+        return failed(
+          make_error(redis_errc::unavailable,
+                     "connect to " + where + ": " + reply_text(r.get())));
   }
   backoff_ = std::chrono::milliseconds{0};
   return {};
@@ -193,8 +191,8 @@ caf::error redis_connection::exchange(const std::vector<redis_command>& cmds,
       argv.push_back(arg.data());
       lens.push_back(arg.size());
     }
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()),
-                               argv.data(), lens.data())
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(),
+                               lens.data())
         != REDIS_OK)
       return to_error(ctx_, "send");
   }
@@ -208,7 +206,7 @@ caf::error redis_connection::exchange(const std::vector<redis_command>& cmds,
 }
 
 caf::error redis_connection::run(const std::vector<redis_command>& cmds,
-                                  std::vector<redis_reply>& replies) {
+                                 std::vector<redis_reply>& replies) {
   auto was_open = connected();
   if (auto err = connect())
     return err;

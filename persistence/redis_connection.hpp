@@ -90,15 +90,15 @@ public:
 private:
   caf::error exchange(const std::vector<redis_command>& cmds,
                       std::vector<redis_reply>& replies);
-  caf::error failed(caf::error err);  // close + start/extend the backoff
+  caf::error failed(caf::error err); // close + start/extend the backoff
 
   redis_endpoint ep_;
-  redis_connection_timeouts timeouts_;   // as configured
-  std::chrono::milliseconds connect_timeout_;  // in effect (limit_timeouts)
-  std::chrono::milliseconds io_timeout_;       // in effect (limit_timeouts)
+  redis_connection_timeouts timeouts_; // as configured
+  std::chrono::milliseconds connect_timeout_; // in effect (limit_timeouts)
+  std::chrono::milliseconds io_timeout_; // in effect (limit_timeouts)
   redisContext* ctx_ = nullptr;
   clock::time_point retry_at_{};
-  std::chrono::milliseconds backoff_{0};  // 0: the last attempt succeeded
+  std::chrono::milliseconds backoff_{0}; // 0: the last attempt succeeded
   std::minstd_rand rng_;
 };
 

@@ -17,18 +17,18 @@ namespace collab {
 
 struct redis_health_snapshot {
   bool enabled = false;
-  bool healthy = false;        // the last round trip to Redis succeeded
-  std::string last_error;      // the last failure, kept after recovery
-  uint64_t appended = 0;       // ops XADDed
-  uint64_t duplicates = 0;     // ops already in the stream (re-append)
-  uint64_t dropped = 0;        // ops given up: backlog overflow, refused
-  uint64_t trims = 0;          // streams trimmed for their bytes
-  uint64_t errors = 0;         // failed round trips and refused commands
-  uint64_t backlog = 0;        // ops queued, not yet appended
-  uint64_t lag_ms = 0;         // queue time of the last appended op
-  uint64_t reads = 0;          // reads answered with ops
-  uint64_t read_misses = 0;    // reads answered not_covered
-  uint64_t read_errors = 0;    // reads answered unavailable
+  bool healthy = false; // the last round trip to Redis succeeded
+  std::string last_error; // the last failure, kept after recovery
+  uint64_t appended = 0; // ops XADDed
+  uint64_t duplicates = 0; // ops already in the stream (re-append)
+  uint64_t dropped = 0; // ops given up: backlog overflow, refused
+  uint64_t trims = 0; // streams trimmed for their bytes
+  uint64_t errors = 0; // failed round trips and refused commands
+  uint64_t backlog = 0; // ops queued, not yet appended
+  uint64_t lag_ms = 0; // queue time of the last appended op
+  uint64_t reads = 0; // reads answered with ops
+  uint64_t read_misses = 0; // reads answered not_covered
+  uint64_t read_errors = 0; // reads answered unavailable
 };
 
 class redis_health {

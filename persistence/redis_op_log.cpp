@@ -48,8 +48,8 @@ op_log(op_log_ptr self, std::shared_ptr<redis_appender> appender,
        std::shared_ptr<redis_stop_latch> latch) {
   if (appender != nullptr)
     for (size_t i = 0; i < opts.readers; ++i)
-      self->state.readers.push_back(spawn_redis_reader(
-        self, ep, opts, health, [latch] { latch->done(); }));
+      self->state.readers.push_back(
+        spawn_redis_reader(self, ep, opts, health, [latch] { latch->done(); }));
   return {
     [=](stream_append_atom, std::vector<committed_op>& ops) {
       if (appender != nullptr)

@@ -4,8 +4,9 @@
 // Redis is not on the durability path: appends are fire-and-forget, and any
 // read error just means "read PostgreSQL instead".
 //
-//   document actor --append(ops)------> [op log actor] --> appender thread --> XADD
-//   document actor --read(doc, R, N)--> [op log actor] --> reader (detached) --> XRANGE
+//   document actor --append(ops)------> [op log actor] --> appender thread -->
+//   XADD document actor --read(doc, R, N)--> [op log actor] --> reader
+//   (detached) --> XRANGE
 //                  <-- ops R+1..N, or error not_covered / unavailable --------'
 //
 // Messages (handle: redis_op_log_actor):

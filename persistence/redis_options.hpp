@@ -20,8 +20,8 @@ struct redis_endpoint {
   std::string host;
   uint16_t port = 6379;
   uint32_t db = 0;
-  std::string user;      // Redis 6 ACL user; empty: AUTH with password only
-  std::string password;  // empty: no AUTH
+  std::string user; // Redis 6 ACL user; empty: AUTH with password only
+  std::string password; // empty: no AUTH
 };
 
 // Parses `url` into `out`. Returns an empty string on success, else the
@@ -29,29 +29,30 @@ struct redis_endpoint {
 std::string parse_redis_url(const std::string& url, redis_endpoint& out);
 
 struct redis_options {
-  std::string url;                 // empty: disabled
+  std::string url; // empty: disabled
 
   // Appender.
-  uint64_t maxlen = 10000;         // XADD ... MAXLEN ~ maxlen (per document)
-  uint64_t max_bytes = 0;          // per document stream bytes, about (XTRIM
-                                   // MINID); 0: no byte bound
-  size_t tracked_docs = 16384;     // documents whose stream bytes are counted
-                                   // (x2: two generations); others re-learn
-  size_t batch = 256;              // ops per pipelined round trip, at most
-  size_t max_backlog = 10000;      // queued ops; beyond: the oldest are dropped
-  std::chrono::milliseconds stream_ttl{0};  // EXPIRE per appended stream; 0: none
-  std::chrono::milliseconds io_timeout{1000};   // appender socket timeout
-  std::chrono::milliseconds probe_interval{1000};  // PING / reconnect when idle
+  uint64_t maxlen = 10000; // XADD ... MAXLEN ~ maxlen (per document)
+  uint64_t max_bytes = 0; // per document stream bytes, about (XTRIM
+                          // MINID); 0: no byte bound
+  size_t tracked_docs = 16384; // documents whose stream bytes are counted
+                               // (x2: two generations); others re-learn
+  size_t batch = 256; // ops per pipelined round trip, at most
+  size_t max_backlog = 10000; // queued ops; beyond: the oldest are dropped
+  std::chrono::milliseconds stream_ttl{
+    0}; // EXPIRE per appended stream; 0: none
+  std::chrono::milliseconds io_timeout{1000}; // appender socket timeout
+  std::chrono::milliseconds probe_interval{1000}; // PING / reconnect when idle
 
   // Reader.
-  size_t readers = 2;              // connections (detached actors) for reads
-  std::chrono::milliseconds read_timeout{200};  // queueing + round trip
-  uint64_t max_read_ops = 20000;   // longer ranges answer not_covered at once
+  size_t readers = 2; // connections (detached actors) for reads
+  std::chrono::milliseconds read_timeout{200}; // queueing + round trip
+  uint64_t max_read_ops = 20000; // longer ranges answer not_covered at once
 
   // Connections.
   std::chrono::milliseconds connect_timeout{200};
-  std::chrono::milliseconds backoff_initial{50};  // doubles per failure ...
-  std::chrono::milliseconds backoff_max{2000};    // ... up to this (+-20 %)
+  std::chrono::milliseconds backoff_initial{50}; // doubles per failure ...
+  std::chrono::milliseconds backoff_max{2000}; // ... up to this (+-20 %)
 };
 
 } // namespace collab

@@ -22,10 +22,9 @@ redis_reader(reader_ptr self, redis_endpoint ep, redis_options opts,
              std::shared_ptr<redis_health> health,
              std::function<void()> on_exit) {
   self->state.conn = std::make_unique<redis_connection>(
-    std::move(ep), redis_connection_timeouts{opts.connect_timeout,
-                                             opts.read_timeout,
-                                             opts.backoff_initial,
-                                             opts.backoff_max});
+    std::move(ep),
+    redis_connection_timeouts{opts.connect_timeout, opts.read_timeout,
+                              opts.backoff_initial, opts.backoff_max});
   if (on_exit)
     self->attach_functor([f = std::move(on_exit)] { f(); });
   return {

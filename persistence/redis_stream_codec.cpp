@@ -128,8 +128,8 @@ redis_command pexpire_command(const std::string& doc,
 
 redis_command xrange_command(const std::string& doc, uint64_t from,
                              uint64_t to) {
-  return {"XRANGE", stream_key(doc), entry_id(from + 1), entry_id(to),
-          "COUNT", std::to_string(to - from)};
+  return {"XRANGE",     stream_key(doc), entry_id(from + 1),
+          entry_id(to), "COUNT",         std::to_string(to - from)};
 }
 
 xadd_result classify_xadd(const redisReply* r) {

@@ -51,8 +51,8 @@ redis_command xrange_command(const std::string& doc, uint64_t from,
 
 enum class xadd_result {
   appended,
-  duplicate,  // the id is <= the stream's last id: the op is (was) there
-  refused,    // any other error reply (wrong type, OOM, ...)
+  duplicate, // the id is <= the stream's last id: the op is (was) there
+  refused, // any other error reply (wrong type, OOM, ...)
 };
 xadd_result classify_xadd(const redisReply* r);
 

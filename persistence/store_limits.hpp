@@ -37,7 +37,7 @@ uint64_t op_bytes(const ot::op& op);
 
 // How many of the last `n` ops fit into the newest-first bound of `bytes`;
 // size(i) is the size of op i (0 <= i < n, oldest first).
-template <class Size>
+template<class Size>
 size_t newest_within(size_t n, uint64_t bytes, Size size) {
   uint64_t sum = 0;
   size_t k = 0;
@@ -54,7 +54,7 @@ size_t newest_within(size_t n, uint64_t bytes, Size size) {
 // prefix within read_max_ops and read_max_bytes, but at least one op when
 // n > 0; size(i) as above. (pg_reader.cpp's read_ops statement is the same
 // rule in SQL.)
-template <class Size>
+template<class Size>
 size_t oldest_within(size_t n, const store_limits& l, Size size) {
   uint64_t sum = 0;
   size_t k = 0;

@@ -22,10 +22,10 @@ struct committed_op {
   ot::op op;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, committed_op& x) {
-  return f(caf::meta::type_name("committed_op"), x.doc, x.rev, x.client,
-           x.seq, x.user, x.op);
+  return f(caf::meta::type_name("committed_op"), x.doc, x.rev, x.client, x.seq,
+           x.user, x.op);
 }
 
 } // namespace collab

@@ -1,6 +1,6 @@
-// The protocol's error codes (docs/PROTOCOL.md, "Errors"): one enum shared by the
-// document actor, the connection actor and the codec, with the stable string
-// each code has on the wire.
+// The protocol's error codes (docs/PROTOCOL.md, "Errors"): one enum shared by
+// the document actor, the connection actor and the codec, with the stable
+// string each code has on the wire.
 #pragma once
 
 #include <cstdint>
@@ -22,8 +22,8 @@ enum class errc : uint8_t {
   token_expired,
   internal,
   // Additions to the v1 protocol (docs/PROTOCOL.md): the isolation bounds.
-  too_many,    // a count bound: documents per socket (the join is refused)
-  overloaded,  // the node's memory budget is spent: retry later, same seq
+  too_many, // a count bound: documents per socket (the join is refused)
+  overloaded, // the node's memory budget is spent: retry later, same seq
 };
 
 constexpr std::string_view to_wire(errc e) {

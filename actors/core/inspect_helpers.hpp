@@ -13,7 +13,7 @@
 namespace collab::detail {
 
 // A rope crosses nodes as its text.
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect_rope(Inspector& f, ot::rope& r) {
   if constexpr (Inspector::reads_state) {
     auto s = r.to_string();
@@ -27,9 +27,9 @@ typename Inspector::result_type inspect_rope(Inspector& f, ot::rope& r) {
 }
 
 // Enums cross nodes as their underlying integer.
-template <class Inspector, class Enum, class... Ts>
-typename Inspector::result_type inspect_with_enum(Inspector& f, Enum& e,
-                                                  const char* name, Ts&... xs) {
+template<class Inspector, class Enum, class... Ts>
+typename Inspector::result_type
+inspect_with_enum(Inspector& f, Enum& e, const char* name, Ts&... xs) {
   auto raw = static_cast<std::underlying_type_t<Enum>>(e);
   if constexpr (Inspector::reads_state) {
     return f(caf::meta::type_name(name), raw, xs...);
@@ -44,13 +44,13 @@ typename Inspector::result_type inspect_with_enum(Inspector& f, Enum& e,
 
 namespace collab::ot {
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, component& x) {
-  return collab::detail::inspect_with_enum(f, x.k, "ot_component", x.n,
-                                           x.text, x.has_text);
+  return collab::detail::inspect_with_enum(f, x.k, "ot_component", x.n, x.text,
+                                           x.has_text);
 }
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, rope& x) {
   return collab::detail::inspect_rope(f, x);
 }

@@ -37,7 +37,9 @@ namespace detail {
 
 // Length of the valid UTF-8 sequence at s[i] (2..4), or 0 when invalid.
 inline size_t log_utf8_length(std::string_view s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const auto b = [&](size_t k) {
+    return static_cast<unsigned char>(s[i + k]);
+  };
   const auto cont = [&](size_t k) {
     return i + k < s.size() && (b(k) & 0xC0) == 0x80;
   };
@@ -47,13 +49,13 @@ inline size_t log_utf8_length(std::string_view s, size_t i) {
   if (c >= 0xE0 && c <= 0xEF) {
     if (!cont(1) || !cont(2) || (c == 0xE0 && b(1) < 0xA0)
         || (c == 0xED && b(1) >= 0xA0))
-      return 0;  // truncated, overlong or a UTF-16 surrogate
+      return 0; // truncated, overlong or a UTF-16 surrogate
     return 3;
   }
   if (c >= 0xF0 && c <= 0xF4) {
     if (!cont(1) || !cont(2) || !cont(3) || (c == 0xF0 && b(1) < 0x90)
         || (c == 0xF4 && b(1) >= 0x90))
-      return 0;  // truncated, overlong or above U+10FFFF
+      return 0; // truncated, overlong or above U+10FFFF
     return 4;
   }
   return 0;
@@ -92,7 +94,7 @@ inline std::string escape_for_log(std::string_view text) {
       continue;
     }
     const size_t n = c >= 0x80 ? detail::log_utf8_length(text, i) : 0;
-    if (n == 0) {  // a control byte, DEL, or not UTF-8
+    if (n == 0) { // a control byte, DEL, or not UTF-8
       out += "\\x";
       out += hex[c >> 4];
       out += hex[c & 15];
@@ -106,7 +108,8 @@ inline std::string escape_for_log(std::string_view text) {
       out += "\\u00";
       out += hex[c1 >> 4];
       out += hex[c1 & 15];
-    } else if (n == 3 && c == 0xE2 && c1 == 0x80 && (c2 == 0xA8 || c2 == 0xA9)) {
+    } else if (n == 3 && c == 0xE2 && c1 == 0x80
+               && (c2 == 0xA8 || c2 == 0xA9)) {
       out += c2 == 0xA8 ? "\\u2028" : "\\u2029";
     } else {
       out.append(text.data() + i, n);
@@ -127,9 +130,9 @@ inline bool log_clean(std::string_view text) {
 } // namespace collab
 
 // `{}` of a log_escaped: the text as it is when clean, else escaped.
-template <>
+template<>
 struct fmt::formatter<collab::log_escaped> : fmt::formatter<std::string_view> {
-  template <class FormatContext>
+  template<class FormatContext>
   auto format(const collab::log_escaped& x, FormatContext& ctx) const
     -> decltype(ctx.out()) {
     if (collab::log_clean(x.text))

@@ -13,10 +13,10 @@ namespace collab {
 struct revocation {
   std::string jti;
   std::string sub;
-  int64_t at = 0;             // seconds since the epoch
+  int64_t at = 0; // seconds since the epoch
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, revocation& x) {
   return f(caf::meta::type_name("revocation"), x.jti, x.sub, x.at);
 }

@@ -54,11 +54,8 @@ public:
     component& last = out_.back();
     last.n += c.n;
     switch (c.k) {
-      case component::kind::skip:
-        break;
-      case component::kind::insert:
-        last.text += c.text;
-        break;
+      case component::kind::skip: break;
+      case component::kind::insert: last.text += c.text; break;
       case component::kind::del:
         if (last.has_text && c.has_text) {
           last.text += c.text; // keeps the op invertible
@@ -130,7 +127,8 @@ private:
           next();
         } else {
           size_t end = utf8_advance(c.text, byte_offset_, n);
-          out = component::insert(c.text.substr(byte_offset_, end - byte_offset_));
+          out = component::insert(
+            c.text.substr(byte_offset_, end - byte_offset_));
           offset_ += n;
           byte_offset_ = end;
         }
@@ -142,7 +140,8 @@ private:
           next();
         } else if (c.has_text) {
           size_t end = utf8_advance(c.text, byte_offset_, n);
-          out = component::del_text(c.text.substr(byte_offset_, end - byte_offset_));
+          out = component::del_text(
+            c.text.substr(byte_offset_, end - byte_offset_));
           offset_ += n;
           byte_offset_ = end;
         } else {
@@ -162,8 +161,9 @@ private:
 
   const op& op_;
   size_t idx_ = 0;
-  uint64_t offset_ = 0;     // code points consumed of op_[idx_]
-  size_t byte_offset_ = 0;  // the same, in bytes of its text (insert / text delete)
+  uint64_t offset_ = 0; // code points consumed of op_[idx_]
+  size_t byte_offset_
+    = 0; // the same, in bytes of its text (insert / text delete)
 };
 
 } // namespace collab::ot::detail

@@ -92,17 +92,17 @@ void op_to_json(rapidjson::Writer<rapidjson::StringBuffer>& w, const op& a) {
   w.StartArray();
   for (const component& c : a) {
     switch (c.k) {
-      case component::kind::skip:
-        w.Uint64(c.n);
-        break;
+      case component::kind::skip: w.Uint64(c.n); break;
       case component::kind::insert:
-        w.String(c.text.data(), static_cast<rapidjson::SizeType>(c.text.size()));
+        w.String(c.text.data(),
+                 static_cast<rapidjson::SizeType>(c.text.size()));
         break;
       case component::kind::del:
         w.StartObject();
         w.Key("d");
         if (c.has_text)
-          w.String(c.text.data(), static_cast<rapidjson::SizeType>(c.text.size()));
+          w.String(c.text.data(),
+                   static_cast<rapidjson::SizeType>(c.text.size()));
         else
           w.Uint64(c.n);
         w.EndObject();

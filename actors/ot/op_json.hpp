@@ -1,4 +1,5 @@
-// JSON form of text-unicode ops (RapidJSON): the wire format of docs/PROTOCOL.md.
+// JSON form of text-unicode ops (RapidJSON): the wire format of
+// docs/PROTOCOL.md.
 #pragma once
 
 #include <string>

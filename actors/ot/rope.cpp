@@ -20,12 +20,12 @@
 namespace collab::ot {
 
 struct rope::node {
-  std::shared_ptr<const node> left;  // both null for a leaf
+  std::shared_ptr<const node> left; // both null for a leaf
   std::shared_ptr<const node> right;
-  std::string text;                  // leaf only
+  std::string text; // leaf only
   uint64_t cps = 0;
   uint64_t bytes = 0;
-  int height = 1;                    // leaf = 1, empty tree = 0
+  int height = 1; // leaf = 1, empty tree = 0
 
   bool leaf() const { return !left; }
 };
@@ -42,7 +42,9 @@ constexpr size_t max_leaf = 1024;
 constexpr size_t build_leaf = 768;
 constexpr size_t min_leaf = 256;
 
-int height(const node_ptr& t) { return t ? t->height : 0; }
+int height(const node_ptr& t) {
+  return t ? t->height : 0;
+}
 
 // `cps` is passed when the caller already knows it, to skip a rescan.
 node_ptr make_leaf(std::string text, uint64_t cps) {
@@ -90,7 +92,8 @@ node_ptr from_text(std::string_view s) {
   leaves.reserve(k + 1);
   size_t at = 0;
   while (at < s.size()) {
-    size_t end = s.size() - at <= max_leaf ? s.size() : utf8_boundary(s, at + target);
+    size_t end = s.size() - at <= max_leaf ? s.size()
+                                           : utf8_boundary(s, at + target);
     leaves.push_back(make_leaf(std::string(s.substr(at, end - at))));
     at = end;
   }
@@ -103,13 +106,15 @@ node_ptr balance(node_ptr a, node_ptr b) {
     if (height(a->left) >= height(a->right))
       return make_inner(a->left, make_inner(a->right, std::move(b)));
     const node_ptr& m = a->right;
-    return make_inner(make_inner(a->left, m->left), make_inner(m->right, std::move(b)));
+    return make_inner(make_inner(a->left, m->left),
+                      make_inner(m->right, std::move(b)));
   }
   if (height(b) > height(a) + 1) {
     if (height(b->right) >= height(b->left))
       return make_inner(make_inner(std::move(a), b->left), b->right);
     const node_ptr& m = b->left;
-    return make_inner(make_inner(std::move(a), m->left), make_inner(m->right, b->right));
+    return make_inner(make_inner(std::move(a), m->left),
+                      make_inner(m->right, b->right));
   }
   return make_inner(std::move(a), std::move(b));
 }
@@ -246,7 +251,8 @@ void append_all(const node* t, std::string& out) {
 uint64_t count_leaves(const node* t) {
   if (!t)
     return 0;
-  return t->leaf() ? 1 : count_leaves(t->left.get()) + count_leaves(t->right.get());
+  return t->leaf() ? 1
+                   : count_leaves(t->left.get()) + count_leaves(t->right.get());
 }
 
 bool check_node(const node* t) {
@@ -260,8 +266,8 @@ bool check_node(const node* t) {
   int hr = t->right->height;
   return std::abs(hl - hr) <= 1 && t->height == std::max(hl, hr) + 1
          && t->cps == t->left->cps + t->right->cps
-         && t->bytes == t->left->bytes + t->right->bytes && check_node(t->left.get())
-         && check_node(t->right.get());
+         && t->bytes == t->left->bytes + t->right->bytes
+         && check_node(t->left.get()) && check_node(t->right.get());
 }
 
 } // namespace

@@ -48,7 +48,8 @@ component component::del_text(std::string utf8) {
 }
 
 bool operator==(const component& a, const component& b) {
-  return a.k == b.k && a.n == b.n && a.has_text == b.has_text && a.text == b.text;
+  return a.k == b.k && a.n == b.n && a.has_text == b.has_text
+         && a.text == b.text;
 }
 
 namespace {
@@ -88,8 +89,9 @@ bool check(const op& a, status* why) {
     uint64_t& total = c.k == kind::insert ? inserts : reads;
     total += c.n;
     if (total > max_count)
-      return refuse(why, c.k == kind::insert ? "The op inserts more than 2^53-1 code points"
-                                             : "The op reads more than 2^53-1 code points");
+      return refuse(why, c.k == kind::insert
+                           ? "The op inserts more than 2^53-1 code points"
+                           : "The op reads more than 2^53-1 code points");
     switch (c.k) {
       case kind::skip:
         if (c.n == 0)
@@ -131,16 +133,12 @@ status apply(rope& doc, const op& a) {
   uint64_t pos = 0; // in the new document
   for (const component& c : a) {
     switch (c.k) {
-      case kind::skip:
-        pos += c.n;
-        break;
+      case kind::skip: pos += c.n; break;
       case kind::insert:
         out = out.insert(pos, c.text);
         pos += c.n;
         break;
-      case kind::del:
-        out = out.erase(pos, c.n);
-        break;
+      case kind::del: out = out.erase(pos, c.n); break;
     }
   }
   doc = std::move(out);
@@ -164,12 +162,8 @@ status apply(std::string& utf8_doc, const op& a) {
         at = end;
         break;
       }
-      case kind::insert:
-        out += c.text;
-        break;
-      case kind::del:
-        at = utf8_advance(utf8_doc, at, c.n);
-        break;
+      case kind::insert: out += c.text; break;
+      case kind::del: at = utf8_advance(utf8_doc, at, c.n); break;
     }
   }
   out.append(utf8_doc, at, std::string::npos);
@@ -185,9 +179,7 @@ uint64_t transform_position(uint64_t cursor, const op& a) {
   for (size_t i = 0; i < a.size() && cursor > pos; ++i) {
     const component& c = a[i];
     switch (c.k) {
-      case kind::skip:
-        pos = detail::add_saturated(pos, c.n);
-        break;
+      case kind::skip: pos = detail::add_saturated(pos, c.n); break;
       case kind::insert:
         pos = detail::add_saturated(pos, c.n);
         cursor = detail::add_saturated(cursor, c.n);
@@ -219,7 +211,8 @@ int64_t length_delta(const op& a) {
     else if (c.k == kind::del)
       removed = detail::add_saturated(removed, c.n);
   }
-  return static_cast<int64_t>(std::min(added, cap)) - static_cast<int64_t>(std::min(removed, cap));
+  return static_cast<int64_t>(std::min(added, cap))
+         - static_cast<int64_t>(std::min(removed, cap));
 }
 
 } // namespace collab::ot

@@ -45,7 +45,8 @@ op transform(const op& a, const op& b, side s) {
         break;
       }
       case kind::del: {
-        // b removed this range: drop a's skips and deletes over it, keep inserts.
+        // b removed this range: drop a's skips and deletes over it, keep
+        // inserts.
         uint64_t len = c2.n;
         while (len > 0) {
           component c1 = take.take(len, indivisible::insert);
@@ -69,7 +70,8 @@ namespace {
 
 // The code points [from, from + n) of delete `d` (dslice in the reference);
 // `byte_from` is the byte offset of `from` in d.text for the text form.
-component slice_delete(const component& d, size_t byte_from, uint64_t n, size_t* byte_end) {
+component slice_delete(const component& d, size_t byte_from, uint64_t n,
+                       size_t* byte_end) {
   if (!d.has_text)
     return component::del(n);
   *byte_end = utf8_advance(d.text, byte_from, n);
@@ -96,9 +98,7 @@ op compose(const op& a, const op& b) {
         }
         break;
       }
-      case kind::insert:
-        app.push(c2);
-        break;
+      case kind::insert: app.push(c2); break;
       case kind::del: {
         // b deletes text that a either kept (delete it from the original) or
         // inserted (the two cancel out).
@@ -120,9 +120,7 @@ op compose(const op& a, const op& b) {
                 byte_offset = utf8_advance(c2.text, byte_offset, chunk.n);
               offset += chunk.n;
               break;
-            case kind::del:
-              app.push(std::move(chunk));
-              break;
+            case kind::del: app.push(std::move(chunk)); break;
           }
         }
         break;

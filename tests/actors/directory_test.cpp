@@ -18,9 +18,7 @@ using namespace collab;
 namespace {
 
 struct test_config : actor_system_config {
-  test_config() {
-    register_message_types(*this);
-  }
+  test_config() { register_message_types(*this); }
 };
 
 struct fixture : test_coordinator_fixture<test_config> {
@@ -42,9 +40,7 @@ struct fixture : test_coordinator_fixture<test_config> {
   }
 
   // Runs every pending job but fires no timer.
-  void run_jobs() {
-    sched.run();
-  }
+  void run_jobs() { sched.run(); }
 
   directory_actor directory(const std::string& node,
                             uint64_t max_live_docs = 0) {
@@ -56,7 +52,7 @@ struct fixture : test_coordinator_fixture<test_config> {
   }
 
   // The answer to a request, or the error it failed with.
-  template <class T, class Handle, class... Ts>
+  template<class T, class Handle, class... Ts>
   expected<T> ask(const Handle& who, Ts... xs) {
     auto answer = self->request(actor_cast<actor>(who), infinite, xs...);
     run_jobs();
@@ -116,7 +112,7 @@ CAF_TEST(no document is activated over max_live_docs) {
 CAF_TEST(a read that must not activate finds only a live document) {
   auto dir = directory("n1");
   CAF_CHECK(peek(dir, "d").empty());
-  CAF_CHECK_EQUAL(live(dir), 0u);  // nothing activated
+  CAF_CHECK_EQUAL(live(dir), 0u); // nothing activated
   auto d = resolve(dir, "d");
   CAF_REQUIRE(d);
   auto found = peek(dir, "d");
@@ -142,7 +138,7 @@ CAF_TEST(a read that must not activate is asked at the owner node) {
       doc = "doc" + std::to_string(i);
   CAF_CHECK(peek(dir1, doc).empty());
   CAF_CHECK_EQUAL(live(dir2), 0u);
-  auto d = resolve(dir1, doc);  // activates at n2
+  auto d = resolve(dir1, doc); // activates at n2
   CAF_REQUIRE(d);
   CAF_CHECK_EQUAL(live(dir1), 0u);
   CAF_CHECK_EQUAL(live(dir2), 1u);
@@ -150,8 +146,8 @@ CAF_TEST(a read that must not activate is asked at the owner node) {
   CAF_REQUIRE_EQUAL(found.size(), 1u);
   CAF_CHECK_EQUAL(found[0], *d);
   // Asked to activate, it answers a list too.
-  auto listed
-    = ask<std::vector<document_actor>>(dir1, collab::resolve_atom_v, doc, true);
+  auto listed = ask<std::vector<document_actor>>(dir1, collab::resolve_atom_v,
+                                                 doc, true);
   CAF_REQUIRE(listed);
   CAF_REQUIRE_EQUAL(listed->size(), 1u);
   CAF_CHECK_EQUAL(listed->front(), *d);

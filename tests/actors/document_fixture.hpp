@@ -30,18 +30,18 @@ using namespace caf;
 using namespace collab;
 using collab_test::fail_atom;
 using collab_test::fail_atom_v;
-using collab_test::reject_atom;
-using collab_test::reject_atom_v;
 using collab_test::hold_atom;
 using collab_test::hold_atom_v;
 using collab_test::next_atom;
 using collab_test::next_atom_v;
+using collab_test::reject_atom;
+using collab_test::reject_atom_v;
 
 // ---- a connection stand-in that logs what the document tells it
 
 struct recorder_state {
   std::vector<std::string> log;
-  std::string last_error;      // the message of the last error event
+  std::string last_error; // the message of the last error event
   static inline const char* name = "recorder";
 };
 
@@ -57,9 +57,15 @@ behavior recorder(stateful_actor<recorder_state>* self) {
   auto& log = self->state.log;
   return {
     // Forward a request to the document, so the document sees us as sender.
-    [=](document_actor doc, submit_request& r) { self->send(doc, std::move(r)); },
-    [=](document_actor doc, leave_request& r) { self->send(doc, std::move(r)); },
-    [=](document_actor doc, presence_request& r) { self->send(doc, std::move(r)); },
+    [=](document_actor doc, submit_request& r) {
+      self->send(doc, std::move(r));
+    },
+    [=](document_actor doc, leave_request& r) {
+      self->send(doc, std::move(r));
+    },
+    [=](document_actor doc, presence_request& r) {
+      self->send(doc, std::move(r));
+    },
     [=, &log](joined_event& e) {
       log.push_back("joined rev=" + std::to_string(e.rev)
                     + (e.has_text ? " text=" + e.text.to_string() : ""));
@@ -67,8 +73,7 @@ behavior recorder(stateful_actor<recorder_state>* self) {
     [=, &log](op_event& e) {
       auto& op = e.op.get();
       log.push_back("op rev=" + std::to_string(op.rev) + " client=" + op.client
-                    + " seq=" + std::to_string(op.seq) + " "
-                    + describe(op.op));
+                    + " seq=" + std::to_string(op.seq) + " " + describe(op.op));
     },
     [=, &log](ack_event& e) {
       log.push_back("ack seq=" + std::to_string(e.seq)
@@ -96,10 +101,10 @@ using ops_promise = typed_response_promise<std::vector<committed_op>>;
 
 struct flaky_state {
   document_store_actor inner;
-  bool failing = false;        // every commit: unavailable
-  std::string poison;          // a commit with an op inserting it: rejected
-  std::vector<size_t> commits;  // the size of every commit asked for
-  std::vector<std::pair<uint64_t, uint64_t>> reads;  // read_ops (from, limit)
+  bool failing = false; // every commit: unavailable
+  std::string poison; // a commit with an op inserting it: rejected
+  std::vector<size_t> commits; // the size of every commit asked for
+  std::vector<std::pair<uint64_t, uint64_t>> reads; // read_ops (from, limit)
   // While holding, read_ops waits until the test says `next`.
   bool holding = false;
   std::vector<std::function<void()>> held;
@@ -135,8 +140,7 @@ flaky_store(flaky_store_actor::stateful_pointer<flaky_state> self,
         return make_error(store_errc::unavailable, "injected commit failure");
       if (poisoned(ops, st.poison))
         return make_error(store_errc::rejected, "injected: data refused");
-      return self->delegate(st.inner, a, std::move(doc), epoch,
-                            std::move(ops));
+      return self->delegate(st.inner, a, std::move(doc), epoch, std::move(ops));
     },
     [=](read_ops_atom a, std::string& doc, uint64_t from,
         uint64_t limit) -> ops_promise {
@@ -191,9 +195,7 @@ ot::op parse(const char* json) {
 }
 
 struct test_config : actor_system_config {
-  test_config() {
-    register_message_types(*this);
-  }
+  test_config() { register_message_types(*this); }
 };
 
 struct fixture : test_coordinator_fixture<test_config> {
@@ -210,9 +212,7 @@ struct fixture : test_coordinator_fixture<test_config> {
 
   // Runs every pending job but fires no timer (the fixture's run() would
   // fire the idle timer and passivate the document).
-  void run_jobs() {
-    sched.run();
-  }
+  void run_jobs() { sched.run(); }
 
   void start() {
     doc = spawn_document(sys, "d", actor_cast<document_store_actor>(store),
@@ -255,7 +255,13 @@ struct fixture : test_coordinator_fixture<test_config> {
   void join_as(const actor& r, const std::string& session,
                const std::string& client, const std::string& user,
                bool resume = false, uint64_t rev = 0) {
-    self->send(doc, join_request{actor_cast<document_subscriber>(r), session, client, user, resume, rev, {}});
+    self->send(doc, join_request{actor_cast<document_subscriber>(r),
+                                 session,
+                                 client,
+                                 user,
+                                 resume,
+                                 rev,
+                                 {}});
     run_jobs();
   }
 

@@ -48,11 +48,11 @@ CAF_TEST(an op with too many components is refused as too_large) {
   join(a, "a");
   join(b, "b");
   submit(a, "a", 1, 0, R"(["abcdef"])");
-  submit_op(b, "b", 1, 1, comb(6));  // 12 components
+  submit_op(b, "b", 1, 1, comb(6)); // 12 components
   CAF_CHECK_EQUAL(last(b), "error too_large seq=1");
   CAF_CHECK(contains(last_error(b), "12 components"));
   CAF_CHECK_EQUAL(text(), "1:abcdef");
-  submit_op(b, "b", 1, 1, comb(5));  // 10: at the limit, accepted
+  submit_op(b, "b", 1, 1, comb(5)); // 10: at the limit, accepted
   CAF_CHECK_EQUAL(last(b), "ack seq=1 rev=2");
   CAF_CHECK_EQUAL(text(), "2:axbxcxdxexf");
 }
@@ -66,7 +66,7 @@ CAF_TEST(an op too far behind for its size is refused as rev_too_old) {
   join(b, "b");
   submit(a, "a", 1, 0, R"(["abcdefghijklmnopqrst"])");
   for (uint64_t i = 2; i <= 21; ++i)
-    submit(a, "a", i, i - 1, R"(["-"])");  // 20 ops to transform over
+    submit(a, "a", i, i - 1, R"(["-"])"); // 20 ops to transform over
   // 16 components over 20 ops: 20 x (1 + 16) = 340 units.
   submit_op(b, "b", 1, 1, comb(8));
   CAF_CHECK_EQUAL(last(b), "error rev_too_old seq=1");
@@ -79,8 +79,8 @@ CAF_TEST(an op too far behind for its size is refused as rev_too_old) {
   CAF_CHECK_EQUAL(last(b), "ack seq=2 rev=23");
 }
 
-CAF_TEST(an op that grows while it is transformed is refused when it grows
-           too much) {
+CAF_TEST(
+  an op that grows while it is transformed is refused when it grows too much) {
   // A delete of 100 code points, made on revision 1, is split by 20 inserts
   // committed meanwhile inside its range: 2 more components per step. As
   // sent, the work is 20 x (1 + 1) = 40 units; as it grows, 420.
@@ -96,7 +96,7 @@ CAF_TEST(an op that grows while it is transformed is refused when it grows
     submit_op(a, "a", i + 2, i + 1, insert_at(5 * (i + 1) + i, "x"));
   submit(b, "b", 1, 1, R"([{"d":100}])");
   CAF_CHECK_EQUAL(last(b), "error rev_too_old seq=1");
-  submit(b, "b", 1, 21, R"([{"d":120}])");  // rebased: accepted
+  submit(b, "b", 1, 21, R"([{"d":120}])"); // rebased: accepted
   CAF_CHECK_EQUAL(last(b), "ack seq=1 rev=22");
   CAF_CHECK_EQUAL(text(), "22:");
 }
@@ -112,15 +112,15 @@ CAF_TEST(transform work counts the text an op carries) {
   CAF_CHECK(!transform_within(op, history.begin(), history.end(), 1000));
   op = big;
   CAF_CHECK(transform_within(op, history.begin(), history.end(), 1100));
-  CAF_CHECK_EQUAL(op, big);  // side left: it stays in front of the inserts
+  CAF_CHECK_EQUAL(op, big); // side left: it stays in front of the inserts
 }
 
 // ---- history by bytes and the memory budget (defect 6)
 
 CAF_TEST(the history is bounded by bytes as well as by ops) {
-  auto one_op = memory_estimate(
-    committed_op{"d", 1, "c-a", 1, "u-a", parse(R"(["x"])")});
-  opts.history_bytes = 3 * one_op;  // three such ops
+  auto one_op
+    = memory_estimate(committed_op{"d", 1, "c-a", 1, "u-a", parse(R"(["x"])")});
+  opts.history_bytes = 3 * one_op; // three such ops
   start();
   auto a = client();
   auto b = client();
@@ -128,15 +128,15 @@ CAF_TEST(the history is bounded by bytes as well as by ops) {
   join(b, "b");
   for (uint64_t i = 1; i <= 6; ++i)
     submit(a, "a", i, i - 1, R"(["x"])");
-  submit(b, "b", 1, 2, R"(["y"])");  // needs ops 3..6: only 4..6 are kept
+  submit(b, "b", 1, 2, R"(["y"])"); // needs ops 3..6: only 4..6 are kept
   CAF_CHECK_EQUAL(last(b), "error rev_too_old seq=1");
   submit(b, "b", 1, 3, R"(["y"])");
   CAF_CHECK_EQUAL(last(b), "ack seq=1 rev=7");
 }
 
 CAF_TEST(the history is charged to the node budget and released) {
-  auto one_op = memory_estimate(
-    committed_op{"d", 1, "c-a", 1, "u-a", parse(R"(["x"])")});
+  auto one_op
+    = memory_estimate(committed_op{"d", 1, "c-a", 1, "u-a", parse(R"(["x"])")});
   auto budget = std::make_shared<memory_budget>(10 * one_op);
   opts.budget = budget;
   opts.history_window = 2;
@@ -145,7 +145,7 @@ CAF_TEST(the history is charged to the node budget and released) {
   join(a, "a");
   for (uint64_t i = 1; i <= 5; ++i)
     submit(a, "a", i, i - 1, R"(["x"])");
-  CAF_CHECK_EQUAL(budget->used(), 2 * one_op);  // only the window is held
+  CAF_CHECK_EQUAL(budget->used(), 2 * one_op); // only the window is held
   // The rest of the node took the budget: the next op cannot be held, even
   // after its oldest op made room.
   budget->charge(9 * one_op);
@@ -153,7 +153,7 @@ CAF_TEST(the history is charged to the node budget and released) {
   CAF_CHECK_EQUAL(last(a), "error overloaded seq=6");
   CAF_CHECK_EQUAL(text(), "5:xxxxx");
   budget->release(9 * one_op);
-  submit(a, "a", 6, 5, R"(["y"])");  // the retry with the same seq
+  submit(a, "a", 6, 5, R"(["y"])"); // the retry with the same seq
   CAF_CHECK_EQUAL(last(a), "ack seq=6 rev=6");
   // A document that stops gives its bytes back.
   self->send(a, doc, leave_request{"a"});
@@ -166,8 +166,8 @@ CAF_TEST(the history is charged to the node budget and released) {
 }
 
 CAF_TEST(a document at its bounds recycles its own bytes of the budget) {
-  auto one_op = memory_estimate(
-    committed_op{"d", 1, "c-a", 1, "u-a", parse(R"(["x"])")});
+  auto one_op
+    = memory_estimate(committed_op{"d", 1, "c-a", 1, "u-a", parse(R"(["x"])")});
   auto budget = std::make_shared<memory_budget>(2 * one_op);
   opts.budget = budget;
   opts.history_window = 2;
@@ -195,15 +195,15 @@ CAF_TEST(a rejected op is answered internal and the document goes on) {
   submit(b, "b", 1, 1, R"(["POISON"])");
   CAF_CHECK_EQUAL(last(b), "error internal seq=1");
   CAF_CHECK(contains(last_error(b), "correlation id "));
-  CAF_CHECK_EQUAL(log(a).size(), 2u);  // nobody heard of it
+  CAF_CHECK_EQUAL(log(a).size(), 2u); // nobody heard of it
   CAF_CHECK_EQUAL(text(), "1:ok ");
-  submit(b, "b", 1, 1, R"(["fine"])");  // seq 1 was not used up
+  submit(b, "b", 1, 1, R"(["fine"])"); // seq 1 was not used up
   CAF_CHECK_EQUAL(last(b), "ack seq=1 rev=2");
   CAF_CHECK_EQUAL(last(a), R"(op rev=2 client=c-b seq=1 ["fine"])");
 }
 
-CAF_TEST(a rejected batch is retried one op at a time so only the bad op
-           fails) {
+CAF_TEST(
+  a rejected batch is retried one op at a time so only the bad op fails) {
   start();
   auto a = client();
   auto b = client();
@@ -287,7 +287,7 @@ CAF_TEST(a client id held by a joined session is not taken by another user) {
   start();
   auto a = client();
   auto x = client();
-  join(a, "a");  // no op yet: its presence would show the id
+  join(a, "a"); // no op yet: its presence would show the id
   join_as(x, "x", "c-a", "u-x");
   CAF_CHECK_EQUAL(last(x), "error forbidden");
   // The same user on a second socket with the same id is fine.
@@ -296,7 +296,7 @@ CAF_TEST(a client id held by a joined session is not taken by another user) {
   CAF_CHECK_EQUAL(last(a2), "joined rev=0 text=");
 }
 
-CAF_TEST(honest resends are re-acked once also from the store) {
+CAF_TEST(honest resends are re - acked once also from the store) {
   opts.history_window = 1;
   start();
   auto a = client();
@@ -344,11 +344,11 @@ CAF_TEST(presence is sent at once then coalesced per tick) {
   presence(a, "a", "1");
   CAF_CHECK_EQUAL(last(b), "presence client=c-a data=1");
   CAF_CHECK_EQUAL(last(c), "presence client=c-a data=1");
-  CAF_CHECK_EQUAL(presence_encodes, 1);  // one frame for both receivers
+  CAF_CHECK_EQUAL(presence_encodes, 1); // one frame for both receivers
   presence(a, "a", "2");
   presence(a, "a", "3");
   presence(b, "b", "9");
-  CAF_CHECK_EQUAL(log(c).size(), 2u);  // held until the tick
+  CAF_CHECK_EQUAL(log(c).size(), 2u); // held until the tick
   advance_time(std::chrono::milliseconds(50));
   run_jobs();
   // The last of each session: a's 3 (never 2), then b's 9.
@@ -375,19 +375,19 @@ CAF_TEST(a session that leaves or disconnects still clears its presence) {
   join(a, "a");
   join(b, "b");
   join(c, "c");
-  presence(c, "c", "0");  // starts a tick
-  presence(a, "a", "1");  // waits for it
+  presence(c, "c", "0"); // starts a tick
+  presence(a, "a", "1"); // waits for it
   self->send(a, doc, leave_request{"a"});
   run_jobs();
   CAF_CHECK_EQUAL(last(b), "presence client=c-a data=null");
   presence(b, "b", "2");
-  anon_send_exit(b, exit_reason::user_shutdown);  // b's connection dies
+  anon_send_exit(b, exit_reason::user_shutdown); // b's connection dies
   run_jobs();
   CAF_CHECK_EQUAL(last(c), "presence client=c-b data=null");
   auto before = log(c).size();
   advance_time(std::chrono::milliseconds(50));
   run_jobs();
-  CAF_CHECK_EQUAL(log(c).size(), before);  // nothing of a or b after that
+  CAF_CHECK_EQUAL(log(c).size(), before); // nothing of a or b after that
 }
 
 // ---- a deep resume reads a page at a time (resume paging)
@@ -425,7 +425,7 @@ CAF_TEST(a resume older than the history is read from the store in pages) {
   CAF_CHECK_EQUAL(store_state().reads, reads);
   CAF_CHECK_EQUAL(log(b).size(), 4u);
   next_page();
-  CAF_CHECK_EQUAL(store_state().reads, reads);  // the last page: no more
+  CAF_CHECK_EQUAL(store_state().reads, reads); // the last page: no more
   auto& l = log(b);
   CAF_REQUIRE_EQUAL(l.size(), 8u);
   for (uint64_t i = 0; i < 6; ++i)

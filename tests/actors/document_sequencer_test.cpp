@@ -37,9 +37,7 @@ submission sub(std::string client, uint64_t seq, uint64_t base, ot::op op,
 struct fixture {
   document_sequencer order{"d", sequencer_limits{}};
 
-  fixture() {
-    order.load(0, ot::rope{}, {}, {});
-  }
+  fixture() { order.load(0, ot::rope{}, {}, {}); }
 
   // Submits and makes the op durable at once (a commit that succeeded).
   sequenced commit(submission s) {
@@ -97,7 +95,7 @@ CAF_TEST(a duplicate seq is pending durable or known only to the store) {
   auto dup = order.submit(sub("c1", 1, 0, insert_at(0, "a")), "");
   CAF_CHECK(dup.what == outcome::duplicate_pending);
   CAF_CHECK_EQUAL(dup.rev, 1u);
-  CAF_CHECK_EQUAL(order.head_rev(), 1u);  // never applied twice
+  CAF_CHECK_EQUAL(order.head_rev(), 1u); // never applied twice
   order.mark_durable(pending.op, pending.text_after);
   dup = order.submit(sub("c1", 1, 0, insert_at(0, "a")), "");
   CAF_CHECK(dup.what == outcome::duplicate_durable);
@@ -170,7 +168,7 @@ CAF_TEST(the checks run in their documented order) {
   // The size before whether it fits the text.
   r = small.submit(sub("c2", 1, 4, delete_at(2, 10), "u2"), "");
   CAF_CHECK(r.code == errc::bad_op);
-  CAF_CHECK_EQUAL(small.head_rev(), 4u);  // nothing applied
+  CAF_CHECK_EQUAL(small.head_rev(), 4u); // nothing applied
   CAF_CHECK_EQUAL(small.head_text().to_string(), "aaaa");
 }
 
@@ -198,7 +196,7 @@ CAF_TEST(a document may not grow past max_doc_bytes but may shrink) {
   sequencer_limits limits;
   limits.max_doc_bytes = 4;
   document_sequencer capped{"d", limits};
-  capped.load(0, ot::rope{"abcdef"}, {}, {});  // already over
+  capped.load(0, ot::rope{"abcdef"}, {}, {}); // already over
   auto r = capped.submit(sub("c1", 1, 0, insert_at(0, "x")), "");
   CAF_CHECK(r.code == errc::too_large);
   CAF_CHECK_EQUAL(r.message, "the document would exceed 4 bytes");
@@ -212,7 +210,7 @@ CAF_TEST(an op the memory budget cannot take is overloaded) {
   auto r = order.submit(sub("c1", 1, 0, insert_at(0, "a")), "");
   CAF_CHECK(r.code == errc::overloaded);
   CAF_CHECK_EQUAL(order.head_rev(), 0u);
-  CAF_CHECK(order.last_of("c1") == nullptr);  // the same seq may come again
+  CAF_CHECK(order.last_of("c1") == nullptr); // the same seq may come again
   order.set_budget(nullptr);
   CAF_CHECK(order.submit(sub("c1", 1, 0, insert_at(0, "a")), "").what
             == outcome::accepted);

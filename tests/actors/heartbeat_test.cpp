@@ -23,7 +23,7 @@ struct fixture : test_coordinator_fixture<> {
     monitor = std::make_shared<heartbeat_monitor>(milliseconds(1000),
                                                   sched.clock().now());
     heartbeat = spawn_heartbeat(sys, monitor);
-    sched.run();  // messages only: run() would also fire the ticks forever
+    sched.run(); // messages only: run() would also fire the ticks forever
   }
 
   ~fixture() {
@@ -31,16 +31,15 @@ struct fixture : test_coordinator_fixture<> {
     sched.run();
   }
 
-  std::string check() const {
-    return monitor->check(sched.clock().now());
-  }
+  std::string check() const { return monitor->check(sched.clock().now()); }
 };
 
 } // namespace
 
 CAF_TEST(the tick interval is a fraction of the stall bound) {
   auto interval_ms = [](int64_t stall_ms) {
-    heartbeat_monitor m{milliseconds(stall_ms), heartbeat_monitor::clock::time_point{}};
+    heartbeat_monitor m{milliseconds(stall_ms),
+                        heartbeat_monitor::clock::time_point{}};
     return m.interval().count();
   };
   CAF_CHECK_EQUAL(interval_ms(1000), 200);
@@ -64,7 +63,7 @@ CAF_TEST(a running heartbeat keeps the monitor healthy) {
 CAF_TEST(a tick that does not run for stall ms is a stall until it runs) {
   // Time passes and the tick is due, but no thread runs it.
   sched.clock().current_time += milliseconds(1000);
-  CAF_CHECK_EQUAL(check(), "");  // exactly at the bound: not yet
+  CAF_CHECK_EQUAL(check(), ""); // exactly at the bound: not yet
   sched.clock().current_time += milliseconds(500);
   auto why = check();
   CAF_MESSAGE("stalled: " << why);

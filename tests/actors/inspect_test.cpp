@@ -19,8 +19,12 @@ namespace {
 
 behavior recorder(event_based_actor* self) {
   return {
-    [=](document_actor doc, submit_request& r) { self->send(doc, std::move(r)); },
-    [=](document_actor doc, presence_request& r) { self->send(doc, std::move(r)); },
+    [=](document_actor doc, submit_request& r) {
+      self->send(doc, std::move(r));
+    },
+    [=](document_actor doc, presence_request& r) {
+      self->send(doc, std::move(r));
+    },
     [](const joined_event&) {},
     [](const op_event&) {},
     [](const ack_event&) {},
@@ -30,9 +34,7 @@ behavior recorder(event_based_actor* self) {
 }
 
 struct test_config : actor_system_config {
-  test_config() {
-    register_message_types(*this);
-  }
+  test_config() { register_message_types(*this); }
 };
 
 struct fixture : test_coordinator_fixture<test_config> {
@@ -52,9 +54,14 @@ struct fixture : test_coordinator_fixture<test_config> {
     agent_opts.connections = [] {
       return std::vector<inspectable_connection>{};
     };
-    agent_opts.kick = [](const std::string&) { return false; };
-    agent_opts.drain = [] {};
-    agent_opts.revoke = [](const revocation&) { return true; };
+    agent_opts.kick = [](const std::string&) {
+      return false;
+    };
+    agent_opts.drain = [] {
+    };
+    agent_opts.revoke = [](const revocation&) {
+      return true;
+    };
     agent = spawn_node_agent(sys, agent_opts);
     conn = sys.spawn(recorder);
     run_jobs();
@@ -70,11 +77,9 @@ struct fixture : test_coordinator_fixture<test_config> {
   }
 
   // Runs every pending job but fires no timer.
-  void run_jobs() {
-    sched.run();
-  }
+  void run_jobs() { sched.run(); }
 
-  template <class T, class Handle, class... Ts>
+  template<class T, class Handle, class... Ts>
   T ask(const Handle& who, Ts... xs) {
     auto answer = self->request(actor_cast<actor>(who), infinite, xs...);
     run_jobs();
@@ -165,7 +170,8 @@ CAF_TEST(evict passivates the document and keeps its history) {
   CAF_CHECK_EQUAL(ask<uint64_t>(agent, evict_atom_v, std::string{"a"}), 2u);
   CAF_CHECK_EQUAL(ask<bool>(agent, lookup_atom_v, std::string{"a"}), false);
   // Activated again from the store: same revision.
-  auto doc = ask<document_actor>(directory, collab::resolve_atom_v, std::string{"a"});
+  auto doc = ask<document_actor>(directory, collab::resolve_atom_v,
+                                 std::string{"a"});
   auto d = ask<doc_status>(doc, inspect_atom_v);
   CAF_CHECK_EQUAL(d.durable_rev, 2u);
   CAF_CHECK_EQUAL(d.snapshot_rev, 2u);
@@ -176,7 +182,8 @@ CAF_TEST(a pin to another member hands the document off) {
   // Two members: n1 (us) and n2 (a stand-in directory that is never asked
   // here). Whatever hashing says, a pin to n2 moves "a" away from n1.
   auto other = sys.spawn([](event_based_actor*) -> behavior {
-    return {[](resolve_local_atom, const std::string&) {}};
+    return {[](resolve_local_atom, const std::string&) {
+    }};
   });
   member_info n1, n2;
   n1.node = "n1";
@@ -189,7 +196,8 @@ CAF_TEST(a pin to another member hands the document off) {
   CAF_CHECK_EQUAL(ask<bool>(agent, lookup_atom_v, std::string{"a"}), false);
   // Pinned back to us: resolved locally again.
   CAF_CHECK(ask<bool>(agent, pin_atom_v, std::string{"a"}, std::string{"n1"}));
-  auto again = ask<document_actor>(directory, collab::resolve_atom_v, std::string{"a"});
+  auto again = ask<document_actor>(directory, collab::resolve_atom_v,
+                                   std::string{"a"});
   CAF_CHECK_NOT_EQUAL(again, doc);
   CAF_CHECK_EQUAL(ask<bool>(agent, lookup_atom_v, std::string{"a"}), true);
 }

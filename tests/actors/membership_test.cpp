@@ -8,7 +8,7 @@
 // a member going down and being dialled again, draining (ours and a
 // member's), and a restarted member replacing its old process.
 #define CAF_SUITE actors.membership
-#define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses an undefined FAIL
+#define FAIL(msg) CAF_FAIL(msg) // 0.17.6: dsl.hpp uses an undefined FAIL
 
 #include "actors/membership.hpp"
 
@@ -50,9 +50,9 @@ behavior fake_transport(stateful_actor<transport_state>* self) {
 
 struct peer_state {
   member_info self;
-  std::vector<member_info> others;  // what it tells a newcomer besides itself
+  std::vector<member_info> others; // what it tells a newcomer besides itself
   bool answer_joins = true;
-  std::vector<response_promise> unanswered;  // kept pending, never delivered
+  std::vector<response_promise> unanswered; // kept pending, never delivered
   std::vector<std::string> log;
   static inline const char* name = "fake_peer";
 };
@@ -62,8 +62,7 @@ behavior fake_peer(stateful_actor<peer_state>* self, member_info me) {
   self->state.self.membership = actor_cast<membership_actor>(self);
   self->state.self.version = cluster_protocol_version;
   return {
-    [=](member_join_atom, member_info& m)
-      -> result<std::vector<member_info>> {
+    [=](member_join_atom, member_info& m) -> result<std::vector<member_info>> {
       auto& st = self->state;
       st.log.push_back("join " + m.node);
       if (!st.answer_joins) {
@@ -75,8 +74,7 @@ behavior fake_peer(stateful_actor<peer_state>* self, member_info me) {
       return out;
     },
     [=](member_update_atom, member_info& m) {
-      self->state.log.push_back("update " + m.node + " "
-                                + to_string(m.state)
+      self->state.log.push_back("update " + m.node + " " + to_string(m.state)
                                 + (m.membership ? " handles" : ""));
     },
   };
@@ -114,15 +112,13 @@ member_info address(const std::string& node, uint16_t port) {
 }
 
 struct test_config : actor_system_config {
-  test_config() {
-    register_message_types(*this);
-  }
+  test_config() { register_message_types(*this); }
 };
 
 struct fixture : test_coordinator_fixture<test_config> {
   actor transport;
   actor dir;
-  membership_actor members;  // under test (node n1, port 7001)
+  membership_actor members; // under test (node n1, port 7001)
   std::vector<actor> peers;
   std::vector<std::string> hung_up;
 
@@ -167,9 +163,7 @@ struct fixture : test_coordinator_fixture<test_config> {
     return deref<stateful_actor<peer_state>>(p).state;
   }
 
-  member_info info_of(const actor& p) {
-    return state_of(p).self;
-  }
+  member_info info_of(const actor& p) { return state_of(p).self; }
 
   std::vector<uint16_t>& dialled() {
     return deref<stateful_actor<transport_state>>(transport).state.dialled;
@@ -186,14 +180,13 @@ struct fixture : test_coordinator_fixture<test_config> {
   }
 
   // What membership answers `x` with (members_atom or nodes_atom).
-  template <class Atom>
+  template<class Atom>
   std::string ask(Atom x) {
     self->send(members, x);
     sched.run();
     std::string out;
-    self->receive([&](const std::vector<member_info>& list) {
-      out = describe(list);
-    });
+    self->receive(
+      [&](const std::vector<member_info>& list) { out = describe(list); });
     return out;
   }
 };
@@ -252,7 +245,7 @@ CAF_TEST(a node is joining until a seed answers then dials again) {
   state_of(n2).answer_joins = false;
   start({"127.0.0.1:7002"});
   CAF_CHECK_EQUAL(ask(nodes_atom_v), "n1=joining");
-  CAF_CHECK_EQUAL(ask(members_atom_v), "n1=up");  // placement sees it up
+  CAF_CHECK_EQUAL(ask(members_atom_v), "n1=up"); // placement sees it up
   // The join times out (5 s): hang up, then dial again after a random pause
   // of 0.5 to 1.5 s.
   advance_time(5s);

@@ -31,9 +31,10 @@ CAF_TEST(the node counters render through the same writer) {
   m.ops_committed = 3;
   m.connections = 2;
   auto text = m.render();
-  CAF_CHECK_NOT_EQUAL(text.find("# HELP collab_ops_committed_total ops committed\n"
-                                "# TYPE collab_ops_committed_total counter\n"
-                                "collab_ops_committed_total 3\n"),
+  CAF_CHECK_NOT_EQUAL(text.find(
+                        "# HELP collab_ops_committed_total ops committed\n"
+                        "# TYPE collab_ops_committed_total counter\n"
+                        "collab_ops_committed_total 3\n"),
                       std::string::npos);
   CAF_CHECK_NOT_EQUAL(text.find("# TYPE collab_connections gauge\n"
                                 "collab_connections 2\n"),

@@ -12,7 +12,7 @@ using std::chrono::seconds;
 CAF_TEST(a steady rate is measured over the window) {
   rate_meter m;
   clk::time_point t{seconds(1000)};
-  for (int i = 0; i < 100; ++i)  // 10 ops/s for 10 s
+  for (int i = 0; i < 100; ++i) // 10 ops/s for 10 s
     m.add(t + milliseconds(i * 100));
   CAF_CHECK_EQUAL(m.rate(t + milliseconds(9999)), 10.0);
 }

@@ -45,7 +45,7 @@ struct fixture {
       std::string kv{*e};
       if (kv.rfind("COLLAB_", 0) == 0) {
         unsetenv(kv.substr(0, kv.find('=')).c_str());
-        e = environ;  // unsetenv moved the entries
+        e = environ; // unsetenv moved the entries
       } else {
         ++e;
       }
@@ -137,7 +137,7 @@ CAF_TEST(the environment overrides the config file) {
   setenv("COLLAB_SEEDS", "c:3,d:4", 1);
   auto cfg = parsed({"--config", file});
   CAF_CHECK_EQUAL(cfg.node_id, "from-env");
-  CAF_CHECK_EQUAL(cfg.client_port, 9001);  // only in the file
+  CAF_CHECK_EQUAL(cfg.client_port, 9001); // only in the file
   CAF_CHECK_EQUAL(cfg.seeds, (std::vector<std::string>{"c:3", "d:4"}));
 }
 
@@ -145,8 +145,8 @@ CAF_TEST(the command line overrides the environment and the file) {
   auto file = config_file("node-id = \"from-file\"\nclient-port = 9001\n");
   setenv("COLLAB_NODE_ID", "from-env", 1);
   setenv("COLLAB_CLIENT_PORT", "9002", 1);
-  auto cfg = parsed({"--config", file, "--node-id", "from-cli",
-                     "--client-port=9003"});
+  auto cfg
+    = parsed({"--config", file, "--node-id", "from-cli", "--client-port=9003"});
   CAF_CHECK_EQUAL(cfg.node_id, "from-cli");
   CAF_CHECK_EQUAL(cfg.client_port, 9003);
 }
@@ -194,7 +194,7 @@ CAF_TEST(a missing token secret is refused outside development mode) {
   cfg.dev = true;
   CAF_CHECK(validate_node_config(cfg).empty());
   cfg.dev = false;
-  cfg.jwt_public_key = "/etc/collab/idp.pem";  // RS256 only
+  cfg.jwt_public_key = "/etc/collab/idp.pem"; // RS256 only
   CAF_CHECK(validate_node_config(cfg).empty());
 }
 
@@ -230,7 +230,7 @@ CAF_TEST(a cluster port needs a key or TLS outside development mode) {
   auto errors = validate_node_config(cfg);
   CAF_REQUIRE_EQUAL(errors.size(), 1u);
   CAF_CHECK(has_error(errors, "a cluster port needs COLLAB_CLUSTER_KEY"));
-  cfg.dev = true;  // development: any peer (collabd warns)
+  cfg.dev = true; // development: any peer (collabd warns)
   CAF_CHECK(validate_node_config(cfg).empty());
   cfg.dev = false;
   cfg.cluster_tls_cert = "node.pem";
@@ -264,9 +264,9 @@ CAF_TEST(client TLS needs a certificate and a key) {
 }
 
 CAF_TEST(a seed must be host and numeric port) {
-  for (auto bad : {"host:abc", "host", "host:", ":7070", "host:0",
-                   "host:65536", "host:99999999999", "host:-1", "host:+80",
-                   "host: 80", "host:80 ", ""}) {
+  for (auto bad : {"host:abc", "host", "host:", ":7070", "host:0", "host:65536",
+                   "host:99999999999", "host:-1", "host:+80", "host: 80",
+                   "host:80 ", ""}) {
     CAF_MESSAGE("seed \"" << bad << "\"");
     CAF_CHECK(!valid_seed(bad));
     auto cfg = valid();

@@ -27,7 +27,7 @@ CAF_TEST(the admin token must match exactly) {
   CAF_CHECK(!constant_time_equal("x", ""));
 }
 
-CAF_TEST(a revoked jti is refused and others are not) {
+CAF_TEST(a revoked jti is refused and others are not ) {
   revocation_list list;
   token_claims c;
   c.sub = "alice";
@@ -35,7 +35,7 @@ CAF_TEST(a revoked jti is refused and others are not) {
   c.iat = 100;
   CAF_CHECK(!list.revoked(c));
   CAF_CHECK(list.add(revocation{"j1", {}, 200}));
-  CAF_CHECK(!list.add(revocation{"j1", {}, 200}));  // known already
+  CAF_CHECK(!list.add(revocation{"j1", {}, 200})); // known already
   CAF_CHECK(list.revoked(c));
   c.jti = "j2";
   CAF_CHECK(!list.revoked(c));
@@ -50,9 +50,9 @@ CAF_TEST(a revoked user is refused for tokens issued before) {
   CAF_CHECK(list.revoked(c));
   c.iat = 1000;
   CAF_CHECK(list.revoked(c));
-  c.iat = 0;  // no iat: counts as issued before
+  c.iat = 0; // no iat: counts as issued before
   CAF_CHECK(list.revoked(c));
-  c.iat = 1001;  // logged in again afterwards
+  c.iat = 1001; // logged in again afterwards
   CAF_CHECK(!list.revoked(c));
   c.sub = "bob";
   c.iat = 5;
@@ -67,7 +67,8 @@ CAF_TEST(a revoked user is refused for tokens issued before) {
 
 CAF_TEST(the demo page is served from the built directory) {
   namespace fs = std::filesystem;
-  auto dir = fs::temp_directory_path() / ("collab-web-" + std::to_string(::getpid()));
+  auto dir = fs::temp_directory_path()
+             / ("collab-web-" + std::to_string(::getpid()));
   fs::create_directories(dir / "assets");
   std::ofstream{dir / "index.html"} << "<html>app-1a2b.js</html>";
   std::ofstream{dir / "assets" / "app-1a2b.js"} << "console.log(1)";

@@ -26,15 +26,16 @@ using namespace collab::net;
 namespace {
 
 const std::string secret = "test-secret-0123456789abcdef";
-constexpr int64_t now = 1700000000;  // fixed clock for verify_at
+constexpr int64_t now = 1700000000; // fixed clock for verify_at
 
 std::string b64url(std::string_view bytes) {
-  static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char* abc
+    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
-    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) |
-                       uint8_t(bytes[i + 2]);
+    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8)
+                       | uint8_t(bytes[i + 2]);
     out += abc[v >> 18];
     out += abc[(v >> 12) & 63];
     out += abc[(v >> 6) & 63];
@@ -54,17 +55,20 @@ std::string b64url(std::string_view bytes) {
   return out;
 }
 
-std::string hmac(const EVP_MD* md, const std::string& key, std::string_view data) {
+std::string hmac(const EVP_MD* md, const std::string& key,
+                 std::string_view data) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(md, key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac,
+       &len);
   return std::string(reinterpret_cast<char*>(mac), len);
 }
 
 // header.payload.HMAC(md, key) — any header, any payload, any digest.
-std::string make_token(const std::string& header_json, const std::string& payload_json,
-                       const std::string& key = secret, const EVP_MD* md = EVP_sha256()) {
+std::string
+make_token(const std::string& header_json, const std::string& payload_json,
+           const std::string& key = secret, const EVP_MD* md = EVP_sha256()) {
   const std::string input = b64url(header_json) + "." + b64url(payload_json);
   return input + "." + b64url(hmac(md, key, input));
 }
@@ -72,8 +76,8 @@ std::string make_token(const std::string& header_json, const std::string& payloa
 const std::string hs256 = R"({"alg":"HS256","typ":"JWT"})";
 
 std::string payload(int64_t exp, const std::string& extra = {}) {
-  return R"({"sub":"alice","exp":)" + std::to_string(exp) +
-         R"(,"docs":["acme/*"],"read":["public/*"])" + extra + "}";
+  return R"({"sub":"alice","exp":)" + std::to_string(exp)
+         + R"(,"docs":["acme/*"],"read":["public/*"])" + extra + "}";
 }
 
 struct outcome {
@@ -89,10 +93,13 @@ outcome verify_at(const std::string& token, int64_t at = now,
   return o;
 }
 
-void check_refused(const std::string& what, const std::string& token, int64_t at = now) {
+void check_refused(const std::string& what, const std::string& token,
+                   int64_t at = now) {
   const auto o = verify_at(token, at);
-  if (o.ok) CAF_MESSAGE("accepted but should not be: " << what);
-  else CAF_MESSAGE(what << " -> refused: " << o.why);
+  if (o.ok)
+    CAF_MESSAGE("accepted but should not be: " << what);
+  else
+    CAF_MESSAGE(what << " -> refused: " << o.why);
   CAF_CHECK(!o.ok && !o.why.empty());
 }
 
@@ -102,7 +109,8 @@ void check_refused(const std::string& what, const std::string& token, int64_t at
 // Token verification
 
 CAF_TEST(a valid hand made token is accepted) {
-  const auto o = verify_at(make_token(hs256, payload(now + 60, R"(,"jti":"j-1","iat":1,"nbf":1)")));
+  const auto o = verify_at(
+    make_token(hs256, payload(now + 60, R"(,"jti":"j-1","iat":1,"nbf":1)")));
   CAF_REQUIRE(o.ok);
   CAF_CHECK_EQUAL(o.claims.sub, "alice");
   CAF_CHECK_EQUAL(o.claims.exp, now + 60);
@@ -112,9 +120,9 @@ CAF_TEST(a valid hand made token is accepted) {
   CAF_REQUIRE_EQUAL(o.claims.read.size(), 1u);
   CAF_CHECK_EQUAL(o.claims.read[0], "public/*");
   // Without the optional claims, and without typ.
-  const auto p = verify_at(make_token(R"({"alg":"HS256"})",
-                                      R"({"sub":"bob","exp":)" + std::to_string(now) +
-                                          R"(,"docs":[]})"));
+  const auto p = verify_at(make_token(
+    R"({"alg":"HS256"})",
+    R"({"sub":"bob","exp":)" + std::to_string(now) + R"(,"docs":[]})"));
   CAF_REQUIRE(p.ok);
   CAF_CHECK(p.claims.jti.empty());
   CAF_CHECK(p.claims.docs.empty());
@@ -122,7 +130,8 @@ CAF_TEST(a valid hand made token is accepted) {
 }
 
 CAF_TEST(a minted token is accepted by verify) {
-  const auto tok = mint_token(secret, "carol", {"*"}, {"pub/*", "x"}, 300, "jti-9");
+  const auto tok = mint_token(secret, "carol", {"*"}, {"pub/*", "x"}, 300,
+                              "jti-9");
   CAF_REQUIRE(!tok.empty());
   token_claims c;
   std::string why;
@@ -135,17 +144,21 @@ CAF_TEST(a minted token is accepted by verify) {
   const int64_t t = static_cast<int64_t>(std::time(nullptr));
   CAF_CHECK(c.exp >= t + 290 && c.exp <= t + 310);
   // Without jti; and an already expired one.
-  CAF_REQUIRE(token_verifier(secret).verify(mint_token(secret, "d", {"a"}, {}, 60), c, why));
+  CAF_REQUIRE(token_verifier(secret).verify(
+    mint_token(secret, "d", {"a"}, {}, 60), c, why));
   CAF_CHECK(c.jti.empty());
-  CAF_CHECK(!token_verifier(secret).verify(mint_token(secret, "d", {"a"}, {}, -120), c, why));
-  CAF_CHECK(!token_verifier("other").verify(mint_token(secret, "d", {"a"}, {}, 60), c, why));
+  CAF_CHECK(!token_verifier(secret).verify(
+    mint_token(secret, "d", {"a"}, {}, -120), c, why));
+  CAF_CHECK(!token_verifier("other").verify(
+    mint_token(secret, "d", {"a"}, {}, 60), c, why));
 }
 
 CAF_TEST(a failed verify leaves the claims untouched) {
   token_claims c;
   c.sub = "before";
   std::string why;
-  CAF_CHECK(!token_verifier(secret).verify_at(make_token(hs256, payload(now - 100)), now, c, why));
+  CAF_CHECK(!token_verifier(secret).verify_at(
+    make_token(hs256, payload(now - 100)), now, c, why));
   CAF_CHECK_EQUAL(c.sub, "before");
 }
 
@@ -155,37 +168,52 @@ CAF_TEST(forged and wrongly keyed tokens are refused) {
   auto forged = good;
   forged[forged.size() - 5] = forged[forged.size() - 5] == 'A' ? 'B' : 'A';
   check_refused("flipped signature character", forged);
-  check_refused("wrong secret", make_token(hs256, payload(now + 60), "not-the-secret"));
-  check_refused("signature of another token",
-                good.substr(0, good.rfind('.')) + "." +
-                    make_token(hs256, payload(now + 61)).substr(good.rfind('.') + 1));
+  check_refused("wrong secret",
+                make_token(hs256, payload(now + 60), "not-the-secret"));
+  check_refused(
+    "signature of another token",
+    good.substr(0, good.rfind('.')) + "."
+      + make_token(hs256, payload(now + 61)).substr(good.rfind('.') + 1));
   check_refused("truncated signature", good.substr(0, good.size() - 2));
   check_refused("padded signature", good + "=");
   // Tampered payload: widen the docs, keep the original signature.
   const auto dot1 = good.find('.');
   const auto dot2 = good.rfind('.');
-  const auto tampered = good.substr(0, dot1) + "." +
-                        b64url(R"({"sub":"alice","exp":)" + std::to_string(now + 60) +
-                               R"(,"docs":["*"]})") +
-                        good.substr(dot2);
+  const auto tampered = good.substr(0, dot1) + "."
+                        + b64url(R"({"sub":"alice","exp":)"
+                                 + std::to_string(now + 60)
+                                 + R"(,"docs":["*"]})")
+                        + good.substr(dot2);
   check_refused("tampered payload", tampered);
   // The empty secret refuses even tokens signed with the empty key.
   outcome o;
-  o.ok = token_verifier("").verify_at(make_token(hs256, payload(now + 60), ""), now, o.claims,
-                                      o.why);
+  o.ok = token_verifier("").verify_at(make_token(hs256, payload(now + 60), ""),
+                                      now, o.claims, o.why);
   CAF_CHECK(!o.ok);
 }
 
 CAF_TEST(malformed tokens are refused) {
   const auto good = make_token(hs256, payload(now + 60));
   const std::vector<std::string> bad = {
-      "", ".", "..", "...", "abc", "a.b", "a.b.c", "a.b.c.d", good + ".x",
-      " " + good, good + " ", "Bearer " + good,
-      b64url(hs256) + ".!!!." + b64url("x"),
-      b64url("not json") + "." + b64url(payload(now + 60)) + "." + b64url("x"),
-      std::string(20000, 'a') + "." + std::string(10, 'b') + "." + std::string(10, 'c'),
+    "",
+    ".",
+    "..",
+    "...",
+    "abc",
+    "a.b",
+    "a.b.c",
+    "a.b.c.d",
+    good + ".x",
+    " " + good,
+    good + " ",
+    "Bearer " + good,
+    b64url(hs256) + ".!!!." + b64url("x"),
+    b64url("not json") + "." + b64url(payload(now + 60)) + "." + b64url("x"),
+    std::string(20000, 'a') + "." + std::string(10, 'b') + "."
+      + std::string(10, 'c'),
   };
-  for (const auto& t : bad) check_refused("malformed: " + t.substr(0, 40), t);
+  for (const auto& t : bad)
+    check_refused("malformed: " + t.substr(0, 40), t);
   check_refused("payload not JSON", make_token(hs256, "{not json"));
   check_refused("payload an array", make_token(hs256, "[1,2]"));
 }
@@ -194,11 +222,14 @@ CAF_TEST(expiry and nbf honour the leeway) {
   check_refused("expired beyond leeway", make_token(hs256, payload(now - 31)));
   CAF_CHECK(verify_at(make_token(hs256, payload(now - 30))).ok);
   CAF_CHECK(verify_at(make_token(hs256, payload(now - 1))).ok);
-  check_refused("nbf beyond leeway", make_token(hs256, payload(now + 600, R"(,"nbf":)" +
-                                                                          std::to_string(now + 31))));
-  CAF_CHECK(verify_at(make_token(hs256, payload(now + 600, R"(,"nbf":)" +
-                                                               std::to_string(now + 30))))
-                .ok);
+  check_refused(
+    "nbf beyond leeway",
+    make_token(hs256,
+               payload(now + 600, R"(,"nbf":)" + std::to_string(now + 31))));
+  CAF_CHECK(verify_at(make_token(hs256, payload(now + 600,
+                                                R"(,"nbf":)"
+                                                  + std::to_string(now + 30))))
+              .ok);
   // A configured leeway above 30 s is clamped; a negative one is zero.
   const auto at_minus_60 = make_token(hs256, payload(now - 60));
   CAF_CHECK(!verify_at(at_minus_60, now, token_verifier(secret, 3600)).ok);
@@ -208,30 +239,42 @@ CAF_TEST(expiry and nbf honour the leeway) {
   // Far-future and far-past values do not overflow.
   CAF_CHECK(verify_at(make_token(hs256, payload(INT64_MAX))).ok);
   check_refused("exp at INT64_MIN", make_token(hs256, payload(INT64_MIN)));
-  check_refused("nbf at INT64_MAX", make_token(hs256, payload(now + 60, ",\"nbf\":9223372036854775807")));
+  check_refused("nbf at INT64_MAX",
+                make_token(hs256,
+                           payload(now + 60, ",\"nbf\":9223372036854775807")));
 }
 
 // A user revocation covers the tokens issued (iat) before it; a token that
 // claims to be issued in the future would escape it.
 CAF_TEST(a future iat is refused beyond the leeway) {
   // leeway (30 s) + 1 s for the issuer's rounding to whole seconds
-  check_refused("iat beyond leeway",
-                make_token(hs256, payload(now + 600, ",\"iat\":" + std::to_string(now + 32))));
+  check_refused(
+    "iat beyond leeway",
+    make_token(hs256,
+               payload(now + 600, ",\"iat\":" + std::to_string(now + 32))));
   check_refused("iat far in the future",
-                make_token(hs256, payload(now + 600, ",\"iat\":9223372036854775807")));
-  CAF_CHECK(verify_at(make_token(hs256, payload(now + 600, ",\"iat\":" +
-                                                              std::to_string(now + 31))))
-                .ok);
-  CAF_CHECK(verify_at(make_token(hs256, payload(now + 600, ",\"iat\":" + std::to_string(now))))
-                .ok);
+                make_token(hs256,
+                           payload(now + 600, ",\"iat\":9223372036854775807")));
+  CAF_CHECK(verify_at(make_token(
+                        hs256, payload(now + 600,
+                                       ",\"iat\":" + std::to_string(now + 31))))
+              .ok);
+  CAF_CHECK(
+    verify_at(
+      make_token(hs256, payload(now + 600, ",\"iat\":" + std::to_string(now))))
+      .ok);
   // With no leeway, a token minted this second by a clock a little ahead.
-  const auto next_second = make_token(hs256, payload(now + 600, ",\"iat\":" + std::to_string(now + 1)));
+  const auto next_second = make_token(
+    hs256, payload(now + 600, ",\"iat\":" + std::to_string(now + 1)));
   CAF_CHECK(verify_at(next_second, now, token_verifier(secret, 0)).ok);
-  const auto two_ahead = make_token(hs256, payload(now + 600, ",\"iat\":" + std::to_string(now + 2)));
+  const auto two_ahead = make_token(
+    hs256, payload(now + 600, ",\"iat\":" + std::to_string(now + 2)));
   CAF_CHECK(!verify_at(two_ahead, now, token_verifier(secret, 0)).ok);
-  const auto past = verify_at(make_token(hs256, payload(now + 600, ",\"iat\":-9223372036854775807")));
+  const auto past = verify_at(
+    make_token(hs256, payload(now + 600, ",\"iat\":-9223372036854775807")));
   CAF_CHECK(past.ok);
-  check_refused("iat a string", make_token(hs256, payload(now + 600, ",\"iat\":\"1\"")));
+  check_refused("iat a string",
+                make_token(hs256, payload(now + 600, ",\"iat\":\"1\"")));
 }
 
 // Defect 11: a valid token with a huge exp must verify (and the connection
@@ -252,7 +295,8 @@ CAF_TEST(mint_token saturates exp) {
   const auto tok = mint_token(secret, "s", {"*"}, {}, INT64_MAX);
   CAF_REQUIRE(token_verifier(secret).verify(tok, c, why));
   CAF_CHECK_EQUAL(c.exp, INT64_MAX);
-  CAF_CHECK(!token_verifier(secret).verify(mint_token(secret, "s", {"*"}, {}, INT64_MIN), c, why));
+  CAF_CHECK(!token_verifier(secret).verify(
+    mint_token(secret, "s", {"*"}, {}, INT64_MIN), c, why));
 }
 
 CAF_TEST(the audience is checked when configured) {
@@ -262,15 +306,17 @@ CAF_TEST(the audience is checked when configured) {
   };
   CAF_CHECK(aud(R"(,"aud":"collab")").ok);
   CAF_CHECK(aud(R"(,"aud":["other","collab"])").ok);
-  for (const char* bad : {"", R"(,"aud":"other")", R"(,"aud":["other"])", R"(,"aud":[])",
-                          R"(,"aud":"Collab")", R"(,"aud":"collab ")", R"(,"aud":5)",
-                          R"(,"aud":[5,"x"])", R"(,"aud":{"collab":1})", R"(,"aud":null)"}) {
+  for (const char* bad :
+       {"", R"(,"aud":"other")", R"(,"aud":["other"])", R"(,"aud":[])",
+        R"(,"aud":"Collab")", R"(,"aud":"collab ")", R"(,"aud":5)",
+        R"(,"aud":[5,"x"])", R"(,"aud":{"collab":1})", R"(,"aud":null)"}) {
     const auto o = aud(bad);
     CAF_CHECK(!o.ok);
     CAF_CHECK_EQUAL(o.why, "token is not for this audience (aud)");
   }
   // Not configured: aud is not looked at.
-  CAF_CHECK(verify_at(make_token(hs256, payload(now + 60, R"(,"aud":"other")"))).ok);
+  CAF_CHECK(
+    verify_at(make_token(hs256, payload(now + 60, R"(,"aud":"other")"))).ok);
   CAF_CHECK(verify_at(make_token(hs256, payload(now + 60, R"(,"aud":5)"))).ok);
 }
 
@@ -280,67 +326,88 @@ CAF_TEST(the issuer is checked when configured) {
     return verify_at(make_token(hs256, payload(now + 60, claim)), now, v);
   };
   CAF_CHECK(iss(R"(,"iss":"https://idp.example")").ok);
-  for (const char* bad : {"", R"(,"iss":"https://evil.example")", R"(,"iss":["https://idp.example"])",
-                          R"(,"iss":"https://idp.example/")", R"(,"iss":null)"}) {
+  for (const char* bad :
+       {"", R"(,"iss":"https://evil.example")",
+        R"(,"iss":["https://idp.example"])", R"(,"iss":"https://idp.example/")",
+        R"(,"iss":null)"}) {
     const auto o = iss(bad);
     CAF_CHECK(!o.ok);
     CAF_CHECK_EQUAL(o.why, "token is not from this issuer (iss)");
   }
   // Both at once.
   const token_verifier both(secret, 30, {}, "a", "i");
-  CAF_CHECK(verify_at(make_token(hs256, payload(now + 60, R"(,"aud":"a","iss":"i")")), now, both).ok);
-  CAF_CHECK(!verify_at(make_token(hs256, payload(now + 60, R"(,"aud":"a")")), now, both).ok);
-  CAF_CHECK(!verify_at(make_token(hs256, payload(now + 60, R"(,"iss":"i")")), now, both).ok);
-  CAF_CHECK(verify_at(make_token(hs256, payload(now + 60, R"(,"iss":"x")"))).ok);
+  CAF_CHECK(
+    verify_at(make_token(hs256, payload(now + 60, R"(,"aud":"a","iss":"i")")),
+              now, both)
+      .ok);
+  CAF_CHECK(
+    !verify_at(make_token(hs256, payload(now + 60, R"(,"aud":"a")")), now, both)
+       .ok);
+  CAF_CHECK(
+    !verify_at(make_token(hs256, payload(now + 60, R"(,"iss":"i")")), now, both)
+       .ok);
+  CAF_CHECK(
+    verify_at(make_token(hs256, payload(now + 60, R"(,"iss":"x")"))).ok);
 }
 
 CAF_TEST(missing or mistyped claims are refused) {
   const std::string e = std::to_string(now + 60);
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"missing sub", R"({"exp":)" + e + R"(,"docs":["*"]})"},
-      {"empty sub", R"({"sub":"","exp":)" + e + R"(,"docs":["*"]})"},
-      {"numeric sub", R"({"sub":5,"exp":)" + e + R"(,"docs":["*"]})"},
-      {"missing exp", R"({"sub":"a","docs":["*"]})"},
-      {"string exp", R"({"sub":"a","exp":")" + e + R"(","docs":["*"]})"},
-      {"fractional exp", R"({"sub":"a","exp":)" + e + R"(.5,"docs":["*"]})"},
-      {"null exp", R"({"sub":"a","exp":null,"docs":["*"]})"},
-      {"missing docs", R"({"sub":"a","exp":)" + e + "}"},
-      {"docs a string", R"({"sub":"a","exp":)" + e + R"(,"docs":"*"})"},
-      {"docs with a number", R"({"sub":"a","exp":)" + e + R"(,"docs":["a",1]})"},
-      {"read a string", R"({"sub":"a","exp":)" + e + R"(,"docs":[],"read":"*"})"},
-      {"read with null", R"({"sub":"a","exp":)" + e + R"(,"docs":[],"read":[null]})"},
-      {"jti a number", R"({"sub":"a","exp":)" + e + R"(,"docs":[],"jti":7})"},
-      {"nbf a string", R"({"sub":"a","exp":)" + e + R"(,"docs":[],"nbf":"0"})"},
-      {"iat a string", R"({"sub":"a","exp":)" + e + R"(,"docs":[],"iat":"0"})"},
+    {"missing sub", R"({"exp":)" + e + R"(,"docs":["*"]})"},
+    {"empty sub", R"({"sub":"","exp":)" + e + R"(,"docs":["*"]})"},
+    {"numeric sub", R"({"sub":5,"exp":)" + e + R"(,"docs":["*"]})"},
+    {"missing exp", R"({"sub":"a","docs":["*"]})"},
+    {"string exp", R"({"sub":"a","exp":")" + e + R"(","docs":["*"]})"},
+    {"fractional exp", R"({"sub":"a","exp":)" + e + R"(.5,"docs":["*"]})"},
+    {"null exp", R"({"sub":"a","exp":null,"docs":["*"]})"},
+    {"missing docs", R"({"sub":"a","exp":)" + e + "}"},
+    {"docs a string", R"({"sub":"a","exp":)" + e + R"(,"docs":"*"})"},
+    {"docs with a number", R"({"sub":"a","exp":)" + e + R"(,"docs":["a",1]})"},
+    {"read a string", R"({"sub":"a","exp":)" + e + R"(,"docs":[],"read":"*"})"},
+    {"read with null",
+     R"({"sub":"a","exp":)" + e + R"(,"docs":[],"read":[null]})"},
+    {"jti a number", R"({"sub":"a","exp":)" + e + R"(,"docs":[],"jti":7})"},
+    {"nbf a string", R"({"sub":"a","exp":)" + e + R"(,"docs":[],"nbf":"0"})"},
+    {"iat a string", R"({"sub":"a","exp":)" + e + R"(,"docs":[],"iat":"0"})"},
   };
-  for (const auto& [what, body] : cases) check_refused(what, make_token(hs256, body));
+  for (const auto& [what, body] : cases)
+    check_refused(what, make_token(hs256, body));
 }
 
 CAF_TEST(alg none and every other algorithm are refused) {
   const auto body = payload(now + 60);
-  const std::string unsigned_input =
-      b64url(R"({"alg":"none","typ":"JWT"})") + "." + b64url(body);
+  const std::string unsigned_input = b64url(R"({"alg":"none","typ":"JWT"})")
+                                     + "." + b64url(body);
   check_refused("alg none, empty signature", unsigned_input + ".");
   check_refused("alg none, no signature part", unsigned_input);
   check_refused("alg none, HMAC signature",
-                unsigned_input + "." + b64url(hmac(EVP_sha256(), secret, unsigned_input)));
+                unsigned_input + "."
+                  + b64url(hmac(EVP_sha256(), secret, unsigned_input)));
   check_refused("alg None", make_token(R"({"alg":"None"})", body));
   check_refused("alg missing", make_token(R"({"typ":"JWT"})", body));
   check_refused("alg null", make_token(R"({"alg":null})", body));
   check_refused("alg lowercase hs256", make_token(R"({"alg":"hs256"})", body));
   check_refused("HS384 with the secret",
-                make_token(R"({"alg":"HS384","typ":"JWT"})", body, secret, EVP_sha384()));
+                make_token(R"({"alg":"HS384","typ":"JWT"})", body, secret,
+                           EVP_sha384()));
   check_refused("HS512 with the secret",
-                make_token(R"({"alg":"HS512","typ":"JWT"})", body, secret, EVP_sha512()));
+                make_token(R"({"alg":"HS512","typ":"JWT"})", body, secret,
+                           EVP_sha512()));
   // Algorithm confusion: RS256 label, HMAC-SHA256 signature with the secret.
-  check_refused("RS256 header, HMAC signature", make_token(R"({"alg":"RS256","typ":"JWT"})", body));
-  check_refused("ES256 header, HMAC signature", make_token(R"({"alg":"ES256"})", body));
+  check_refused("RS256 header, HMAC signature",
+                make_token(R"({"alg":"RS256","typ":"JWT"})", body));
+  check_refused("ES256 header, HMAC signature",
+                make_token(R"({"alg":"ES256"})", body));
   // HS256 header but signed with another digest.
-  check_refused("HS256 header, SHA-512 HMAC", make_token(hs256, body, secret, EVP_sha512()));
+  check_refused("HS256 header, SHA-512 HMAC",
+                make_token(hs256, body, secret, EVP_sha512()));
   // Header tricks.
-  check_refused("duplicate alg", make_token(R"({"alg":"HS256","alg":"none"})", body));
-  check_refused("duplicate alg reversed", make_token(R"({"alg":"none","alg":"HS256"})", body));
-  check_refused("crit extension", make_token(R"({"alg":"HS256","crit":["exp"],"exp":1})", body));
+  check_refused("duplicate alg",
+                make_token(R"({"alg":"HS256","alg":"none"})", body));
+  check_refused("duplicate alg reversed",
+                make_token(R"({"alg":"none","alg":"HS256"})", body));
+  check_refused("crit extension",
+                make_token(R"({"alg":"HS256","crit":["exp"],"exp":1})", body));
   check_refused("header an array", make_token(R"(["HS256"])", body));
 }
 
@@ -364,16 +431,19 @@ struct rsa_pair {
   }
   ~rsa_pair() { EVP_PKEY_free(key); }
   // header.payload.RSA-SHA256(private key)
-  std::string sign(const std::string& header_json, const std::string& payload_json) const {
+  std::string sign(const std::string& header_json,
+                   const std::string& payload_json) const {
     const std::string input = b64url(header_json) + "." + b64url(payload_json);
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     size_t len = 0;
     EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
     EVP_DigestSign(ctx, nullptr, &len,
-                   reinterpret_cast<const unsigned char*>(input.data()), input.size());
+                   reinterpret_cast<const unsigned char*>(input.data()),
+                   input.size());
     std::string sig(len, '\0');
     EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
-                   reinterpret_cast<const unsigned char*>(input.data()), input.size());
+                   reinterpret_cast<const unsigned char*>(input.data()),
+                   input.size());
     EVP_MD_CTX_free(ctx);
     sig.resize(len);
     return input + "." + b64url(sig);
@@ -387,7 +457,8 @@ const std::string rs256 = R"({"alg":"RS256","typ":"JWT"})";
 CAF_TEST(rs256 tokens are accepted with the configured public key only) {
   rsa_pair idp;
   const token_verifier both(secret, 30, idp.public_pem);
-  const auto tok = idp.sign(rs256, payload(now + 60, R"(,"jti":"r-1","iat":5)"));
+  const auto tok = idp.sign(rs256,
+                            payload(now + 60, R"(,"jti":"r-1","iat":5)"));
   auto o = verify_at(tok, now, both);
   CAF_REQUIRE(o.ok);
   CAF_CHECK_EQUAL(o.claims.sub, "alice");
@@ -417,17 +488,20 @@ CAF_TEST(rs256 forgeries and key confusion are refused) {
   refused("signed by another key", other.sign(rs256, body));
   auto tok = idp.sign(rs256, body);
   auto tampered = tok;
-  tampered[tok.find('.') + 3] ^= 1;  // a payload byte
+  tampered[tok.find('.') + 3] ^= 1; // a payload byte
   refused("payload tampered", tampered);
   refused("signature cut", tok.substr(0, tok.size() - 4));
   // Key confusion: HS256 signed with the public key as the HMAC secret.
-  refused("HS256 keyed with the public key", make_token(hs256, body, idp.public_pem));
+  refused("HS256 keyed with the public key",
+          make_token(hs256, body, idp.public_pem));
   refused("RS256 header, HMAC with the public key",
           make_token(rs256, body, idp.public_pem));
   // A key that is not an RSA public key is a configuration error.
   bool threw = false;
   try {
-    token_verifier bad(secret, 30, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
+    token_verifier bad(
+      secret, 30,
+      "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
   } catch (const std::invalid_argument&) {
     threw = true;
   }
@@ -444,25 +518,41 @@ CAF_TEST(pattern matching) {
     bool match;
   };
   const pc cases[] = {
-      {"*", "anything/at/all", true},  {"*", "", true},
-      {"**", "x", true},               {"acme/*", "acme/roadmap", true},
-      {"acme/*", "acme/", true},       {"acme/*", "acme/a/b", true},
-      {"acme/*", "acme", false},       {"acme/*", "acmex/a", false},
-      {"acme/*", "other/acme/x", false}, {"*/notes", "a/b/notes", true},
-      {"*/notes", "notes", false},     {"a*b*c", "abc", true},
-      {"a*b*c", "aXbYc", true},        {"a*b*c", "aXXbYYbZZc", true},
-      {"a*b*c", "aXbY", false},        {"a*b*c", "acb", false},
-      {"a*b*c", "abcx", false},        {"a*b*c*", "abcx", true},
-      {"a.b", "a.b", true},            {"a.b", "axb", false},
-      {"a?b", "axb", false},           {"a?b", "a?b", true},
-      {"", "", true},                  {"", "a", false},
-      {"a", "", false},                {"doc", "doc", true},
-      {"doc", "Doc", false},           {"doc", "doc2", false},
-      {"*x", "xxxx", true},            {"x*", "x", true},
+    {"*", "anything/at/all", true},
+    {"*", "", true},
+    {"**", "x", true},
+    {"acme/*", "acme/roadmap", true},
+    {"acme/*", "acme/", true},
+    {"acme/*", "acme/a/b", true},
+    {"acme/*", "acme", false},
+    {"acme/*", "acmex/a", false},
+    {"acme/*", "other/acme/x", false},
+    {"*/notes", "a/b/notes", true},
+    {"*/notes", "notes", false},
+    {"a*b*c", "abc", true},
+    {"a*b*c", "aXbYc", true},
+    {"a*b*c", "aXXbYYbZZc", true},
+    {"a*b*c", "aXbY", false},
+    {"a*b*c", "acb", false},
+    {"a*b*c", "abcx", false},
+    {"a*b*c*", "abcx", true},
+    {"a.b", "a.b", true},
+    {"a.b", "axb", false},
+    {"a?b", "axb", false},
+    {"a?b", "a?b", true},
+    {"", "", true},
+    {"", "a", false},
+    {"a", "", false},
+    {"doc", "doc", true},
+    {"doc", "Doc", false},
+    {"doc", "doc2", false},
+    {"*x", "xxxx", true},
+    {"x*", "x", true},
   };
   for (const auto& c : cases) {
     const bool got = pattern_match(c.pattern, c.id);
-    if (got != c.match) CAF_MESSAGE("pattern '" << c.pattern << "' id '" << c.id << "'");
+    if (got != c.match)
+      CAF_MESSAGE("pattern '" << c.pattern << "' id '" << c.id << "'");
     CAF_CHECK_EQUAL(got, c.match);
   }
   // A pathological pattern stays polynomial (exponential backtracking would
@@ -494,7 +584,8 @@ CAF_TEST(access levels) {
 // Upgrade request helpers
 
 CAF_TEST(origin allow list) {
-  const std::vector<std::string> allowed = {"https://app.example.com", "http://localhost:8080"};
+  const std::vector<std::string> allowed = {"https://app.example.com",
+                                            "http://localhost:8080"};
   CAF_CHECK(origin_allowed("", allowed));
   CAF_CHECK(origin_allowed("", {}));
   CAF_CHECK(origin_allowed("https://app.example.com", allowed));
@@ -503,11 +594,13 @@ CAF_TEST(origin allow list) {
   CAF_CHECK(!origin_allowed("http://app.example.com", allowed));
   CAF_CHECK(!origin_allowed("https://evil.com", allowed));
   CAF_CHECK(!origin_allowed("https://app.example.com.evil.com", allowed));
-  CAF_CHECK(!origin_allowed("https://evil.com/https://app.example.com", allowed));
+  CAF_CHECK(
+    !origin_allowed("https://evil.com/https://app.example.com", allowed));
   CAF_CHECK(!origin_allowed("null", allowed));
   CAF_CHECK(!origin_allowed("https://app.example.com", {}));
   CAF_CHECK(origin_allowed("https://anything.test", {"https://x", "*"}));
-  CAF_CHECK(origin_allowed("https://app.example.com", {"https://app.example.com/"}));
+  CAF_CHECK(
+    origin_allowed("https://app.example.com", {"https://app.example.com/"}));
 }
 
 CAF_TEST(tokens come from the bearer header or the cookie) {
@@ -545,7 +638,9 @@ CAF_TEST(tokens come from the bearer header or the cookie) {
   CAF_CHECK(!extract_token("Bearer    ", "").has_value());
   CAF_CHECK(!extract_token("Basic abc", "").has_value());
   CAF_CHECK(!extract_token("Bearerabc", "").has_value());
-  CAF_CHECK(!extract_token("", "xcollab_token=t; collab_token_x=t; Collab_Token=t").has_value());
+  CAF_CHECK(
+    !extract_token("", "xcollab_token=t; collab_token_x=t; Collab_Token=t")
+       .has_value());
   CAF_CHECK(!extract_token("", "collab_token=; a=b").has_value());
   CAF_CHECK(!extract_token("", "collab_token").has_value());
 }

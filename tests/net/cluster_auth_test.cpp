@@ -54,18 +54,17 @@ CAF_TEST(each side accepts the proof of the other with the same key) {
   CAF_CHECK(d != a);
   auto from_dialler = auth::make_proof(key, auth::role::dialler, d, a);
   auto from_acceptor = auth::make_proof(key, auth::role::acceptor, d, a);
-  CAF_CHECK(auth::check_proof(key, auth::role::dialler, d, a,
-                              from_dialler.data()));
-  CAF_CHECK(auth::check_proof(key, auth::role::acceptor, d, a,
-                              from_acceptor.data()));
+  CAF_CHECK(
+    auth::check_proof(key, auth::role::dialler, d, a, from_dialler.data()));
+  CAF_CHECK(
+    auth::check_proof(key, auth::role::acceptor, d, a, from_acceptor.data()));
 }
 
 CAF_TEST(a wrong key or a replay or a reflection is no proof) {
   auto d = auth::random_nonce();
   auto a = auth::random_nonce();
   auto p = auth::make_proof(key, auth::role::dialler, d, a);
-  CAF_CHECK(!auth::check_proof(key + "x", auth::role::dialler, d, a,
-                               p.data()));
+  CAF_CHECK(!auth::check_proof(key + "x", auth::role::dialler, d, a, p.data()));
   // replay: the same proof on a connection with a fresh acceptor nonce
   auto a2 = auth::random_nonce();
   CAF_CHECK(!auth::check_proof(key, auth::role::dialler, d, a2, p.data()));

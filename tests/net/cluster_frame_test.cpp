@@ -72,12 +72,12 @@ const basp::header heartbeat = make(basp::message_type::heartbeat, 0);
 const basp::header server_hs = make(basp::message_type::server_handshake, 40,
                                     /*version*/ 3);
 const basp::header client_hs = make(basp::message_type::client_handshake, 20);
-const basp::header direct = make(basp::message_type::direct_message, 300, 0,
-                                 7, 9);
+const basp::header direct = make(basp::message_type::direct_message, 300, 0, 7,
+                                 9);
 
 } // namespace
 
-CAF_TEST(CAF writes a 32 byte header with a big-endian payload length) {
+CAF_TEST(CAF writes a 32 byte header with a big - endian payload length) {
   auto w = wire(make(basp::message_type::direct_message, 0x01020304, 0, 7, 9));
   CAF_REQUIRE_EQUAL(w.size(), basp_header_size);
   CAF_CHECK_EQUAL(w[0], 0x02);
@@ -92,8 +92,8 @@ CAF_TEST(CAF writes a 32 byte header with a big-endian payload length) {
 CAF_TEST(a stream of valid frames passes in any chunking) {
   auto stream = concat({frame(server_hs), frame(client_hs), frame(heartbeat),
                         frame(direct), frame(heartbeat), frame(direct)});
-  for (size_t chunk : {size_t{1}, size_t{7}, size_t{31}, size_t{32},
-                       size_t{33}, size_t{500}, stream.size()})
+  for (size_t chunk : {size_t{1}, size_t{7}, size_t{31}, size_t{32}, size_t{33},
+                       size_t{500}, stream.size()})
     CAF_CHECK_EQUAL(feed_chunked(stream, max, chunk), frame_verdict::ok);
   basp_framer f{max};
   f.feed(stream.data(), stream.size());
@@ -103,7 +103,7 @@ CAF_TEST(a stream of valid frames passes in any chunking) {
 CAF_TEST(a header announcing 1 GiB is refused as soon as it is complete) {
   auto big = wire(make(basp::message_type::direct_message, 1u << 30, 0, 7, 9));
   basp_framer f{max};
-  CAF_CHECK_EQUAL(f.feed(big.data(), 31), frame_verdict::ok);  // incomplete
+  CAF_CHECK_EQUAL(f.feed(big.data(), 31), frame_verdict::ok); // incomplete
   CAF_CHECK_EQUAL(f.feed(big.data() + 31, 1), frame_verdict::too_large);
   CAF_CHECK_EQUAL(f.last_payload_len(), 1u << 30);
   // after valid frames too, and it stays refused
@@ -170,13 +170,13 @@ CAF_TEST(field rules agree with CAF on random headers) {
     uint32_t len = 0;
     auto v = check_basp_header(w.data(), max, len);
     CAF_CHECK_EQUAL(len, hdr.payload_len);
-    auto expected = hdr.payload_len > max  ? frame_verdict::too_large
-                    : basp::valid(hdr) ? frame_verdict::ok
-                                       : frame_verdict::malformed;
+    auto expected = hdr.payload_len > max ? frame_verdict::too_large
+                    : basp::valid(hdr)    ? frame_verdict::ok
+                                          : frame_verdict::malformed;
     CAF_CHECK_EQUAL(v, expected);
     valid += v == frame_verdict::ok;
   }
-  CAF_CHECK_GREATER(valid, 1000u);  // the sample covers both answers
+  CAF_CHECK_GREATER(valid, 1000u); // the sample covers both answers
 }
 
 CAF_TEST(random bytes never crash and chunking never changes the verdict) {

@@ -10,7 +10,7 @@
 // advance_time(): the fixture's run() would also fire the token expiry
 // timer, which re-arms itself while the token is valid.
 #define CAF_SUITE net.connection
-#define FAIL(msg) CAF_FAIL(msg)  // 0.17.6: dsl.hpp uses an undefined FAIL
+#define FAIL(msg) CAF_FAIL(msg) // 0.17.6: dsl.hpp uses an undefined FAIL
 
 #include "net/connection_actor.hpp"
 
@@ -30,9 +30,7 @@ using namespace std::chrono_literals;
 namespace {
 
 struct test_config : actor_system_config {
-  test_config() {
-    register_message_types(*this);
-  }
+  test_config() { register_message_types(*this); }
 };
 
 struct fixture : test_coordinator_fixture<test_config> {
@@ -107,9 +105,7 @@ struct fixture : test_coordinator_fixture<test_config> {
     return deref<stateful_actor<document_state>>(d).state;
   }
 
-  std::vector<std::string>& log_of(const actor& d) {
-    return state_of(d).log;
-  }
+  std::vector<std::string>& log_of(const actor& d) { return state_of(d).log; }
 
   std::string last_log(const actor& d) {
     auto& l = log_of(d);
@@ -179,9 +175,9 @@ CAF_TEST(hello of another protocol version is refused) {
 CAF_TEST(every frame is reported consumed whatever became of it) {
   connect();
   std::vector<std::string> frames{
-    R"({"type":"ping"})",                          // before hello
+    R"({"type":"ping"})", // before hello
     R"({"type":"hello","client":"c1","v":1})",
-    R"(not json)",                                 // undecodable
+    R"(not json)", // undecodable
     R"({"type":"ping"})",
   };
   uint64_t bytes = 0;
@@ -202,7 +198,8 @@ CAF_TEST(a join resolves the document through the directory and joins it) {
   self->send(conn, frame_atom_v, std::string{R"({"type":"join","doc":"d1"})"});
   expect((frame_atom, std::string), from(self).to(conn));
   expect((resolve_atom, std::string), from(conn).to(dir).with(_, "d1"));
-  expect((document_actor), from(dir).to(conn).with(actor_cast<document_actor>(d)));
+  expect((document_actor),
+         from(dir).to(conn).with(actor_cast<document_actor>(d)));
   expect((join_request), from(conn).to(d));
   CAF_CHECK_EQUAL(last_log(d), "join session=s1 client=c1 resume=0 rev=0");
   expect((joined_event), from(d).to(conn));
@@ -225,8 +222,7 @@ CAF_TEST(a join the token does not allow is refused without a resolve) {
   frame(R"({"type":"join","doc":"x1"})");
   CAF_CHECK_EQUAL(sink->last(),
                   encode_error(errc::forbidden,
-                               "the token does not allow this document",
-                               "x1"));
+                               "the token does not allow this document", "x1"));
   CAF_CHECK(directory().asked.empty());
 }
 
@@ -278,25 +274,25 @@ CAF_TEST(an op needs a joined document and write access) {
   connect();
   hello();
   frame(R"({"type":"op","doc":"d1","rev":0,"seq":1,"op":["x"]})");
-  CAF_CHECK_EQUAL(sink->last(), encode_error(errc::not_joined,
-                                             "join the document first", "d1",
-                                             1));
+  CAF_CHECK_EQUAL(sink->last(),
+                  encode_error(errc::not_joined, "join the document first",
+                               "d1", 1));
   auto r = document("r1", 2, "ab");
   frame(R"({"type":"join","doc":"r1"})");
   frame(R"({"type":"op","doc":"r1","rev":2,"seq":1,"op":["x"]})");
   CAF_CHECK_EQUAL(sink->last(),
                   encode_error(errc::forbidden, "the token allows reading only",
                                "r1", 1));
-  CAF_CHECK_EQUAL(log_of(r).size(), 1u);  // the join only
+  CAF_CHECK_EQUAL(log_of(r).size(), 1u); // the join only
 }
 
 CAF_TEST(ops of other clients are forwarded once and in order) {
   connect();
   auto d = joined_d1();
   auto before = sink->frames.size();
-  broadcast(7, R"(["a"])");  // a gap (6 is missing): dropped
+  broadcast(7, R"(["a"])"); // a gap (6 is missing): dropped
   broadcast(6, R"(["b"])");
-  broadcast(6, R"(["b"])");  // seen already: dropped
+  broadcast(6, R"(["b"])"); // seen already: dropped
   CAF_CHECK_EQUAL(sink->frames.size(), before + 1);
   CAF_CHECK_EQUAL(sink->last(),
                   encode_op("d1", 6, "c2", 1, parse_op(R"(["b"])")));
@@ -305,10 +301,10 @@ CAF_TEST(ops of other clients are forwarded once and in order) {
 // ---- rate limit
 
 CAF_TEST(frames over the message rate limit are refused undecoded) {
-  cfg.rate_limit = 0.001;  // no refill during the test
+  cfg.rate_limit = 0.001; // no refill during the test
   cfg.rate_burst = 3;
   connect();
-  auto d = joined_d1();  // hello and join: 2 of 3
+  auto d = joined_d1(); // hello and join: 2 of 3
   frame(R"({"type":"op","doc":"d1","rev":5,"seq":1,"op":["a"]})");
   CAF_CHECK_EQUAL(sink->last(), encode_ack("d1", 1, 6));
   frame(R"({"type":"op","doc":"d1","rev":6,"seq":2,"op":["b"]})");
@@ -317,10 +313,9 @@ CAF_TEST(frames over the message rate limit are refused undecoded) {
                   encode_error(errc::rate_limited,
                                "too many messages; not applied", "d1", 2));
   frame(R"({"type":"ping"})");
-  CAF_CHECK_EQUAL(sink->last(),
-                  encode_error(errc::rate_limited,
-                               "too many messages; not applied"));
-  CAF_CHECK_EQUAL(log_of(d).size(), 2u);  // the join and op 1
+  CAF_CHECK_EQUAL(sink->last(), encode_error(errc::rate_limited,
+                                             "too many messages; not applied"));
+  CAF_CHECK_EQUAL(log_of(d).size(), 2u); // the join and op 1
   CAF_CHECK(sink->closes.empty());
 }
 
@@ -337,7 +332,7 @@ CAF_TEST(a document handed off is resolved again and rejoined silently) {
   auto moved = document("d1", 7, "yxhello");
   state_of(moved).answer_joins = false;
   state_of(moved).answer_submits = false;
-  self->send(d, release_atom_v);  // ends normally: resolved at once
+  self->send(d, release_atom_v); // ends normally: resolved at once
   sched.run();
   CAF_CHECK_EQUAL(directory().asked.size(), 2u);
   // Resumed from the last revision seen, and the unacked op resent with
@@ -369,11 +364,11 @@ CAF_TEST(a crashed document is resolved again after a pause) {
   auto moved = document("d1", 6, "xhello");
   self->send_exit(d, exit_reason::kill);
   sched.run();
-  CAF_CHECK_EQUAL(directory().asked.size(), 1u);  // not yet
+  CAF_CHECK_EQUAL(directory().asked.size(), 1u); // not yet
   advance_time(200ms);
   sched.run();
   CAF_CHECK_EQUAL(directory().asked.size(), 1u);
-  advance_time(50ms);  // resolve_retry: 250 ms
+  advance_time(50ms); // resolve_retry: 250 ms
   sched.run();
   CAF_CHECK_EQUAL(directory().asked.size(), 2u);
   CAF_REQUIRE_EQUAL(log_of(moved).size(), 2u);
@@ -392,7 +387,7 @@ CAF_TEST(a document on a lost node is resolved after membership settles) {
   advance_time(100ms);
   sched.run();
   CAF_CHECK_EQUAL(directory().asked.size(), 1u);
-  advance_time(50ms);  // crash_settle: 150 ms
+  advance_time(50ms); // crash_settle: 150 ms
   sched.run();
   CAF_CHECK_EQUAL(directory().asked.size(), 2u);
   CAF_CHECK_EQUAL(last_log(moved), "join session=s1 client=c1 resume=1 rev=5");
@@ -406,7 +401,7 @@ CAF_TEST(an op sent while the document is being rejoined waits for it) {
   sched.run();
   frame(R"({"type":"op","doc":"d1","rev":5,"seq":1,"op":["x"]})");
   CAF_CHECK(log_of(moved).empty());
-  auto frames = sink->frames.size();  // no error for the op
+  auto frames = sink->frames.size(); // no error for the op
   advance_time(250ms);
   sched.run();
   CAF_REQUIRE_EQUAL(log_of(moved).size(), 2u);
@@ -451,7 +446,7 @@ CAF_TEST(closed ends the actor and leaves nothing behind) {
   CAF_CHECK_EQUAL(connection_actors_in_memory(), before);
   self->send_exit(w, exit_reason::user_shutdown);
   sched.run();
-  (void) d;
+  (void)d;
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

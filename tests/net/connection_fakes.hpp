@@ -54,8 +54,8 @@ private:
 // ---- the directory
 
 struct directory_state {
-  std::map<std::string, collab::document_actor> answers;  // doc -> actor
-  std::vector<std::string> asked;             // every resolve, in order
+  std::map<std::string, collab::document_actor> answers; // doc -> actor
+  std::vector<std::string> asked; // every resolve, in order
   static inline const char* name = "fake_directory";
 };
 
@@ -104,8 +104,8 @@ caf::behavior fake_document(caf::stateful_actor<document_state>* self,
     [=](collab::submit_request& r) {
       auto& st = self->state;
       st.log.push_back("submit seq=" + std::to_string(r.seq)
-                       + " base=" + std::to_string(r.base_rev) + " op="
-                       + collab::ot::op_to_json(r.op));
+                       + " base=" + std::to_string(r.base_rev)
+                       + " op=" + collab::ot::op_to_json(r.op));
       if (!st.answer_submits)
         return;
       self->send(caf::actor_cast<caf::actor>(self->current_sender()),

@@ -48,7 +48,8 @@ struct fixture {
   // A registered session with `queued` bytes queued, counted node-wide.
   fake_sink& open(uint64_t queued) {
     auto s = std::make_shared<fake_sink>(queued);
-    reg.add(s.get(), s, collab::inspectable_connection{}, "s" + std::to_string(sinks.size()));
+    reg.add(s.get(), s, collab::inspectable_connection{},
+            "s" + std::to_string(sinks.size()));
     reg.output_queued(queued);
     sinks.push_back(s);
     return *s;
@@ -83,9 +84,9 @@ CAF_TEST(a user gets max_sockets_per_user slots and each comes back) {
     auto moved = std::move(a3);
     CAF_CHECK(!a3);
     CAF_CHECK_EQUAL(reg.sockets_of("alice"), 2u);
-  }  // destroyed: given back
+  } // destroyed: given back
   CAF_CHECK_EQUAL(reg.sockets_of("alice"), 1u);
-  a2 = session_registry::user_slot{};  // assigned over: given back
+  a2 = session_registry::user_slot{}; // assigned over: given back
   CAF_CHECK_EQUAL(reg.sockets_of("alice"), 0u);
   CAF_CHECK_EQUAL(reg.sockets_of("bob"), 1u);
 }
@@ -136,7 +137,7 @@ CAF_TEST(far over the send budget several queues close) {
   auto& a = open(20);
   auto& b = open(30);
   auto& c = open(5);
-  reg.enforce_send_budget();  // 55: closing b and a leaves 5
+  reg.enforce_send_budget(); // 55: closing b and a leaves 5
   CAF_CHECK_EQUAL(a.dropped_with, 1013);
   CAF_CHECK_EQUAL(b.dropped_with, 1013);
   CAF_CHECK_EQUAL(c.dropped_with, 0);
@@ -161,7 +162,7 @@ CAF_TEST(input and output are charged to the memory budget) {
   reg.output_queued(30);
   CAF_CHECK_EQUAL(budget->used(), 90u);
   CAF_CHECK(!reg.memory_tight());
-  reg.input_received(20);  // held already: charged over the budget
+  reg.input_received(20); // held already: charged over the budget
   CAF_CHECK_EQUAL(budget->used(), 110u);
   CAF_CHECK(reg.memory_tight());
   reg.input_consumed(80);
@@ -179,7 +180,8 @@ CAF_TEST(the gauges are in the metrics text) {
   reg.output_queued(5);
   std::string out;
   reg.render_metrics(out);
-  CAF_CHECK_NOT_EQUAL(out.find("collab_send_queue_bytes 5\n"), std::string::npos);
+  CAF_CHECK_NOT_EQUAL(out.find("collab_send_queue_bytes 5\n"),
+                      std::string::npos);
   CAF_CHECK_NOT_EQUAL(out.find("collab_unprocessed_input_bytes 7\n"),
                       std::string::npos);
   CAF_CHECK_NOT_EQUAL(out.find("collab_memory_budget_used_bytes 12\n"),

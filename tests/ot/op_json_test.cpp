@@ -35,16 +35,19 @@ CAF_TEST(reads and writes every component form) {
 
 CAF_TEST(accepts well formed but not normalized components) {
   // normalize() must be able to see these; check() refuses them.
-  CAF_CHECK_EQUAL(round_trip(R"([0,"",{"d":0},{"d":""}])"), R"([0,"",{"d":0},{"d":""}])");
+  CAF_CHECK_EQUAL(round_trip(R"([0,"",{"d":0},{"d":""}])"),
+                  R"([0,"",{"d":0},{"d":""}])");
   CAF_CHECK_EQUAL(round_trip("[1,2,3]"), "[1,2,3]");
-  CAF_CHECK_EQUAL(round_trip("[2.0,1e1,-0]"), "[2,10,0]"); // integers to JavaScript
+  CAF_CHECK_EQUAL(round_trip("[2.0,1e1,-0]"),
+                  "[2,10,0]"); // integers to JavaScript
 }
 
 CAF_TEST(refuses structurally broken ops) {
-  for (const char* bad : {"null", "5", "\"abc\"", "{}", R"({"d":1})", "[null]", "[true]",
-                          "[[1]]", "[-1]", "[1.5]", R"([{"d":-1}])", R"([{"d":2.5}])", "[{}]",
-                          R"([{"x":1}])", R"([{"d":1,"x":2}])", R"([{"d":null}])",
-                          R"([{"d":true}])", "[9007199254740992]", "[1e300]"})
+  for (const char* bad :
+       {"null", "5", "\"abc\"", "{}", R"({"d":1})", "[null]", "[true]", "[[1]]",
+        "[-1]", "[1.5]", R"([{"d":-1}])", R"([{"d":2.5}])", "[{}]",
+        R"([{"x":1}])", R"([{"d":1,"x":2}])", R"([{"d":null}])",
+        R"([{"d":true}])", "[9007199254740992]", "[1e300]"})
     CAF_CHECK_EQUAL(round_trip(bad), "refused");
   CAF_CHECK_EQUAL(round_trip("[9007199254740991]"), "[9007199254740991]");
 }
@@ -53,7 +56,8 @@ CAF_TEST(refuses invalid utf8 in strings) {
   // A lone surrogate escape decodes to bytes that are not valid UTF-8.
   CAF_CHECK_EQUAL(round_trip(R"(["\udc00"])"), "refused");
   CAF_CHECK_EQUAL(round_trip("[\"\xC0\xAF\"]"), "refused"); // overlong '/'
-  CAF_CHECK_EQUAL(round_trip("[{\"d\":\"\xED\xA0\x80\"}]"), "refused"); // raw surrogate
+  CAF_CHECK_EQUAL(round_trip("[{\"d\":\"\xED\xA0\x80\"}]"),
+                  "refused"); // raw surrogate
 }
 
 CAF_TEST(counts code points of inserts and text deletes) {

@@ -38,8 +38,9 @@ std::string to_utf8(const std::u32string& s) {
 }
 
 // ASCII, é, combining acute, CJK, 😀, ZWJ, newline: 1 to 4 bytes each.
-const char32_t alphabet[] = {U'a', U'z', U' ', U'\n', U'\u00e9', U'\u0301', U'\u5b57',
-                             U'\U0001F600', U'\u200d', U'\U0001F308'};
+const char32_t alphabet[] = {U'a',      U'z',         U' ',      U'\n',
+                             U'\u00e9', U'\u0301',    U'\u5b57', U'\U0001F600',
+                             U'\u200d', U'\U0001F308'};
 
 std::u32string random_text(std::mt19937& rng, size_t n) {
   std::u32string s;
@@ -78,7 +79,8 @@ CAF_TEST(insert at boundaries) {
   CAF_CHECK_EQUAL(r.insert(0, "A").to_string(), "A\u00e9\U0001F600x");
   CAF_CHECK_EQUAL(r.insert(1, "\u5b57").to_string(), "\u00e9\u5b57\U0001F600x");
   CAF_CHECK_EQUAL(r.insert(2, "B").to_string(), "\u00e9\U0001F600Bx");
-  CAF_CHECK_EQUAL(r.insert(3, "\U0001F308").to_string(), "\u00e9\U0001F600x\U0001F308");
+  CAF_CHECK_EQUAL(r.insert(3, "\U0001F308").to_string(),
+                  "\u00e9\U0001F600x\U0001F308");
   CAF_CHECK_EQUAL(rope().insert(0, "\U0001F600").to_string(), "\U0001F600");
 }
 
@@ -131,7 +133,8 @@ CAF_TEST(random edits match a u32string model) {
       r = r.insert(pos, to_utf8(text));
     } else if (what < 9 && !model.empty()) {
       size_t pos = rng() % model.size();
-      size_t max = rng() % 50 == 0 ? model.size() - pos : std::min<size_t>(8, model.size() - pos);
+      size_t max = rng() % 50 == 0 ? model.size() - pos
+                                   : std::min<size_t>(8, model.size() - pos);
       size_t n = 1 + rng() % max;
       model.erase(pos, n);
       r = r.erase(pos, n);
@@ -170,7 +173,8 @@ CAF_TEST(copies are independent) {
       m.insert(pos, t);
       copy = copy.insert(pos, to_utf8(t));
     } else {
-      size_t n = std::min<size_t>(1 + rng() % 5, m.size() - std::min(pos, m.size() - 1));
+      size_t n = std::min<size_t>(1 + rng() % 5,
+                                  m.size() - std::min(pos, m.size() - 1));
       pos = std::min(pos, m.size() - 1);
       m.erase(pos, n);
       copy = copy.erase(pos, n);

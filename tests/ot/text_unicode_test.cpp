@@ -55,49 +55,65 @@ std::string applied(const std::string& doc, const char* a) {
 
 } // namespace
 
-CAF_TEST(tie rule: left insert goes first) {
+CAF_TEST(tie rule : left insert goes first) {
   CAF_CHECK_EQUAL(transformed(R"(["a"])", R"(["b"])", side::left), R"(["a"])");
-  CAF_CHECK_EQUAL(transformed(R"(["a"])", R"(["b"])", side::right), R"([1,"a"])");
-  CAF_CHECK_EQUAL(transformed(R"([2,"a"])", R"([2,"bc"])", side::right), R"([4,"a"])");
+  CAF_CHECK_EQUAL(transformed(R"(["a"])", R"(["b"])", side::right),
+                  R"([1,"a"])");
+  CAF_CHECK_EQUAL(transformed(R"([2,"a"])", R"([2,"bc"])", side::right),
+                  R"([4,"a"])");
   // Only one of two adjacent inserts is taken at the tie (reference quirk).
-  CAF_CHECK_EQUAL(transformed(R"(["a","b"])", R"(["x"])", side::left), R"(["a",1,"b"])");
+  CAF_CHECK_EQUAL(transformed(R"(["a","b"])", R"(["x"])", side::left),
+                  R"(["a",1,"b"])");
 }
 
 CAF_TEST(transform converges) {
   const std::string doc = "h\u00e9llo \U0001F600 w\u5b57rld";
-  const char* ops[] = {R"([1,{"d":3},"XY"])", R"([6,"\u00e9",{"d":"\ud83d\ude00"}])",
-                       R"(["\ud83c\udf08",10,{"d":3}])", R"([{"d":13}])", R"([13,"!"])"};
+  const char* ops[]
+    = {R"([1,{"d":3},"XY"])", R"([6,"\u00e9",{"d":"\ud83d\ude00"}])",
+       R"(["\ud83c\udf08",10,{"d":3}])", R"([{"d":13}])", R"([13,"!"])"};
   for (const char* a : ops) {
     for (const char* b : ops) {
       // Server: a committed, b transformed left; client: the mirror image.
       rope left(doc), right(doc);
       CAF_REQUIRE_EQUAL(collab::ot::apply(left, parse(a)), "");
-      CAF_REQUIRE_EQUAL(collab::ot::apply(left, transform(parse(b), parse(a), side::left)), "");
+      CAF_REQUIRE_EQUAL(
+        collab::ot::apply(left, transform(parse(b), parse(a), side::left)), "");
       CAF_REQUIRE_EQUAL(collab::ot::apply(right, parse(b)), "");
-      CAF_REQUIRE_EQUAL(collab::ot::apply(right, transform(parse(a), parse(b), side::right)), "");
+      CAF_REQUIRE_EQUAL(
+        collab::ot::apply(right, transform(parse(a), parse(b), side::right)),
+        "");
       CAF_CHECK_EQUAL(left.to_string(), right.to_string());
     }
   }
 }
 
 CAF_TEST(transform of text deletes) {
-  CAF_CHECK_EQUAL(transformed(R"([{"d":"abc"}])", R"([1,{"d":1}])", side::left), R"([{"d":"ac"}])");
-  CAF_CHECK_EQUAL(transformed(R"([{"d":3}])", R"([1,{"d":"b"}])", side::left), R"([{"d":2}])");
-  CAF_CHECK_EQUAL(transformed(R"([{"d":"abc"}])", R"([{"d":"abc"}])", side::left), "[]");
+  CAF_CHECK_EQUAL(transformed(R"([{"d":"abc"}])", R"([1,{"d":1}])", side::left),
+                  R"([{"d":"ac"}])");
+  CAF_CHECK_EQUAL(transformed(R"([{"d":3}])", R"([1,{"d":"b"}])", side::left),
+                  R"([{"d":2}])");
+  CAF_CHECK_EQUAL(
+    transformed(R"([{"d":"abc"}])", R"([{"d":"abc"}])", side::left), "[]");
   // An insert inside a range the other op deleted survives.
-  CAF_CHECK_EQUAL(transformed(R"([2,"x"])", R"([1,{"d":3}])", side::left), R"([1,"x"])");
-  CAF_CHECK_EQUAL(transformed(R"([1,{"d":2}])", R"([2,"x"])", side::left), R"([1,{"d":1},1,{"d":1}])");
+  CAF_CHECK_EQUAL(transformed(R"([2,"x"])", R"([1,{"d":3}])", side::left),
+                  R"([1,"x"])");
+  CAF_CHECK_EQUAL(transformed(R"([1,{"d":2}])", R"([2,"x"])", side::left),
+                  R"([1,{"d":1},1,{"d":1}])");
 }
 
 CAF_TEST(compose keeps text deletes only when both have text) {
-  CAF_CHECK_EQUAL(composed(R"([{"d":"ab"}])", R"([{"d":"cd"}])"), R"([{"d":"abcd"}])");
+  CAF_CHECK_EQUAL(composed(R"([{"d":"ab"}])", R"([{"d":"cd"}])"),
+                  R"([{"d":"abcd"}])");
   CAF_CHECK_EQUAL(composed(R"([{"d":2}])", R"([{"d":"cd"}])"), R"([{"d":4}])");
   CAF_CHECK_EQUAL(composed(R"([{"d":"ab"}])", R"([{"d":2}])"), R"([{"d":4}])");
-  CAF_CHECK_EQUAL(composed(R"([1,{"d":"b"}])", R"([{"d":"a"}])"), R"([{"d":"ab"}])");
+  CAF_CHECK_EQUAL(composed(R"([1,{"d":"b"}])", R"([{"d":"a"}])"),
+                  R"([{"d":"ab"}])");
   // Inserting then deleting the same text cancels out.
   CAF_CHECK_EQUAL(composed(R"(["abc"])", R"([{"d":"abc"}])"), "[]");
-  CAF_CHECK_EQUAL(composed(R"([2,"xy"])", R"([1,{"d":"bxy"}])"), R"([1,{"d":"b"}])");
-  CAF_CHECK_EQUAL(composed(R"([3,"\ud83d\ude00\ud83d\ude00"])", R"([4,{"d":1},"z"])"),
+  CAF_CHECK_EQUAL(composed(R"([2,"xy"])", R"([1,{"d":"bxy"}])"),
+                  R"([1,{"d":"b"}])");
+  CAF_CHECK_EQUAL(composed(R"([3,"\ud83d\ude00\ud83d\ude00"])",
+                           R"([4,{"d":1},"z"])"),
                   "[3,\"\U0001F600z\"]");
 }
 
@@ -116,15 +132,19 @@ CAF_TEST(check mirrors checkOp) {
 }
 
 CAF_TEST(normalize) {
-  CAF_CHECK_EQUAL(show(normalize(parse(R"([1,0,2,"",{"d":0},{"d":""},"a","b",{"d":"x"},{"d":"y"},{"d":2},3])"))),
-                  R"([3,"ab",{"d":4}])");
-  CAF_CHECK_EQUAL(show(normalize(parse(R"([{"d":"a"},{"d":"b"},5])"))), R"([{"d":"ab"}])");
+  CAF_CHECK_EQUAL(
+    show(normalize(parse(
+      R"([1,0,2,"",{"d":0},{"d":""},"a","b",{"d":"x"},{"d":"y"},{"d":2},3])"))),
+    R"([3,"ab",{"d":4}])");
+  CAF_CHECK_EQUAL(show(normalize(parse(R"([{"d":"a"},{"d":"b"},5])"))),
+                  R"([{"d":"ab"}])");
   CAF_CHECK_EQUAL(show(normalize(parse("[5]"))), "[]");
 }
 
 CAF_TEST(apply refuses ops past the end) {
   CAF_CHECK_EQUAL(applied("abc", R"([1,{"d":2}])"), "a");
-  CAF_CHECK_EQUAL(applied("abc", R"([1,{"d":3}])"), "error"); // reference truncates
+  CAF_CHECK_EQUAL(applied("abc", R"([1,{"d":3}])"),
+                  "error"); // reference truncates
   CAF_CHECK_EQUAL(applied("abc", R"([{"d":"abcd"}])"), "error");
   CAF_CHECK_EQUAL(applied("abc", R"([4,"x"])"), "error");
   CAF_CHECK_EQUAL(applied("abc", R"([3,"x"])"), "abcx");
@@ -142,17 +162,21 @@ CAF_TEST(positions are code points) {
   CAF_CHECK_EQUAL(applied(doc, R"([4,"\ud83c\udf08"])"), doc + "\U0001F308");
   CAF_CHECK_EQUAL(applied(doc, R"([5,"x"])"), "error");
   CAF_CHECK_EQUAL(component::insert("\U0001F3F3\uFE0F\u200D\U0001F308").n, 4u);
-  CAF_CHECK_EQUAL(inserted_length(parse(R"(["\ud83d\ude00",1,{"d":"ab"},"c"])")), 2u);
-  CAF_CHECK_EQUAL(length_delta(parse(R"(["\ud83d\ude00",1,{"d":"ab"},"c"])")), 0);
+  CAF_CHECK_EQUAL(
+    inserted_length(parse(R"(["\ud83d\ude00",1,{"d":"ab"},"c"])")), 2u);
+  CAF_CHECK_EQUAL(length_delta(parse(R"(["\ud83d\ude00",1,{"d":"ab"},"c"])")),
+                  0);
   CAF_CHECK_EQUAL(length_delta(parse(R"([{"d":5}])")), -5);
 }
 
 CAF_TEST(transform position) {
-  CAF_CHECK_EQUAL(transform_position(3, parse(R"([3,"x"])")), 3u); // insert at cursor
+  CAF_CHECK_EQUAL(transform_position(3, parse(R"([3,"x"])")),
+                  3u); // insert at cursor
   CAF_CHECK_EQUAL(transform_position(3, parse(R"([2,"\ud83d\ude00"])")), 4u);
   CAF_CHECK_EQUAL(transform_position(2, parse(R"([1,{"d":5}])")), 1u);
   CAF_CHECK_EQUAL(transform_position(0, parse(R"(["x"])")), 0u);
-  CAF_CHECK_EQUAL(transform_position(2, parse("[3]")), 2u); // no check, like the reference
+  CAF_CHECK_EQUAL(transform_position(2, parse("[3]")),
+                  2u); // no check, like the reference
 }
 
 CAF_TEST(components compare by value) {
@@ -177,7 +201,7 @@ std::string max_deletes(int n, const char* tail) {
 // Defect 12: 2048 x {d: 2^53-1} + {d: 2053} sums to 2^64 + 5; the old
 // normalize wrapped that to {d: 5}, a valid op on a 10 code point document,
 // so the server committed another op than the client sent.
-CAF_TEST(counts summing past 2^53-1 are refused and never wrapped) {
+CAF_TEST(counts summing past 2 ^ 53 - 1 are refused and never wrapped) {
   const std::string json = max_deletes(2048, R"({"d":2053})");
   op a = parse(json.c_str());
   status why;
@@ -199,7 +223,8 @@ CAF_TEST(counts summing past 2^53-1 are refused and never wrapped) {
   CAF_CHECK(check(parse(R"([9007199254740990,{"d":1}])")));
   CAF_CHECK(!check(parse(R"([9007199254740991,{"d":1}])"), &why));
   CAF_CHECK(!check(parse(R"(["a",9007199254740991,{"d":"b"}])")));
-  CAF_CHECK(!check(op{component::skip(max_count + 1), component::insert("a")}, &why));
+  CAF_CHECK(
+    !check(op{component::skip(max_count + 1), component::insert("a")}, &why));
   CAF_CHECK_EQUAL(why, "Counts must not exceed 2^53-1");
 }
 
@@ -220,9 +245,11 @@ CAF_TEST(unchecked counts saturate instead of wrapping) {
   // transform_position, inserted_length and length_delta do not check (as
   // the reference); a wrap would give a small, plausible wrong answer.
   const uint64_t top = UINT64_MAX;
-  CAF_CHECK_EQUAL(transform_position(top, op{component::skip(top - 1), component::insert("ab")}),
+  CAF_CHECK_EQUAL(transform_position(top, op{component::skip(top - 1),
+                                             component::insert("ab")}),
                   top);
   CAF_CHECK(length_delta(op{component::del(top)}) < 0);
   CAF_CHECK(length_delta(op{component::del(top), component::del(top)}) < 0);
-  CAF_CHECK_EQUAL(inserted_length(op{component::insert("a"), component::del(top)}), 1u);
+  CAF_CHECK_EQUAL(
+    inserted_length(op{component::insert("a"), component::del(top)}), 1u);
 }

@@ -15,25 +15,20 @@ namespace {
 
 struct fixture : test::store_fixture {
   std::vector<document_store_actor> extra;
-  fixture() {
-    store = spawn_memory_store(sys);
-  }
+  fixture() { store = spawn_memory_store(sys); }
   ~fixture() {
     caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
     for (auto& s : extra)
       caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
   }
   // The memory store has no retention.
-  document_store_actor spawn_with_retention(uint64_t) {
-    return {};
-  }
+  document_store_actor spawn_with_retention(uint64_t) { return {}; }
   // A store of its own (memory stores share no data).
   document_store_actor spawn_with_limits(store_limits limits) {
     extra.push_back(spawn_memory_store(sys, limits));
     return extra.back();
   }
-  void stop_store(const document_store_actor&) {
-  }
+  void stop_store(const document_store_actor&) {}
 };
 
 } // namespace

@@ -55,7 +55,7 @@ struct fixture : test::pg_fixture {
   std::function<void()> before_commit_action;
 
   ~fixture() {
-    stop_all();  // the hook uses this fixture
+    stop_all(); // the hook uses this fixture
   }
 
   void start_with_hook(pg_store_options o) {
@@ -77,7 +77,7 @@ struct fixture : test::pg_fixture {
     start(o);
   }
 
-  template <class F>
+  template<class F>
   static std::chrono::milliseconds timed(F f) {
     auto t0 = steady_clock::now();
     f();
@@ -129,7 +129,8 @@ CAF_TEST(an unknown COMMIT outcome that committed is answered success) {
   CAF_CHECK(append(doc, s.value.epoch, 1, 4, {"!"}).ok());
 }
 
-CAF_TEST(an unknown COMMIT outcome that did not commit is answered unavailable) {
+CAF_TEST(
+  an unknown COMMIT outcome that did not commit is answered unavailable) {
   start_with_hook(opts);
   auto doc = test::random_id("doubt-no-");
   auto s = load(doc);
@@ -168,9 +169,10 @@ CAF_TEST(a large commit does not hold up the small commits of other documents) {
     released.wait();
   };
   std::vector<test::commit_handle> pending;
-  pending.push_back(send_commit(
-    big, sb.value.epoch,
-    {test::make_op(big, 1, "c1", 1, test::insert_at(0, std::string(2000, 'x')))}));
+  pending.push_back(
+    send_commit(big, sb.value.epoch,
+                {test::make_op(big, 1, "c1", 1,
+                               test::insert_at(0, std::string(2000, 'x')))}));
   for (int i = 0; i < 500 && !held; ++i)
     std::this_thread::sleep_for(10ms);
   CAF_REQUIRE(held);
@@ -186,7 +188,7 @@ CAF_TEST(a large commit does not hold up the small commits of other documents) {
 
 CAF_TEST(an unreachable server fails requests fast) {
   auto o = opts;
-  o.url = "postgresql://collab@127.0.0.1:1/collab";  // nothing listens
+  o.url = "postgresql://collab@127.0.0.1:1/collab"; // nothing listens
   o.connect_timeout = 2000ms;
   start(o);
   auto took = timed([&] {
@@ -237,7 +239,7 @@ CAF_TEST(postgres down then back) {
                   "ok");
 }
 
-CAF_TEST(postgres hung: the watchdog answers unavailable) {
+CAF_TEST(postgres hung : the watchdog answers unavailable) {
   auto doc = test::random_id("hung-");
   auto s = load(doc);
   CAF_REQUIRE(s.ok());
@@ -257,7 +259,7 @@ CAF_TEST(postgres hung: the watchdog answers unavailable) {
   CAF_CHECK_EQUAL(test::describe(again.err), "ok");
 }
 
-CAF_TEST(connection lost during COMMIT: the answer matches what is stored) {
+CAF_TEST(connection lost during COMMIT : the answer matches what is stored) {
   auto doc = test::random_id("cut-");
   auto s = load(doc);
   CAF_REQUIRE(s.ok());

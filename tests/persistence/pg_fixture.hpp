@@ -35,9 +35,7 @@ struct pg_fixture : store_fixture {
     opts.status = std::make_shared<pg_status>();
   }
 
-  ~pg_fixture() {
-    stop_all();
-  }
+  ~pg_fixture() { stop_all(); }
 
   // Stops every store of the test (joins their threads). Derived fixtures
   // whose members a store uses (hooks, proxies) call it first.
@@ -50,9 +48,7 @@ struct pg_fixture : store_fixture {
     store = nullptr;
   }
 
-  void start(pg_store_options o) {
-    store = spawn_pg_store(sys, std::move(o));
-  }
+  void start(pg_store_options o) { store = spawn_pg_store(sys, std::move(o)); }
 
   document_store_actor spawn_with_retention(uint64_t keep) {
     auto o = opts;
@@ -71,9 +67,7 @@ struct pg_fixture : store_fixture {
     return extra.back();
   }
 
-  void stop_store(const document_store_actor& s) {
-    stop_pg_store(s);
-  }
+  void stop_store(const document_store_actor& s) { stop_pg_store(s); }
 
   // Waits up to `within` for status->ready().
   bool wait_ready(std::chrono::milliseconds within) {

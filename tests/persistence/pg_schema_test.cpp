@@ -32,8 +32,8 @@ struct fixture : test::pg_fixture {
   std::pair<int, int> versions() {
     pqxx::connection c{opts.url};
     pqxx::nontransaction t{c};
-    auto r = t.exec("SELECT count(*), max(version) FROM "
-                    + t.quote_name(schema) + ".schema_migrations");
+    auto r = t.exec("SELECT count(*), max(version) FROM " + t.quote_name(schema)
+                    + ".schema_migrations");
     return {r[0][0].as<int>(), r[0][1].as<int>()};
   }
 };

@@ -22,9 +22,7 @@ using namespace collab;
 namespace {
 
 struct fixture : test::pg_fixture {
-  fixture() {
-    start(opts);
-  }
+  fixture() { start(opts); }
   // One number from the test schema.
   int64_t sql_count(const std::string& query, const std::string& doc) {
     pqxx::connection c{opts.url};
@@ -40,7 +38,7 @@ struct writer_gate {
   std::mutex mtx;
   std::condition_variable cv;
   bool closed = false;
-  std::atomic<int> lose_commits{0};  // COMMITs to answer "in doubt"
+  std::atomic<int> lose_commits{0}; // COMMITs to answer "in doubt"
   void hook(pg_fault f) {
     if (f == pg_fault::after_commit && lose_commits > 0) {
       --lose_commits;
@@ -64,7 +62,9 @@ struct gated_fixture : test::pg_fixture {
   std::shared_ptr<writer_gate> gate = std::make_shared<writer_gate>();
   gated_fixture() {
     auto o = opts;
-    o.fault_hook = [g = gate](pg_fault f) { g->hook(f); };
+    o.fault_hook = [g = gate](pg_fault f) {
+      g->hook(f);
+    };
     start(o);
   }
   ~gated_fixture() {
@@ -87,7 +87,7 @@ CAF_TEST(peek of an unknown document creates no row) {
     CAF_CHECK_EQUAL(p.value.rev, 0u);
   }
   CAF_CHECK_EQUAL(
-      sql_count("SELECT count(*) FROM documents WHERE doc_id = $1", doc), 0);
+    sql_count("SELECT count(*) FROM documents WHERE doc_id = $1", doc), 0);
   CAF_CHECK_EQUAL(sql_count("SELECT count(*) FROM ops WHERE doc_id = $1", doc),
                   0);
 }
@@ -138,9 +138,9 @@ CAF_TEST(one batch in which some requests fail alone) {
     CAF_REQUIRE(s.ok());
     epochs.push_back(s.value.epoch);
   }
-  CAF_REQUIRE(append(docs[3], epochs[3], 0, 0, {"a"}).ok());  // c1 seq 1
+  CAF_REQUIRE(append(docs[3], epochs[3], 0, 0, {"a"}).ok()); // c1 seq 1
   auto fenced_epoch = epochs[1];
-  CAF_REQUIRE(load(docs[1]).ok());  // another owner took docs[1]
+  CAF_REQUIRE(load(docs[1]).ok()); // another owner took docs[1]
   auto before = opts.status->snapshot();
   gate->set_closed(true);
   std::this_thread::sleep_for(std::chrono::milliseconds{100});
@@ -154,8 +154,8 @@ CAF_TEST(one batch in which some requests fail alone) {
   send(docs[0], epochs[0], 1, "c1", 1);
   send(docs[1], fenced_epoch, 1, "c1", 1);
   send(docs[2], epochs[2], 1, "c1", 1);
-  send(docs[3], epochs[3], 2, "c1", 1);  // seq 1 is already rev 1
-  send(docs[4], epochs[4], 2, "c1", 1);  // head is 0
+  send(docs[3], epochs[3], 2, "c1", 1); // seq 1 is already rev 1
+  send(docs[4], epochs[4], 2, "c1", 1); // head is 0
   std::this_thread::sleep_for(std::chrono::milliseconds{200});
   gate->set_closed(false);
   auto answers = collect(pending);
@@ -204,9 +204,9 @@ CAF_TEST(a document whose data postgres refuses fails alone) {
   for (size_t i = 0; i < docs.size(); ++i) {
     auto text = i == 2 ? std::string("a\0b", 3) : std::string{"x"};
     std::vector<committed_op> ops{
-        test::make_op(docs[i], 1, "c1", 1, test::insert_at(0, text))};
-    pending.push_back(send_commit(docs[i], i == 4 ? fenced_epoch : epochs[i],
-                                  std::move(ops)));
+      test::make_op(docs[i], 1, "c1", 1, test::insert_at(0, text))};
+    pending.push_back(
+      send_commit(docs[i], i == 4 ? fenced_epoch : epochs[i], std::move(ops)));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds{200});
   gate->set_closed(false);
@@ -240,7 +240,7 @@ CAF_TEST(a document whose data postgres refuses fails alone) {
                   "ok");
   // A refused op alone in its batch: rejected as well, never unavailable.
   std::vector<committed_op> lone{test::make_op(
-      docs[1], 2, "c1", 2, test::insert_at(1, std::string(1, '\0')))};
+    docs[1], 2, "c1", 2, test::insert_at(1, std::string(1, '\0')))};
   auto r = commit(docs[1], epochs[1], lone);
   CAF_CHECK(r.is(store_errc::rejected));
   CAF_MESSAGE("lone refused op answered " << test::describe(r.err));
@@ -272,8 +272,8 @@ CAF_TEST(a COMMIT lost while a refused batch is committed apart) {
   for (size_t i = 0; i < docs.size(); ++i) {
     auto text = i == 0 ? std::string("a\0b", 3) : std::string{"x"};
     pending.push_back(send_commit(
-        docs[i], epochs[i],
-        {test::make_op(docs[i], 1, "c1", 1, test::insert_at(0, text))}));
+      docs[i], epochs[i],
+      {test::make_op(docs[i], 1, "c1", 1, test::insert_at(0, text))}));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds{200});
   gate->set_closed(false);
@@ -297,12 +297,12 @@ CAF_TEST(a COMMIT lost while a refused batch is committed apart) {
       CAF_CHECK_EQUAL(r.value.size(), 0u);
     }
   }
-  CAF_CHECK_GREATER(committed, 0u);  // the COMMIT in doubt had committed
+  CAF_CHECK_GREATER(committed, 0u); // the COMMIT in doubt had committed
   // The writer carries on: what was not committed commits now.
   for (size_t i = 1; i < docs.size(); ++i)
     if (!answers[i].ok())
       CAF_CHECK_EQUAL(
-          test::describe(append(docs[i], epochs[i], 0, 0, {"x"}).err), "ok");
+        test::describe(append(docs[i], epochs[i], 0, 0, {"x"}).err), "ok");
 }
 
 CAF_TEST(several requests of one document in one batch) {

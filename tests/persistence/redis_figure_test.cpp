@@ -32,8 +32,7 @@ committed_op typing_op(const std::string& doc, uint64_t rev) {
   x.client = "k3v9q-tab-2";
   x.seq = rev;
   x.user = "user-4711";
-  x.op = {ot::component::skip(100 + rev * 7),
-          ot::component::insert("word ")};
+  x.op = {ot::component::skip(100 + rev * 7), ot::component::insert("word ")};
   return x;
 }
 
@@ -44,8 +43,8 @@ std::string summary(std::vector<us> xs) {
   };
   return "p50 " + std::to_string(at(0.50).count()) + " us, p99 "
          + std::to_string(at(0.99).count()) + " us, max "
-         + std::to_string(xs.back().count()) + " us (n="
-         + std::to_string(xs.size()) + ")";
+         + std::to_string(xs.back().count())
+         + " us (n=" + std::to_string(xs.size()) + ")";
 }
 
 } // namespace
@@ -57,7 +56,7 @@ CAF_TEST(resume read of 1000 ops) {
   constexpr int rounds = 300;
   redis_options opts;
   opts.url = url;
-  opts.read_timeout = std::chrono::milliseconds{2000};  // measure, not fail
+  opts.read_timeout = std::chrono::milliseconds{2000}; // measure, not fail
   auto log = spawn_redis_op_log(sys, opts);
   auto d = unique_doc("figure");
   std::vector<committed_op> ops;
@@ -72,8 +71,8 @@ CAF_TEST(resume read of 1000 ops) {
     self->request(log.actor(), 2s, stream_read_atom_v, d, uint64_t{0}, n)
       .receive([&](std::vector<committed_op>& xs) { ok = xs.size() == n; },
                [&](caf::error&) {});
-    via_actor.push_back(std::chrono::duration_cast<us>(
-      std::chrono::steady_clock::now() - t0));
+    via_actor.push_back(
+      std::chrono::duration_cast<us>(std::chrono::steady_clock::now() - t0));
     CAF_REQUIRE(ok);
   }
   redis_endpoint ep;
@@ -92,8 +91,8 @@ CAF_TEST(resume read of 1000 ops) {
     decode.push_back(std::chrono::duration_cast<us>(t2 - t1));
   }
   auto reply = raw(url, {"MEMORY", "USAGE", stream_key(d)});
-  std::cerr << "FIGURE resume read of " << n << " ops through the actor: "
-            << summary(via_actor) << "\n"
+  std::cerr << "FIGURE resume read of " << n
+            << " ops through the actor: " << summary(via_actor) << "\n"
             << "FIGURE   of which XRANGE round trip: " << summary(raw_xrange)
             << "\n"
             << "FIGURE   of which decode:            " << summary(decode)

@@ -80,21 +80,21 @@ CAF_TEST(append then read exact ranges) {
   // beyond the head, an unknown document, a reversed range
   CAF_CHECK(is(read(self, log, a, 0, 11).err, redis_errc::not_covered));
   CAF_CHECK(is(read(self, log, a, 10, 11).err, redis_errc::not_covered));
-  CAF_CHECK(is(read(self, log, unique_doc("none"), 0, 1).err,
-               redis_errc::not_covered));
+  CAF_CHECK(
+    is(read(self, log, unique_doc("none"), 0, 1).err, redis_errc::not_covered));
   CAF_CHECK(is(read(self, log, a, 5, 4).err, redis_errc::not_covered));
   CAF_CHECK(log.health()->healthy.load());
   CAF_CHECK_EQUAL(log.health()->errors.load(), 0u);
 }
 
-CAF_TEST(a re-append is a no-op) {
+CAF_TEST(a re - append is a no - op) {
   auto log = spawn_redis_op_log(sys, options());
   auto d = unique_doc("dup");
   append(log, make_ops(d, 1, 3));
   CAF_REQUIRE(wait_settled(log, 3));
   auto changed = make_ops(d, 1, 5);
   for (auto& x : changed)
-    x.client = "someone-else";  // must not replace what is there
+    x.client = "someone-else"; // must not replace what is there
   append(log, make_ops(d, 1, 3));
   append(log, changed);
   CAF_REQUIRE(wait_settled(log, 3 + 3 + 5));
@@ -106,7 +106,7 @@ CAF_TEST(a re-append is a no-op) {
   CAF_REQUIRE(!r.err);
   CAF_REQUIRE_EQUAL(r.ops.size(), 5u);
   CAF_CHECK(covered(read(self, log, d, 0, 3), d, 0, 3));
-  CAF_CHECK_EQUAL(r.ops[3].client, "someone-else");  // 4 and 5 were new
+  CAF_CHECK_EQUAL(r.ops[3].client, "someone-else"); // 4 and 5 were new
   CAF_CHECK_EQUAL(raw_int(url, {"XLEN", stream_key(d)}), 5);
 }
 
@@ -154,7 +154,7 @@ CAF_TEST(streams are trimmed by bytes) {
   CAF_CHECK(readable(log, d, first, 100));
   if (first > 0)
     CAF_CHECK(
-        is(read(self, log, d, first - 1, 100).err, redis_errc::not_covered));
+      is(read(self, log, d, first - 1, 100).err, redis_errc::not_covered));
   CAF_CHECK(is(read(self, log, d, 0, 100).err, redis_errc::not_covered));
   // One entry over the bound by itself is not kept either.
   append(log, {sized_op(d, 101, 10000)});
@@ -212,7 +212,7 @@ CAF_TEST(corrupt entries are not covered) {
   auto d = unique_doc("corrupt");
   auto key = stream_key(d);
   raw(url, {"XADD", key, "1-0", "c", "x", "s", "1", "u", "", "o", "[1,"});
-  raw(url, {"XADD", key, "2-0", "c", "x", "s", "2", "u", ""});  // no op
+  raw(url, {"XADD", key, "2-0", "c", "x", "s", "2", "u", ""}); // no op
   raw(url, {"XADD", key, "3-0", "c", "x", "s", "3", "o", "[\"ok\"]"});
   raw(url, {"XADD", key, "4-1", "c", "x", "s", "4", "o", "[\"ok\"]"});
   CAF_CHECK(is(read(self, log, d, 0, 1).err, redis_errc::not_covered));
@@ -292,7 +292,7 @@ CAF_TEST(stop appends what is queued) {
   CAF_CHECK_EQUAL(health->dropped.load(), 0u);
   CAF_CHECK_EQUAL(health->backlog.load(), 0u);
   CAF_CHECK_EQUAL(raw_int(url, {"XLEN", stream_key(d)}), 5000);
-  log.stop();  // idempotent
+  log.stop(); // idempotent
 }
 
 CAF_TEST(disabled mode) {

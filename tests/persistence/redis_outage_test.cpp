@@ -49,7 +49,7 @@ std::string dead_url() {
 CAF_TEST_FIXTURE_SCOPE(redis_outage_tests, fixture)
 
 CAF_TEST(redis stopped and restarted) {
-  test_redis_url();  // these suites require a Redis configured, as all do
+  test_redis_url(); // these suites require a Redis configured, as all do
   private_redis redis;
   auto log = spawn_redis_op_log(sys, options(redis.url()));
   auto& h = *log.health();
@@ -57,8 +57,8 @@ CAF_TEST(redis stopped and restarted) {
   append(log, make_ops(d, 1, 3));
   CAF_REQUIRE(wait_settled(log, 3));
   // (retried: on a loaded machine a read may exceed its 200 ms)
-  CAF_REQUIRE(wait_until(
-    [&] { return covered(read(self, log, d, 0, 3), d, 0, 3); }, 3s));
+  CAF_REQUIRE(
+    wait_until([&] { return covered(read(self, log, d, 0, 3), d, 0, 3); }, 3s));
   CAF_REQUIRE(h.healthy.load());
 
   redis.stop();
@@ -77,16 +77,16 @@ CAF_TEST(redis stopped and restarted) {
   auto t0 = std::chrono::steady_clock::now();
   for (uint64_t rev = 4; rev <= 23; ++rev)
     append(log, {make_op(d, rev)});
-  auto r = read(self, log, d, 0, 3);  // the actor answers at once
+  auto r = read(self, log, d, 0, 3); // the actor answers at once
   CAF_CHECK(is(r.err, redis_errc::unavailable));
   CAF_CHECK_LESS(std::chrono::steady_clock::now() - t0, 300ms);
   CAF_CHECK(wait_until([&] { return h.dropped.load() == 15; }, 2s));
   CAF_CHECK_LESS_OR_EQUAL(h.backlog.load(), 5u);
   CAF_CHECK_EQUAL(h.appended.load(), 3u);
 
-  redis.start();  // empty: the private Redis keeps nothing across restarts
+  redis.start(); // empty: the private Redis keeps nothing across restarts
   CAF_CHECK(wait_until([&] { return h.healthy.load(); }, 3s));
-  CAF_CHECK(wait_settled(log, 3 + 5, 3s));  // the kept backlog: 19..23
+  CAF_CHECK(wait_settled(log, 3 + 5, 3s)); // the kept backlog: 19..23
   append(log, make_ops(d, 24, 25));
   CAF_REQUIRE(wait_settled(log, 3 + 5 + 2, 3s));
   CAF_CHECK_EQUAL(h.dropped.load(), 15u);
@@ -125,7 +125,7 @@ CAF_TEST(redis unreachable from the start) {
   auto stop0 = std::chrono::steady_clock::now();
   log.stop();
   CAF_CHECK_LESS(std::chrono::steady_clock::now() - stop0, 1s);
-  CAF_CHECK_EQUAL(h.dropped.load(), 10u);  // given up at stop
+  CAF_CHECK_EQUAL(h.dropped.load(), 10u); // given up at stop
 }
 
 CAF_TEST(reads time out against a hung redis) {
@@ -137,8 +137,8 @@ CAF_TEST(reads time out against a hung redis) {
   append(log, make_ops(d, 1, 3));
   CAF_REQUIRE(wait_settled(log, 3));
   // (retried: on a loaded machine a read may exceed its 200 ms)
-  CAF_REQUIRE(wait_until(
-    [&] { return covered(read(self, log, d, 0, 3), d, 0, 3); }, 3s));
+  CAF_REQUIRE(
+    wait_until([&] { return covered(read(self, log, d, 0, 3), d, 0, 3); }, 3s));
   redis.pause();
   auto r = read(self, log, d, 0, 3);
   CAF_CHECK(is(r.err, redis_errc::unavailable));
@@ -146,7 +146,7 @@ CAF_TEST(reads time out against a hung redis) {
   CAF_MESSAGE("read against a hung Redis: " << r.took.count() << " us");
   // reads queued behind a hanging one are answered by their deadline, not
   // one read_timeout after another
-  std::this_thread::sleep_for(opts.backoff_max * 2);  // past the backoff
+  std::this_thread::sleep_for(opts.backoff_max * 2); // past the backoff
   auto t1 = std::chrono::steady_clock::now();
   std::vector<decltype(self->request(log.actor(), 5s, stream_read_atom_v, d,
                                      uint64_t{0}, uint64_t{3}))>
@@ -160,10 +160,10 @@ CAF_TEST(reads time out against a hung redis) {
                 CAF_CHECK(is(err, redis_errc::unavailable));
               });
   auto all = std::chrono::steady_clock::now() - t1;
-  CAF_MESSAGE("6 reads (2 readers) against a hung Redis: "
-              << std::chrono::duration_cast<std::chrono::milliseconds>(all)
-                   .count()
-              << " ms");
+  CAF_MESSAGE(
+    "6 reads (2 readers) against a hung Redis: "
+    << std::chrono::duration_cast<std::chrono::milliseconds>(all).count()
+    << " ms");
   CAF_CHECK_LESS(all, opts.read_timeout + 300ms);
   // appends wait on the appender thread, not on the caller
   auto t0 = std::chrono::steady_clock::now();
@@ -171,8 +171,8 @@ CAF_TEST(reads time out against a hung redis) {
   CAF_CHECK(is(read(self, log, d, 0, 3).err, redis_errc::unavailable));
   CAF_CHECK_LESS(std::chrono::steady_clock::now() - t0, 500ms);
   redis.resume();
-  CAF_CHECK(wait_until(
-    [&] { return covered(read(self, log, d, 0, 5), d, 0, 5); }, 3s));
+  CAF_CHECK(
+    wait_until([&] { return covered(read(self, log, d, 0, 5), d, 0, 5); }, 3s));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

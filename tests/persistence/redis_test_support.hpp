@@ -1,7 +1,8 @@
 // Shared helpers of the Redis op log suites: the Redis under test (from
 // COLLAB_TEST_REDIS_URL; a suite FAILS without it), the fixture base (a
-// real-time actor system with a scoped actor), op builders, polling, a raw connection for looking at
-// streams directly, and a private Redis (tools/services) for outage tests.
+// real-time actor system with a scoped actor), op builders, polling, a raw
+// connection for looking at streams directly, and a private Redis
+// (tools/services) for outage tests.
 //
 // Threading: test-thread only (scoped_actor blocks it, by design).
 #pragma once
@@ -66,7 +67,8 @@ inline committed_op make_op(const std::string& doc, uint64_t rev) {
   x.client = "client-1";
   x.seq = rev;
   x.user = "alice";
-  x.op = {ot::component::skip(rev), ot::component::insert("h\xc3\xa9" "y")};
+  x.op = {ot::component::skip(rev), ot::component::insert("h\xc3\xa9"
+                                                          "y")};
   return x;
 }
 
@@ -124,11 +126,11 @@ inline read_result read(caf::scoped_actor& self, const redis_op_log& log,
 }
 
 // True when the read answered exactly revisions from+1..to of make_op.
-inline bool covered(const read_result& r, const std::string& doc,
-                    uint64_t from, uint64_t to) {
+inline bool covered(const read_result& r, const std::string& doc, uint64_t from,
+                    uint64_t to) {
   if (r.err) {
-    CAF_MESSAGE("read " << doc << " (" << from << ", " << to << "]: "
-                        << caf::to_string(r.err) << " after "
+    CAF_MESSAGE("read " << doc << " (" << from << ", " << to
+                        << "]: " << caf::to_string(r.err) << " after "
                         << r.took.count() << " us");
     return false;
   }
@@ -177,7 +179,7 @@ public:
     std::ifstream in{dir_ + "/redis/redis.pid"};
     pid_t pid = 0;
     if (in >> pid && pid > 0)
-      ::kill(pid, SIGCONT);  // in case a test left it paused
+      ::kill(pid, SIGCONT); // in case a test left it paused
     services("stop-redis");
     std::system(("rm -rf '" + dir_ + "'").c_str());
   }
@@ -203,8 +205,8 @@ private:
       CAF_FAIL("cannot signal the private Redis");
   }
   bool services(const std::string& cmd) {
-    auto line = std::string{COLLAB_SOURCE_DIR} + "/tools/services " + cmd
-                + " '" + dir_ + "' >/dev/null";
+    auto line = std::string{COLLAB_SOURCE_DIR} + "/tools/services " + cmd + " '"
+                + dir_ + "' >/dev/null";
     return std::system(line.c_str()) == 0;
   }
   std::string dir_;

@@ -50,9 +50,13 @@ CAF_TEST(stream layout) {
   op.op = {ot::component::skip(5), ot::component::insert("hi"),
            ot::component::del(2)};
   CAF_CHECK_EQUAL(stream_key(op.doc), "collab:{acme/roadmap}:ops");
-  redis_command want{"XADD", "collab:{acme/roadmap}:ops", "MAXLEN", "~",
-                     "10000", "42-0", "c", "tab-7f3", "s", "12", "u", "alice",
-                     "o", "[5,\"hi\",{\"d\":2}]"};
+  redis_command want{"XADD",   "collab:{acme/roadmap}:ops",
+                     "MAXLEN", "~",
+                     "10000",  "42-0",
+                     "c",      "tab-7f3",
+                     "s",      "12",
+                     "u",      "alice",
+                     "o",      "[5,\"hi\",{\"d\":2}]"};
   CAF_CHECK(xadd_command(op, 10000) == want);
   redis_command range{"XRANGE", "collab:{d}:ops", "8-0", "10-0", "COUNT", "3"};
   CAF_CHECK(xrange_command("d", 7, 10) == range);

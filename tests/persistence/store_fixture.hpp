@@ -54,7 +54,7 @@ inline committed_op make_op(const std::string& doc, uint64_t rev,
 }
 
 // The store's answer or its error.
-template <class T>
+template<class T>
 struct answer {
   T value{};
   caf::error err;
@@ -79,15 +79,14 @@ struct store_fixture {
   document_store_actor store;
   std::chrono::seconds timeout{20};
 
-  store_fixture() : sys(init(cfg)), self(sys) {
-  }
+  store_fixture() : sys(init(cfg)), self(sys) {}
 
   static caf::actor_system_config& init(caf::actor_system_config& c) {
     c.set("scheduler.max-threads", 2);
     return c;
   }
 
-  template <class T, class... Ts>
+  template<class T, class... Ts>
   answer<T> ask(const document_store_actor& s, Ts&&... xs) {
     answer<T> out;
     self->request(s, timeout, std::forward<Ts>(xs)...)
@@ -98,7 +97,7 @@ struct store_fixture {
 
   // Sends a commit without waiting; `collect` waits for the answers.
   commit_handle send_commit(const std::string& doc, uint64_t epoch,
-                   std::vector<committed_op> ops) {
+                            std::vector<committed_op> ops) {
     return self->request(store, timeout, commit_atom_v, doc, epoch,
                          std::move(ops));
   }
@@ -127,9 +126,8 @@ struct store_fixture {
     return ask<std::vector<committed_op>>(store, read_ops_atom_v, doc, from,
                                           limit);
   }
-  answer<std::vector<committed_op>> find_seq(const std::string& doc,
-                                             const std::string& client,
-                                             uint64_t seq) {
+  answer<std::vector<committed_op>>
+  find_seq(const std::string& doc, const std::string& client, uint64_t seq) {
     return ask<std::vector<committed_op>>(store, find_seq_atom_v, doc, client,
                                           seq);
   }

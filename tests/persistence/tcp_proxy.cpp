@@ -44,7 +44,8 @@ bool pump(int from, int to) {
   if (n <= 0)
     return false;
   for (ssize_t done = 0; done < n;) {
-    auto w = ::send(to, buf + done, static_cast<size_t>(n - done), MSG_NOSIGNAL);
+    auto w = ::send(to, buf + done, static_cast<size_t>(n - done),
+                    MSG_NOSIGNAL);
     if (w <= 0)
       return false;
     done += w;
@@ -55,7 +56,7 @@ bool pump(int from, int to) {
 } // namespace
 
 tcp_proxy::tcp_proxy(std::string upstream_host, uint16_t upstream_port)
-  : host_(std::move(upstream_host)), upstream_port_(upstream_port) {
+    : host_(std::move(upstream_host)), upstream_port_(upstream_port) {
   if (host_ == "localhost")
     host_ = "127.0.0.1";
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -72,7 +73,9 @@ tcp_proxy::tcp_proxy(std::string upstream_host, uint16_t upstream_port)
   port_ = ntohs(a.sin_port);
   if (::pipe2(wake_, O_CLOEXEC) != 0)
     throw std::runtime_error("tcp_proxy: pipe");
-  thread_ = std::thread{[this] { run(); }};
+  thread_ = std::thread{[this] {
+    run();
+  }};
 }
 
 tcp_proxy::~tcp_proxy() {
@@ -116,7 +119,7 @@ void tcp_proxy::run() {
     if (fds[0].revents) {
       char buf[64];
       [[maybe_unused]] auto n = ::read(wake_[0], buf, sizeof(buf));
-      continue;  // the mode may have changed: rebuild the poll set
+      continue; // the mode may have changed: rebuild the poll set
     }
     if (fds[1].revents & POLLIN) {
       int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
@@ -152,7 +155,8 @@ void tcp_proxy::run() {
 }
 
 bool split_pg_url(const std::string& url, std::string& host, uint16_t& port) {
-  static const std::regex re{R"(^postgres(ql)?://([^@/]*@)?([^:/?]+):([0-9]+))"};
+  static const std::regex re{
+    R"(^postgres(ql)?://([^@/]*@)?([^:/?]+):([0-9]+))"};
   std::smatch m;
   if (!std::regex_search(url, m, re))
     return false;
@@ -162,7 +166,8 @@ bool split_pg_url(const std::string& url, std::string& host, uint16_t& port) {
 }
 
 std::string with_port(const std::string& url, uint16_t port) {
-  static const std::regex re{R"(^(postgres(ql)?://([^@/]*@)?)([^:/?]+):([0-9]+))"};
+  static const std::regex re{
+    R"(^(postgres(ql)?://([^@/]*@)?)([^:/?]+):([0-9]+))"};
   std::smatch m;
   if (!std::regex_search(url, m, re))
     return url;

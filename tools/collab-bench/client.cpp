@@ -60,17 +60,21 @@ void doc_group::add_client(std::string client_id, size_t url_index,
   const size_t idx = clients.size();
   index_of_client.emplace(client_id, idx);
   send_ns.emplace_back();
-  clients.push_back(std::make_unique<bench_client>(*this, idx,
-                                                   std::move(client_id),
-                                                   url_index, seed));
+  clients.push_back(std::make_unique<bench_client>(
+    *this, idx, std::move(client_id), url_index, seed));
 }
 
 // ------------------------------------------------------------- bench_client
 
 bench_client::bench_client(doc_group& g, size_t index, std::string client_id,
                            size_t url_index, uint64_t seed)
-    : g_(g), index_(index), id_(std::move(client_id)), url_index_(url_index),
-      rng_(seed), gen_timer_(g.strand), retry_timer_(g.strand),
+    : g_(g),
+      index_(index),
+      id_(std::move(client_id)),
+      url_index_(url_index),
+      rng_(seed),
+      gen_timer_(g.strand),
+      retry_timer_(g.strand),
       reconnect_timer_(g.strand) {}
 
 bench_client::~bench_client() = default;
@@ -151,10 +155,10 @@ void bench_client::on_connected(uint64_t gen, const error_code& ec) {
   conn_->ws.set_option(t);
   const std::string bearer = "Bearer " + g_.setup.opt->token;
   conn_->ws.set_option(
-      websocket::stream_base::decorator([bearer](websocket::request_type& req) {
-        req.set(http::field::authorization, bearer);
-        req.set(http::field::user_agent, "collab-bench");
-      }));
+    websocket::stream_base::decorator([bearer](websocket::request_type& req) {
+      req.set(http::field::authorization, bearer);
+      req.set(http::field::user_agent, "collab-bench");
+    }));
   conn_->ws.text(true);
   conn_->ws.read_message_max(64ull << 20);
   phase_ = phase::handshaking;
@@ -214,8 +218,8 @@ void bench_client::on_read(uint64_t gen, const error_code& ec, size_t n) {
   }
   g_.stats.bytes_in += n;
   const auto data = conn_->buf.data();
-  handle_frame(std::string_view(static_cast<const char*>(data.data()),
-                                data.size()));
+  handle_frame(
+    std::string_view(static_cast<const char*>(data.data()), data.size()));
   conn_->buf.consume(conn_->buf.size());
   if (gen == conn_gen_ && phase_ != phase::closed)
     read_next();
@@ -279,19 +283,18 @@ void bench_client::write_next() {
   auto msg = std::make_shared<std::string>(std::move(outq_.front()));
   outq_.pop_front();
   const auto gen = conn_gen_;
-  conn_->ws.async_write(asio::buffer(*msg),
-                        [this, gen, msg, c = conn_](const error_code& ec,
-                                                    size_t) {
-                          if (gen != conn_gen_)
-                            return;
-                          if (ec) {
-                            if (phase_ == phase::closing)
-                              return;
-                            on_disconnect("write: " + describe_error(ec));
-                            return;
-                          }
-                          write_next();
-                        });
+  conn_->ws.async_write(asio::buffer(*msg), [this, gen, msg, c = conn_](
+                                              const error_code& ec, size_t) {
+    if (gen != conn_gen_)
+      return;
+    if (ec) {
+      if (phase_ == phase::closing)
+        return;
+      on_disconnect("write: " + describe_error(ec));
+      return;
+    }
+    write_next();
+  });
 }
 
 void bench_client::close() {
@@ -299,8 +302,8 @@ void bench_client::close() {
   retry_timer_.cancel();
   reconnect_timer_.cancel();
   generating_ = false;
-  const bool open = phase_ == phase::hello || phase_ == phase::joining ||
-                    phase_ == phase::joined;
+  const bool open = phase_ == phase::hello || phase_ == phase::joining
+                    || phase_ == phase::joined;
   if (!open) { // not connected (or mid-connect): just drop it
     ++conn_gen_;
     if (conn_) {

@@ -55,19 +55,20 @@ using strand_t = asio::strand<asio::io_context::executor_type>;
 // Run-wide timing and flags. Times are nanoseconds since `epoch`; the
 // window is atomic because --hostile moves it while the clients run.
 struct run_control {
-  std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point epoch
+    = std::chrono::steady_clock::now();
   std::atomic<int64_t> gen_start_ns{0};
   std::atomic<int64_t> window_start_ns{0};
   std::atomic<int64_t> window_end_ns{0};
   std::atomic<bool> generating{false};
-  std::atomic<bool> stopping{false};      // final close: no reconnects
-  std::atomic<int> joined_clients{0};     // clients that joined once
-  std::atomic<int> closed_clients{0};     // clients done with the final close
+  std::atomic<bool> stopping{false}; // final close: no reconnects
+  std::atomic<int> joined_clients{0}; // clients that joined once
+  std::atomic<int> closed_clients{0}; // clients done with the final close
 
   int64_t now_ns() const {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now() - epoch)
-        .count();
+             std::chrono::steady_clock::now() - epoch)
+      .count();
   }
   bool in_window(int64_t t) const {
     return t >= window_start_ns && t < window_end_ns;
@@ -79,8 +80,8 @@ struct shared_setup {
   const bench_options* opt = nullptr;
   std::vector<std::vector<tcp::endpoint>> resolved; // per opt->urls entry
   run_control* ctl = nullptr;
-  std::string doc_prefix;   // document ids are doc_prefix<n>
-  std::string run_id;       // makes client ids unique per workload
+  std::string doc_prefix; // document ids are doc_prefix<n>
+  std::string run_id; // makes client ids unique per workload
   // --hostile: also record, per document (doc_stats), the latency of every
   // op *sent* in the window, whenever its ack or delivery arrives, so a
   // stall that outlasts the window is still measured.
@@ -104,7 +105,7 @@ struct doc_group {
   std::unordered_map<std::string, size_t> index_of_client;
   std::vector<std::vector<int64_t>> send_ns; // [client][seq - 1]: first send
   doc_stats stats;
-  uint64_t first_join_rev = UINT64_MAX;      // lowest rev of a first join
+  uint64_t first_join_rev = UINT64_MAX; // lowest rev of a first join
 
   void add_client(std::string client_id, size_t url_index, uint64_t seed);
 };
@@ -116,7 +117,7 @@ struct client_snapshot {
   bool joined = false;
   bool failed = false;
   std::string fail_reason;
-  bool busy = false;      // has an inflight or pending op
+  bool busy = false; // has an inflight or pending op
   uint64_t rev = 0;
   std::string text;
 };
@@ -133,7 +134,7 @@ public:
   void start_connect();
   void start_generating();
   void stop_generating();
-  void close();            // final: graceful close, no reconnect
+  void close(); // final: graceful close, no reconnect
   bool failed() const { return failed_; }
   bool joined() const { return phase_ == phase::joined; }
   bool busy() const { return inflight_.has_value() || pending_.has_value(); }
@@ -143,8 +144,16 @@ public:
   client_snapshot snapshot(bool with_text) const;
 
 private:
-  enum class phase { idle, connecting, handshaking, hello, joining, joined,
-                     closing, closed };
+  enum class phase {
+    idle,
+    connecting,
+    handshaking,
+    hello,
+    joining,
+    joined,
+    closing,
+    closed
+  };
   struct connection;
 
   // connection
@@ -194,7 +203,7 @@ private:
   asio::steady_timer reconnect_timer_;
 
   std::shared_ptr<connection> conn_;
-  uint64_t conn_gen_ = 0;   // handlers of older connections are ignored
+  uint64_t conn_gen_ = 0; // handlers of older connections are ignored
   phase phase_ = phase::idle;
   std::deque<std::string> outq_;
   bool writing_ = false;
@@ -202,7 +211,7 @@ private:
   int reconnect_attempts_ = 0;
   int retry_attempts_ = 0;
   std::string node_;
-  std::string scratch_;     // in-situ parse buffer
+  std::string scratch_; // in-situ parse buffer
 
   // OT state (ot.js client)
   ot::rope text_;
@@ -215,7 +224,7 @@ private:
 
   // generation
   bool generating_ = false;
-  int64_t period_ns_ = 0;   // 0: saturation
+  int64_t period_ns_ = 0; // 0: saturation
   int64_t next_edit_ns_ = 0;
 
   bool failed_ = false;

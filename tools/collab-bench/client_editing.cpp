@@ -13,9 +13,9 @@ namespace {
 
 // Code points of the default insert alphabet besides [a-z]: 2-, 3- and
 // 4-byte UTF-8 (the last two are astral: surrogate pairs in JavaScript).
-const char* const wide_chars[] = {"\xc3\xa9", "\xd0\xb6", "\xe2\x82\xac",
-                                  "\xe4\xb8\xad", "\xf0\x9f\x98\x80",
-                                  "\xf0\x9d\x84\x9e"};
+const char* const wide_chars[] = {"\xc3\xa9",         "\xd0\xb6",
+                                  "\xe2\x82\xac",     "\xe4\xb8\xad",
+                                  "\xf0\x9f\x98\x80", "\xf0\x9d\x84\x9e"};
 
 } // namespace
 
@@ -32,10 +32,10 @@ void bench_client::start_generating() {
   }
   period_ns_ = std::max<int64_t>(1, static_cast<int64_t>(1e9 / rate));
   // A random phase so the clients do not tick in lockstep.
-  next_edit_ns_ = g_.setup.ctl->gen_start_ns +
-                  static_cast<int64_t>(rng_() % uint64_t(period_ns_));
-  gen_timer_.expires_at(g_.setup.ctl->epoch +
-                        std::chrono::nanoseconds(next_edit_ns_));
+  next_edit_ns_ = g_.setup.ctl->gen_start_ns
+                  + static_cast<int64_t>(rng_() % uint64_t(period_ns_));
+  gen_timer_.expires_at(g_.setup.ctl->epoch
+                        + std::chrono::nanoseconds(next_edit_ns_));
   gen_timer_.async_wait([this](const error_code& ec) { on_gen_timer(ec); });
 }
 
@@ -62,8 +62,8 @@ void bench_client::on_gen_timer(const error_code& ec) {
     ++g_.stats.info["generator_lag"];
     next_edit_ns_ = now + period_ns_;
   }
-  gen_timer_.expires_at(g_.setup.ctl->epoch +
-                        std::chrono::nanoseconds(next_edit_ns_));
+  gen_timer_.expires_at(g_.setup.ctl->epoch
+                        + std::chrono::nanoseconds(next_edit_ns_));
   gen_timer_.async_wait([this](const error_code& e) { on_gen_timer(e); });
 }
 
@@ -87,7 +87,8 @@ ot::op bench_client::random_edit() {
   const double u = double(rng_() >> 11) * (1.0 / 9007199254740992.0);
   ot::op e;
   if (len > 0 && (len > o.max_doc_chars || u < o.delete_ratio)) {
-    const uint64_t n = std::min<uint64_t>(len, 1 + rng_() % uint64_t(o.op_size));
+    const uint64_t n = std::min<uint64_t>(len,
+                                          1 + rng_() % uint64_t(o.op_size));
     const uint64_t pos = rng_() % (len - n + 1);
     if (pos > 0)
       e.push_back(ot::component::skip(pos));

@@ -25,8 +25,8 @@ void bench_client::handle_frame(std::string_view frame) {
   thread_local char stack_buf[4096];
   rapidjson::MemoryPoolAllocator<> value_alloc(value_buf, sizeof value_buf);
   rapidjson::MemoryPoolAllocator<> stack_alloc(stack_buf, sizeof stack_buf);
-  using pooled_document =
-      rapidjson::GenericDocument<rapidjson::UTF8<>,
+  using pooled_document
+    = rapidjson::GenericDocument<rapidjson::UTF8<>,
                                  rapidjson::MemoryPoolAllocator<>,
                                  rapidjson::MemoryPoolAllocator<>>;
   pooled_document d(&value_alloc, sizeof stack_buf, &stack_alloc);
@@ -125,9 +125,9 @@ void bench_client::handle_joined(const rapidjson::Value& m) {
     text_ = ot::rope(text);
     rev_ = rev;
   } else if (rev != rev_) {
-    anomaly("resume_rev_mismatch", "joined rev " + std::to_string(rev) +
-                                       " after replay to " +
-                                       std::to_string(rev_));
+    anomaly("resume_rev_mismatch", "joined rev " + std::to_string(rev)
+                                     + " after replay to "
+                                     + std::to_string(rev_));
     fail("resume rev mismatch");
     return;
   }
@@ -171,8 +171,8 @@ void bench_client::acknowledge(uint64_t seq, uint64_t rev, bool count_latency) {
 void bench_client::handle_ack(const rapidjson::Value& m) {
   std::string_view doc;
   uint64_t seq = 0, rev = 0;
-  if (!get_str(m, "doc", doc) || !get_u64(m, "seq", seq) ||
-      !get_u64(m, "rev", rev)) {
+  if (!get_str(m, "doc", doc) || !get_u64(m, "seq", seq)
+      || !get_u64(m, "rev", rev)) {
     anomaly("malformed_ack");
     return;
   }
@@ -190,8 +190,8 @@ void bench_client::handle_ack(const rapidjson::Value& m) {
   if (rev != rev_ + 1) {
     // Acks take the place of the op echo in the ordered stream: rev_ + 1.
     anomaly(rev <= rev_ ? "ack_rev_behind" : "ack_overtook_ops",
-            "ack rev " + std::to_string(rev) + ", local rev " +
-                std::to_string(rev_));
+            "ack rev " + std::to_string(rev) + ", local rev "
+              + std::to_string(rev_));
     fail("ack out of order");
     return;
   }
@@ -202,9 +202,9 @@ void bench_client::handle_op(const rapidjson::Value& m) {
   std::string_view doc, client;
   uint64_t rev = 0, seq = 0;
   const auto* opv = field(m, "op");
-  if (!get_str(m, "doc", doc) || !get_u64(m, "rev", rev) ||
-      !get_str(m, "client", client) || !get_u64(m, "seq", seq) ||
-      opv == nullptr) {
+  if (!get_str(m, "doc", doc) || !get_u64(m, "rev", rev)
+      || !get_str(m, "client", client) || !get_u64(m, "seq", seq)
+      || opv == nullptr) {
     anomaly("malformed_op_message");
     fail("malformed op message");
     return;
@@ -216,13 +216,13 @@ void bench_client::handle_op(const rapidjson::Value& m) {
   if (failed_)
     return;
   if (rev <= rev_) {
-    anomaly("op_repeated", "rev " + std::to_string(rev) + " at local rev " +
-                               std::to_string(rev_));
+    anomaly("op_repeated", "rev " + std::to_string(rev) + " at local rev "
+                             + std::to_string(rev_));
     return;
   }
   if (rev != rev_ + 1) {
-    anomaly("op_gap", "rev " + std::to_string(rev) + " at local rev " +
-                          std::to_string(rev_));
+    anomaly("op_gap", "rev " + std::to_string(rev) + " at local rev "
+                        + std::to_string(rev_));
     fail("gap in revisions");
     return;
   }
@@ -301,8 +301,8 @@ void bench_client::handle_error(const rapidjson::Value& m) {
   const bool has_seq = get_u64(m, "seq", seq);
   const std::string c(code);
   ++g_.stats.errors[c];
-  if (has_seq && inflight_ && seq == inflight_seq_ &&
-      (!has_doc || doc == g_.id)) {
+  if (has_seq && inflight_ && seq == inflight_seq_
+      && (!has_doc || doc == g_.id)) {
     if (c == "rate_limited" || c == "unavailable") {
       schedule_retry(c); // not applied: same seq again
       return;
@@ -324,8 +324,8 @@ void bench_client::handle_error(const rapidjson::Value& m) {
 void bench_client::schedule_retry(const std::string& code) {
   const int k = std::min(retry_attempts_++, 6);
   const int base_ms = code == "rate_limited" ? 20 : 100;
-  retry_timer_.expires_after(std::chrono::milliseconds(base_ms << k) +
-                             std::chrono::milliseconds(rng_() % 10));
+  retry_timer_.expires_after(std::chrono::milliseconds(base_ms << k)
+                             + std::chrono::milliseconds(rng_() % 10));
   const auto seq = inflight_seq_;
   retry_timer_.async_wait([this, seq](const error_code& ec) {
     if (!ec && inflight_ && inflight_seq_ == seq && phase_ == phase::joined)

@@ -39,19 +39,19 @@ struct target {
 struct abuse_env {
   // Constant while the pattern runs.
   const bench_options* opt = nullptr;
-  target client;                       // the node's client port
-  std::string token;                   // the abuser's own user
+  target client; // the node's client port
+  std::string token; // the abuser's own user
   std::function<std::string(const std::string&)> token_for; // sub -> token
   std::vector<std::string> honest_docs;
-  std::string prefix;                  // abuse documents are prefix + name
-  std::string client_prefix;           // abuse client ids start with it
+  std::string prefix; // abuse documents are prefix + name
+  std::string client_prefix; // abuse client ids start with it
 
-  std::atomic<bool> stop{false};       // set by the runner at window end
-  std::atomic<bool> begun{false};      // set by the pattern (begin())
+  std::atomic<bool> stop{false}; // set by the runner at window end
+  std::atomic<bool> begun{false}; // set by the pattern (begin())
 
   // Written by the pattern's thread.
   std::map<std::string, uint64_t> counts;
-  std::string skipped;                 // non-empty: the pattern did not run
+  std::string skipped; // non-empty: the pattern did not run
 
   void begin() { begun = true; }
   // The pattern could not set itself up: it did not run.
@@ -64,27 +64,27 @@ using pattern_fn = void (*)(abuse_env&);
 
 struct pattern {
   const char* name;
-  const char* what;         // one line for --help and the report
+  const char* what; // one line for --help and the report
   pattern_fn run;
-  bool needs_cluster_port;  // skipped without --cluster-port
-  bool needs_fd_limit;      // skipped unless the bench started collabd
-                            // with --fd-limit
+  bool needs_cluster_port; // skipped without --cluster-port
+  bool needs_fd_limit; // skipped unless the bench started collabd
+                       // with --fd-limit
 };
 
 // Every pattern, in the order they run by default.
 const std::vector<pattern>& all_patterns();
 
 // The patterns (one file per concern).
-void abuse_nul(abuse_env& env);       // hostile_data.cpp
+void abuse_nul(abuse_env& env); // hostile_data.cpp
 void abuse_big_op(abuse_env& env);
 void abuse_history(abuse_env& env);
 void abuse_spoof(abuse_env& env);
-void abuse_churn(abuse_env& env);     // hostile_conns.cpp
+void abuse_churn(abuse_env& env); // hostile_conns.cpp
 void abuse_docs(abuse_env& env);
 void abuse_sockets(abuse_env& env);
 void abuse_http(abuse_env& env);
 void abuse_fds(abuse_env& env);
-void abuse_flood(abuse_env& env);     // hostile_flow.cpp
+void abuse_flood(abuse_env& env); // hostile_flow.cpp
 void abuse_slow(abuse_env& env);
 void abuse_presence(abuse_env& env);
 void abuse_basp(abuse_env& env);

@@ -25,8 +25,8 @@ using boost::system::error_code;
 
 bool run_until(asio::io_context& ioc, const std::function<bool()>& done,
                double timeout_s) {
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::microseconds(int64_t(timeout_s * 1e6));
+  const auto deadline = std::chrono::steady_clock::now()
+                        + std::chrono::microseconds(int64_t(timeout_s * 1e6));
   while (!done()) {
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline)
@@ -34,7 +34,7 @@ bool run_until(asio::io_context& ioc, const std::function<bool()>& done,
     if (ioc.stopped())
       ioc.restart();
     ioc.run_one_for(std::min<std::chrono::steady_clock::duration>(
-        deadline - now, std::chrono::milliseconds(50)));
+      deadline - now, std::chrono::milliseconds(50)));
   }
   return true;
 }
@@ -146,7 +146,9 @@ void write_next(const std::shared_ptr<abuse_conn::state>& s);
 abuse_conn::abuse_conn(asio::io_context& ioc)
     : s_(std::make_shared<state>(ioc)) {}
 
-abuse_conn::~abuse_conn() { abort(); }
+abuse_conn::~abuse_conn() {
+  abort();
+}
 
 bool abuse_conn::open(const target& t, const std::string& token,
                       std::string& why, int rcvbuf) {
@@ -168,7 +170,8 @@ bool abuse_conn::open(const target& t, const std::string& token,
       o->done = true;
     });
   }
-  if (!run_until(s_->ioc, [o] { return o->done; }, 10)) {
+  if (!run_until(
+        s_->ioc, [o] { return o->done; }, 10)) {
     s_->die(why = "connect: timeout");
     return false;
   }
@@ -185,10 +188,10 @@ bool abuse_conn::open(const target& t, const std::string& token,
   s_->ws.set_option(to);
   const std::string bearer = "Bearer " + token;
   s_->ws.set_option(
-      websocket::stream_base::decorator([bearer](websocket::request_type& r) {
-        r.set(beast::http::field::authorization, bearer);
-        r.set(beast::http::field::user_agent, "collab-bench-hostile");
-      }));
+    websocket::stream_base::decorator([bearer](websocket::request_type& r) {
+      r.set(beast::http::field::authorization, bearer);
+      r.set(beast::http::field::user_agent, "collab-bench-hostile");
+    }));
   s_->ws.text(true);
   s_->ws.auto_fragment(false);
   s_->ws.read_message_max(64ull << 20);
@@ -198,7 +201,8 @@ bool abuse_conn::open(const target& t, const std::string& token,
                            h->ec = ec;
                            h->done = true;
                          });
-  if (!run_until(s_->ioc, [h] { return h->done; }, 12)) {
+  if (!run_until(
+        s_->ioc, [h] { return h->done; }, 12)) {
     s_->die(why = "upgrade: timeout");
     return false;
   }
@@ -220,8 +224,8 @@ namespace {
 bool read_until(const std::shared_ptr<abuse_conn::state>& s,
                 const std::function<bool(std::string_view)>& want,
                 std::string& why) {
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const auto deadline = std::chrono::steady_clock::now()
+                        + std::chrono::seconds(10);
   for (;;) {
     if (s->dead) {
       why = s->why;
@@ -233,9 +237,10 @@ bool read_until(const std::shared_ptr<abuse_conn::state>& s,
       o->done = true;
     });
     const double left = std::chrono::duration<double>(
-                            deadline - std::chrono::steady_clock::now())
-                            .count();
-    if (!run_until(s->ioc, [o] { return o->done; }, std::max(0.01, left))) {
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    if (!run_until(
+          s->ioc, [o] { return o->done; }, std::max(0.01, left))) {
       s->die(why = "timeout");
       return false;
     }
@@ -244,8 +249,7 @@ bool read_until(const std::shared_ptr<abuse_conn::state>& s,
       return false;
     }
     const auto data = s->buf.data();
-    const std::string frame(static_cast<const char*>(data.data()),
-                            data.size());
+    const std::string frame(static_cast<const char*>(data.data()), data.size());
     s->buf.consume(s->buf.size());
     if (want(frame))
       return true;
@@ -255,48 +259,46 @@ bool read_until(const std::shared_ptr<abuse_conn::state>& s,
 } // namespace
 
 bool abuse_conn::hello(const std::string& client_id, std::string& why) {
-  send(R"({"type":"hello","client":)" + json_string(client_id) +
-       R"(,"v":1})");
+  send(R"({"type":"hello","client":)" + json_string(client_id) + R"(,"v":1})");
   bool ok = false;
   const bool read = read_until(
-      s_,
-      [&](std::string_view f) {
-        frame_head h;
-        if (!parse_head(f, h))
-          return false;
-        if (h.type == "welcome")
-          return ok = true;
-        if (h.type == "error") {
-          why = "error " + h.code;
-          return true;
-        }
+    s_,
+    [&](std::string_view f) {
+      frame_head h;
+      if (!parse_head(f, h))
         return false;
-      },
-      why);
+      if (h.type == "welcome")
+        return ok = true;
+      if (h.type == "error") {
+        why = "error " + h.code;
+        return true;
+      }
+      return false;
+    },
+    why);
   return read && ok;
 }
 
-bool abuse_conn::join(const std::string& doc, uint64_t& rev,
-                      std::string& why) {
+bool abuse_conn::join(const std::string& doc, uint64_t& rev, std::string& why) {
   send(R"({"type":"join","doc":)" + json_string(doc) + "}");
   bool ok = false;
   const bool read = read_until(
-      s_,
-      [&](std::string_view f) {
-        frame_head h;
-        if (!parse_head(f, h) || h.doc != doc)
-          return false;
-        if (h.type == "joined") {
-          rev = h.rev;
-          return ok = true;
-        }
-        if (h.type == "error") {
-          why = "error " + h.code;
-          return true;
-        }
+    s_,
+    [&](std::string_view f) {
+      frame_head h;
+      if (!parse_head(f, h) || h.doc != doc)
         return false;
-      },
-      why);
+      if (h.type == "joined") {
+        rev = h.rev;
+        return ok = true;
+      }
+      if (h.type == "error") {
+        why = "error " + h.code;
+        return true;
+      }
+      return false;
+    },
+    why);
   return read && ok;
 }
 
@@ -311,8 +313,7 @@ void read_next(const std::shared_ptr<abuse_conn::state>& s) {
       return;
     }
     const auto data = s->buf.data();
-    const std::string frame(static_cast<const char*>(data.data()),
-                            data.size());
+    const std::string frame(static_cast<const char*>(data.data()), data.size());
     s->buf.consume(s->buf.size());
     if (s->on_frame) {
       const auto on_frame = s->on_frame; // it may abort() the connection
@@ -326,13 +327,13 @@ void discard_next(const std::shared_ptr<abuse_conn::state>& s) {
   if (s->dead)
     return;
   beast::get_lowest_layer(s->ws).socket().async_read_some(
-      asio::buffer(s->sink), [s](const error_code& ec, size_t) {
-        if (ec) {
-          s->die(describe_error(ec));
-          return;
-        }
-        discard_next(s);
-      });
+    asio::buffer(s->sink), [s](const error_code& ec, size_t) {
+      if (ec) {
+        s->die(describe_error(ec));
+        return;
+      }
+      discard_next(s);
+    });
 }
 
 void write_next(const std::shared_ptr<abuse_conn::state>& s) {
@@ -379,10 +380,18 @@ size_t abuse_conn::queued() const {
   return s_->outq.size() + (s_->writing ? 1 : 0);
 }
 
-uint64_t abuse_conn::bytes_sent() const { return s_->sent; }
-asio::io_context& abuse_conn::io_context() const { return s_->ioc; }
-bool abuse_conn::alive() const { return !s_->dead; }
-const std::string& abuse_conn::why_dead() const { return s_->why; }
+uint64_t abuse_conn::bytes_sent() const {
+  return s_->sent;
+}
+asio::io_context& abuse_conn::io_context() const {
+  return s_->ioc;
+}
+bool abuse_conn::alive() const {
+  return !s_->dead;
+}
+const std::string& abuse_conn::why_dead() const {
+  return s_->why;
+}
 
 void abuse_conn::abort() {
   s_->on_frame = nullptr; // whoever set it may be gone soon
@@ -393,8 +402,13 @@ void abuse_conn::abort() {
 
 op_pump::op_pump(abuse_conn& c, std::string doc, uint64_t rev, make_fn make,
                  uint64_t max_ops, double rate)
-    : c_(c), doc_(std::move(doc)), make_(std::move(make)), max_ops_(max_ops),
-      rate_(rate), timer_(c.io_context()), rev_(rev) {}
+    : c_(c),
+      doc_(std::move(doc)),
+      make_(std::move(make)),
+      max_ops_(max_ops),
+      rate_(rate),
+      timer_(c.io_context()),
+      rev_(rev) {}
 
 uint64_t op_pump::ack_rev(uint64_t n) const {
   const auto it = ack_revs_.find(n);
@@ -422,17 +436,17 @@ void op_pump::next_after(double delay_s) {
 void op_pump::send_current() {
   in_flight_ = true;
   sent_at_ = std::chrono::steady_clock::now();
-  c_.send(R"({"type":"op","doc":)" + json_string(doc_) +
-          ",\"rev\":" + std::to_string(base_) +
-          ",\"seq\":" + std::to_string(seq_) + ",\"op\":" + current_ + "}");
+  c_.send(R"({"type":"op","doc":)" + json_string(doc_)
+          + ",\"rev\":" + std::to_string(base_)
+          + ",\"seq\":" + std::to_string(seq_) + ",\"op\":" + current_ + "}");
 }
 
 double op_pump::pace() const {
   if (rate_ <= 0)
     return 0;
-  const double since = std::chrono::duration<double>(
-                           std::chrono::steady_clock::now() - sent_at_)
-                           .count();
+  const double since
+    = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent_at_)
+        .count();
   return std::max(0.0, 1.0 / rate_ - since);
 }
 
@@ -444,8 +458,8 @@ void op_pump::on_frame(std::string_view f) {
     rev_ = std::max(rev_, h.rev);
     return;
   }
-  const bool ours = in_flight_ && h.has_seq && h.seq == seq_ &&
-                    (h.doc.empty() || h.doc == doc_);
+  const bool ours = in_flight_ && h.has_seq && h.seq == seq_
+                    && (h.doc.empty() || h.doc == doc_);
   if (h.type == "ack" && ours) {
     in_flight_ = false;
     ++acked_;
@@ -502,15 +516,17 @@ bool open_joined(abuse_conn& c, const abuse_env& env,
                  const std::string& client_id, const std::string& doc,
                  uint64_t& rev, std::string& why, const std::string& token,
                  int rcvbuf) {
-  return c.open(env.client, token.empty() ? env.token : token, why, rcvbuf) &&
-         c.hello(client_id, why) && c.join(doc, rev, why);
+  return c.open(env.client, token.empty() ? env.token : token, why, rcvbuf)
+         && c.hello(client_id, why) && c.join(doc, rev, why);
 }
 
 op_pump::make_fn insert_delete(size_t n, char c) {
-  auto ins = std::make_shared<const std::string>("[\"" + std::string(n, c) +
-                                                 "\"]");
+  auto ins
+    = std::make_shared<const std::string>("[\"" + std::string(n, c) + "\"]");
   const std::string del = "[{\"d\":" + std::to_string(n) + "}]";
-  return [ins, del](uint64_t i) { return i % 2 == 0 ? *ins : del; };
+  return [ins, del](uint64_t i) {
+    return i % 2 == 0 ? *ins : del;
+  };
 }
 
 // ---------------------------------------------------------------- raw TCP
@@ -523,7 +539,8 @@ bool tcp_connect(asio::io_context& ioc, const target& t, tcp::socket& out,
                         o->ec = ec;
                         o->done = true;
                       });
-  if (!run_until(ioc, [o] { return o->done; }, timeout_s)) {
+  if (!run_until(
+        ioc, [o] { return o->done; }, timeout_s)) {
     error_code ignored;
     out.close(ignored);
     why = "timeout";

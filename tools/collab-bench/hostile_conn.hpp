@@ -102,8 +102,8 @@ public:
   uint64_t refused() const { return refused_; }
   uint64_t retries() const { return retries_; }
   bool done() const { return acked_ + refused_ >= max_ops_; }
-  uint64_t rev() const { return rev_; }           // latest known revision
-  uint64_t ack_rev(uint64_t n) const;              // rev of the n-th op
+  uint64_t rev() const { return rev_; } // latest known revision
+  uint64_t ack_rev(uint64_t n) const; // rev of the n-th op
   uint64_t seq() const { return seq_; }
   const std::map<std::string, uint64_t>& errors() const { return errors_; }
   // Adds the pump's answers to env.counts as "<prefix>acked", ...
@@ -123,9 +123,9 @@ private:
   asio::steady_timer timer_;
   uint64_t rev_;
   uint64_t seq_ = 1;
-  uint64_t n_ = 0;           // index of the op in flight
-  std::string current_;      // its op JSON
-  uint64_t base_ = 0;        // and its base revision (kept for retries)
+  uint64_t n_ = 0; // index of the op in flight
+  std::string current_; // its op JSON
+  uint64_t base_ = 0; // and its base revision (kept for retries)
   std::chrono::steady_clock::time_point sent_at_;
   bool in_flight_ = false;
   uint64_t acked_ = 0;
@@ -143,8 +143,8 @@ abuse_conn::frame_fn count_answers(abuse_env& env, std::string prefix);
 // open + hello + join in one step (the abuser's own token unless given).
 bool open_joined(abuse_conn& c, const abuse_env& env,
                  const std::string& client_id, const std::string& doc,
-                 uint64_t& rev, std::string& why,
-                 const std::string& token = {}, int rcvbuf = 0);
+                 uint64_t& rev, std::string& why, const std::string& token = {},
+                 int rcvbuf = 0);
 
 // Ops for an op_pump that alternately insert `n` copies of `c` at 0 and
 // delete them again: the document stays small while every insert stays in

@@ -53,8 +53,8 @@ void abuse_docs(abuse_env& env) {
   asio::io_context ioc;
   abuse_conn c(ioc);
   std::string why;
-  if (!c.open(env.client, env.token, why) ||
-      !c.hello(env.client_prefix + "docs", why))
+  if (!c.open(env.client, env.token, why)
+      || !c.hello(env.client_prefix + "docs", why))
     return env.fail(why);
   c.read_frames(count_answers(env, ""));
   env.begin();
@@ -62,12 +62,12 @@ void abuse_docs(abuse_env& env) {
   uint64_t sent = 0;
   const auto max = uint64_t(env.opt->hostile.docs_per_socket);
   while (!env.stopping() && c.alive()) {
-    const double t = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+    const double t
+      = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
     for (; sent < max && sent < uint64_t(t * 480); ++sent)
-      c.send(R"({"type":"join","doc":)" +
-             json_string(env.prefix + "docs/" + std::to_string(sent)) + "}");
+      c.send(R"({"type":"join","doc":)"
+             + json_string(env.prefix + "docs/" + std::to_string(sent)) + "}");
     ioc.restart();
     ioc.run_for(std::chrono::milliseconds(10));
   }
@@ -89,8 +89,8 @@ void abuse_sockets(abuse_env& env) {
   for (; attempts < max && !env.stopping(); ++attempts) {
     auto c = std::make_unique<abuse_conn>(ioc);
     std::string why;
-    if (c->open(env.client, env.token, why) &&
-        c->hello(env.client_prefix + "s" + std::to_string(attempts), why)) {
+    if (c->open(env.client, env.token, why)
+        && c->hello(env.client_prefix + "s" + std::to_string(attempts), why)) {
       open.push_back(std::move(c));
     } else {
       env.count("refused:" + why);

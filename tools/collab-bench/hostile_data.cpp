@@ -35,9 +35,9 @@ void abuse_nul(abuse_env& env) {
   if (!open_joined(c, env, env.client_prefix + "nul", doc, rev, why))
     return env.fail(why);
   op_pump pump(
-      c, doc, rev,
-      [](uint64_t n) { return "[\"nul\\u0000" + std::to_string(n) + "\"]"; },
-      UINT64_MAX, env.opt->hostile.nul_rate);
+    c, doc, rev,
+    [](uint64_t n) { return "[\"nul\\u0000" + std::to_string(n) + "\"]"; },
+    UINT64_MAX, env.opt->hostile.nul_rate);
   env.begin();
   pump.start();
   run_until_stopped(ioc, env);
@@ -67,28 +67,28 @@ void abuse_big_op(abuse_env& env) {
     attackers.push_back(std::make_unique<abuse_conn>(ioc));
     const auto id = std::to_string(i);
     uint64_t ignored = 0;
-    if (!open_joined(*helpers[i], env, env.client_prefix + "bighelp" + id,
-                     doc, rev, why) ||
-        !open_joined(*attackers[i], env, env.client_prefix + "big" + id, doc,
-                     ignored, why))
+    if (!open_joined(*helpers[i], env, env.client_prefix + "bighelp" + id, doc,
+                     rev, why)
+        || !open_joined(*attackers[i], env, env.client_prefix + "big" + id, doc,
+                        ignored, why))
       return env.fail(why);
     auto room = std::make_shared<const std::string>(insert_op(pairs, 'r'));
     pumps.push_back(std::make_unique<op_pump>(
-        *helpers[i], doc, rev,
-        [room](uint64_t k) { return k == 0 ? *room : std::string("[\"h\"]"); },
-        uint64_t(h.big_op_history) + 1));
+      *helpers[i], doc, rev,
+      [room](uint64_t k) { return k == 0 ? *room : std::string("[\"h\"]"); },
+      uint64_t(h.big_op_history) + 1));
     pumps[i]->start();
   }
   // Building the history is preparation, not abuse: the window opens after.
   const bool built = run_until(
-      ioc,
-      [&] {
-        for (const auto& p : pumps)
-          if (!p->done() && !env.stopping())
-            return false;
-        return true;
-      },
-      300);
+    ioc,
+    [&] {
+      for (const auto& p : pumps)
+        if (!p->done() && !env.stopping())
+          return false;
+      return true;
+    },
+    300);
   for (size_t i = 0; i < n; ++i)
     pumps[i]->report(env, "history ");
   if (!built || pumps.empty() || pumps[0]->acked() == 0)
@@ -103,10 +103,10 @@ void abuse_big_op(abuse_env& env) {
   env.begin();
   for (size_t i = 0; i < n; ++i) {
     attackers[i]->read_frames(count_answers(env, "big op "));
-    attackers[i]->send(R"({"type":"op","doc":)" +
-                       json_string(env.honest_docs[i]) + ",\"rev\":" +
-                       std::to_string(pumps[i]->ack_rev(0)) +
-                       ",\"seq\":1,\"op\":" + big + "}");
+    attackers[i]->send(R"({"type":"op","doc":)"
+                       + json_string(env.honest_docs[i])
+                       + ",\"rev\":" + std::to_string(pumps[i]->ack_rev(0))
+                       + ",\"seq\":1,\"op\":" + big + "}");
   }
   run_until_stopped(ioc, env);
   for (auto& c : attackers)
@@ -133,8 +133,8 @@ void abuse_history(abuse_env& env) {
   pump.start();
   run_until_stopped(ioc, env);
   pump.report(env, "");
-  env.count("bytes inserted",
-            (pump.acked() + 1) / 2 * uint64_t(env.opt->hostile.history_op_bytes));
+  env.count("bytes inserted", (pump.acked() + 1) / 2
+                                * uint64_t(env.opt->hostile.history_op_bytes));
   c.abort();
   run_out(ioc, 0.2);
 }
@@ -162,8 +162,8 @@ void abuse_spoof(abuse_env& env) {
   asio::io_context ioc;
   abuse_conn scout(ioc);
   std::string why;
-  if (!scout.open(env.client, env.token, why) ||
-      !scout.hello(env.client_prefix + "scout", why))
+  if (!scout.open(env.client, env.token, why)
+      || !scout.hello(env.client_prefix + "scout", why))
     return env.fail(why);
   std::unordered_map<std::string, uint64_t> revs; // doc -> latest rev
   for (const auto& doc : env.honest_docs) {
@@ -176,9 +176,9 @@ void abuse_spoof(abuse_env& env) {
   std::vector<std::string> found; // ids without a connection yet
   const auto spoof = [&](victim& v, uint64_t seq) {
     v.last_spoofed = seq;
-    v.conn->send(R"({"type":"op","doc":)" + json_string(v.doc) +
-                 ",\"rev\":" + std::to_string(revs[v.doc]) +
-                 ",\"seq\":" + std::to_string(seq) + R"(,"op":["!"]})");
+    v.conn->send(R"({"type":"op","doc":)" + json_string(v.doc)
+                 + ",\"rev\":" + std::to_string(revs[v.doc])
+                 + ",\"seq\":" + std::to_string(seq) + R"(,"op":["!"]})");
     env.count("spoof sent");
   };
   scout.read_frames([&](std::string_view f) {
@@ -186,9 +186,9 @@ void abuse_spoof(abuse_env& env) {
     d.Parse(f.data(), f.size());
     std::string_view type, doc, client;
     uint64_t rev = 0, seq = 0;
-    if (d.HasParseError() || !get_str(d, "type", type) || type != "op" ||
-        !get_str(d, "doc", doc) || !get_str(d, "client", client) ||
-        !get_u64(d, "rev", rev) || !get_u64(d, "seq", seq))
+    if (d.HasParseError() || !get_str(d, "type", type) || type != "op"
+        || !get_str(d, "doc", doc) || !get_str(d, "client", client)
+        || !get_u64(d, "rev", rev) || !get_u64(d, "seq", seq))
       return;
     revs[std::string(doc)] = rev;
     auto [it, fresh] = victims.try_emplace(std::string(client));

@@ -35,10 +35,10 @@ bool open_many(abuse_env& env, asio::io_context& ioc, int n,
     auto c = std::make_unique<abuse_conn>(ioc);
     const std::string id = env.client_prefix + name + std::to_string(i);
     uint64_t rev = 0;
-    const bool ok = doc.empty() ? c->open(env.client, env.token, why, rcvbuf) &&
-                                      c->hello(id, why)
-                                : open_joined(*c, env, id, doc, rev, why, {},
-                                              rcvbuf);
+    const bool ok = doc.empty()
+                      ? c->open(env.client, env.token, why, rcvbuf)
+                          && c->hello(id, why)
+                      : open_joined(*c, env, id, doc, rev, why, {}, rcvbuf);
     if (!ok)
       return false;
     out.push_back(std::move(c));
@@ -58,14 +58,14 @@ void abuse_flood(abuse_env& env) {
   std::string why;
   if (!open_many(env, ioc, h.flood_sockets, "flood", {}, 0, cs, why))
     return env.fail(why);
-  const std::string head = R"({"type":"op","doc":)" +
-                           json_string(env.prefix + "flood") +
-                           R"(,"rev":0,"seq":1,"op":[")";
+  const std::string head = R"({"type":"op","doc":)"
+                           + json_string(env.prefix + "flood")
+                           + R"(,"rev":0,"seq":1,"op":[")";
   const std::string tail = "\"]}";
-  const size_t fill =
-      size_t(h.flood_frame_bytes) > head.size() + tail.size()
-          ? size_t(h.flood_frame_bytes) - head.size() - tail.size()
-          : 1;
+  const size_t fill = size_t(h.flood_frame_bytes) > head.size() + tail.size()
+                        ? size_t(h.flood_frame_bytes) - head.size()
+                            - tail.size()
+                        : 1;
   const std::string frame = head + std::string(fill, 'f') + tail;
   uint64_t frames = 0;
   env.begin();
@@ -103,8 +103,7 @@ void abuse_slow(abuse_env& env) {
   uint64_t rev = 0;
   if (!open_joined(typist, env, env.client_prefix + "typist", doc, rev, why))
     return env.fail(why);
-  op_pump pump(typist, doc, rev,
-               insert_delete(size_t(h.slow_op_bytes), 'y'));
+  op_pump pump(typist, doc, rev, insert_delete(size_t(h.slow_op_bytes), 'y'));
   env.begin();
   pump.start();
   run_until_stopped(ioc, env);
@@ -133,14 +132,14 @@ void abuse_presence(abuse_env& env) {
   uint64_t frames = 0;
   env.begin();
   while (!env.stopping()) {
-    const double t = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+    const double t
+      = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
     for (; sent < uint64_t(t * h.presence_rate); ++sent) {
-      const std::string frame =
-          R"({"type":"presence","doc":)" + json_string(doc) +
-          R"(,"data":{"cursor":)" + std::to_string(sent) +
-          R"(,"name":"hostile","pad":")" + pad + "\"}}";
+      const std::string frame = R"({"type":"presence","doc":)"
+                                + json_string(doc) + R"(,"data":{"cursor":)"
+                                + std::to_string(sent)
+                                + R"(,"name":"hostile","pad":")" + pad + "\"}}";
       for (auto& c : cs) {
         if (c->alive() && c->queued() < 64) {
           c->send(frame);

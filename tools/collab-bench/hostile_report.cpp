@@ -57,8 +57,8 @@ std::string honest_trouble(const pattern_row& row) {
   if (a.failed_clients)
     add(std::to_string(a.failed_clients) + " clients failed");
   if (a.stuck)
-    add(std::to_string(a.stuck) + " ops unacked after " +
-        std::to_string(int(row.settle_s)) + " s");
+    add(std::to_string(a.stuck) + " ops unacked after "
+        + std::to_string(int(row.settle_s)) + " s");
   if (!row.quiet)
     add("docs not quiet after --settle");
   else if (!row.problems.empty())
@@ -71,19 +71,19 @@ std::string honest_trouble(const pattern_row& row) {
 } // namespace
 
 uint64_t window_figures::trouble() const {
-  return sum(errors) + sum(disconnects) + sum(anomalies) +
-         uint64_t(failed_clients) + stuck;
+  return sum(errors) + sum(disconnects) + sum(anomalies)
+         + uint64_t(failed_clients) + stuck;
 }
 
 void judge(pattern_row& row, const bench_options& opt) {
   if (!row.ran())
     return;
   const double floor = opt.hostile.p99_floor_ms;
-  row.latency_ok = row.base.measured && row.abuse.measured &&
-                   row.abuse.acked > 0 &&
-                   row.abuse.p99_ms <= 2 * std::max(row.base.p99_ms, floor);
-  row.honest_ok = row.abuse.trouble() == 0 && row.base.trouble() == 0 &&
-                  row.problems.empty() && row.settled;
+  row.latency_ok = row.base.measured && row.abuse.measured
+                   && row.abuse.acked > 0
+                   && row.abuse.p99_ms <= 2 * std::max(row.base.p99_ms, floor);
+  row.honest_ok = row.abuse.trouble() == 0 && row.base.trouble() == 0
+                  && row.problems.empty() && row.settled;
   row.rss_ok = row.rss_peak == 0 || row.rss_peak < opt.hostile.memory_budget;
 }
 
@@ -104,27 +104,28 @@ void print_hostile_table(const hostile_report& r) {
               "%.3g ms count as %.3g ms), no error for the honest clients, "
               "peak RSS under the budget\n\n",
               o.hostile.p99_floor_ms, o.hostile.p99_floor_ms);
-  std::printf("%-9s %-15s %-17s %6s %-19s %-7s %s\n", "pattern",
-              "base p50/p99", "abused p50/p99", "x p99", "rss MiB b/peak/a",
-              "goal", "honest clients saw");
+  std::printf("%-9s %-15s %-17s %6s %-19s %-7s %s\n", "pattern", "base p50/p99",
+              "abused p50/p99", "x p99", "rss MiB b/peak/a", "goal",
+              "honest clients saw");
   for (const auto& row : r.rows) {
     if (!row.ran()) {
-      std::printf("%-9s skipped: %s\n", row.name.c_str(),
-                  (row.skipped.empty() ? row.setup_error : row.skipped).c_str());
+      std::printf(
+        "%-9s skipped: %s\n", row.name.c_str(),
+        (row.skipped.empty() ? row.setup_error : row.skipped).c_str());
       continue;
     }
     char ratio[16] = "-";
     if (row.base.measured && row.abuse.measured && row.base.p99_ms > 0)
       std::snprintf(ratio, sizeof ratio, "%.1f",
                     row.abuse.p99_ms / row.base.p99_ms);
-    const std::string rss = mib(row.rss_before) + "/" + mib(row.rss_peak) +
-                            "/" + mib(row.rss_after);
+    const std::string rss = mib(row.rss_before) + "/" + mib(row.rss_peak) + "/"
+                            + mib(row.rss_after);
     std::string goal = row.met() ? "met" : "MISSED";
     if (!row.met()) {
       std::string why;
-      for (const auto& [ok, what] : {std::pair{row.latency_ok, "p99"},
-                                     std::pair{row.honest_ok, "errors"},
-                                     std::pair{row.rss_ok, "rss"}})
+      for (const auto& [ok, what] :
+           {std::pair{row.latency_ok, "p99"},
+            std::pair{row.honest_ok, "errors"}, std::pair{row.rss_ok, "rss"}})
         if (!ok)
           why += (why.empty() ? "" : ",") + std::string(what);
       goal += " (" + why + ")";
@@ -164,7 +165,7 @@ void print_hostile_table(const hostile_report& r) {
 
 namespace {
 
-using bench::put;  // json_fields.hpp's, next to the overloads below
+using bench::put; // json_fields.hpp's, next to the overloads below
 
 void put(json_writer& w, const char* k, const window_figures& f) {
   w.Key(k);

@@ -28,30 +28,28 @@ namespace collab::bench {
 
 const std::vector<pattern>& all_patterns() {
   static const std::vector<pattern> list = {
-      {"nul", "ops with U+0000 in one document", abuse_nul, false, false},
-      {"churn", "connect/close cycles with day-long tokens", abuse_churn,
-       false, false},
-      {"big-op", "ops of many components based far back in honest docs",
-       abuse_big_op, false, false},
-      {"flood", "large frames sent without reading", abuse_flood, false,
-       false},
-      {"basp", "a BASP header announcing 1 GiB to the cluster port",
-       abuse_basp, true, false},
-      {"history", "large ops piling up in one document's history",
-       abuse_history, false, false},
-      {"docs", "one socket joining thousands of documents", abuse_docs, false,
-       false},
-      {"sockets", "thousands of sockets of one user", abuse_sockets, false,
-       false},
-      {"http", "thousands of GETs of new document ids", abuse_http, false,
-       false},
-      {"spoof", "another user's client id", abuse_spoof, false, false},
-      {"fds", "TCP connections until the node's fd limit", abuse_fds, false,
-       true},
-      {"slow", "subscribers that stop reading while another types",
-       abuse_slow, false, false},
-      {"presence", "presence floods from many sessions", abuse_presence, false,
-       false},
+    {"nul", "ops with U+0000 in one document", abuse_nul, false, false},
+    {"churn", "connect/close cycles with day-long tokens", abuse_churn, false,
+     false},
+    {"big-op", "ops of many components based far back in honest docs",
+     abuse_big_op, false, false},
+    {"flood", "large frames sent without reading", abuse_flood, false, false},
+    {"basp", "a BASP header announcing 1 GiB to the cluster port", abuse_basp,
+     true, false},
+    {"history", "large ops piling up in one document's history", abuse_history,
+     false, false},
+    {"docs", "one socket joining thousands of documents", abuse_docs, false,
+     false},
+    {"sockets", "thousands of sockets of one user", abuse_sockets, false,
+     false},
+    {"http", "thousands of GETs of new document ids", abuse_http, false, false},
+    {"spoof", "another user's client id", abuse_spoof, false, false},
+    {"fds", "TCP connections until the node's fd limit", abuse_fds, false,
+     true},
+    {"slow", "subscribers that stop reading while another types", abuse_slow,
+     false, false},
+    {"presence", "presence floods from many sessions", abuse_presence, false,
+     false},
   };
   return list;
 }
@@ -87,9 +85,9 @@ public:
   }
   double cpu_percent() const {
     const double cpu1 = pid_ ? proc_cpu_seconds(pid_) : -1;
-    const double s = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - t0_)
-                         .count();
+    const double s
+      = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_)
+          .count();
     return cpu0_ < 0 || cpu1 < 0 || s <= 0 ? -1 : 100 * (cpu1 - cpu0_) / s;
   }
   uint64_t rss() const { return pid_ ? proc_rss_bytes(pid_) : 0; }
@@ -110,8 +108,8 @@ struct run_context {
   std::vector<std::vector<tcp::endpoint>> resolved;
   target client;
   std::string secret;
-  std::string run_prefix;   // documents: <run_prefix><pattern>/...
-  std::string client_tag;   // client ids: h<tag>-<pattern>-...
+  std::string run_prefix; // documents: <run_prefix><pattern>/...
+  std::string client_tag; // client ids: h<tag>-<pattern>-...
   server_process* server = nullptr; // null: not started here
   int pid = 0;
 };
@@ -184,9 +182,9 @@ void abused_window(const run_context& rc, const pattern& p, workload& w,
   const auto t0 = std::chrono::steady_clock::now();
   while (!env.begun.load() && !finished.load())
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  row.prepare_s = std::chrono::duration<double>(
-                      std::chrono::steady_clock::now() - t0)
-                      .count();
+  row.prepare_s
+    = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+        .count();
   if (!env.begun.load()) {
     t.join();
     row.skipped = env.skipped.empty() ? "ended before it began" : env.skipped;
@@ -198,12 +196,12 @@ void abused_window(const run_context& rc, const pattern& p, workload& w,
   const uint64_t lines0 = rc.server ? rc.server->log_lines() : 0;
   const uint64_t bytes0 = rc.server ? rc.server->log_bytes() : 0;
   row.abuse = measure(
-      w, opt.duration, probe,
-      [&] {
-        env.stop = true;
-        t.join();
-      },
-      row.settle_s, row.settled, opt.hostile.settle);
+    w, opt.duration, probe,
+    [&] {
+      env.stop = true;
+      t.join();
+    },
+    row.settle_s, row.settled, opt.hostile.settle);
   row.rss_peak = probe.peak();
   if (row.peak_is_hwm)
     row.rss_peak = std::max(row.rss_peak, proc_status_bytes(rc.pid, "VmHWM"));
@@ -238,14 +236,14 @@ pattern_row run_pattern(const run_context& rc, const pattern& p,
     return row;
   w.start_generating();
   std::this_thread::sleep_for(
-      std::chrono::microseconds(int64_t(opt.warmup * 1e6) + 1000));
+    std::chrono::microseconds(int64_t(opt.warmup * 1e6) + 1000));
   node_probe probe(rc.pid);
   double settle_s = 0;
   bool settled = true;
   std::fprintf(stderr, "hostile: %s: baseline\n", p.name);
   row.base = measure(
-      w, opt.hostile.baseline, probe, [] {}, settle_s, settled,
-      opt.hostile.settle);
+    w, opt.hostile.baseline, probe, [] {}, settle_s, settled,
+    opt.hostile.settle);
   std::fprintf(stderr, "hostile: %s: abuse (%s)\n", p.name, p.what);
   abused_window(rc, p, w, probe, row);
   w.stop_generating();
@@ -260,9 +258,9 @@ pattern_row run_pattern(const run_context& rc, const pattern& p,
   if (row.quiet)
     w.verify_http(conv, -1);
   else
-    conv.divergences.push_back("honest documents not quiet after " +
-                               std::to_string(int(opt.hostile.settle)) +
-                               " s: not compared");
+    conv.divergences.push_back("honest documents not quiet after "
+                               + std::to_string(int(opt.hostile.settle))
+                               + " s: not compared");
   row.problems = conv.divergences;
   std::this_thread::sleep_for(std::chrono::seconds(1));
   row.rss_after = probe.rss();
@@ -275,18 +273,22 @@ pattern_row run_pattern(const run_context& rc, const pattern& p,
 bool choose(const bench_options& opt, std::vector<const pattern*>& out) {
   const auto& all = all_patterns();
   const auto& names = opt.hostile.patterns;
-  const bool every = names.empty() ||
-                     std::find(names.begin(), names.end(), "all") != names.end();
+  const bool every = names.empty()
+                     || std::find(names.begin(), names.end(), "all")
+                          != names.end();
   for (const auto& p : all)
     if (every || std::find(names.begin(), names.end(), p.name) != names.end())
       out.push_back(&p);
   for (const auto& n : names) {
-    const bool known = n == "all" || n.empty() ||
-                       std::any_of(all.begin(), all.end(),
-                                   [&n](const pattern& p) { return n == p.name; });
+    const bool known
+      = n == "all" || n.empty()
+        || std::any_of(all.begin(), all.end(),
+                       [&n](const pattern& p) { return n == p.name; });
     if (!known) {
-      std::fprintf(stderr, "collab-bench: unknown --hostile pattern '%s'; "
-                           "known:", n.c_str());
+      std::fprintf(stderr,
+                   "collab-bench: unknown --hostile pattern '%s'; "
+                   "known:",
+                   n.c_str());
       for (const auto& p : all)
         std::fprintf(stderr, " %s", p.name);
       std::fprintf(stderr, "\n");
@@ -308,8 +310,8 @@ bool start_server(bench_options& opt, server_process& server,
   if (std::getenv("COLLAB_LOG_LEVEL") == nullptr)
     s.env.push_back("COLLAB_LOG_LEVEL=warn");
   if (h.budget_given)
-    s.env.push_back("COLLAB_MEMORY_BUDGET_BYTES=" +
-                    std::to_string(h.memory_budget));
+    s.env.push_back("COLLAB_MEMORY_BUDGET_BYTES="
+                    + std::to_string(h.memory_budget));
   if (h.cluster_port) {
     s.env.push_back("COLLAB_CLUSTER_PORT=" + std::to_string(h.cluster_port));
     if (std::getenv("COLLAB_CLUSTER_KEY") == nullptr)
@@ -321,8 +323,7 @@ bool start_server(bench_options& opt, server_process& server,
     std::fprintf(stderr, "collab-bench: %s\n", why.c_str());
     return false;
   }
-  opt.urls = {endpoint{server.host(), std::to_string(server.port()),
-                       "/v1/ws"}};
+  opt.urls = {endpoint{server.host(), std::to_string(server.port()), "/v1/ws"}};
   opt.pid = server.pid();
   return true;
 }

@@ -24,7 +24,9 @@ namespace {
 // The inherited environment with `over` (KEY=VALUE) replacing or adding.
 std::vector<std::string> merged_env(const std::vector<std::string>& over) {
   std::vector<std::string> out;
-  const auto key = [](const std::string& kv) { return kv.substr(0, kv.find('=')); };
+  const auto key = [](const std::string& kv) {
+    return kv.substr(0, kv.find('='));
+  };
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string kv = *e;
     bool replaced = false;
@@ -39,7 +41,9 @@ std::vector<std::string> merged_env(const std::vector<std::string>& over) {
 
 } // namespace
 
-server_process::~server_process() { stop(); }
+server_process::~server_process() {
+  stop();
+}
 
 bool server_process::start(const spec& s, double timeout_s, std::string& why) {
   int fds[2];
@@ -76,11 +80,10 @@ bool server_process::start(const spec& s, double timeout_s, std::string& why) {
   }
   close(fds[1]);
   pid_ = pid;
-  reader_ = std::thread([this, fd = fds[0], log = s.log_file] {
-    read_output(fd, log);
-  });
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::microseconds(int64_t(timeout_s * 1e6));
+  reader_ = std::thread(
+    [this, fd = fds[0], log = s.log_file] { read_output(fd, log); });
+  const auto deadline = std::chrono::steady_clock::now()
+                        + std::chrono::microseconds(int64_t(timeout_s * 1e6));
   while (!ready_.load()) {
     if (!alive() || std::chrono::steady_clock::now() > deadline) {
       why = "collabd did not print its ready line\n" + last_lines();
@@ -90,7 +93,7 @@ bool server_process::start(const spec& s, double timeout_s, std::string& why) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   static const std::regex ready_re(
-      R"(collabd listening on https?://(\S+):(\d+) node=(\S+))");
+    R"(collabd listening on https?://(\S+):(\d+) node=(\S+))");
   std::smatch m;
   std::lock_guard<std::mutex> lock(m_);
   if (!std::regex_search(ready_line_, m, ready_re)) {
@@ -104,7 +107,8 @@ bool server_process::start(const spec& s, double timeout_s, std::string& why) {
 
 void server_process::keep(const std::string& line) {
   std::lock_guard<std::mutex> lock(m_);
-  if (!ready_.load() && line.find("collabd listening on ") != std::string::npos) {
+  if (!ready_.load()
+      && line.find("collabd listening on ") != std::string::npos) {
     ready_line_ = line;
     ready_ = true;
   }

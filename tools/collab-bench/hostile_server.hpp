@@ -24,8 +24,8 @@ public:
   struct spec {
     std::string path;
     std::vector<std::string> env; // KEY=VALUE, over the inherited ones
-    int fd_limit = 0;             // 0: inherited
-    std::string log_file;         // empty: none
+    int fd_limit = 0; // 0: inherited
+    std::string log_file; // empty: none
   };
 
   server_process() = default;
@@ -52,7 +52,7 @@ private:
 
   int pid_ = 0;
   bool reaped_ = false;
-  int exit_ = 0;      // wait status once reaped
+  int exit_ = 0; // wait status once reaped
   std::string host_;
   int port_ = 0;
   std::thread reader_;

@@ -24,7 +24,8 @@ struct http_fetcher::impl {
   std::unique_ptr<beast::tcp_stream> stream;
   beast::flat_buffer buf;
 
-  template <class Start> error_code run(Start&& start) {
+  template<class Start>
+  error_code run(Start&& start) {
     error_code result;
     stream->expires_after(std::chrono::seconds(10));
     start([&result](const error_code& ec, auto&&...) { result = ec; });
@@ -87,22 +88,24 @@ bool http_fetcher::get_doc(const std::string& doc_id, http_doc& out,
   if (!res.keep_alive())
     impl_->stream.reset();
   out.status = res.result_int();
-  out.no_store = res[http::field::cache_control].find("no-store") !=
-                 beast::string_view::npos;
+  out.no_store = res[http::field::cache_control].find("no-store")
+                 != beast::string_view::npos;
   if (out.status != 200) {
-    why = "GET " + target + ": HTTP " + std::to_string(out.status) + " " +
-          res.body().substr(0, 200);
+    why = "GET " + target + ": HTTP " + std::to_string(out.status) + " "
+          + res.body().substr(0, 200);
     return false;
   }
   rapidjson::Document d;
   d.Parse(res.body().data(), res.body().size());
-  if (d.HasParseError() || !d.IsObject() || !d.HasMember("rev") ||
-      !d["rev"].IsUint64() || !d.HasMember("text") || !d["text"].IsString()) {
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("rev")
+      || !d["rev"].IsUint64() || !d.HasMember("text")
+      || !d["text"].IsString()) {
     why = "GET " + target + ": unexpected body " + res.body().substr(0, 200);
     return false;
   }
-  if (!d.HasMember("doc") || !d["doc"].IsString() ||
-      std::string(d["doc"].GetString(), d["doc"].GetStringLength()) != doc_id) {
+  if (!d.HasMember("doc") || !d["doc"].IsString()
+      || std::string(d["doc"].GetString(), d["doc"].GetStringLength())
+           != doc_id) {
     why = "GET " + target + ": body names another doc or none";
     return false;
   }

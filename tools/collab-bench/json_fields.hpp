@@ -64,7 +64,7 @@ inline void put(json_writer& w, const char* k, const std::string& v) {
 }
 
 inline void put_counts(json_writer& w, const char* k,
-                const std::map<std::string, uint64_t>& m) {
+                       const std::map<std::string, uint64_t>& m) {
   w.Key(k);
   w.StartObject();
   for (const auto& [n, v] : m) {

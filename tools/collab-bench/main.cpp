@@ -58,8 +58,8 @@ void measure_window(const bench_options& opt, workload& w, bench_result& r) {
   while (ctl.now_ns() < ctl.window_end_ns) {
     if (opt.pid)
       r.server_rss_peak = std::max(r.server_rss_peak, proc_rss_bytes(opt.pid));
-    const int64_t next =
-        std::min<int64_t>(ctl.window_end_ns, ctl.now_ns() + 100000000);
+    const int64_t next = std::min<int64_t>(ctl.window_end_ns,
+                                           ctl.now_ns() + 100000000);
     sleep_until_ns(ctl, next);
   }
   const double server_cpu1 = opt.pid ? proc_cpu_seconds(opt.pid) : -1;
@@ -105,8 +105,8 @@ int main(int argc, char** argv) {
   // --- generate: warmup, then the measured window
   auto& ctl = w.ctl();
   w.start_generating();
-  const int64_t window_start =
-      ctl.gen_start_ns + static_cast<int64_t>(opt.warmup * 1e9);
+  const int64_t window_start = ctl.gen_start_ns
+                               + static_cast<int64_t>(opt.warmup * 1e9);
   w.open_window(window_start,
                 window_start + static_cast<int64_t>(opt.duration * 1e9));
   measure_window(opt, w, r);
@@ -122,20 +122,21 @@ int main(int argc, char** argv) {
   // Every revision committed during the run is one of our acked ops; only
   // meaningful when everything was acked and nobody dropped out.
   r.accounting_checked = r.drained && r.failed_clients.empty();
-  r.accounting_ok =
-      !r.accounting_checked || r.committed_revs == r.stats.total_acks;
+  r.accounting_ok = !r.accounting_checked
+                    || r.committed_revs == r.stats.total_acks;
   if (opt.verify_docs != 0)
     w.verify_http(r, opt.verify_docs);
 
   // --- verdict
   for (const auto& [code, n] : r.stats.errors) {
-    if (std::find(opt.tolerate.begin(), opt.tolerate.end(), code) ==
-        opt.tolerate.end())
+    if (std::find(opt.tolerate.begin(), opt.tolerate.end(), code)
+        == opt.tolerate.end())
       r.untolerated_errors.push_back(code + "=" + std::to_string(n));
   }
-  const bool bad = !r.divergences.empty() || !r.failed_clients.empty() ||
-                   !r.stats.anomalies.empty() || !r.untolerated_errors.empty() ||
-                   !r.drained || !r.accounting_ok;
+  const bool bad = !r.divergences.empty() || !r.failed_clients.empty()
+                   || !r.stats.anomalies.empty()
+                   || !r.untolerated_errors.empty() || !r.drained
+                   || !r.accounting_ok;
   r.exit_code = bad ? 1 : 0;
   if (opt.json)
     print_json(r);

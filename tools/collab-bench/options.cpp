@@ -47,15 +47,15 @@ bool parse_url(const std::string& url, endpoint& out, std::string& why) {
     }
     out.host = hostport.substr(1, close - 1);
     out.port = close + 1 < hostport.size() && hostport[close + 1] == ':'
-                   ? hostport.substr(close + 2)
-                   : "80";
+                 ? hostport.substr(close + 2)
+                 : "80";
   } else {
     const auto colon = hostport.rfind(':');
     out.host = hostport.substr(0, colon);
     out.port = colon == std::string::npos ? "80" : hostport.substr(colon + 1);
   }
-  if (out.host.empty() || out.port.empty() ||
-      out.port.find_first_not_of("0123456789") != std::string::npos) {
+  if (out.host.empty() || out.port.empty()
+      || out.port.find_first_not_of("0123456789") != std::string::npos) {
     why = "bad host or port: " + url;
     return false;
   }
@@ -69,14 +69,15 @@ std::string mint_token(const std::string& secret, const std::string& sub,
     return {};
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   std::string out;
-  const bool ok =
-      jwt_set_alg(j, JWT_ALG_HS256,
+  const bool ok
+    = jwt_set_alg(j, JWT_ALG_HS256,
                   reinterpret_cast<const unsigned char*>(secret.data()),
-                  static_cast<int>(secret.size())) == 0 &&
-      jwt_add_grant(j, "sub", sub.c_str()) == 0 &&
-      jwt_add_grant_int(j, "iat", static_cast<long>(now)) == 0 &&
-      jwt_add_grant_int(j, "exp", static_cast<long>(now + ttl_seconds)) == 0 &&
-      jwt_add_grants_json(j, R"({"docs":["*"]})") == 0;
+                  static_cast<int>(secret.size()))
+        == 0
+      && jwt_add_grant(j, "sub", sub.c_str()) == 0
+      && jwt_add_grant_int(j, "iat", static_cast<long>(now)) == 0
+      && jwt_add_grant_int(j, "exp", static_cast<long>(now + ttl_seconds)) == 0
+      && jwt_add_grants_json(j, R"({"docs":["*"]})") == 0;
   if (ok) {
     char* s = jwt_encode_str(j);
     if (s != nullptr) {
@@ -106,56 +107,61 @@ void add_server_options(CLI::App& app, bench_options& o, server_args& a) {
                  "ws://host:port/v1/ws endpoint; repeat to spread clients "
                  "over nodes round-robin (default from --host/--port)");
   app.add_option("--host", a.host, "server host when no --url")
-      ->capture_default_str();
+    ->capture_default_str();
   app.add_option("--port", a.port, "server client port when no --url")
-      ->capture_default_str();
+    ->capture_default_str();
   app.add_option("--secret", a.secret, "HS256 secret to mint the token")
-      ->envname("COLLAB_JWT_SECRET");
-  app.add_option("--token", o.token, "use this bearer token instead of minting");
+    ->envname("COLLAB_JWT_SECRET");
+  app.add_option("--token", o.token,
+                 "use this bearer token instead of minting");
   app.add_option("--sub", o.sub, "token subject when minting")
-      ->capture_default_str();
+    ->capture_default_str();
 }
 
 // The load: documents, clients, rates, edits.
 void add_load_options(CLI::App& app, bench_options& o) {
   app.add_option("--docs,-d", o.docs, "documents")
-      ->check(CLI::Range(1, 1000000))
-      ->capture_default_str();
+    ->check(CLI::Range(1, 1000000))
+    ->capture_default_str();
   app.add_option("--clients,-c", o.clients, "clients per document")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  auto* rate = app.add_option("--rate,-r", o.rate,
-                              "ops/s per client (0 = saturation: next op as "
-                              "soon as the previous one is acked)")
-                   ->check(CLI::NonNegativeNumber)
-                   ->capture_default_str();
-  app.add_option("--total-rate", o.total_rate,
-                 "ops/s over all clients, spread evenly (0 = saturation)")
-      ->check(CLI::NonNegativeNumber)
-      ->excludes(rate);
+    ->check(CLI::Range(1, 100000))
+    ->capture_default_str();
+  auto* rate = app
+                 .add_option("--rate,-r", o.rate,
+                             "ops/s per client (0 = saturation: next op as "
+                             "soon as the previous one is acked)")
+                 ->check(CLI::NonNegativeNumber)
+                 ->capture_default_str();
+  app
+    .add_option("--total-rate", o.total_rate,
+                "ops/s over all clients, spread evenly (0 = saturation)")
+    ->check(CLI::NonNegativeNumber)
+    ->excludes(rate);
   app.add_option("--duration", o.duration, "measured seconds")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+    ->check(CLI::PositiveNumber)
+    ->capture_default_str();
   app.add_option("--warmup", o.warmup, "unmeasured seconds before the window")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+    ->check(CLI::NonNegativeNumber)
+    ->capture_default_str();
   app.add_option("--op-size", o.op_size, "code points per insert")
-      ->check(CLI::Range(1, 1000000))
-      ->capture_default_str();
-  app.add_option("--delete-ratio", o.delete_ratio, "fraction of edits deleting")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  app.add_option("--max-doc-chars", o.max_doc_chars,
-                 "above this length every edit deletes")
-      ->capture_default_str();
+    ->check(CLI::Range(1, 1000000))
+    ->capture_default_str();
+  app
+    .add_option("--delete-ratio", o.delete_ratio, "fraction of edits deleting")
+    ->check(CLI::Range(0.0, 1.0))
+    ->capture_default_str();
+  app
+    .add_option("--max-doc-chars", o.max_doc_chars,
+                "above this length every edit deletes")
+    ->capture_default_str();
   app.add_flag("--ascii", o.ascii,
                "insert only [a-z] (default also inserts 2-, 3- and 4-byte "
                "UTF-8 code points)");
   app.add_option("--doc-prefix", o.doc_prefix,
                  "document ids are PREFIX<n> (default bench-<random>/d)");
   app.add_option("--threads,-t", o.threads, "io threads")
-      ->check(CLI::Range(1, 64))
-      ->capture_default_str();
+    ->check(CLI::Range(1, 64))
+    ->capture_default_str();
   app.add_option("--seed", o.seed, "random seed (0 = random)");
 }
 
@@ -164,28 +170,33 @@ void add_run_options(CLI::App& app, bench_options& o, server_args& a) {
   app.add_flag("--json", o.json, "print one JSON object instead of the report");
   app.add_option("--pid,--server-pid", o.pid,
                  "sample this server process's CPU and RSS");
-  app.add_option("--connect-timeout", o.connect_timeout,
-                 "seconds for all clients to join")
-      ->capture_default_str();
-  app.add_option("--drain-timeout", o.drain_timeout,
-                 "seconds to wait for acks and convergence after the run")
-      ->capture_default_str();
+  app
+    .add_option("--connect-timeout", o.connect_timeout,
+                "seconds for all clients to join")
+    ->capture_default_str();
+  app
+    .add_option("--drain-timeout", o.drain_timeout,
+                "seconds to wait for acks and convergence after the run")
+    ->capture_default_str();
   app.add_flag("--no-reconnect", a.no_reconnect,
                "do not reconnect (and resume) after a disconnect");
-  app.add_option("--verify-docs", o.verify_docs,
-                 "docs to compare with GET /v1/docs/{id} (-1 = all, 0 = none)")
-      ->capture_default_str();
-  app.add_option("--tolerate", o.tolerate,
-                 "error codes that are reported but do not fail the run "
-                 "(e.g. rate_limited,unavailable)")
-      ->delimiter(',');
+  app
+    .add_option("--verify-docs", o.verify_docs,
+                "docs to compare with GET /v1/docs/{id} (-1 = all, 0 = none)")
+    ->capture_default_str();
+  app
+    .add_option("--tolerate", o.tolerate,
+                "error codes that are reported but do not fail the run "
+                "(e.g. rate_limited,unavailable)")
+    ->delimiter(',');
 }
 
 // The options the parsed ones imply: endpoints, seed, document prefix,
 // token. Returns -1 to go on, else the exit code (after a message).
 int complete_options(bench_options& o, server_args& a) {
   if (a.urls.empty())
-    a.urls.push_back("ws://" + a.host + ":" + std::to_string(a.port) + "/v1/ws");
+    a.urls.push_back("ws://" + a.host + ":" + std::to_string(a.port)
+                     + "/v1/ws");
   for (const auto& u : a.urls) {
     endpoint ep;
     std::string why;
@@ -220,9 +231,9 @@ int complete_options(bench_options& o, server_args& a) {
                            "--token\n");
       return 2;
     }
-    const auto ttl = static_cast<int64_t>(o.warmup + o.duration +
-                                          o.connect_timeout + o.drain_timeout) +
-                     3600;
+    const auto ttl = static_cast<int64_t>(o.warmup + o.duration
+                                          + o.connect_timeout + o.drain_timeout)
+                     + 3600;
     o.token = mint_token(a.secret, o.sub, ttl);
     if (o.token.empty()) {
       std::fprintf(stderr, "collab-bench: could not mint a token\n");

@@ -23,7 +23,7 @@ namespace collab::bench {
 struct endpoint {
   std::string host;
   std::string port;
-  std::string path;          // e.g. /v1/ws
+  std::string path; // e.g. /v1/ws
   std::string text() const { return "ws://" + host + ":" + port + path; }
 };
 
@@ -31,18 +31,18 @@ struct endpoint {
 // workload, the server they run against and the size of each abuse.
 struct hostile_options {
   bool enabled = false;
-  std::string patterns_text;            // --hostile's value as given
-  std::vector<std::string> patterns;    // split at ','; empty: all
-  std::string collabd;                  // start this binary (else --pid)
+  std::string patterns_text; // --hostile's value as given
+  std::vector<std::string> patterns; // split at ','; empty: all
+  std::string collabd; // start this binary (else --pid)
   std::vector<std::string> collabd_env; // KEY=VALUE for the started collabd
-  std::string collabd_log;              // copy its output to this file
-  int fd_limit = 0;                     // RLIMIT_NOFILE of the started one
-  int cluster_port = 0;                 // BASP port for `basp` (0: skipped)
-  uint64_t memory_budget = 4294967296;  // the node's COLLAB_MEMORY_BUDGET_BYTES
-  bool budget_given = false;            // pass it to the started collabd
-  double baseline = -1;                 // seconds; < 0: --duration
-  double settle = 60;                   // wait for the window's ops, seconds
-  double p99_floor_ms = 5;              // baselines below count as this
+  std::string collabd_log; // copy its output to this file
+  int fd_limit = 0; // RLIMIT_NOFILE of the started one
+  int cluster_port = 0; // BASP port for `basp` (0: skipped)
+  uint64_t memory_budget = 4294967296; // the node's COLLAB_MEMORY_BUDGET_BYTES
+  bool budget_given = false; // pass it to the started collabd
+  double baseline = -1; // seconds; < 0: --duration
+  double settle = 60; // wait for the window's ops, seconds
+  double p99_floor_ms = 5; // baselines below count as this
   // sizes of the abuses
   int churn_cycles = 100000;
   int sockets = 3000;
@@ -51,41 +51,41 @@ struct hostile_options {
   int slow_subscribers = 32;
   int slow_op_bytes = 65536;
   int presence_sessions = 32;
-  int presence_rate = 200;              // per session and second
+  int presence_rate = 200; // per session and second
   int flood_sockets = 4;
   int flood_frame_bytes = 800000;
   int big_ops = 2;
   int big_op_components = 300000;
   int big_op_history = 2000;
   int history_op_bytes = 900000;
-  int nul_rate = 20;                    // ops/s of the poisoned client
+  int nul_rate = 20; // ops/s of the poisoned client
 };
 
 struct bench_options {
   std::vector<endpoint> urls;
-  std::string token;         // bearer token for the upgrade and the HTTP API
-  std::string secret;        // HS256 secret (--hostile mints more tokens)
+  std::string token; // bearer token for the upgrade and the HTTP API
+  std::string secret; // HS256 secret (--hostile mints more tokens)
   std::string sub = "collab-bench";
   int docs = 100;
-  int clients = 4;           // per document
-  double rate = 10;          // ops/s per client; 0 = saturation (closed loop)
-  double total_rate = -1;    // < 0: unset
-  double duration = 10;      // measured window, seconds
-  double warmup = 1;         // seconds before the window, not measured
-  int op_size = 4;           // code points per insert (deletes: 1..op_size)
+  int clients = 4; // per document
+  double rate = 10; // ops/s per client; 0 = saturation (closed loop)
+  double total_rate = -1; // < 0: unset
+  double duration = 10; // measured window, seconds
+  double warmup = 1; // seconds before the window, not measured
+  int op_size = 4; // code points per insert (deletes: 1..op_size)
   double delete_ratio = 0.2; // fraction of edits that delete
   uint64_t max_doc_chars = 20000; // above this every edit deletes
-  bool ascii = false;        // only [a-z] in inserts (default mixes in
-                             // multi-byte and astral code points)
-  std::string doc_prefix;    // random per run unless given
-  int threads = 1;           // io threads
-  uint64_t seed = 0;         // 0: random
+  bool ascii = false; // only [a-z] in inserts (default mixes in
+                      // multi-byte and astral code points)
+  std::string doc_prefix; // random per run unless given
+  int threads = 1; // io threads
+  uint64_t seed = 0; // 0: random
   bool json = false;
-  int pid = 0;               // server pid to sample CPU and RSS
+  int pid = 0; // server pid to sample CPU and RSS
   double connect_timeout = 30;
   double drain_timeout = 30;
   bool reconnect = true;
-  int verify_docs = -1;      // docs to fetch over HTTP; -1 = all, 0 = none
+  int verify_docs = -1; // docs to fetch over HTTP; -1 = all, 0 = none
   std::vector<std::string> tolerate; // error codes that do not fail the run
   hostile_options hostile;
 

@@ -11,7 +11,9 @@ namespace collab::bench {
 
 namespace {
 
-double ms(int64_t ns) { return double(ns) / 1e6; }
+double ms(int64_t ns) {
+  return double(ns) / 1e6;
+}
 
 std::string join_counts(const std::map<std::string, uint64_t>& m) {
   if (m.empty())
@@ -61,7 +63,8 @@ void print_setup(const bench_result& r) {
   for (const auto& u : o.urls)
     std::printf(" %s", u.text().c_str());
   std::printf("   docs: %s0..%d\n", o.doc_prefix.c_str(), o.docs - 1);
-  if (r.nodes.size() > 1 || (!r.nodes.empty() && r.nodes.begin()->first != "")) {
+  if (r.nodes.size() > 1
+      || (!r.nodes.empty() && r.nodes.begin()->first != "")) {
     std::printf("nodes:");
     for (const auto& [n, c] : r.nodes)
       std::printf(" %s=%d", n.c_str(), c);
@@ -88,7 +91,8 @@ void print_window(const bench_result& r) {
     const auto last = size_t(o.warmup + o.duration); // exclusive
     uint64_t lo = UINT64_MAX, hi = 0;
     for (size_t i = first; i < last; ++i) {
-      const uint64_t v = i < s.acks_per_second.size() ? s.acks_per_second[i] : 0;
+      const uint64_t v = i < s.acks_per_second.size() ? s.acks_per_second[i]
+                                                      : 0;
       lo = std::min(lo, v);
       hi = std::max(hi, v);
     }
@@ -263,7 +267,6 @@ void put_outcome(json_writer& w, const bench_result& r) {
 }
 
 } // namespace
-
 
 void print_json(const bench_result& r) {
   const auto& s = r.stats;

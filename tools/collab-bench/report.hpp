@@ -18,10 +18,10 @@ struct bench_result {
   const bench_options* opt = nullptr;
   int connections = 0;
   double connect_s = 0;
-  double window_s = 0;       // measured window actually observed
+  double window_s = 0; // measured window actually observed
   double drain_s = 0;
   bool drained = false;
-  doc_stats stats;           // merged over all documents
+  doc_stats stats; // merged over all documents
   std::map<std::string, int> nodes; // welcome node -> clients
 
   // server and bench process samples over the window
@@ -34,12 +34,12 @@ struct bench_result {
 
   // convergence
   int docs_ok = 0;
-  std::vector<std::string> divergences;   // one line per problem
+  std::vector<std::string> divergences; // one line per problem
   std::vector<std::string> failed_clients;
   int http_checked = 0;
   int http_matched = 0;
-  uint64_t committed_revs = 0;            // sum over docs of final - join rev
-  uint64_t final_chars = 0;               // total text size (code points)
+  uint64_t committed_revs = 0; // sum over docs of final - join rev
+  uint64_t final_chars = 0; // total text size (code points)
   bool accounting_checked = false;
   bool accounting_ok = true;
 

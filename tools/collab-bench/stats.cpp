@@ -9,9 +9,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <dirent.h>
 #include <fstream>
 #include <sstream>
-#include <dirent.h>
 #include <unistd.h>
 
 namespace collab::bench {
@@ -26,8 +26,12 @@ thread_local latency_sink* tl_sink = nullptr;
 thread_local latency_sink tl_discard;
 } // namespace
 
-latency_sink& thread_latency() { return tl_sink ? *tl_sink : tl_discard; }
-void set_thread_latency(latency_sink* sink) { tl_sink = sink; }
+latency_sink& thread_latency() {
+  return tl_sink ? *tl_sink : tl_discard;
+}
+void set_thread_latency(latency_sink* sink) {
+  tl_sink = sink;
+}
 
 size_t histogram::index_of(uint64_t v) {
   if (v < 128)
@@ -79,7 +83,7 @@ int64_t histogram::quantile(double q) const {
   if (count_ == 0)
     return 0;
   const auto want = std::max<uint64_t>(
-      1, static_cast<uint64_t>(std::ceil(q * double(count_))));
+    1, static_cast<uint64_t>(std::ceil(q * double(count_))));
   uint64_t seen = 0;
   for (size_t i = 0; i < bucket_count; ++i) {
     seen += buckets_[i];
@@ -131,8 +135,8 @@ void doc_stats::count_ack_second(int64_t ns_since_start) {
 }
 
 double proc_cpu_seconds(int pid) {
-  const std::string path =
-      pid == 0 ? "/proc/self/stat" : "/proc/" + std::to_string(pid) + "/stat";
+  const std::string path = pid == 0 ? "/proc/self/stat"
+                                    : "/proc/" + std::to_string(pid) + "/stat";
   std::ifstream in(path);
   std::string line;
   if (!std::getline(in, line))
@@ -159,8 +163,8 @@ double proc_cpu_seconds(int pid) {
 namespace {
 std::string proc_path(int pid, const char* file) {
   return (pid == 0 ? std::string("/proc/self/")
-                   : "/proc/" + std::to_string(pid) + "/") +
-         file;
+                   : "/proc/" + std::to_string(pid) + "/")
+         + file;
 }
 } // namespace
 
@@ -170,13 +174,15 @@ uint64_t proc_status_bytes(int pid, const char* key) {
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind(prefix, 0) == 0)
-      return std::strtoull(line.c_str() + prefix.size(), nullptr, 10) *
-             1024; // kB
+      return std::strtoull(line.c_str() + prefix.size(), nullptr, 10)
+             * 1024; // kB
   }
   return 0;
 }
 
-uint64_t proc_rss_bytes(int pid) { return proc_status_bytes(pid, "VmRSS"); }
+uint64_t proc_rss_bytes(int pid) {
+  return proc_status_bytes(pid, "VmRSS");
+}
 
 bool proc_reset_peak(int pid) {
   std::ofstream out(proc_path(pid, "clear_refs"));

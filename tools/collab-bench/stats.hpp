@@ -44,23 +44,23 @@ private:
 struct doc_stats {
   // Filled in the merged result (from the latency sinks), or per document
   // when shared_setup::window_by_send (--hostile).
-  histogram ack_latency;      // send -> ack of the same (client, seq)
-  histogram remote_latency;   // sender's send -> another client's `op`
+  histogram ack_latency; // send -> ack of the same (client, seq)
+  histogram remote_latency; // sender's send -> another client's `op`
   uint64_t window_acks = 0;
-  uint64_t window_edits = 0;  // local edits generated
-  uint64_t window_sends = 0;  // op messages sent (first sends only)
+  uint64_t window_edits = 0; // local edits generated
+  uint64_t window_sends = 0; // op messages sent (first sends only)
   uint64_t total_acks = 0;
   uint64_t total_edits = 0;
   uint64_t total_sends = 0;
-  uint64_t resends = 0;       // same seq sent again (retry, resume)
-  uint64_t remote_ops = 0;    // `op` messages received
-  uint64_t presence = 0;      // presence messages received (ignored)
+  uint64_t resends = 0; // same seq sent again (retry, resume)
+  uint64_t remote_ops = 0; // `op` messages received
+  uint64_t presence = 0; // presence messages received (ignored)
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
-  std::map<std::string, uint64_t> errors;       // by error code
-  std::map<std::string, uint64_t> disconnects;  // by close code / reason
-  std::map<std::string, uint64_t> anomalies;    // protocol deviations seen
-  std::map<std::string, uint64_t> info;         // legal but notable events
+  std::map<std::string, uint64_t> errors; // by error code
+  std::map<std::string, uint64_t> disconnects; // by close code / reason
+  std::map<std::string, uint64_t> anomalies; // protocol deviations seen
+  std::map<std::string, uint64_t> info; // legal but notable events
   uint64_t reconnects = 0;
   uint64_t connect_failures = 0;
   // Acks per second since generation started (warmup, window, drain).

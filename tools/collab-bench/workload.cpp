@@ -19,8 +19,8 @@ std::string first_difference(const std::string& a, const std::string& b) {
   size_t i = 0;
   while (i < n && a[i] == b[i])
     ++i;
-  return "first difference at byte " + std::to_string(i) + " (sizes " +
-         std::to_string(a.size()) + " and " + std::to_string(b.size()) + ")";
+  return "first difference at byte " + std::to_string(i) + " (sizes "
+         + std::to_string(a.size()) + " and " + std::to_string(b.size()) + ")";
 }
 
 uint64_t code_points(const std::string& s) {
@@ -57,18 +57,20 @@ workload::workload(const bench_options& opt,
   size_t next_url = 0;
   for (int d = 0; d < opt.docs; ++d) {
     groups_.push_back(std::make_unique<doc_group>(
-        ioc_, doc_prefix + std::to_string(d), setup_));
+      ioc_, doc_prefix + std::to_string(d), setup_));
     for (int c = 0; c < opt.clients; ++c) {
-      groups_.back()->add_client("b" + std::string(run_id) + "-" +
-                                     std::to_string(d) + "-" +
-                                     std::to_string(c),
+      groups_.back()->add_client("b" + std::string(run_id) + "-"
+                                   + std::to_string(d) + "-"
+                                   + std::to_string(c),
                                  next_url++ % opt.urls.size(), seeder());
     }
   }
   total_ = opt.docs * opt.clients;
 }
 
-workload::~workload() { shutdown(); }
+workload::~workload() {
+  shutdown();
+}
 
 std::vector<std::string> workload::doc_ids() const {
   std::vector<std::string> ids;
@@ -78,7 +80,8 @@ std::vector<std::string> workload::doc_ids() const {
 }
 
 // Runs fn(index, group) on every group's strand and waits for all of them.
-template <class F> void workload::on_all_groups(F fn) {
+template<class F>
+void workload::on_all_groups(F fn) {
   std::mutex m;
   std::condition_variable cv;
   size_t left = groups_.size();
@@ -96,8 +99,8 @@ template <class F> void workload::on_all_groups(F fn) {
 
 bool workload::connect(double timeout, double& seconds, std::string& why) {
   guard_ = std::make_unique<
-      asio::executor_work_guard<asio::io_context::executor_type>>(
-      ioc_.get_executor());
+    asio::executor_work_guard<asio::io_context::executor_type>>(
+    ioc_.get_executor());
   sinks_.resize(size_t(opt_.threads));
   for (int t = 0; t < opt_.threads; ++t)
     threads_.emplace_back([this, sink = &sinks_[size_t(t)]] {
@@ -277,11 +280,11 @@ void workload::compare_clients(bench_result& r) {
       }
       if (s.rev != ref->rev || s.text != ref->text) {
         r.divergences.push_back(
-            doc + ": " + ref->id + " rev " + std::to_string(ref->rev) +
-            (ref->busy ? " (ops unacknowledged)" : "") + " vs " + s.id +
-            " rev " + std::to_string(s.rev) +
-            (s.busy ? " (ops unacknowledged)" : "") + ", " +
-            (s.text == ref->text ? "same text"
+          doc + ": " + ref->id + " rev " + std::to_string(ref->rev)
+          + (ref->busy ? " (ops unacknowledged)" : "") + " vs " + s.id + " rev "
+          + std::to_string(s.rev) + (s.busy ? " (ops unacknowledged)" : "")
+          + ", "
+          + (s.text == ref->text ? "same text"
                                  : first_difference(ref->text, s.text)));
         doc_ok_[i] = 0;
       }
@@ -337,10 +340,9 @@ void workload::verify_http(bench_result& r, int want_docs) {
   std::vector<std::unique_ptr<http_fetcher>> fetchers;
   for (size_t u = 0; u < opt_.urls.size(); ++u)
     fetchers.push_back(std::make_unique<http_fetcher>(
-        opt_.urls[u], setup_.resolved[u], opt_.token));
+      opt_.urls[u], setup_.resolved[u], opt_.token));
   const size_t n = groups_.size();
-  const size_t want =
-      want_docs < 0 ? n : std::min(n, size_t(want_docs));
+  const size_t want = want_docs < 0 ? n : std::min(n, size_t(want_docs));
   for (size_t k = 0; k < want; ++k) {
     const size_t i = want == n ? k : k * n / want; // spread the sample
     if (i >= has_reference_.size() || !has_reference_[i])
@@ -363,11 +365,11 @@ void workload::verify_http(bench_result& r, int want_docs) {
       ++r.stats.anomalies["http_doc_without_cache_control_no_store"];
     if (h.rev != reference_rev_[i] || h.text != reference_text_[i]) {
       r.divergences.push_back(
-          doc + ": HTTP rev " + std::to_string(h.rev) + " vs clients' rev " +
-          std::to_string(reference_rev_[i]) + ", " +
-          (h.text == reference_text_[i]
-               ? "same text"
-               : first_difference(reference_text_[i], h.text)));
+        doc + ": HTTP rev " + std::to_string(h.rev) + " vs clients' rev "
+        + std::to_string(reference_rev_[i]) + ", "
+        + (h.text == reference_text_[i]
+             ? "same text"
+             : first_difference(reference_text_[i], h.text)));
       doc_ok_[i] = 0;
       continue;
     }

@@ -27,8 +27,8 @@ namespace collab::bench {
 
 // What --hostile collects from one window.
 struct window_stats {
-  doc_stats stats;        // per-document counters, latencies by send time
-  uint64_t stuck = 0;     // ops sent in the window, unacked when taken
+  doc_stats stats; // per-document counters, latencies by send time
+  uint64_t stuck = 0; // ops sent in the window, unacked when taken
   int failed_clients = 0; // clients out of the run (so far)
   int clients = 0;
 };
@@ -76,7 +76,8 @@ public:
 
 private:
   using group_list = std::vector<std::unique_ptr<doc_group>>;
-  template <class F> void on_all_groups(F fn);
+  template<class F>
+  void on_all_groups(F fn);
 
   const bench_options& opt_;
   asio::io_context ioc_;
@@ -85,7 +86,7 @@ private:
   group_list groups_;
   int total_ = 0;
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>>
-      guard_;
+    guard_;
   std::vector<latency_sink> sinks_;
   std::vector<std::thread> threads_;
   bool running_ = false;

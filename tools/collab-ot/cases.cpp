@@ -1,11 +1,11 @@
 // Case dispatch for collab-ot. Each kind maps to the reference call it is
 // compared with:
-//   apply             type.apply(doc, a)           + refuse deletes past the end
-//   transform         type.transform(a, b, side)   (doc is informational)
+//   apply             type.apply(doc, a)           + refuse deletes past the
+//   end transform         type.transform(a, b, side)   (doc is informational)
 //   compose           type.compose(a, b)           (doc is informational)
-//   normalize         type.normalize(a)            (no check, like the reference)
-//   transformPosition type.transformPosition(cursor, a) (no check either)
-//   check             type.checkOp(a)
+//   normalize         type.normalize(a)            (no check, like the
+//   reference) transformPosition type.transformPosition(cursor, a) (no check
+//   either) check             type.checkOp(a)
 // Ops that are structurally broken (see op_from_json) are refused everywhere.
 //
 // Thread-safety: pure function.
@@ -80,7 +80,8 @@ bool do_apply(const rapidjson::Value& c, reply& r) {
   if (status why = collab::ot::apply(text, a); !why.empty())
     return r.fail(why);
   std::string flat = doc;
-  if (status why = collab::ot::apply(flat, a); !why.empty() || flat != text.to_string())
+  if (status why = collab::ot::apply(flat, a);
+      !why.empty() || flat != text.to_string())
     return r.fail("internal error: rope and string apply disagree");
   r.result.String(flat.data(), static_cast<rapidjson::SizeType>(flat.size()));
   return true;
@@ -126,7 +127,8 @@ bool do_transform_position(const rapidjson::Value& c, reply& r) {
   uint64_t cursor;
   if (v.IsUint64()) {
     cursor = v.GetUint64();
-  } else if (v.IsDouble() && v.GetDouble() >= 0 && v.GetDouble() < 9007199254740992.0
+  } else if (v.IsDouble() && v.GetDouble() >= 0
+             && v.GetDouble() < 9007199254740992.0
              && std::floor(v.GetDouble()) == v.GetDouble()) {
     cursor = static_cast<uint64_t>(v.GetDouble());
   } else {
@@ -189,12 +191,13 @@ std::string answer(std::string_view line) {
   rapidjson::Document in;
   // Validate the encoding so raw invalid UTF-8 is refused up front; parse
   // iteratively so deeply nested garbage cannot overflow the stack.
-  in.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(
-    line.data(), line.size());
+  in.Parse<rapidjson::kParseValidateEncodingFlag
+           | rapidjson::kParseIterativeFlag>(line.data(), line.size());
   reply r;
   bool ok = false;
   if (in.HasParseError())
-    r.fail(std::string("malformed JSON: ") + rapidjson::GetParseError_En(in.GetParseError()));
+    r.fail(std::string("malformed JSON: ")
+           + rapidjson::GetParseError_En(in.GetParseError()));
   else if (!in.IsObject())
     r.fail("a case must be a JSON object");
   else
@@ -204,14 +207,16 @@ std::string answer(std::string_view line) {
   json_writer w(out);
   w.StartObject();
   if (!in.HasParseError() && in.IsObject()) {
-    if (auto id = in.FindMember("id"); id != in.MemberEnd() && shallow(id->value, 64)) {
+    if (auto id = in.FindMember("id");
+        id != in.MemberEnd() && shallow(id->value, 64)) {
       w.Key("id");
       id->value.Accept(w);
     }
   }
   if (ok) {
     w.Key("result");
-    w.RawValue(r.result_buf.GetString(), r.result_buf.GetSize(), rapidjson::kObjectType);
+    w.RawValue(r.result_buf.GetString(), r.result_buf.GetSize(),
+               rapidjson::kObjectType);
   } else {
     w.Key("error");
     w.String(r.error.data(), static_cast<rapidjson::SizeType>(r.error.size()));

@@ -26,7 +26,8 @@ admin_answer admin_request(const std::string& node, const std::string& token,
     tcp::resolver resolver{ioc};
     beast::tcp_stream stream{ioc};
     stream.expires_after(timeout);
-    auto hosts = resolver.resolve(node.substr(0, colon), node.substr(colon + 1));
+    auto hosts = resolver.resolve(node.substr(0, colon),
+                                  node.substr(colon + 1));
     stream.connect(hosts);
     http::request<http::string_body> req{http::string_to_verb(method), target,
                                          11};

@@ -8,7 +8,7 @@
 namespace collabctl {
 
 struct admin_answer {
-  unsigned status = 0;        // 0: the node could not be reached
+  unsigned status = 0; // 0: the node could not be reached
   std::string body;
   std::string transport_error;
 };

@@ -23,8 +23,13 @@ namespace {
 
 using namespace collabctl;
 
-enum exit_code { ok = 0, server_error = 1, usage = 2, unreachable = 3,
-                 unauthorized = 4 };
+enum exit_code {
+  ok = 0,
+  server_error = 1,
+  usage = 2,
+  unreachable = 3,
+  unauthorized = 4
+};
 
 struct options {
   std::string node;
@@ -81,19 +86,18 @@ int call(const options& o, const std::string& method, const std::string& target,
   auto code = doc.HasMember("error") && doc["error"].IsString()
                 ? doc["error"].GetString()
                 : "error";
-  std::cerr << "collabctl: " << code << ": " << message << " (HTTP "
-            << a.status << ")\n";
+  std::cerr << "collabctl: " << code << ": " << message << " (HTTP " << a.status
+            << ")\n";
   return a.status == 401 ? unauthorized : server_error;
 }
 
 void print_missing(const rapidjson::Document& d) {
-  if (d.HasMember("missing") && d["missing"].IsArray()
-      && !d["missing"].Empty())
+  if (d.HasMember("missing") && d["missing"].IsArray() && !d["missing"].Empty())
     std::cout << "(no answer from: " << cell_text(d["missing"]) << ")\n";
 }
 
 // Adds a human-friendly column computed from another one.
-template <class F>
+template<class F>
 void derive(rapidjson::Document& d, rapidjson::Value& rows, const char* key,
             F f) {
   for (auto& row : rows.GetArray())
@@ -130,14 +134,19 @@ int show_nodes(const options& o) {
   }
   auto& rows = d["nodes"];
   derive(d, rows, "rss", mib);
-  derive(d, rows, "uptime", [](auto& r) {
-    return duration(r["uptime_s"].GetDouble());
-  });
+  derive(d, rows, "uptime",
+         [](auto& r) { return duration(r["uptime_s"].GetDouble()); });
   print_table(std::cout, rows,
-              {{"NODE", "node"}, {"STATE", "state"}, {"CLUSTER", "cluster_addr"},
-               {"CLIENT", "client_port"}, {"UPTIME", "uptime"},
-               {"CONNS", "connections"}, {"SESSIONS", "sessions"},
-               {"DOCS", "documents"}, {"OPS/S", "ops_per_s"}, {"RSS", "rss"}});
+              {{"NODE", "node"},
+               {"STATE", "state"},
+               {"CLUSTER", "cluster_addr"},
+               {"CLIENT", "client_port"},
+               {"UPTIME", "uptime"},
+               {"CONNS", "connections"},
+               {"SESSIONS", "sessions"},
+               {"DOCS", "documents"},
+               {"OPS/S", "ops_per_s"},
+               {"RSS", "rss"}});
   print_missing(d);
   return ok;
 }
@@ -150,8 +159,9 @@ int show_docs(const options& o, const std::string& node,
   if (auto rc = call(o, "GET", target, "", d))
     return rc;
   auto& rows = d["docs"];
-  auto key = sort == "ops" ? "ops_per_s" : sort == "subs" ? "subscribers"
-                                                          : "idle_s";
+  auto key = sort == "ops"    ? "ops_per_s"
+             : sort == "subs" ? "subscribers"
+                              : "idle_s";
   // Busiest (or most idle) first; then by id, so the order is stable.
   std::sort(rows.Begin(), rows.End(), [&](auto& a, auto& b) {
     auto x = a[key].GetDouble(), y = b[key].GetDouble();
@@ -163,12 +173,18 @@ int show_docs(const options& o, const std::string& node,
     std::cout << json_string(d) << "\n";
     return ok;
   }
-  derive(d, rows, "idle", [](auto& r) { return duration(r["idle_s"].GetDouble()); });
+  derive(d, rows, "idle",
+         [](auto& r) { return duration(r["idle_s"].GetDouble()); });
   print_table(std::cout, rows,
-              {{"DOC", "doc"}, {"NODE", "node"}, {"REV", "rev"},
-               {"DURABLE", "durable_rev"}, {"SNAPSHOT", "snapshot_rev"},
-               {"SUBS", "subscribers"}, {"MAILBOX", "mailbox"},
-               {"OPS/S", "ops_per_s"}, {"IDLE", "idle"}});
+              {{"DOC", "doc"},
+               {"NODE", "node"},
+               {"REV", "rev"},
+               {"DURABLE", "durable_rev"},
+               {"SNAPSHOT", "snapshot_rev"},
+               {"SUBS", "subscribers"},
+               {"MAILBOX", "mailbox"},
+               {"OPS/S", "ops_per_s"},
+               {"IDLE", "idle"}});
   print_missing(d);
   return ok;
 }
@@ -187,19 +203,25 @@ int show_doc(const options& o, const std::string& id) {
   std::cout << "history: ops " << d["history"]["from"].GetUint64() << ".."
             << d["history"]["to"].GetUint64() << " in memory\n";
   if (d["stream"].IsObject())
-    std::cout << "stream: " << d["stream"]["length"].GetUint64()
-              << " entries, " << cell_text(d["stream"]["first_id"]) << " .. "
+    std::cout << "stream: " << d["stream"]["length"].GetUint64() << " entries, "
+              << cell_text(d["stream"]["first_id"]) << " .. "
               << cell_text(d["stream"]["last_id"]) << "\n";
   else
     std::cout << "stream: none\n";
   std::cout << "\nsubscribers:\n";
   print_table(std::cout, d["subscribers"],
-              {{"SESSION", "session"}, {"CLIENT", "client"}, {"USER", "user"},
-               {"NODE", "node"}, {"PRESENCE", "presence"}});
+              {{"SESSION", "session"},
+               {"CLIENT", "client"},
+               {"USER", "user"},
+               {"NODE", "node"},
+               {"PRESENCE", "presence"}});
   std::cout << "\nrecent ops:\n";
   print_table(std::cout, d["recent_ops"],
-              {{"REV", "rev"}, {"CLIENT", "client"}, {"SEQ", "seq"},
-               {"USER", "user"}, {"OP", "op"}});
+              {{"REV", "rev"},
+               {"CLIENT", "client"},
+               {"SEQ", "seq"},
+               {"USER", "user"},
+               {"OP", "op"}});
   return ok;
 }
 
@@ -214,9 +236,14 @@ int show_conns(const options& o, const std::string& node) {
     return ok;
   }
   print_table(std::cout, d["conns"],
-              {{"NODE", "node"}, {"SESSION", "session"}, {"USER", "user"},
-               {"CLIENT", "client"}, {"REMOTE", "remote"}, {"DOCS", "docs"},
-               {"QUEUED", "send_queue_bytes"}, {"IN", "messages_in"},
+              {{"NODE", "node"},
+               {"SESSION", "session"},
+               {"USER", "user"},
+               {"CLIENT", "client"},
+               {"REMOTE", "remote"},
+               {"DOCS", "docs"},
+               {"QUEUED", "send_queue_bytes"},
+               {"IN", "messages_in"},
                {"OUT", "messages_out"}});
   print_missing(d);
   return ok;
@@ -279,14 +306,16 @@ struct command_line {
 void add_inspect_commands(CLI::App& app, options& o, command_line& c) {
   c.nodes = app.add_subcommand("nodes", "members: state, load, memory");
   c.nodes->add_option("--watch", o.watch_s, "refresh every SECONDS")
-    ->expected(0, 1)->default_str("2");
+    ->expected(0, 1)
+    ->default_str("2");
 
   c.docs = app.add_subcommand("docs", "live document actors");
   c.docs->add_option("--node", c.filter_node, "only documents owned by node N");
   c.docs->add_option("--sort", c.sort, "ops, subs or idle")
     ->check(CLI::IsMember({"ops", "subs", "idle"}));
   c.docs->add_option("--watch", o.watch_s, "refresh every SECONDS")
-    ->expected(0, 1)->default_str("2");
+    ->expected(0, 1)
+    ->default_str("2");
 
   c.doc = app.add_subcommand("doc", "one document in depth");
   c.doc->add_option("ID", c.id)->required();
@@ -315,7 +344,8 @@ void add_token_commands(CLI::App& app, command_line& c) {
   c.token = app.add_subcommand("token", "mint a token with the node's secret");
   c.token->add_option("--sub", c.sub, "user id")->required();
   c.token->add_option("--docs", c.patterns, "document patterns")
-    ->required()->delimiter(',');
+    ->required()
+    ->delimiter(',');
   c.token->add_option("--read", c.read, "read-only patterns")->delimiter(',');
   // The node refuses a longer lifetime too (net/auth.hpp,
   // max_token_ttl_seconds): no ttl may overflow the token's exp.
@@ -333,7 +363,8 @@ void add_token_commands(CLI::App& app, command_line& c) {
 std::optional<int> run_inspect(const options& o, const command_line& c) {
   if (c.nodes->parsed()) {
     if (c.nodes->count("--watch") > 0)
-      return watch(o.watch_s > 0 ? o.watch_s : 2, [&] { return show_nodes(o); });
+      return watch(o.watch_s > 0 ? o.watch_s : 2,
+                   [&] { return show_nodes(o); });
     return show_nodes(o);
   }
   if (c.docs->parsed()) {
@@ -366,12 +397,11 @@ std::optional<int> run_operate(const options& o, const command_line& c) {
                          + " to " + d["to"].GetString();
                 });
   if (c.snapshot->parsed())
-    return post(o, "/admin/v1/docs/" + url_encode(id) + "/snapshot", "",
-                [&](auto& d) {
-                  return id + ": snapshot at rev "
-                         + cell_text(d["snapshot_rev"]) + " on "
-                         + d["node"].GetString();
-                });
+    return post(
+      o, "/admin/v1/docs/" + url_encode(id) + "/snapshot", "", [&](auto& d) {
+        return id + ": snapshot at rev " + cell_text(d["snapshot_rev"]) + " on "
+               + d["node"].GetString();
+      });
   if (c.evict->parsed())
     return post(o, "/admin/v1/docs/" + url_encode(id) + "/evict", "",
                 [&](auto& d) {
@@ -414,13 +444,12 @@ std::optional<int> run_tokens(const options& o, const command_line& c) {
                 [](auto& d) { return std::string{d["token"].GetString()}; });
   }
   if (c.revoke->parsed())
-    return post(o, "/admin/v1/revocations",
-                c.jti.empty() ? json_field("sub", c.sub)
-                              : json_field("jti", c.jti),
-                [](auto& d) {
-                  return "revoked; sockets closed: "
-                         + cell_text(d["sessions_closed"]);
-                });
+    return post(
+      o, "/admin/v1/revocations",
+      c.jti.empty() ? json_field("sub", c.sub) : json_field("jti", c.jti),
+      [](auto& d) {
+        return "revoked; sockets closed: " + cell_text(d["sessions_closed"]);
+      });
   if (c.revocations->parsed()) {
     rapidjson::Document d;
     if (auto rc = call(o, "GET", "/admin/v1/revocations", "", d))
@@ -438,7 +467,8 @@ std::optional<int> run_tokens(const options& o, const command_line& c) {
 } // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"collabctl: inspect and operate a collab cluster (docs/ADMIN.md)"};
+  CLI::App app{
+    "collabctl: inspect and operate a collab cluster (docs/ADMIN.md)"};
   app.require_subcommand(1);
   options o;
   o.node = env_or("COLLAB_ADMIN_NODE", "127.0.0.1:9090");

@@ -11,7 +11,7 @@ namespace collabctl {
 
 struct column {
   const char* header;
-  const char* key;            // member of each row object
+  const char* key; // member of each row object
 };
 
 void print_table(std::ostream& out, const rapidjson::Value& rows,

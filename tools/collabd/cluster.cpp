@@ -70,11 +70,11 @@ bool start_cluster(caf::actor_system& sys, boost::asio::io_context& ioc,
     return false;
   }
   cl.transport = collab::net::spawn_cluster_middleman(
-    sys, [t = tunnel.get()](const std::string& host, uint16_t port,
-                            int fd) { t->dial(host, port, fd); });
+    sys, [t = tunnel.get()](const std::string& host, uint16_t port, int fd) {
+      t->dial(host, port, fd);
+    });
   mopts.transport = cl.transport;
-  mopts.hang_up = [t = tunnel.get()](const std::string& host,
-                                     uint16_t port) {
+  mopts.hang_up = [t = tunnel.get()](const std::string& host, uint16_t port) {
     t->hang_up(host, port);
   };
   ctx.membership = collab::spawn_membership(sys, mopts);

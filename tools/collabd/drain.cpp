@@ -14,7 +14,7 @@ constexpr auto sockets_deadline = std::chrono::seconds(5);
 drain_procedure::drain_procedure(boost::asio::io_context& ioc,
                                  collab::net::server_context& ctx,
                                  std::function<void()> stop)
-  : ctx_(ctx), stop_(std::move(stop)), timer_(ioc) {
+    : ctx_(ctx), stop_(std::move(stop)), timer_(ioc) {
   // nop
 }
 
@@ -22,8 +22,8 @@ void drain_procedure::begin(bool exit_after) {
   exiting_ = exiting_ || exit_after;
   if (started_) {
     if (done_ && exiting_)
-      close_sockets();  // drained by collabctl earlier: now exit
-    return;             // else the running drain exits at its end
+      close_sockets(); // drained by collabctl earlier: now exit
+    return; // else the running drain exits at its end
   }
   started_ = true;
   spdlog::info("event=drain exit={} sockets={}", exit_after,

@@ -22,8 +22,8 @@ namespace collabd {
 class drain_procedure {
 public:
   // `stop` ends the process's I/O (listeners, io_context).
-  drain_procedure(boost::asio::io_context& ioc, collab::net::server_context& ctx,
-                  std::function<void()> stop);
+  drain_procedure(boost::asio::io_context& ioc,
+                  collab::net::server_context& ctx, std::function<void()> stop);
 
   // `exit_after`: stop the process once drained.
   void begin(bool exit_after);

@@ -5,32 +5,32 @@
 // drain procedure in drain.cpp.
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <memory>
-#include <sstream>
 #include <functional>
-#include <cstdio>
 #include <iostream>
+#include <memory>
 #include <random>
+#include <sstream>
 #include <thread>
 #include <vector>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/core/log_escape.hpp"
 #include "actors/directory.hpp"
 #include "actors/heartbeat.hpp"
-#include "actors/core/log_escape.hpp"
 #include "actors/memory_budget.hpp"
-#include "actors/node_agent.hpp"
 #include "actors/messages.hpp"
+#include "actors/node_agent.hpp"
 #include "cluster.hpp"
 #include "config/node_config.hpp"
 #include "config/node_config_validate.hpp"
@@ -80,7 +80,8 @@ bool read_jwt_public_key(const collab::node_config& cfg, std::string& key) {
     key = pem.str();
     if (!in || key.empty()) {
       spdlog::error("event=config_error message=\"cannot read "
-                    "COLLAB_JWT_PUBLIC_KEY {}\"", cfg.jwt_public_key);
+                    "COLLAB_JWT_PUBLIC_KEY {}\"",
+                    cfg.jwt_public_key);
       return false;
     }
   }
@@ -95,7 +96,7 @@ void complete_config(collab::node_config& cfg) {
   if (cfg.jwt_secret.empty() && cfg.dev)
     cfg.jwt_secret = random_secret();
   if (cfg.admin_port != 0 && cfg.admin_token.empty())
-    cfg.admin_token = random_secret();  // --dev (validated)
+    cfg.admin_token = random_secret(); // --dev (validated)
   if (cfg.pg_url.empty())
     spdlog::warn("event=config_note message=\"no COLLAB_PG_URL: documents "
                  "live in memory and are lost at exit\"");
@@ -152,7 +153,8 @@ bool setup_client_tls(collab::net::server_context& ctx,
       ctx.tls->use_private_key_file(cfg.tls_key, ssl::context::pem);
     } catch (const std::exception& e) {
       spdlog::error("event=config_error message=\"TLS certificate or key: "
-                    "{}\"", e.what());
+                    "{}\"",
+                    e.what());
       return false;
     }
   }
@@ -167,8 +169,8 @@ bool open_listeners(boost::asio::io_context& ioc,
                     std::shared_ptr<collab::net::listener>& lst,
                     std::shared_ptr<collab::net::listener>& admin_lst) {
   try {
-    boost::asio::ip::tcp::endpoint ep{
-      boost::asio::ip::make_address(cfg.bind), cfg.client_port};
+    boost::asio::ip::tcp::endpoint ep{boost::asio::ip::make_address(cfg.bind),
+                                      cfg.client_port};
     lst = std::make_shared<collab::net::listener>(ioc, ep, ctx);
   } catch (const std::exception& e) {
     spdlog::error("event=listen_failed bind={} port={} error=\"{}\"", cfg.bind,
@@ -193,21 +195,23 @@ bool open_listeners(boost::asio::io_context& ioc,
 
 // The node agent's hooks into the network layer: sockets, kick, drain,
 // revocations.
-collab::node_agent_options
-agent_options_of(const collab::node_config& cfg,
-                 collab::net::server_context& ctx, boost::asio::io_context& ioc,
-                 collabd::drain_procedure& drain, bool clustered,
-                 uint16_t port) {
+collab::node_agent_options agent_options_of(const collab::node_config& cfg,
+                                            collab::net::server_context& ctx,
+                                            boost::asio::io_context& ioc,
+                                            collabd::drain_procedure& drain,
+                                            bool clustered, uint16_t port) {
   collab::node_agent_options agent_opts;
   agent_opts.node = cfg.node_id;
   if (clustered)
-    agent_opts.cluster_addr
-      = cfg.cluster_bind + ":" + std::to_string(cfg.cluster_port);
+    agent_opts.cluster_addr = cfg.cluster_bind + ":"
+                              + std::to_string(cfg.cluster_port);
   agent_opts.client_port = port;
   agent_opts.admin_port = cfg.admin_port;
   agent_opts.directory = ctx.directory;
   agent_opts.redis_admin = ctx.redis_admin;
-  agent_opts.connections = [&ctx] { return ctx.sessions.connections(); };
+  agent_opts.connections = [&ctx] {
+    return ctx.sessions.connections();
+  };
   agent_opts.kick = [&ctx](const std::string& session) {
     auto conn = ctx.sessions.find(session);
     if (conn)
@@ -230,7 +234,8 @@ void set_allowed_origins(collab::net::server_context& ctx,
   if (ctx.allowed_origins.empty()) {
     auto p = std::to_string(port);
     std::string scheme = ctx.tls ? "https://" : "http://";
-    ctx.allowed_origins = {scheme + "localhost:" + p, scheme + "127.0.0.1:" + p};
+    ctx.allowed_origins = {scheme + "localhost:" + p,
+                           scheme + "127.0.0.1:" + p};
     auto own = scheme + cfg.bind + ":" + p;
     if (own != ctx.allowed_origins[1])
       ctx.allowed_origins.push_back(own);
@@ -249,8 +254,8 @@ void announce(const collab::net::server_context& ctx,
             << std::endl;
   if (admin_lst)
     std::cout << "admin API on http://" << cfg.admin_bind << ":"
-              << admin_lst->port() << (cfg.dev ? " token=" + cfg.admin_token : "")
-              << std::endl;
+              << admin_lst->port()
+              << (cfg.dev ? " token=" + cfg.admin_token : "") << std::endl;
   if (cfg.dev)
     std::cout << "development token (user dev, all documents, 24 h): "
               << collab::net::mint_token(cfg.jwt_secret, "dev", {"*"}, {},
@@ -293,7 +298,8 @@ collab::heartbeat_actor start_heartbeat(caf::actor_system& sys,
                                         collab::net::server_context& ctx,
                                         const collab::node_config& cfg) {
   auto monitor = std::make_shared<collab::heartbeat_monitor>(
-    std::chrono::milliseconds(cfg.stall_ms), caf::actor_clock::clock_type::now());
+    std::chrono::milliseconds(cfg.stall_ms),
+    caf::actor_clock::clock_type::now());
   ctx.liveness_checks.push_back([monitor] { return monitor->check(); });
   return collab::spawn_heartbeat(sys, monitor);
 }
@@ -318,7 +324,7 @@ void shut_down(caf::actor_system& sys, collab::net::server_context& ctx,
 } // namespace
 
 int main(int argc, char** argv) {
-  collab::net::grow_fd_table();  // first: while the process has one thread
+  collab::net::grow_fd_table(); // first: while the process has one thread
   collab::node_config cfg;
   std::string jwt_public_key;
   if (auto rc = load_config(argc, argv, cfg, jwt_public_key); rc >= 0)
@@ -340,9 +346,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto& ctx = *ctx_ptr;
-  auto budget = std::make_shared<collab::memory_budget>(cfg.memory_budget_bytes);
-  ctx.sessions.configure(budget, {cfg.send_queue_node_bytes,
-                                  cfg.max_sockets_per_user});
+  auto budget
+    = std::make_shared<collab::memory_budget>(cfg.memory_budget_bytes);
+  ctx.sessions.configure(budget,
+                         {cfg.send_queue_node_bytes, cfg.max_sockets_per_user});
   ctx.metrics_sources.push_back(
     [&ctx](std::string& out) { ctx.sessions.render_metrics(out); });
   if (!setup_client_tls(ctx, cfg))
@@ -363,7 +370,8 @@ int main(int argc, char** argv) {
   auto web_dir = cfg.web_dir.empty() ? default_web_dir() : cfg.web_dir;
   if (!ctx.site.load(web_dir))
     spdlog::info("event=no_demo_page dir={} message=\"run tools/build to "
-                 "build the demo page\"", web_dir);
+                 "build the demo page\"",
+                 web_dir);
 
   collabd::drain_procedure drain{ioc, ctx, [&] {
                                    lst->stop();

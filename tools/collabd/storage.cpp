@@ -126,9 +126,9 @@ document_options_of(const collab::node_config& cfg,
 }
 
 void stop_storage(collab::net::server_context& ctx, storage& st) {
-  st.op_log.stop();  // appends what is queued while Redis answers
+  st.op_log.stop(); // appends what is queued while Redis answers
   if (st.pg_status)
-    collab::stop_pg_store(ctx.store);  // commits what is queued
+    collab::stop_pg_store(ctx.store); // commits what is queued
   else
     caf::anon_send_exit(ctx.store, caf::exit_reason::user_shutdown);
 }

@@ -20,7 +20,7 @@
 namespace collabd {
 
 struct storage {
-  std::shared_ptr<collab::pg_status> pg_status;  // null: the memory store
+  std::shared_ptr<collab::pg_status> pg_status; // null: the memory store
   collab::redis_options redis_opts;
   collab::redis_op_log op_log;
 };

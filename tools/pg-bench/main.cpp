@@ -49,10 +49,10 @@ struct settings {
 struct driver_state {
   std::string doc;
   uint64_t epoch = 0;
-  uint64_t next_rev = 1;   // next revision to send
-  uint64_t ops_done = 0;   // durable ops after warmup
+  uint64_t next_rev = 1; // next revision to send
+  uint64_t ops_done = 0; // durable ops after warmup
   uint64_t errors = 0;
-  std::vector<uint32_t> latency_us;  // after warmup
+  std::vector<uint32_t> latency_us; // after warmup
   bench_clock::time_point measure_from;
   bench_clock::time_point until;
   caf::actor reporter;
@@ -139,8 +139,7 @@ caf::behavior driver(caf::stateful_actor<driver_state>* self,
               send_next(self, store, cfg.ops);
           },
           [=](caf::error& err) {
-            spdlog::error("load {}: {}", self->state.doc,
-                          caf::to_string(err));
+            spdlog::error("load {}: {}", self->state.doc, caf::to_string(err));
             self->send(self->state.reporter, bench::done_atom_v, uint64_t{0},
                        uint64_t{1}, std::vector<uint32_t>{});
             self->quit();
@@ -173,10 +172,12 @@ measurement measure(caf::actor_system& sys, caf::scoped_actor& self,
   auto run_id = std::to_string(
     std::chrono::system_clock::now().time_since_epoch().count());
   auto start = bench_clock::now();
-  auto from = start + std::chrono::duration_cast<bench_clock::duration>(
-                        std::chrono::duration<double>(cfg.warmup));
-  auto until = from + std::chrono::duration_cast<bench_clock::duration>(
-                        std::chrono::duration<double>(cfg.seconds));
+  auto from = start
+              + std::chrono::duration_cast<bench_clock::duration>(
+                std::chrono::duration<double>(cfg.warmup));
+  auto until = from
+               + std::chrono::duration_cast<bench_clock::duration>(
+                 std::chrono::duration<double>(cfg.seconds));
   for (int d = 0; d < cfg.docs; ++d) {
     auto a = sys.spawn(driver, store,
                        "bench-" + run_id + "-" + std::to_string(d), cfg);
@@ -189,12 +190,12 @@ measurement measure(caf::actor_system& sys, caf::scoped_actor& self,
   std::this_thread::sleep_until(until);
   m.at_end = status.snapshot();
   for (int d = 0; d < cfg.docs; ++d) {
-    self->receive([&](bench::done_atom, uint64_t n, uint64_t e,
-                      std::vector<uint32_t>& l) {
-      m.ops += n;
-      m.errors += e;
-      m.lat.insert(m.lat.end(), l.begin(), l.end());
-    });
+    self->receive(
+      [&](bench::done_atom, uint64_t n, uint64_t e, std::vector<uint32_t>& l) {
+        m.ops += n;
+        m.errors += e;
+        m.lat.insert(m.lat.end(), l.begin(), l.end());
+      });
   }
   m.after = status.snapshot();
   return m;
@@ -245,7 +246,8 @@ int main(int argc, char** argv) {
   app.add_option("--schema", cfg.schema, "schema for the bench's tables");
   app.add_option("--docs", cfg.docs, "documents, one driver each");
   app.add_option("--ops", cfg.ops, "ops per commit request");
-  app.add_option("--inflight", cfg.inflight, "commit requests in flight per doc");
+  app.add_option("--inflight", cfg.inflight,
+                 "commit requests in flight per doc");
   app.add_option("--seconds", cfg.seconds, "measured duration");
   app.add_option("--warmup", cfg.warmup, "unmeasured start");
   app.add_option("--max-batch-ops", cfg.max_batch_ops, "ops per transaction");
@@ -262,8 +264,8 @@ int main(int argc, char** argv) {
   opts.schema = cfg.schema;
   opts.application_name = "pg-bench";
   opts.max_batch_ops = cfg.max_batch_ops;
-  opts.max_queued_ops = std::max<size_t>(200000, 4u * cfg.docs * cfg.ops
-                                                   * cfg.inflight);
+  opts.max_queued_ops
+    = std::max<size_t>(200000, 4u * cfg.docs * cfg.ops * cfg.inflight);
   opts.status = std::make_shared<pg_status>();
   auto store = spawn_pg_store(sys, opts);
   {

@@ -49,7 +49,8 @@ double cpu_ms() {
 }
 
 // Builds the longest history (ops made by `next(rev)`, at most
-// history-window of them) that `op`, as sent, fits under `max_work`, then times the transform of `op` over all of it.
+// history-window of them) that `op`, as sent, fits under `max_work`, then times
+// the transform of `op` over all of it.
 void run(const char* shape, uint64_t max_work, const ot::op& op,
          const std::function<ot::op(uint64_t)>& next) {
   // No longer than a document keeps (history-window).
@@ -69,9 +70,9 @@ void run(const char* shape, uint64_t max_work, const ot::op& op,
   auto t0 = cpu_ms();
   bool ok = transform_within(x, history.begin(), history.end(), max_work);
   auto ms = cpu_ms() - t0;
-  std::printf("%-34s %6zu comps %7zu ops %8s %9.1f ms %6.1f ns/unit\n",
-              shape, op.size(), history.size(), ok ? "accepted" : "refused",
-              ms, ms * 1e6 / static_cast<double>(max_work));
+  std::printf("%-34s %6zu comps %7zu ops %8s %9.1f ms %6.1f ns/unit\n", shape,
+              op.size(), history.size(), ok ? "accepted" : "refused", ms,
+              ms * 1e6 / static_cast<double>(max_work));
   std::fflush(stdout);
 }
 
@@ -83,7 +84,9 @@ int main(int argc, char** argv) {
     max_work = std::strtoull(argv[1], nullptr, 10);
   std::printf("max_transform_work = %llu units\n",
               static_cast<unsigned long long>(max_work));
-  auto small_insert = [](uint64_t) { return insert_at(0, "x"); };
+  auto small_insert = [](uint64_t) {
+    return insert_at(0, "x");
+  };
   // Many components (the defect's shape: 300k components, far behind).
   for (size_t comps : {20000, 2000, 200, 20})
     run("many components, small history ops", max_work, comb(comps / 2, "x"),
@@ -97,7 +100,9 @@ int main(int argc, char** argv) {
   run("delete split by inserts", max_work, ot::op{ot::component::del(1 << 20)},
       [](uint64_t rev) { return insert_at(2 * rev - 1, "x"); });
   // Small op over large history ops, and large over large.
-  auto large_op = [](uint64_t) { return comb(10000, "z"); };
+  auto large_op = [](uint64_t) {
+    return comb(10000, "z");
+  };
   run("small op over 20k-comp ops", max_work, insert_at(0, "x"), large_op);
   run("20k-comp op over 20k-comp ops", max_work, comb(10000, "x"), large_op);
   return 0;
