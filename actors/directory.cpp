@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/metrics.hpp"
 #include "actors/placement.hpp"
 
 namespace collab {
@@ -55,6 +56,13 @@ caf::expected<document_actor> local_document(self_ptr self,
                       "node " + st.opts.node + " has "
                         + std::to_string(st.max_live_docs)
                         + " live documents, its limit; try again later");
+  }
+  if (st.opts.activations && !st.opts.activations->try_enter()) {
+    node_metrics().activations_deferred.fetch_add(1, std::memory_order_relaxed);
+    return make_error(directory_errc::busy,
+                      "node " + st.opts.node + " is loading "
+                        + std::to_string(st.opts.activations->limit())
+                        + " documents, its limit; try again shortly");
   }
   auto actor = spawn_document(self->system(), doc, st.store, st.opts);
   self->monitor(actor);

@@ -27,8 +27,11 @@ namespace collab {
 // Errors a resolve fails with (a CAF error category of our own).
 //   full  the owner node has max_live_docs document actors live, so it
 //         activates no other now; connections answer `unavailable`
+//   busy  the owner node is loading max_concurrent_activations documents
+//         (activation_gate.hpp); connections ask again shortly
 enum class directory_errc : uint8_t {
   full = 1,
+  busy = 2,
 };
 
 constexpr caf::atom_value directory_error_category = caf::atom("collab_dir");

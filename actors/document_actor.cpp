@@ -197,6 +197,7 @@ void on_loaded(self_ptr self, doc_snapshot& snap) {
   st.order->load(snap.rev, std::move(snap.text), std::move(snap.tail),
                  snap.clients);
   st.last_active = self->clock().now();
+  st.loading_slot.release();
   spdlog::debug("doc={} event=activate rev={} epoch={}", st.doc,
                 st.order->durable_rev(), st.epoch);
   st.phase = doc_phase::running;
@@ -216,6 +217,7 @@ document_actor::behavior_type document(self_ptr self, std::string doc,
   st.doc = std::move(doc);
   st.store = std::move(store);
   st.opts = opts;
+  st.loading_slot = activation_slot{st.opts.activations};
   st.order.emplace(st.doc, limits_of(st.opts));
   st.order->set_budget(st.opts.budget);
   node_metrics().live_documents.fetch_add(1, std::memory_order_relaxed);

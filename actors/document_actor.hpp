@@ -46,6 +46,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/duration.hpp>
 
+#include "actors/activation_gate.hpp"
 #include "actors/document_protocol.hpp"
 #include "actors/memory_budget.hpp"
 #include "persistence/document_store.hpp"
@@ -63,6 +64,10 @@ struct document_options {
                                            // op_history.hpp)
   // Charged with the history's bytes; null: no accounting.
   std::shared_ptr<memory_budget> budget;
+  // Documents loading at once on this node: the directory takes a slot
+  // before it spawns a document, which gives it back once loaded (null: no
+  // bound; activation_gate.hpp).
+  std::shared_ptr<activation_gate> activations;
   // Presence is sent at once, then at most once per tick (0: always at once).
   std::chrono::milliseconds presence_tick{50};
   uint64_t resume_page_ops = 1000; // ops per store read while resuming

@@ -68,6 +68,8 @@ struct document_state {
   document_options opts;
 
   uint64_t epoch = 0; // our fence epoch, from load
+  // The activation slot the directory took for our load (activation_gate).
+  activation_slot loading_slot;
 
   // The ordering state: durable and head text and revision, the history
   // for transform, each client's last seq. Set up by `document`.

@@ -102,6 +102,10 @@ std::string metrics::render() const {
         "sockets closed 1013 for reading too slowly", slow_reader_closes);
   gauge(out, "counter", "collab_document_activations_total",
         "document actors activated (first use, failover, move)", activations);
+  gauge(out, "counter", "collab_document_activations_deferred_total",
+        "activations refused while max_concurrent_activations documents "
+        "were loading (the connection asks again)",
+        activations_deferred);
   gauge(out, "counter", "collab_document_hand_offs_total",
         "documents handed off to another node (moves)", hand_offs);
   gauge(out, "counter", "collab_members_lost_total",

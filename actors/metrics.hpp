@@ -56,6 +56,8 @@ struct metrics {
   std::atomic<uint64_t> frames_out{0};
   std::atomic<uint64_t> slow_reader_closes{0};
   std::atomic<uint64_t> activations{0}; // document actors started
+  // Activations refused for a while: max_concurrent_activations loading.
+  std::atomic<uint64_t> activations_deferred{0};
   std::atomic<uint64_t> hand_offs{0}; // documents moved away
   std::atomic<uint64_t> members_lost{0}; // failovers: members seen down
   std::atomic<uint64_t> revoked_closes{0}; // sockets cut off by revocation

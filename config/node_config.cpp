@@ -132,6 +132,10 @@ void add_limit_options(CLI::App& app, node_config& cfg) {
   opt("max-live-docs", cfg.max_live_docs, "COLLAB_MAX_LIVE_DOCS",
       "document actors live on this node")
     ->check(CLI::Range(uint64_t{1}, uint64_t{100'000'000}));
+  opt("max-concurrent-activations", cfg.max_concurrent_activations,
+      "COLLAB_MAX_CONCURRENT_ACTIVATIONS",
+      "documents loading from the store at once on this node")
+    ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}));
   opt("history-bytes", cfg.history_bytes, "COLLAB_HISTORY_BYTES",
       "bytes of ops kept in memory per document for transform");
   opt("stream-max-bytes", cfg.stream_max_bytes, "COLLAB_STREAM_MAX_BYTES",

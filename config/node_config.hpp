@@ -59,6 +59,7 @@ struct node_config {
   uint64_t max_docs_per_socket = 100; // joined at once (too_many)
   uint64_t max_sockets_per_user = 100; // open sockets of one `sub` (429)
   uint64_t max_live_docs = 20000; // document actors on this node
+  uint64_t max_concurrent_activations = 256; // documents loading at once
   uint64_t history_bytes = 64ull << 20; // per document, history for
                                         // transform by bytes too
   uint64_t stream_max_bytes = 64ull << 20; // per document in the Redis stream

@@ -5,6 +5,8 @@
 // resubmitting the unacked op with the same seq.
 //
 // Thread-safety: runs inside the connection actor's handlers only.
+#include <chrono>
+#include <random>
 #include <string>
 
 #include <caf/all.hpp>
@@ -17,6 +19,14 @@
 
 namespace collab::net::conn {
 namespace {
+
+// Between half and one and a half times `base`.
+std::chrono::milliseconds jittered(std::chrono::milliseconds base) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  std::uniform_int_distribution<int64_t> d{base.count() / 2,
+                                           base.count() * 3 / 2};
+  return std::chrono::milliseconds{d(rng)};
+}
 
 // The directory found the document's actor: watch it, join it and resubmit
 // the unacked op, if any.
@@ -46,14 +56,19 @@ void on_resolve_failed(self_ptr self, const std::string& doc,
   auto& link = i->second;
   // The owner node is full (max_live_docs): retrying now won't help.
   bool full = is(err, directory_errc::full);
+  // It is loading its limit of documents (a restart's storm of joins): ask
+  // again after a random pause, so that the joins spread out.
+  bool busy = is(err, directory_errc::busy);
   if (!full && ++link.attempts < max_resolve_attempts) {
-    // The owner may be moving or dying: try again shortly.
-    self->delayed_send(self, resolve_retry, resolve_atom_v, doc);
+    // Or the owner may be moving or dying: try again shortly.
+    auto pause = busy ? jittered(resolve_retry) : resolve_retry;
+    self->delayed_send(self, pause, resolve_atom_v, doc);
     return;
   }
   spdlog::warn("session={} doc={} event=resolve_failed error=\"{}\"",
                st.session, doc, log_escape(self->system().render(err)));
-  std::string why = full ? directory_error_text(err) : "document unavailable";
+  std::string why = full || busy ? directory_error_text(err)
+                                 : "document unavailable";
   if (link.unacked)
     send_error(self, errc::unavailable, why + "; retry with the same seq", doc,
                link.unacked->seq);

@@ -1,6 +1,7 @@
 // Deterministic tests of the directory's isolation bounds (docs/DESIGN.md,
 // contract 6): at most `max_live_docs` document actors live on a node (a
-// new one is refused, the live ones go on), and a read that must not
+// new one is refused, the live ones go on), at most
+// max_concurrent_activations of them load at once, and a read that must not
 // activate finds the live actor wherever it lives in the cluster, or none.
 #define CAF_SUITE actors.directory
 
@@ -20,6 +21,24 @@ namespace {
 struct test_config : actor_system_config {
   test_config() { register_message_types(*this); }
 };
+
+// A store whose loads wait until the test answers them.
+struct held_state {
+  std::vector<response_promise> loads;
+  static inline const char* name = "held_store";
+};
+
+behavior held_store(stateful_actor<held_state>* self) {
+  return {
+    [=](load_atom, const std::string&, const std::string&,
+        uint64_t) -> result<doc_snapshot> {
+      self->state.loads.push_back(self->make_response_promise());
+      return delegated<doc_snapshot>{};
+    },
+    // Answers load number `i` (from inside the actor, as a promise must be).
+    [=](size_t i) { self->state.loads.at(i).deliver(doc_snapshot{}); },
+  };
+}
 
 struct fixture : test_coordinator_fixture<test_config> {
   document_store_actor store;
@@ -42,11 +61,14 @@ struct fixture : test_coordinator_fixture<test_config> {
   // Runs every pending job but fires no timer.
   void run_jobs() { sched.run(); }
 
-  directory_actor directory(const std::string& node,
-                            uint64_t max_live_docs = 0) {
+  directory_actor directory(const std::string& node, uint64_t max_live_docs = 0,
+                            std::shared_ptr<activation_gate> gate = nullptr,
+                            document_store_actor with_store = {}) {
     document_options opts;
     opts.node = node;
-    directories.push_back(spawn_directory(sys, store, opts, max_live_docs));
+    opts.activations = std::move(gate);
+    directories.push_back(spawn_directory(sys, with_store ? with_store : store,
+                                          opts, max_live_docs));
     run_jobs();
     return directories.back();
   }
@@ -107,6 +129,39 @@ CAF_TEST(no document is activated over max_live_docs) {
   expect((down_msg), from(*d1).to(self));
   run_jobs();
   CAF_CHECK(resolve(dir, "d3"));
+}
+
+CAF_TEST(no more than max_concurrent_activations documents load at once) {
+  auto held = sys.spawn(held_store);
+  auto gate = std::make_shared<activation_gate>(2);
+  auto dir = directory("n1", 0, gate, actor_cast<document_store_actor>(held));
+  auto d1 = resolve(dir, "d1");
+  auto d2 = resolve(dir, "d2");
+  CAF_REQUIRE(d1 && d2);
+  auto& loads = deref<stateful_actor<held_state>>(held).state.loads;
+  CAF_REQUIRE_EQUAL(loads.size(), 2u);
+  CAF_CHECK_EQUAL(gate->loading(), 2u);
+  // A third waits for a slot: busy, with the reason for the client.
+  auto d3 = resolve(dir, "d3");
+  CAF_REQUIRE(!d3);
+  CAF_CHECK(is(d3.error(), directory_errc::busy));
+  CAF_CHECK(!is(d3.error(), directory_errc::full));
+  CAF_CHECK_NOT_EQUAL(directory_error_text(d3.error()).find("loading 2"),
+                      std::string::npos);
+  CAF_CHECK_EQUAL(live(dir), 2u);
+  // d1 is loaded: its slot is free for d3.
+  self->send(held, size_t{0});
+  run_jobs();
+  CAF_CHECK_EQUAL(gate->loading(), 1u);
+  CAF_REQUIRE(resolve(dir, "d3"));
+  CAF_CHECK_EQUAL(gate->loading(), 2u);
+  // A document that stops while loading gives its slot back too.
+  self->monitor(*d2);
+  anon_send_exit(*d2, exit_reason::user_shutdown);
+  run_jobs();
+  expect((down_msg), from(*d2).to(self));
+  CAF_CHECK_EQUAL(gate->loading(), 1u);
+  anon_send_exit(held, exit_reason::user_shutdown);
 }
 
 CAF_TEST(a read that must not activate finds only a live document) {

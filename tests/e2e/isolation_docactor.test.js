@@ -101,6 +101,37 @@ test('no document is activated over max_live_docs; live ones go on', async () =>
   });
 });
 
+// A storm of joins (a node restart with many sockets reconnecting): at most
+// max_concurrent_activations documents load from PostgreSQL at once; the
+// other joins wait and ask again, and every one of them is served.
+test('a storm of joins loads a bounded number of documents at once', async (t) => {
+  const { startServices } = require('./lib/durability');
+  const services = await startServices('storm');
+  try {
+    await withServer({ ...services.env, COLLAB_MAX_CONCURRENT_ACTIVATIONS: '1' },
+      async (srv) => {
+        const docs = Array.from({ length: 40 }, () => newDoc('storm'));
+        const clients = await Promise.all(
+          docs.map((_, i) => session(srv, { label: `s${i}` })));
+        // Every join sent at once, then every answer awaited.
+        const joins = clients.map((c, i) => c.join(docs[i]));
+        const joined = await Promise.all(joins);
+        for (const j of joined)
+          assert.equal(j.rev, 0);
+        const metrics = await (await srv.fetch('/metrics')).text();
+        const deferred = Number(
+          /^collab_document_activations_deferred_total (\d+)/m.exec(metrics)[1]);
+        t.diagnostic(`40 joins, 1 load at a time: ${deferred} activations deferred`);
+        assert.ok(deferred > 0, `no activation was deferred (${deferred})`);
+        // Every document works after the storm.
+        await Promise.all(clients.map((c, i) => c.opAck(docs[i], 0, 1, ['x'])));
+        for (const c of clients) c.close();
+      });
+  } finally {
+    await services.stop();
+  }
+});
+
 // Defect 7, HTTP activations: a read of a document that does not exist
 // answers an empty document and creates nothing (no live actor, no row); a
 // read of a stored, passivated document does not activate it either.

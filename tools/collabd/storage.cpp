@@ -117,6 +117,8 @@ document_options_of(const collab::node_config& cfg,
   doc_opts.budget = std::move(budget);
   doc_opts.presence_tick = std::chrono::milliseconds(cfg.presence_tick_ms);
   doc_opts.resume_page_ops = cfg.resume_page_ops;
+  doc_opts.activations
+    = std::make_shared<collab::activation_gate>(cfg.max_concurrent_activations);
   if (!cfg.redis_url.empty()) {
     doc_opts.op_log = st.op_log.actor();
     doc_opts.op_log_timeout = st.redis_opts.read_timeout
