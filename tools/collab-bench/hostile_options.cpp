@@ -14,8 +14,25 @@ namespace {
 
 constexpr const char* hostile_group = "Hostile neighbours (--hostile)";
 
+// The size of the idle crowd (`idle`).
+void add_idle_options(CLI::App& app, hostile_options& h) {
+  const char* g = hostile_group;
+  app
+    .add_option("--idle-sockets", h.idle_sockets,
+                "idle: sockets held open, each of its own user and joined")
+    ->capture_default_str()
+    ->group(g);
+  app
+    .add_option("--idle-docs", h.idle_docs,
+                "idle: the documents the idle sockets join (round-robin)")
+    ->check(CLI::PositiveNumber)
+    ->capture_default_str()
+    ->group(g);
+}
+
 // The sizes of each abuse pattern (`--<pattern>-...`).
 void add_pattern_options(CLI::App& app, hostile_options& h) {
+  add_idle_options(app, h);
   const char* g = hostile_group;
   app
     .add_option("--churn-cycles", h.churn_cycles,

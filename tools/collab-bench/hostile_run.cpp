@@ -42,6 +42,8 @@ const std::vector<pattern>& all_patterns() {
      false},
     {"sockets", "thousands of sockets of one user", abuse_sockets, false,
      false},
+    {"idle", "ten thousand idle sockets of as many users, each joined",
+     abuse_idle, false, false},
     {"http", "thousands of GETs of new document ids", abuse_http, false, false},
     {"spoof", "another user's client id", abuse_spoof, false, false},
     {"fds", "TCP connections until the node's fd limit", abuse_fds, false,

@@ -46,6 +46,8 @@ struct hostile_options {
   // sizes of the abuses
   int churn_cycles = 100000;
   int sockets = 3000;
+  int idle_sockets = 10000; // idle: sockets, each its own user
+  int idle_docs = 2000; // idle: the documents they join
   int docs_per_socket = 20000;
   int http_gets = 3000;
   int slow_subscribers = 32;
