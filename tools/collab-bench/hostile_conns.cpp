@@ -27,6 +27,19 @@ void after_refusal(asio::io_context& ioc, uint64_t& refusals) {
   }
 }
 
+// Holds `open` until the window ends, counts those still open, closes all.
+void hold_until_stopped(asio::io_context& ioc, abuse_env& env,
+                        std::vector<std::unique_ptr<abuse_conn>>& open) {
+  run_until_stopped(ioc, env);
+  uint64_t alive = 0;
+  for (auto& c : open)
+    alive += c->alive() ? 1 : 0;
+  env.count("open at end", alive);
+  for (auto& c : open)
+    c->abort();
+  run_out(ioc, 0.5);
+}
+
 } // namespace
 
 // Connect, hello, close: --churn-cycles times at most, one after the
@@ -105,14 +118,7 @@ void abuse_sockets(abuse_env& env) {
     }
   }
   env.count("accepted", open.size());
-  run_until_stopped(ioc, env);
-  uint64_t alive = 0;
-  for (auto& c : open)
-    alive += c->alive() ? 1 : 0;
-  env.count("open at end", alive);
-  for (auto& c : open)
-    c->abort();
-  run_out(ioc, 0.5);
+  hold_until_stopped(ioc, env, open);
 }
 
 namespace {
@@ -185,14 +191,7 @@ void abuse_idle(abuse_env& env) {
               rss_after > rss_before ? (rss_after - rss_before) / open.size()
                                      : 0);
   }
-  run_until_stopped(ioc, env);
-  uint64_t alive = 0;
-  for (auto& c : open)
-    alive += c->alive() ? 1 : 0;
-  env.count("open at end", alive);
-  for (auto& c : open)
-    c->abort();
-  run_out(ioc, 0.5);
+  hold_until_stopped(ioc, env, open);
 }
 
 // GET /v1/docs/{id} of ids that never existed (up to --http-gets), one
