@@ -92,6 +92,7 @@ void passivate(self_ptr self) {
   auto& st = self->state;
   spdlog::debug("doc={} event=passivate rev={}", st.doc,
                 st.order->durable_rev());
+  deliver_batch(self);
   if (st.order->durable_rev() == st.snapshot_rev) {
     self->quit();
     return;
@@ -142,6 +143,7 @@ document_actor::behavior_type loading() {
     [](inspect_atom, uint64_t) -> caf::result<doc_detail> { return caf::skip; },
     [](quiet_atom) -> caf::result<void> { return caf::skip; },
     [](idle_atom, uint64_t) -> caf::result<void> { return caf::skip; },
+    [](deliver_atom) -> caf::result<void> { return caf::skip; },
   };
 }
 
@@ -166,6 +168,7 @@ document_actor::behavior_type running(self_ptr self) {
     [=](inspect_atom, uint64_t recent) { return detail_of(self, recent); },
     [=](quiet_atom) { on_quiet(self); },
     [=](idle_atom, uint64_t generation) { on_idle(self, generation); },
+    [=](deliver_atom) { on_batch_tick(self); },
   };
 }
 
@@ -187,6 +190,7 @@ document_actor::behavior_type releasing(self_ptr self) {
     [=](inspect_atom, uint64_t recent) { return detail_of(self, recent); },
     [=](quiet_atom) { on_quiet(self); },
     [=](idle_atom, uint64_t generation) { on_idle(self, generation); },
+    [=](deliver_atom) { on_batch_tick(self); },
   };
 }
 
@@ -197,6 +201,7 @@ void on_loaded(self_ptr self, doc_snapshot& snap) {
   st.order->load(snap.rev, std::move(snap.text), std::move(snap.tail),
                  snap.clients);
   st.last_active = self->clock().now();
+  st.last_batch = st.last_active - st.opts.batch_tick_max; // first: at once
   st.loading_slot.release();
   spdlog::debug("doc={} event=activate rev={} epoch={}", st.doc,
                 st.order->durable_rev(), st.epoch);

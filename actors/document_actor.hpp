@@ -70,6 +70,12 @@ struct document_options {
   std::shared_ptr<activation_gate> activations;
   // Presence is sent at once, then at most once per tick (0: always at once).
   std::chrono::milliseconds presence_tick{50};
+  // Batched delivery: a batch goes out at most once per tick, a tick of
+  // (batched subscribers / batch_frames_per_s) seconds, at most
+  // batch_tick_max: the frames per second of one document stay bounded
+  // however crowded it is, and a small document's batches go out at once.
+  std::chrono::milliseconds batch_tick_max{50};
+  uint64_t batch_frames_per_s = 20000;
   uint64_t resume_page_ops = 1000; // ops per store read while resuming
   std::chrono::milliseconds idle_timeout{60000};
   uint64_t snapshot_every = 1000; // ops between snapshots

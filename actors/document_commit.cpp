@@ -36,14 +36,22 @@ void arm_quiet_timer(self_ptr self) {
   self->delayed_send(self, st.opts.snapshot_quiet, quiet_atom_v);
 }
 
-// The ack to the sender and every resubmission; the op to everyone else.
+// The ack to the sender and every resubmission, the op to everyone else;
+// batched sessions hear it in the next batch instead, their own op in it
+// standing for the ack (document_batch.cpp).
 void announce(self_ptr self, const pending_op& p) {
   auto& st = self->state;
   shared_op shared{p.op};
   ack_event ack{st.doc, p.op.seq, p.op.rev};
-  self->send(p.sender, ack);
+  auto batched = [&](const std::string& session) {
+    auto i = st.subs.find(session);
+    return i != st.subs.end() && i->second.batched;
+  };
+  if (!batched(p.session))
+    self->send(p.sender, ack);
   for (auto& extra : p.also_ack) // resubmissions while it was pending
-    self->send(extra.first, ack);
+    if (!batched(extra.second))
+      self->send(extra.first, ack);
   auto acked = [&](const std::string& session) {
     if (session == p.session)
       return true;
@@ -52,9 +60,16 @@ void announce(self_ptr self, const pending_op& p) {
         return true;
     return false;
   };
-  for (auto& [session, sub] : st.subs)
-    if (!acked(session))
+  for (auto& [session, sub] : st.subs) {
+    if (sub.batched) {
+      if (sub.catching_up)
+        sub.buffered.push_back(shared);
+    } else if (!acked(session)) {
       deliver(self, sub, shared);
+    }
+  }
+  if (st.batched_subs > 0)
+    st.batch.push_back(p.op);
 }
 
 // The store made the in-flight batch durable: tell everyone.
@@ -79,6 +94,7 @@ void on_durable(self_ptr self) {
     self->send(st.opts.op_log, stream_append_atom_v, std::move(ops));
   }
   st.last_commit = self->clock().now();
+  schedule_batch(self);
   flush(self);
   if (stop_if_released(self))
     return;
@@ -156,6 +172,7 @@ void on_commit_failed(self_ptr self, const caf::error& err) {
     // clients see a late ack, not an error (docs/DESIGN.md, contract 2).
     spdlog::warn("doc={} event=fenced epoch={} pending={}", st.doc, st.epoch,
                  st.in_flight.size() + st.queued.size());
+    deliver_batch(self);
     self->quit(); // a normal end: subscribers resolve again at once
     return;
   }
@@ -218,6 +235,7 @@ bool stop_if_released(self_ptr self) {
   spdlog::info("doc={} event=handed_off rev={}", st.doc,
                st.order->durable_rev());
   node_metrics().hand_offs.fetch_add(1, std::memory_order_relaxed);
+  deliver_batch(self);
   self->quit();
   return true;
 }

@@ -2,8 +2,9 @@
 // is one shared event whose frame is encoded once for all receivers. An
 // update goes out at once when the document sent none this tick; otherwise
 // it waits for the tick (`presence_tick`), and only the last update of each
-// session is sent then. A session that leaves or disconnects is cleared with
-// a null presence at once.
+// session is sent then, to batched sessions (hello `batch`) as one event for
+// the whole tick. A session that leaves or disconnects is cleared with a null
+// presence at once.
 //
 // Thread-safety: runs inside the document actor's handlers only.
 #include <caf/all.hpp>
@@ -13,12 +14,26 @@
 namespace collab::doc_actor {
 namespace {
 
+enum class receivers : uint8_t { all, unbatched };
+
 void broadcast(self_ptr self, const std::string& from_session,
-               const subscriber& from, const std::string& data) {
+               const subscriber& from, const std::string& data,
+               receivers to = receivers::all) {
   presence_event ev{shared_presence{
     presence_update{self->state.doc, from.client, from.user, data}}};
   for (auto& [session, sub] : self->state.subs)
-    if (session != from_session)
+    if (session != from_session && (to == receivers::all || !sub.batched))
+      self->send(sub.conn, ev);
+}
+
+void broadcast_batch(self_ptr self, std::vector<presence_update> updates) {
+  auto& st = self->state;
+  if (updates.empty() || st.batched_subs == 0)
+    return;
+  presences_event ev{
+    shared_presences{presence_batch{st.doc, std::move(updates)}}};
+  for (auto& [session, sub] : st.subs)
+    if (sub.batched)
       self->send(sub.conn, ev);
 }
 
@@ -65,14 +80,21 @@ void on_presence_tick(self_ptr self) {
   auto dirty = std::move(st.presence_dirty);
   st.presence_dirty.clear();
   bool sent = false;
+  std::vector<presence_update> batch;
   for (auto& session : dirty) {
     auto i = st.subs.find(session);
     if (i == st.subs.end() || !i->second.presence_dirty)
       continue; // left (cleared already) or joined again since
-    i->second.presence_dirty = false;
-    broadcast(self, session, i->second, i->second.presence);
+    auto& sub = i->second;
+    sub.presence_dirty = false;
+    broadcast(self, session, sub, sub.presence, receivers::unbatched);
+    if (st.batched_subs > 0)
+      batch.push_back(
+        presence_update{st.doc, sub.client, sub.user,
+                        sub.presence.empty() ? "null" : sub.presence});
     sent = true;
   }
+  broadcast_batch(self, std::move(batch));
   // Quiet for a whole tick: the next update goes out at once again.
   if (sent)
     arm_tick(self);

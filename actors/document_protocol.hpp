@@ -43,6 +43,7 @@ CAF_ADD_ATOM(collab, collab, snapshot_atom, "snapshot")
 CAF_ADD_ATOM(collab, collab, presence_atom, "presence")
 CAF_ADD_ATOM(collab, collab, quiet_atom, "quiet")
 CAF_ADD_ATOM(collab, collab, idle_atom, "idle")
+CAF_ADD_ATOM(collab, collab, deliver_atom, "deliver")
 
 namespace collab {
 
@@ -89,6 +90,24 @@ struct presence_update {
 
 using shared_presence = shared_frame<presence_update>;
 
+// Batched delivery (a session that said `"batch":true` in hello): the ops a
+// document made durable within one tick, consecutive revisions, and the
+// presence updates of one presence tick, each one event and one frame for
+// every batched receiver.
+struct op_batch {
+  std::string doc;
+  std::vector<committed_op> ops;
+};
+
+using shared_ops = shared_frame<op_batch>;
+
+struct presence_batch {
+  std::string doc;
+  std::vector<presence_update> updates;
+};
+
+using shared_presences = shared_frame<presence_batch>;
+
 // ---- connection -> document
 
 struct joined_event;
@@ -96,12 +115,15 @@ struct op_event;
 struct ack_event;
 struct presence_event;
 struct error_event;
+struct ops_event;
+struct presences_event;
 
 // Whoever joins a document: it hears the document's events.
 using document_subscriber
   = caf::typed_actor<caf::reacts_to<joined_event>, caf::reacts_to<op_event>,
                      caf::reacts_to<ack_event>, caf::reacts_to<presence_event>,
-                     caf::reacts_to<error_event>>;
+                     caf::reacts_to<error_event>, caf::reacts_to<ops_event>,
+                     caf::reacts_to<presences_event>>;
 
 struct join_request {
   document_subscriber conn; // where the events go
@@ -111,6 +133,7 @@ struct join_request {
   bool resume = false; // join with rev
   uint64_t rev = 0;
   std::string node; // the node holding the socket (for inspection)
+  bool batch = false; // ops and presence in batches (ops_event, ...)
 };
 
 struct leave_request {
@@ -155,6 +178,18 @@ struct ack_event {
 // One event for every receiver of the same update (encoded once).
 struct presence_event {
   shared_presence presence;
+};
+
+// To batched sessions: the ops of one tick; the session's own ops in it are
+// its acks.
+struct ops_event {
+  shared_ops batch;
+};
+
+// To batched sessions: the presence updates of one tick (the receiver's own
+// included: a shared frame is the same for everyone).
+struct presences_event {
+  shared_presences batch;
 };
 
 struct error_event {
@@ -210,7 +245,7 @@ using document_actor = caf::typed_actor<
   caf::replies_to<snapshot_atom>::with<uint64_t, ot::rope>, // durable
   // Its own timers.
   caf::reacts_to<presence_atom>, caf::reacts_to<quiet_atom>,
-  caf::reacts_to<idle_atom, uint64_t>>;
+  caf::reacts_to<idle_atom, uint64_t>, caf::reacts_to<deliver_atom>>;
 
 // ---- inspect
 
@@ -247,9 +282,39 @@ typename Inspector::result_type inspect(Inspector& f, shared_presence& x) {
 }
 
 template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, op_batch& x) {
+  return f(caf::meta::type_name("op_batch"), x.doc, x.ops);
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shared_ops& x) {
+  return detail::inspect_shared(f, x, "shared_ops");
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, presence_batch& x) {
+  return f(caf::meta::type_name("presence_batch"), x.doc, x.updates);
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shared_presences& x) {
+  return detail::inspect_shared(f, x, "shared_presences");
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ops_event& x) {
+  return f(caf::meta::type_name("ops_event"), x.batch);
+}
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, presences_event& x) {
+  return f(caf::meta::type_name("presences_event"), x.batch);
+}
+
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_request& x) {
   return f(caf::meta::type_name("join_request"), x.conn, x.session, x.client,
-           x.user, x.resume, x.rev, x.node);
+           x.user, x.resume, x.rev, x.node, x.batch);
 }
 
 template<class Inspector>

@@ -39,6 +39,7 @@ struct subscriber {
   std::string presence; // raw JSON; empty when none
   bool presence_dirty = false; // changed since last sent (tick)
   bool catching_up = false; // resume being read from the store
+  bool batched = false; // hears ops and presence in batches (hello)
   uint64_t join_id = 0; // which join a replay belongs to
   std::vector<shared_op> buffered; // live ops held back while catching up
 };
@@ -91,6 +92,13 @@ struct document_state {
   uint64_t next_join_id = 0;
   uint64_t idle_generation = 0;
   doc_phase phase = doc_phase::loading;
+
+  // Batched delivery: durable ops not yet sent to the batched subscribers,
+  // when the last batch went out, and whether the tick timer is armed.
+  std::vector<committed_op> batch;
+  caf::actor_clock::time_point last_batch;
+  bool batch_timer_armed = false;
+  size_t batched_subs = 0;
 
   // Presence: sessions whose presence changed since the last tick.
   std::vector<std::string> presence_dirty;
@@ -155,6 +163,16 @@ void save_snapshot(self_ptr self, snapshot_wait wait,
 void maybe_snapshot(self_ptr self, bool force);
 // The quiet timer: a snapshot after `snapshot_quiet` without commits.
 void on_quiet(self_ptr self);
+
+// ---- document_batch.cpp
+
+// After a durable commit: sends the batch now when the last one went out a
+// tick ago or more, else arms the tick timer.
+void schedule_batch(self_ptr self);
+// Sends the batch to every batched subscriber (the tick timer; before the
+// actor stops).
+void deliver_batch(self_ptr self);
+void on_batch_tick(self_ptr self);
 
 // ---- document_presence.cpp
 

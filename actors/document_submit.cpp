@@ -173,7 +173,10 @@ void on_join(self_ptr self, join_request& req) {
     self->monitor(conn);
   }
   auto& sub = st.subs[req.session];
+  st.batched_subs -= sub.batched ? 1 : 0; // a join again starts afresh
   sub = subscriber{};
+  sub.batched = req.batch;
+  st.batched_subs += sub.batched ? 1 : 0;
   sub.conn = conn;
   sub.client = req.client;
   sub.user = req.user;
@@ -196,6 +199,7 @@ void remove_subscriber(self_ptr self, const std::string& session) {
     return;
   auto sub = std::move(i->second);
   st.subs.erase(i);
+  st.batched_subs -= sub.batched ? 1 : 0;
   st.session_of.erase(sub.conn.address());
   node_metrics().joined_sessions.fetch_sub(1, std::memory_order_relaxed);
   presence_left(self, session, sub);

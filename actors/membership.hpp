@@ -29,7 +29,7 @@
 namespace collab {
 
 // Bumped whenever a message crossing nodes changes shape.
-constexpr const char* cluster_protocol_version = "collab-cluster/3";
+constexpr const char* cluster_protocol_version = "collab-cluster/4";
 
 struct membership_options {
   member_info self; // node, host, port of this node

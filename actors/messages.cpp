@@ -17,6 +17,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<ack_event>("collab::ack_event");
   cfg.add_message_type<presence_event>("collab::presence_event");
   cfg.add_message_type<error_event>("collab::error_event");
+  cfg.add_message_type<ops_event>("collab::ops_event");
+  cfg.add_message_type<presences_event>("collab::presences_event");
   cfg.add_message_type<doc_snapshot>("collab::doc_snapshot");
   cfg.add_message_type<member_info>("collab::member_info");
   cfg.add_message_type<placement_pin>("collab::placement_pin");

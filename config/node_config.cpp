@@ -154,6 +154,13 @@ void add_document_options(CLI::App& app, node_config& cfg) {
   opt("presence-tick-ms", cfg.presence_tick_ms, "COLLAB_PRESENCE_TICK_MS",
       "presence is coalesced per document per tick (last per session wins)")
     ->check(CLI::Range(int64_t{0}, int64_t{10'000}));
+  opt("batch-tick-max-ms", cfg.batch_tick_max_ms, "COLLAB_BATCH_TICK_MAX_MS",
+      "batched delivery: the longest a document holds its ops for a batch")
+    ->check(CLI::Range(int64_t{0}, int64_t{10'000}));
+  opt("batch-frames-per-s", cfg.batch_frames_per_s, "COLLAB_BATCH_FRAMES_PER_S",
+      "batched delivery: batch frames per second of one document, all "
+      "subscribers together (sets its tick)")
+    ->check(CLI::Range(uint64_t{1}, uint64_t{100'000'000}));
   opt("stall-ms", cfg.stall_ms, "COLLAB_STALL_MS",
       "/healthz fails when actor threads stalled this long")
     ->check(CLI::Range(int64_t{100}, int64_t{600'000}));

@@ -224,6 +224,7 @@ struct frame_fields {
   const rj::Value* op = nullptr;
   const rj::Value* data = nullptr;
   const rj::Value* token = nullptr;
+  const rj::Value* batch = nullptr;
 };
 
 void collect_fields(const rj::Value& obj, frame_fields& f) {
@@ -256,6 +257,8 @@ void collect_fields(const rj::Value& obj, frame_fields& f) {
       case 5:
         if (k == "token")
           f.token = v;
+        else if (k == "batch")
+          f.batch = v;
         break;
       case 6:
         if (k == "client")
@@ -342,8 +345,11 @@ private:
       return missing("v");
     if (!f_.v->IsInt64())
       return fail(errc::bad_request, "field 'v' must be an integer");
+    if (f_.batch != nullptr && !f_.batch->IsBool())
+      return fail(errc::bad_request, "field 'batch' must be a boolean");
     out_.client.assign(as_view(*f_.client));
     out_.v = f_.v->GetInt64();
+    out_.batch = f_.batch != nullptr && f_.batch->GetBool();
     return true;
   }
 

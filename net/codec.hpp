@@ -9,7 +9,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "actors/core/committed_op.hpp"
 #include "actors/core/errc.hpp"
 #include "actors/ot/rope.hpp"
 #include "actors/ot/text_unicode.hpp"
@@ -22,6 +24,7 @@ struct client_message {
   msg_type type = msg_type::ping;
   std::string client; // hello
   int64_t v = 0; // hello
+  bool batch = false; // hello: ops and presence in batches
   std::string doc; // join, op, presence, leave
   std::optional<uint64_t> rev; // join (optional), op (required: base rev)
   uint64_t seq = 0; // op
@@ -71,13 +74,25 @@ bool valid_doc_id(
   std::string_view id); // 1..200 of [A-Za-z0-9._~/-], no leading '/'
 bool valid_client_id(std::string_view id); // 1..64 of [A-Za-z0-9_-]
 
-std::string encode_welcome(std::string_view node, std::string_view session);
+// `batch`: the session asked for batched delivery and gets it.
+std::string encode_welcome(std::string_view node, std::string_view session,
+                           bool batch = false);
 // `text` null: a resumed join (no text field).
 std::string encode_joined(std::string_view doc, uint64_t rev,
                           const ot::rope* text);
 std::string encode_op(std::string_view doc, uint64_t rev,
                       std::string_view client, uint64_t seq, const ot::op& op);
 std::string encode_ack(std::string_view doc, uint64_t seq, uint64_t rev);
+// Batched delivery: ops[from..] (consecutive revisions) as one frame.
+std::string encode_ops(std::string_view doc,
+                       const std::vector<committed_op>& ops, size_t from = 0);
+struct presence_entry {
+  std::string_view client;
+  std::string_view user;
+  std::string_view data_json; // raw JSON, "null" to clear
+};
+std::string encode_presences(std::string_view doc,
+                             const std::vector<presence_entry>& entries);
 // `data_json` is raw JSON ("null" to clear), inserted verbatim.
 std::string encode_presence(std::string_view doc, std::string_view client,
                             std::string_view user, std::string_view data_json);

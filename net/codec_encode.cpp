@@ -42,14 +42,15 @@ void append_op_json(std::string& out, const ot::op& a) {
   out += ']';
 }
 
-std::string encode_welcome(std::string_view node, std::string_view session) {
+std::string encode_welcome(std::string_view node, std::string_view session,
+                           bool batch) {
   std::string out;
-  out.reserve(48 + node.size() + session.size());
+  out.reserve(64 + node.size() + session.size());
   out.append("{\"type\":\"welcome\",\"node\":");
   append_string_sanitized(out, node);
   out.append(",\"session\":");
   append_string_sanitized(out, session);
-  out.append(",\"v\":1}");
+  out.append(batch ? ",\"v\":1,\"batch\":true}" : ",\"v\":1}");
   return out;
 }
 
@@ -75,16 +76,20 @@ std::string encode_joined(std::string_view doc, uint64_t rev,
   return out;
 }
 
-std::string encode_op(std::string_view doc, uint64_t rev,
-                      std::string_view client, uint64_t seq, const ot::op& op) {
-  size_t op_bytes = 2;
+namespace {
+
+size_t op_bytes_estimate(const ot::op& op) {
+  size_t bytes = 2;
   for (const auto& c : op)
-    op_bytes += c.text.size() + 24;
-  std::string out;
-  out.reserve(64 + doc.size() + client.size() + op_bytes);
-  out.append("{\"type\":\"op\",\"doc\":");
-  append_string(out, doc);
-  out.append(",\"rev\":");
+    bytes += c.text.size() + 24;
+  return bytes;
+}
+
+// `"rev":N,"client":C,"seq":S,"op":OP`: the members of an op frame and of an
+// entry of an ops frame.
+void append_op_members(std::string& out, uint64_t rev, std::string_view client,
+                       uint64_t seq, const ot::op& op) {
+  out.append("\"rev\":");
   append_u64(out, rev);
   out.append(",\"client\":");
   append_string(out, client);
@@ -92,7 +97,41 @@ std::string encode_op(std::string_view doc, uint64_t rev,
   append_u64(out, seq);
   out.append(",\"op\":");
   append_op_json(out, op);
+}
+
+} // namespace
+
+std::string encode_op(std::string_view doc, uint64_t rev,
+                      std::string_view client, uint64_t seq, const ot::op& op) {
+  std::string out;
+  out.reserve(64 + doc.size() + client.size() + op_bytes_estimate(op));
+  out.append("{\"type\":\"op\",\"doc\":");
+  append_string(out, doc);
+  out += ',';
+  append_op_members(out, rev, client, seq, op);
   out += '}';
+  return out;
+}
+
+std::string encode_ops(std::string_view doc,
+                       const std::vector<committed_op>& ops, size_t from) {
+  size_t bytes = 48 + doc.size();
+  for (size_t i = from; i < ops.size(); ++i)
+    bytes += 48 + ops[i].client.size() + op_bytes_estimate(ops[i].op);
+  std::string out;
+  out.reserve(bytes);
+  out.append("{\"type\":\"ops\",\"doc\":");
+  append_string(out, doc);
+  out.append(",\"ops\":[");
+  for (size_t i = from; i < ops.size(); ++i) {
+    if (i != from)
+      out += ',';
+    out += '{';
+    auto& c = ops[i];
+    append_op_members(out, c.rev, c.client, c.seq, c.op);
+    out += '}';
+  }
+  out.append("]}");
   return out;
 }
 
@@ -109,21 +148,56 @@ std::string encode_ack(std::string_view doc, uint64_t seq, uint64_t rev) {
   return out;
 }
 
-std::string encode_presence(std::string_view doc, std::string_view client,
-                            std::string_view user, std::string_view data_json) {
+namespace {
+
+// `"client":C,"user":U,"data":X`: a presence frame's members and an entry of
+// a presences frame.
+void append_presence_members(std::string& out, std::string_view client,
+                             std::string_view user,
+                             std::string_view data_json) {
   if (data_json.empty())
     data_json = "null"; // never emit `"data":}`
-  std::string out;
-  out.reserve(64 + doc.size() + client.size() + user.size() + data_json.size());
-  out.append("{\"type\":\"presence\",\"doc\":");
-  append_string(out, doc);
-  out.append(",\"client\":");
+  out.append("\"client\":");
   append_string(out, client);
   out.append(",\"user\":");
   append_string_sanitized(out, user);
   out.append(",\"data\":");
   out.append(data_json);
+}
+
+} // namespace
+
+std::string encode_presence(std::string_view doc, std::string_view client,
+                            std::string_view user, std::string_view data_json) {
+  std::string out;
+  out.reserve(64 + doc.size() + client.size() + user.size() + data_json.size());
+  out.append("{\"type\":\"presence\",\"doc\":");
+  append_string(out, doc);
+  out += ',';
+  append_presence_members(out, client, user, data_json);
   out += '}';
+  return out;
+}
+
+std::string encode_presences(std::string_view doc,
+                             const std::vector<presence_entry>& entries) {
+  size_t bytes = 48 + doc.size();
+  for (auto& e : entries)
+    bytes += 40 + e.client.size() + e.user.size() + e.data_json.size();
+  std::string out;
+  out.reserve(bytes);
+  out.append("{\"type\":\"presences\",\"doc\":");
+  append_string(out, doc);
+  out.append(",\"presence\":[");
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (i != 0)
+      out += ',';
+    out += '{';
+    append_presence_members(out, entries[i].client, entries[i].user,
+                            entries[i].data_json);
+    out += '}';
+  }
+  out.append("]}");
   return out;
 }
 

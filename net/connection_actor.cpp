@@ -147,6 +147,8 @@ connection_actor::behavior_type connection(self_ptr self, server_context* ctx,
     [=](ack_event& ev) { on_ack(self, ev); },
     [=](presence_event& ev) { on_presence_event(self, ev); },
     [=](error_event& ev) { on_error_event(self, ev); },
+    [=](ops_event& ev) { on_ops_event(self, ev); },
+    [=](presences_event& ev) { on_presences_event(self, ev); },
   };
 }
 

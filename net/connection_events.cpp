@@ -1,7 +1,8 @@
 // The documents' events at the connection actor, turned into frames for
 // the socket: joined, op (each revision once, in order; our own op after a
-// rejoin is its ack), ack, presence and error. Ops and presence updates are
-// encoded once for every receiver.
+// rejoin is its ack), ack, presence and error, and for a batched session
+// (hello `batch`) ops and presence in batches. Ops, batches and presence
+// updates are encoded once for every receiver.
 //
 // Thread-safety: runs inside the connection actor's handlers only.
 #include <algorithm>
@@ -58,19 +59,79 @@ void on_op_event(self_ptr self, op_event& ev) {
   send_shared_frame(self, ev.op.frame_ptr());
 }
 
+namespace {
+
+void observe_ack_latency(const doc_link& link, uint64_t seq) {
+  if (link.unacked && link.unacked->seq == seq)
+    node_metrics().ack_latency.observe(
+      std::chrono::duration<double>(clock::now() - link.unacked_since).count());
+}
+
+} // namespace
+
 void on_ack(self_ptr self, ack_event& ev) {
   auto& st = self->state;
   auto i = st.docs.find(ev.doc);
   if (i == st.docs.end())
     return;
   auto& link = i->second;
-  if (link.unacked && link.unacked->seq == ev.seq)
-    node_metrics().ack_latency.observe(
-      std::chrono::duration<double>(clock::now() - link.unacked_since).count());
+  observe_ack_latency(link, ev.seq);
   if (!link.answered(ev.seq))
     return; // already acked (from the replay of a rejoin)
-  link.rev = std::max(link.rev, ev.rev);
+  // A batched session hears its own ops in the batches, and a re-ack (of a
+  // duplicate) may come before the batch holding the op: only the batch
+  // moves the revision, else ops before it would be taken as seen.
+  if (!st.batch)
+    link.rev = std::max(link.rev, ev.rev);
   send_frame(self, encode_ack(ev.doc, ev.seq, ev.rev));
+}
+
+// A batch of consecutive revisions: sent as it is when it starts right
+// after what the session has seen; the part it has not seen, op by op, when
+// it overlaps a join or a replay (rare); dropped when seen already.
+void on_ops_event(self_ptr self, ops_event& ev) {
+  auto& st = self->state;
+  auto& batch = ev.batch.get();
+  auto i = st.docs.find(batch.doc);
+  if (i == st.docs.end() || batch.ops.empty())
+    return;
+  auto& link = i->second;
+  if (link.state != doc_link::phase::joined)
+    return; // the join's answer covers it (as for op_event)
+  auto first = batch.ops.front().rev;
+  auto last = batch.ops.back().rev;
+  if (last <= link.rev || first > link.rev + 1)
+    return;
+  if (first <= link.rev) {
+    for (auto& c : batch.ops)
+      if (c.rev == link.rev + 1) {
+        op_event one{shared_op{c}};
+        on_op_event(self, one);
+      }
+    return;
+  }
+  for (auto& c : batch.ops)
+    if (c.client == st.client) {
+      observe_ack_latency(link, c.seq);
+      link.answered(c.seq); // the op in the batch is the ack
+    }
+  link.rev = last;
+  ev.batch.frame([](const op_batch& b) { return encode_ops(b.doc, b.ops); });
+  send_shared_frame(self, ev.batch.frame_ptr());
+}
+
+void on_presences_event(self_ptr self, presences_event& ev) {
+  auto& batch = ev.batch.get();
+  if (self->state.docs.count(batch.doc) == 0)
+    return;
+  ev.batch.frame([](const presence_batch& b) {
+    std::vector<presence_entry> entries;
+    entries.reserve(b.updates.size());
+    for (auto& u : b.updates)
+      entries.push_back({u.client, u.user, u.data});
+    return encode_presences(b.doc, entries);
+  });
+  send_shared_frame(self, ev.batch.frame_ptr());
 }
 
 void on_presence_event(self_ptr self, presence_event& ev) {

@@ -35,7 +35,8 @@ void on_hello(self_ptr self, client_message& m) {
     return;
   }
   st.client = std::move(m.client);
-  send_frame(self, encode_welcome(st.ctx->cfg.node_id, st.session));
+  st.batch = m.batch;
+  send_frame(self, encode_welcome(st.ctx->cfg.node_id, st.session, st.batch));
 }
 
 void on_join(self_ptr self, client_message& m) {

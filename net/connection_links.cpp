@@ -88,7 +88,8 @@ void send_join(self_ptr self, doc_link& link) {
                    st.claims.sub,
                    link.resume,
                    link.rev,
-                   st.ctx->cfg.node_id};
+                   st.ctx->cfg.node_id,
+                   st.batch};
   self->send(link.actor, std::move(req));
 }
 

@@ -82,6 +82,7 @@ struct connection_state {
   caf::typed_response_promise<bool> expiry_timer; // answering it retires
                                                   // the timer
   std::string client; // empty until hello
+  bool batch = false; // hello asked for batched delivery
   token_bucket messages{1, 1}; // the message rate (bytes: ws_session)
   doc_map docs;
   std::unordered_map<caf::actor_addr, std::string> doc_of;
@@ -143,5 +144,8 @@ void on_op_event(self_ptr self, op_event& ev);
 void on_ack(self_ptr self, ack_event& ev);
 void on_presence_event(self_ptr self, presence_event& ev);
 void on_error_event(self_ptr self, error_event& ev);
+// Batched delivery (hello `batch`).
+void on_ops_event(self_ptr self, ops_event& ev);
+void on_presences_event(self_ptr self, presences_event& ev);
 
 } // namespace collab::net::conn

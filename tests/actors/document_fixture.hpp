@@ -87,6 +87,19 @@ behavior recorder(stateful_actor<recorder_state>* self) {
       });
       log.push_back("presence client=" + p.client + " data=" + p.data);
     },
+    [=, &log](ops_event& e) {
+      std::string line = "ops";
+      for (auto& op : e.batch.get().ops)
+        line += " " + std::to_string(op.rev) + ":" + op.client + "/"
+                + std::to_string(op.seq);
+      log.push_back(line);
+    },
+    [=, &log](presences_event& e) {
+      std::string line = "presences";
+      for (auto& p : e.batch.get().updates)
+        line += " " + p.client + "=" + p.data;
+      log.push_back(line);
+    },
     [=, &log](error_event& e) {
       self->state.last_error = e.message;
       log.push_back("error " + std::string(to_wire(e.code))
@@ -249,6 +262,19 @@ struct fixture : test_coordinator_fixture<test_config> {
   void join(const actor& r, const std::string& session, bool resume = false,
             uint64_t rev = 0) {
     join_as(r, session, "c-" + session, "u-" + session, resume, rev);
+  }
+
+  // Session s joins as client "c-s" asking for batched delivery.
+  void join_batched(const actor& r, const std::string& session) {
+    self->send(doc, join_request{actor_cast<document_subscriber>(r),
+                                 session,
+                                 "c-" + session,
+                                 "u-" + session,
+                                 false,
+                                 0,
+                                 {},
+                                 true});
+    run_jobs();
   }
 
   // Session `session` joins as client `client` of user `user`.

@@ -89,6 +89,12 @@ CAF_TEST(hello decodes) {
   CAF_CHECK(r.msg.type == msg_type::hello);
   CAF_CHECK_EQUAL(r.msg.client, "tab-1_A");
   CAF_CHECK_EQUAL(r.msg.v, 1);
+  CAF_CHECK(!r.msg.batch);
+  const auto b = dec(R"({"type":"hello","client":"c","v":1,"batch":true})");
+  CAF_REQUIRE(b.ok);
+  CAF_CHECK(b.msg.batch);
+  CAF_CHECK(
+    !dec(R"({"type":"hello","client":"c","v":1,"batch":false})").msg.batch);
 }
 
 CAF_TEST(join decodes with and without rev) {
@@ -279,6 +285,9 @@ CAF_TEST(hello refusals) {
     {R"({"type":"hello","client":"c","v":"1"})", "bad_request", "", -1},
     {R"({"type":"hello","client":"c","v":1.5})", "bad_request", "", -1},
     {R"({"type":"hello","client":"c","v":null})", "bad_request", "", -1},
+    {R"({"type":"hello","client":"c","v":1,"batch":1})", "bad_request", "", -1},
+    {R"({"type":"hello","client":"c","v":1,"batch":"yes"})", "bad_request", "",
+     -1},
   };
   for (const auto& c : cases)
     check_bad(c);
@@ -487,6 +496,9 @@ CAF_TEST(encoders are byte exact) {
   CAF_CHECK_EQUAL(
     encode_welcome("node-1", "s42"),
     R"({"type":"welcome","node":"node-1","session":"s42","v":1})");
+  CAF_CHECK_EQUAL(
+    encode_welcome("node-1", "s42", true),
+    R"({"type":"welcome","node":"node-1","session":"s42","v":1,"batch":true})");
   const ot::rope text("hi");
   CAF_CHECK_EQUAL(encode_joined("acme/doc", 7, &text),
                   R"({"type":"joined","doc":"acme/doc","rev":7,"text":"hi"})");
@@ -519,6 +531,30 @@ CAF_TEST(encoders are byte exact) {
   CAF_CHECK_EQUAL(
     encode_presence("d", "c1", "alice", ""),
     R"({"type":"presence","doc":"d","client":"c1","user":"alice","data":null})");
+  const std::vector<committed_op> ops
+    = {{"d", 4, "c0", 9, "u", ot::op{ot::component::insert("x")}},
+       {"d", 5, "c1", 2, "u", op},
+       {"d", 6, "c\"", 1, "u", ot::op{}}};
+  CAF_CHECK_EQUAL(
+    encode_ops("d", ops, 1),
+    R"({"type":"ops","doc":"d","ops":[{"rev":5,"client":"c1","seq":2,"op":[3,")"
+    "\xC3\xA9"
+      + emoji
+      + R"(",{"d":2},1,{"d":"ab"}]},{"rev":6,"client":"c\"","seq":1,"op":[]}]})");
+  CAF_CHECK_EQUAL(
+    encode_ops("d", ops),
+    R"({"type":"ops","doc":"d","ops":[{"rev":4,"client":"c0","seq":9,"op":["x"]},)"
+    R"({"rev":5,"client":"c1","seq":2,"op":[3,")"
+    "\xC3\xA9"
+      + emoji
+      + R"(",{"d":2},1,{"d":"ab"}]},{"rev":6,"client":"c\"","seq":1,"op":[]}]})");
+  CAF_CHECK_EQUAL(
+    encode_presences("d",
+                     {{"c1", "alice", R"({"cursor":3})"}, {"c2", "bob", ""}}),
+    R"({"type":"presences","doc":"d","presence":[{"client":"c1","user":"alice",)"
+    R"("data":{"cursor":3}},{"client":"c2","user":"bob","data":null}]})");
+  CAF_CHECK_EQUAL(encode_presences("d", {}),
+                  R"({"type":"presences","doc":"d","presence":[]})");
   CAF_CHECK_EQUAL(encode_left("a/b"), R"({"type":"left","doc":"a/b"})");
   CAF_CHECK_EQUAL(encode_pong(), R"({"type":"pong"})");
   CAF_CHECK_EQUAL(

@@ -298,6 +298,58 @@ CAF_TEST(ops of other clients are forwarded once and in order) {
                   encode_op("d1", 6, "c2", 1, parse_op(R"(["b"])")));
 }
 
+// ---- batched delivery
+
+CAF_TEST(a batched session gets each batch as one frame its own op acking) {
+  connect();
+  frame(R"({"type":"hello","client":"c1","v":1,"batch":true})");
+  CAF_REQUIRE_EQUAL(sink->last(), encode_welcome("n1", "s1", true));
+  auto d = document("d1", 5, "hello");
+  state_of(d).answer_submits = false; // a batched sender gets no ack_event
+  frame(R"({"type":"join","doc":"d1"})");
+  CAF_CHECK_EQUAL(last_log(d), "join session=s1 client=c1 resume=0 rev=0 "
+                               "batch=1");
+  frame(R"({"type":"op","doc":"d1","rev":5,"seq":1,"op":[5,"!"]})");
+  auto batch = [&](std::vector<committed_op> ops) {
+    self->send(conn, ops_event{shared_ops{op_batch{"d1", std::move(ops)}}});
+    sched.run();
+  };
+  auto op = [](uint64_t rev, const std::string& client, uint64_t seq) {
+    return committed_op{"d1", rev, client, seq, "u", parse_op(R"(["x"])")};
+  };
+  batch({op(6, "c1", 1), op(7, "c2", 4)});
+  CAF_CHECK_EQUAL(sink->last(),
+                  encode_ops("d1", {op(6, "c1", 1), op(7, "c2", 4)}));
+  // Our next op, answered in a batch that overlaps what we saw.
+  frame(R"({"type":"op","doc":"d1","rev":7,"seq":2,"op":["y"]})");
+  CAF_CHECK_EQUAL(last_log(d), R"(submit seq=2 base=7 op=["y"])");
+  auto before = sink->frames.size();
+  batch({op(5, "c2", 3), op(6, "c1", 1)}); // seen already: dropped
+  batch({op(9, "c2", 6)}); // a gap: dropped
+  CAF_CHECK_EQUAL(sink->frames.size(), before);
+  // Overlapping what was seen (a join's seam): only the unseen ops, one by
+  // one, our own as its ack.
+  batch({op(7, "c2", 4), op(8, "c1", 2), op(9, "c2", 6)});
+  CAF_REQUIRE_EQUAL(sink->frames.size(), before + 2);
+  CAF_CHECK_EQUAL(sink->frames[before], encode_ack("d1", 2, 8));
+  CAF_CHECK_EQUAL(sink->last(),
+                  encode_op("d1", 9, "c2", 6, parse_op(R"(["x"])")));
+}
+
+CAF_TEST(a batched session hears a tick of presence as one frame) {
+  connect();
+  frame(R"({"type":"hello","client":"c1","v":1,"batch":true})");
+  document("d1", 5, "hello");
+  frame(R"({"type":"join","doc":"d1"})");
+  presence_batch b{
+    "d1", {{"d1", "c2", "u2", R"({"at":1})"}, {"d1", "c3", "u3", "null"}}};
+  self->send(conn, presences_event{shared_presences{std::move(b)}});
+  sched.run();
+  CAF_CHECK_EQUAL(sink->last(),
+                  encode_presences("d1", {{"c2", "u2", R"({"at":1})"},
+                                          {"c3", "u3", "null"}}));
+}
+
 // ---- rate limit
 
 CAF_TEST(frames over the message rate limit are refused undecoded) {

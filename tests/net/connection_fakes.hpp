@@ -93,8 +93,8 @@ caf::behavior fake_document(caf::stateful_actor<document_state>* self,
     [=](collab::join_request& r) {
       auto& st = self->state;
       st.log.push_back("join session=" + r.session + " client=" + r.client
-                       + " resume=" + std::to_string(r.resume)
-                       + " rev=" + std::to_string(r.rev));
+                       + " resume=" + std::to_string(r.resume) + " rev="
+                       + std::to_string(r.rev) + (r.batch ? " batch=1" : ""));
       if (!st.answer_joins)
         return;
       collab::joined_event ev{st.doc, st.rev, !r.resume,

@@ -191,7 +191,8 @@ void bench_client::on_handshake(uint64_t gen, const error_code& ec) {
   }
   phase_ = phase::hello;
   read_next();
-  send(R"({"type":"hello","client":")" + id_ + R"(","v":1})");
+  send(R"({"type":"hello","client":")" + id_
+       + (g_.setup.opt->batch ? R"(","v":1,"batch":true})" : R"(","v":1})"));
 }
 
 void bench_client::read_next() {

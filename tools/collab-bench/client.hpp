@@ -173,6 +173,9 @@ private:
   void handle_joined(const rapidjson::Value& m);
   void handle_ack(const rapidjson::Value& m);
   void handle_op(const rapidjson::Value& m);
+  void handle_ops(const rapidjson::Value& m);
+  // A committed op (an `op` frame or an entry of an `ops` batch).
+  void handle_committed(const rapidjson::Value& m, bool batched);
   // An op of our own client id at the next rev: legal while resuming.
   void handle_own_op(uint64_t seq, uint64_t rev);
   // The latency of a remote op, when one of ours sent it.

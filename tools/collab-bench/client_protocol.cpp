@@ -1,6 +1,7 @@
 // The client state machine's protocol side (client.hpp): the server's
-// frames (welcome, joined, ack, op, error) and what the client sends (join,
-// its op in flight). Runs on the document's strand, like client.cpp.
+// frames (welcome, joined, ack, op, ops, presence(s), error) and what the
+// client sends (join, its op in flight). Runs on the document's strand, like
+// client.cpp.
 #include "client.hpp"
 
 #include <algorithm>
@@ -42,11 +43,13 @@ void bench_client::handle_frame(std::string_view frame) {
   }
   if (type == "op")
     handle_op(d);
+  else if (type == "ops")
+    handle_ops(d);
   else if (type == "ack")
     handle_ack(d);
   else if (type == "error")
     handle_error(d);
-  else if (type == "presence")
+  else if (type == "presence" || type == "presences")
     ++g_.stats.presence;
   else if (type == "welcome")
     handle_welcome(d);
@@ -199,18 +202,47 @@ void bench_client::handle_ack(const rapidjson::Value& m) {
 }
 
 void bench_client::handle_op(const rapidjson::Value& m) {
-  std::string_view doc, client;
-  uint64_t rev = 0, seq = 0;
-  const auto* opv = field(m, "op");
-  if (!get_str(m, "doc", doc) || !get_u64(m, "rev", rev)
-      || !get_str(m, "client", client) || !get_u64(m, "seq", seq)
-      || opv == nullptr) {
+  std::string_view doc;
+  if (!get_str(m, "doc", doc)) {
     anomaly("malformed_op_message");
     fail("malformed op message");
     return;
   }
   if (doc != g_.id) {
     anomaly("op_for_other_doc", std::string(doc));
+    return;
+  }
+  handle_committed(m, false);
+}
+
+// Batched delivery: the entries in order, as single ops would come; our op
+// in flight among them is its ack.
+void bench_client::handle_ops(const rapidjson::Value& m) {
+  std::string_view doc;
+  const auto* ops = field(m, "ops");
+  if (!get_str(m, "doc", doc) || ops == nullptr || !ops->IsArray()) {
+    anomaly("malformed_ops_message");
+    fail("malformed ops message");
+    return;
+  }
+  if (doc != g_.id) {
+    anomaly("ops_for_other_doc", std::string(doc));
+    return;
+  }
+  ++g_.stats.info["ops_frames"];
+  g_.stats.info["ops_in_frames"] += ops->Size();
+  for (const auto& e : ops->GetArray())
+    handle_committed(e, true);
+}
+
+void bench_client::handle_committed(const rapidjson::Value& m, bool batched) {
+  std::string_view client;
+  uint64_t rev = 0, seq = 0;
+  const auto* opv = field(m, "op");
+  if (!get_u64(m, "rev", rev) || !get_str(m, "client", client)
+      || !get_u64(m, "seq", seq) || opv == nullptr) {
+    anomaly("malformed_op_message");
+    fail("malformed op message");
     return;
   }
   if (failed_)
@@ -227,7 +259,10 @@ void bench_client::handle_op(const rapidjson::Value& m) {
     return;
   }
   if (client == id_) {
-    handle_own_op(seq, rev);
+    if (batched && inflight_ && seq == inflight_seq_)
+      acknowledge(seq, rev, true); // the op in the batch is the ack
+    else
+      handle_own_op(seq, rev);
     return;
   }
   ot::op incoming;

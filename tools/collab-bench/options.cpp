@@ -99,6 +99,7 @@ struct server_args {
   int port = 8080;
   std::string secret;
   bool no_reconnect = false;
+  bool no_batch = false;
 };
 
 // Where the server is and how to authenticate.
@@ -180,6 +181,8 @@ void add_run_options(CLI::App& app, bench_options& o, server_args& a) {
     ->capture_default_str();
   app.add_flag("--no-reconnect", a.no_reconnect,
                "do not reconnect (and resume) after a disconnect");
+  app.add_flag("--no-batch", a.no_batch,
+               "one frame per op (v1) instead of batched delivery");
   app
     .add_option("--verify-docs", o.verify_docs,
                 "docs to compare with GET /v1/docs/{id} (-1 = all, 0 = none)")
@@ -259,6 +262,7 @@ int parse_options(int argc, char** argv, bench_options& o) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   o.reconnect = !a.no_reconnect;
+  o.batch = !a.no_batch;
   o.hostile.enabled = app.count("--hostile") > 0;
   if (o.hostile.enabled)
     apply_hostile_defaults(app, o);

@@ -87,6 +87,7 @@ struct bench_options {
   double connect_timeout = 30;
   double drain_timeout = 30;
   bool reconnect = true;
+  bool batch = true; // hello asks for batched delivery (docs/PROTOCOL.md)
   int verify_docs = -1; // docs to fetch over HTTP; -1 = all, 0 = none
   std::vector<std::string> tolerate; // error codes that do not fail the run
   hostile_options hostile;

@@ -116,6 +116,8 @@ document_options_of(const collab::node_config& cfg,
   doc_opts.history_bytes = cfg.history_bytes;
   doc_opts.budget = std::move(budget);
   doc_opts.presence_tick = std::chrono::milliseconds(cfg.presence_tick_ms);
+  doc_opts.batch_tick_max = std::chrono::milliseconds(cfg.batch_tick_max_ms);
+  doc_opts.batch_frames_per_s = cfg.batch_frames_per_s;
   doc_opts.resume_page_ops = cfg.resume_page_ops;
   doc_opts.activations
     = std::make_shared<collab::activation_gate>(cfg.max_concurrent_activations);

@@ -58,6 +58,9 @@ export class CollabClient extends Emitter {
     this.createSocket = opts.createSocket ?? defaultCreateSocket;
     this.refreshToken = opts.refreshToken ?? null;
     this.pingIntervalMs = opts.pingIntervalMs ?? 25000;
+    // Batched delivery (docs/PROTOCOL.md): one frame per document per tick
+    // for ops and presence; `batch: false` asks for one frame per op.
+    this.batch = opts.batch ?? true;
     this._backoff = new Backoff(opts.backoff);
 
     this.token = opts.token;   // last token from refreshToken (or the initial one)
@@ -150,7 +153,9 @@ export class CollabClient extends Emitter {
     this._lastMessageAt = Date.now();
     sock.onopen = () => {
       if (sock !== this._socket) return;
-      this._sendRaw({ type: 'hello', client: this.clientId, v: 1 });
+      const hello = { type: 'hello', client: this.clientId, v: 1 };
+      if (this.batch) hello.batch = true;
+      this._sendRaw(hello);
     };
     sock.onmessage = (ev) => {
       if (sock === this._socket) this._onMessage(ev.data);

@@ -118,6 +118,7 @@ export class Doc extends Emitter {
 
   _handle(m) {
     if (this._left) return;
+    if (m.type === 'ops' || m.type === 'presences') return this._unbatch(m);
     if (m.type === 'joined') return this._onJoined(m);
     if (this._probe) return this._onProbeMessage(m);
     switch (m.type) {
@@ -126,6 +127,24 @@ export class Doc extends Emitter {
       case 'presence': return this._onPresence(m);
       case 'error': return this._onError(m);
       default: return undefined; // left, and types a newer server adds
+    }
+  }
+
+  // Batched delivery (hello `batch`): each entry is handled as the frame v1
+  // would have sent, in order; our own op in flight is its ack.
+  _unbatch(m) {
+    if (m.type === 'presences') {
+      for (const e of Array.isArray(m.presence) ? m.presence : []) {
+        this._handle({ ...e, type: 'presence', doc: m.doc });
+      }
+      return;
+    }
+    for (const e of Array.isArray(m.ops) ? m.ops : []) {
+      if (this._left) return;
+      const f = this._inflight;
+      const ours = e.client === this._client.clientId && f && e.seq === f.seq;
+      this._handle(ours ? { type: 'ack', doc: m.doc, seq: e.seq, rev: e.rev }
+        : { ...e, type: 'op', doc: m.doc });
     }
   }
 

@@ -38,7 +38,7 @@ test('connect: hello, welcome, status events, node and session', async () => {
   assert.equal(client.node, 'node-ws://a');
   assert.equal(client.session, 's1');
   assert.equal(server.connects.length, 1);
-  assert.deepEqual(server.sent[0], { type: 'hello', client: 'me', v: 1 });
+  assert.deepEqual(server.sent[0], { type: 'hello', client: 'me', v: 1, batch: true });
 });
 
 test('failures rotate over the urls with growing delays', async () => {

@@ -18,10 +18,12 @@ function randomEdit(doc, rnd) {
   }
 }
 
-for (const seed of [1, 2, 3]) {
-  test(`random concurrent edits with drops and offline spells converge (seed ${seed})`, async () => {
+for (const [seed, batching] of [[1, false], [2, false], [3, false], [4, true], [5, true], [6, true]]) {
+  const mode = batching ? ', batched delivery' : '';
+  test(`random concurrent edits with drops and offline spells converge (seed ${seed}${mode})`, async () => {
     const rnd = rng(seed);
     const server = new FakeServer();
+    server.batching = batching;
     server.commit('d', 'seed', ['start']);
     const clients = [0, 1, 2].map((i) => makeClient(server, { clientId: `c${i}` }));
     clients.forEach((c) => c.connect());
@@ -48,6 +50,7 @@ for (const seed of [1, 2, 3]) {
       assert.ok(!bySeq.has(k), `duplicate commit ${k}`);
       bySeq.set(k, o);
     }
+    if (batching) assert.ok(server.largestBatch > 1, 'some batch held several ops');
     // Replaying the log gives the text (the fake's own bookkeeping is sound).
     assert.equal(server.doc('d').ops.reduce((t, o) => type.apply(t, o.op), ''), server.text('d'));
   });

@@ -57,12 +57,15 @@ export class FakeServer {
     this.replayFrom = 0;     // resumes from a rev below this get `joined` with text
     this.historyFrom = 0;    // ops based on a rev below this get rev_too_old
     this.hooks = {};         // onOp(sock, msg) -> 'drop' (commit, lose the ack) | 'lose' | {error} | undefined
+    this.batching = false;   // grant `hello batch`: ops and presence in batches (docs/PROTOCOL.md)
+    this.batchFrames = 0;    // ops frames sent, and the most ops in one
+    this.largestBatch = 0;
     this.nextSession = 1;
     this.createSocket = (url) => this._connect(url);
   }
 
   doc(id) {
-    if (!this.docs.has(id)) this.docs.set(id, { text: '', ops: [], seqs: new Map(), subs: new Set() });
+    if (!this.docs.has(id)) this.docs.set(id, { text: '', ops: [], seqs: new Map(), subs: new Set(), batch: null });
     return this.docs.get(id);
   }
 
@@ -112,8 +115,9 @@ export class FakeServer {
     if (m.type === 'hello') {
       const code = this.refuse?.(sock.url);
       if (code) return sock.serverClose(code, 'refused');
-      sock.session = { id: `s${this.nextSession++}`, client: m.client, user: `u-${m.client}`, docs: new Set(), presence: new Map() };
-      return sock.deliver({ type: 'welcome', node: `node-${sock.url}`, session: sock.session.id, v: 1 });
+      const batch = this.batching && m.batch === true;
+      sock.session = { id: `s${this.nextSession++}`, client: m.client, user: `u-${m.client}`, docs: new Set(), presence: new Map(), batch };
+      return sock.deliver({ type: 'welcome', node: `node-${sock.url}`, session: sock.session.id, v: 1, ...(batch ? { batch } : {}) });
     }
     const s = sock.session;
     if (!s) return sock.serverClose(1008, 'hello first');
@@ -182,6 +186,7 @@ export class FakeServer {
     }
     const committed = this._commit(m.doc, { client: s.client, seq: m.seq, op, rev: m.rev }, sock);
     if (hook === 'drop') return undefined; // committed, the ack is lost with the socket
+    if (s.batch) return undefined; // the op in the next batch is the ack
     return sock.deliver({ type: 'ack', doc: m.doc, seq: m.seq, rev: committed.rev });
   }
 
@@ -192,8 +197,24 @@ export class FakeServer {
     const o = { rev: d.ops.length + 1, client, seq, op };
     d.ops.push(o);
     d.seqs.set(client, seq);
-    for (const sub of d.subs) if (sub !== from) sub.deliver({ type: 'op', doc: id, ...o });
+    for (const sub of d.subs) if (sub !== from && !sub.session.batch) sub.deliver({ type: 'op', doc: id, ...o });
+    this._batch(id, o);
     return o;
+  }
+
+  // Batched subscribers get the ops of one turn of the event loop as one
+  // frame, their own included (the sender's ack).
+  _batch(id, o) {
+    const d = this.doc(id);
+    if (d.batch) return void d.batch.push(o);
+    d.batch = [o];
+    setImmediate(() => {
+      const ops = d.batch;
+      d.batch = null;
+      this.batchFrames++;
+      this.largestBatch = Math.max(this.largestBatch, ops.length);
+      for (const sub of d.subs) if (sub.session.batch) sub.deliver({ type: 'ops', doc: id, ops });
+    });
   }
 
   _broadcast(id, from, msg) {
