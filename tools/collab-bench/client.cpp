@@ -75,7 +75,10 @@ bench_client::bench_client(doc_group& g, size_t index, std::string client_id,
       rng_(seed),
       gen_timer_(g.strand),
       retry_timer_(g.strand),
-      reconnect_timer_(g.strand) {}
+      reconnect_timer_(g.strand) {
+  const int replicas = g.setup.opt->replicas;
+  light_ = replicas >= 0 && index >= static_cast<size_t>(replicas);
+}
 
 bench_client::~bench_client() = default;
 
@@ -95,6 +98,7 @@ client_snapshot bench_client::snapshot(bool with_text) const {
   s.fail_reason = fail_reason_;
   s.busy = busy();
   s.rev = rev_;
+  s.light = light_;
   if (with_text)
     s.text = text_.to_string();
   return s;

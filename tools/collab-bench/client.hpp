@@ -120,6 +120,7 @@ struct client_snapshot {
   bool busy = false; // has an inflight or pending op
   uint64_t rev = 0;
   std::string text;
+  bool light = false; // keeps no replica (--replicas)
 };
 
 class bench_client {
@@ -217,7 +218,8 @@ private:
   std::string scratch_; // in-situ parse buffer
 
   // OT state (ot.js client)
-  ot::rope text_;
+  ot::rope text_; // stays empty in a light client
+  bool light_ = false;
   uint64_t rev_ = 0;
   bool ever_joined_ = false;
   std::optional<ot::op> inflight_;

@@ -111,7 +111,8 @@ void bench_client::handle_joined(const rapidjson::Value& m) {
       fail("first joined without text");
       return;
     }
-    text_ = ot::rope(text);
+    if (!light_)
+      text_ = ot::rope(text);
     rev_ = rev;
     ever_joined_ = true;
     g_.first_join_rev = std::min(g_.first_join_rev, rev);
@@ -125,7 +126,8 @@ void bench_client::handle_joined(const rapidjson::Value& m) {
       fail("resume answered with full text while ops were unacknowledged");
       return;
     }
-    text_ = ot::rope(text);
+    if (!light_)
+      text_ = ot::rope(text);
     rev_ = rev;
   } else if (rev != rev_) {
     anomaly("resume_rev_mismatch", "joined rev " + std::to_string(rev)
@@ -256,6 +258,12 @@ void bench_client::handle_committed(const rapidjson::Value& m, bool batched) {
     anomaly("op_gap", "rev " + std::to_string(rev) + " at local rev "
                         + std::to_string(rev_));
     fail("gap in revisions");
+    return;
+  }
+  if (light_ && client != id_) { // follows revisions, applies nothing
+    rev_ = rev;
+    ++g_.stats.remote_ops;
+    record_remote_latency(client, seq);
     return;
   }
   if (client == id_) {

@@ -138,6 +138,13 @@ void add_load_options(CLI::App& app, bench_options& o) {
                 "ops/s over all clients, spread evenly (0 = saturation)")
     ->check(CLI::NonNegativeNumber)
     ->excludes(rate);
+  app
+    .add_option("--replicas", o.replicas,
+                "clients per document keeping a text replica, checked for "
+                "convergence (-1 = all); the others insert at the start and "
+                "apply nothing (crowds)")
+    ->check(CLI::Range(-1, 100000))
+    ->capture_default_str();
   app.add_option("--duration", o.duration, "measured seconds")
     ->check(CLI::PositiveNumber)
     ->capture_default_str();

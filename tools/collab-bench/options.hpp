@@ -88,6 +88,11 @@ struct bench_options {
   double drain_timeout = 30;
   bool reconnect = true;
   bool batch = true; // hello asks for batched delivery (docs/PROTOCOL.md)
+  // Clients per document that keep a replica of the text (-1: all). The
+  // others are light: they insert at the start, follow revisions and
+  // latencies, and apply nothing, so that one load-generator core can play
+  // a crowd of a thousand authors on one document.
+  int replicas = -1;
   int verify_docs = -1; // docs to fetch over HTTP; -1 = all, 0 = none
   std::vector<std::string> tolerate; // error codes that do not fail the run
   hostile_options hostile;

@@ -274,6 +274,8 @@ void workload::compare_clients(bench_result& r) {
         doc_ok_[i] = 0;
         continue;
       }
+      if (s.light)
+        continue; // no replica to compare
       if (ref == nullptr) {
         ref = &s;
         continue;
