@@ -30,11 +30,8 @@ void broadcast_batch(self_ptr self, std::vector<presence_update> updates) {
   auto& st = self->state;
   if (updates.empty() || st.batched_subs == 0)
     return;
-  presences_event ev{
-    shared_presences{presence_batch{st.doc, std::move(updates)}}};
-  for (auto& [session, sub] : st.subs)
-    if (sub.batched)
-      self->send(sub.conn, ev);
+  send_batched(self, presences_event{shared_presences{
+                       presence_batch{st.doc, std::move(updates)}}});
 }
 
 void arm_tick(self_ptr self) {

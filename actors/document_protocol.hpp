@@ -44,6 +44,9 @@ CAF_ADD_ATOM(collab, collab, presence_atom, "presence")
 CAF_ADD_ATOM(collab, collab, quiet_atom, "quiet")
 CAF_ADD_ATOM(collab, collab, idle_atom, "idle")
 CAF_ADD_ATOM(collab, collab, deliver_atom, "deliver")
+// A connection actor (un)registers with its node's relay for a document.
+CAF_ADD_ATOM(collab, collab, relay_join_atom, "rjoin")
+CAF_ADD_ATOM(collab, collab, relay_leave_atom, "rleave")
 
 namespace collab {
 
@@ -125,6 +128,15 @@ using document_subscriber
                      caf::reacts_to<error_event>, caf::reacts_to<ops_event>,
                      caf::reacts_to<presences_event>>;
 
+// One per node (actors/relay.hpp): a document sends each batch once to the
+// relay of every node with batched subscribers, and the relay hands it to
+// that node's connection actors registered for the document (fan-out per
+// node, not per subscriber: one cluster message per node and batch).
+using relay_actor = caf::typed_actor<
+  caf::reacts_to<ops_event>, caf::reacts_to<presences_event>,
+  caf::reacts_to<relay_join_atom, std::string, document_subscriber>,
+  caf::reacts_to<relay_leave_atom, std::string, document_subscriber>>;
+
 struct join_request {
   document_subscriber conn; // where the events go
   std::string session;
@@ -134,6 +146,8 @@ struct join_request {
   uint64_t rev = 0;
   std::string node; // the node holding the socket (for inspection)
   bool batch = false; // ops and presence in batches (ops_event, ...)
+  // The node's relay, where batches for `conn` go (null: sent to conn).
+  relay_actor relay{};
 };
 
 struct leave_request {
@@ -314,7 +328,7 @@ typename Inspector::result_type inspect(Inspector& f, presences_event& x) {
 template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_request& x) {
   return f(caf::meta::type_name("join_request"), x.conn, x.session, x.client,
-           x.user, x.resume, x.rev, x.node, x.batch);
+           x.user, x.resume, x.rev, x.node, x.batch, x.relay);
 }
 
 template<class Inspector>

@@ -40,6 +40,7 @@ struct subscriber {
   bool presence_dirty = false; // changed since last sent (tick)
   bool catching_up = false; // resume being read from the store
   bool batched = false; // hears ops and presence in batches (hello)
+  relay_actor relay; // where its batches go (null: to conn itself)
   uint64_t join_id = 0; // which join a replay belongs to
   std::vector<shared_op> buffered; // live ops held back while catching up
 };
@@ -99,6 +100,12 @@ struct document_state {
   caf::actor_clock::time_point last_batch;
   bool batch_timer_armed = false;
   size_t batched_subs = 0;
+  // The node relays of the batched subscribers, with how many use each.
+  struct relay_use {
+    relay_actor relay;
+    size_t subs = 0;
+  };
+  std::unordered_map<caf::actor_addr, relay_use> relays;
 
   // Presence: sessions whose presence changed since the last tick.
   std::vector<std::string> presence_dirty;
@@ -173,6 +180,13 @@ void schedule_batch(self_ptr self);
 // actor stops).
 void deliver_batch(self_ptr self);
 void on_batch_tick(self_ptr self);
+// Sends a batch event to every batched subscriber: once per node relay, and
+// to each subscriber without one (unless it is catching up).
+void send_batched(self_ptr self, const ops_event& ev);
+void send_batched(self_ptr self, const presences_event& ev);
+// A batched subscriber comes or goes: counts it and its relay.
+void add_batched(document_state& st, const subscriber& sub);
+void remove_batched(document_state& st, const subscriber& sub);
 
 // ---- document_presence.cpp
 

@@ -173,10 +173,11 @@ void on_join(self_ptr self, join_request& req) {
     self->monitor(conn);
   }
   auto& sub = st.subs[req.session];
-  st.batched_subs -= sub.batched ? 1 : 0; // a join again starts afresh
+  remove_batched(st, sub); // a join again starts afresh
   sub = subscriber{};
   sub.batched = req.batch;
-  st.batched_subs += sub.batched ? 1 : 0;
+  sub.relay = req.relay;
+  add_batched(st, sub);
   sub.conn = conn;
   sub.client = req.client;
   sub.user = req.user;
@@ -199,7 +200,7 @@ void remove_subscriber(self_ptr self, const std::string& session) {
     return;
   auto sub = std::move(i->second);
   st.subs.erase(i);
-  st.batched_subs -= sub.batched ? 1 : 0;
+  remove_batched(st, sub);
   st.session_of.erase(sub.conn.address());
   node_metrics().joined_sessions.fetch_sub(1, std::memory_order_relaxed);
   presence_left(self, session, sub);

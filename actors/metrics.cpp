@@ -108,6 +108,20 @@ std::string metrics::render() const {
         activations_deferred);
   gauge(out, "counter", "collab_document_hand_offs_total",
         "documents handed off to another node (moves)", hand_offs);
+  gauge(out, "counter", "collab_delivery_batches_total",
+        "batches of ops and presence sent by documents (batched delivery)",
+        delivery_batches);
+  gauge(out, "counter", "collab_delivery_messages_total",
+        "messages those batches took: one per node relay with subscribers "
+        "(or per subscriber without a relay)",
+        delivery_messages);
+  gauge(out, "counter", "collab_delivery_remote_messages_total",
+        "of those, messages to another node (cluster messages per batch: "
+        "the nodes with subscribers)",
+        delivery_remote_messages);
+  gauge(out, "counter", "collab_relay_deliveries_total",
+        "batches a node relay handed to its connection actors",
+        relay_deliveries);
   gauge(out, "counter", "collab_members_lost_total",
         "cluster members seen down (failovers)", members_lost);
   gauge(out, "counter", "collab_revoked_closes_total",

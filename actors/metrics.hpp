@@ -59,6 +59,13 @@ struct metrics {
   // Activations refused for a while: max_concurrent_activations loading.
   std::atomic<uint64_t> activations_deferred{0};
   std::atomic<uint64_t> hand_offs{0}; // documents moved away
+  // Batched delivery: batches documents sent, the messages they took (one
+  // per node relay, or per subscriber without one), how many of those
+  // crossed to another node, and what the relays handed to connections.
+  std::atomic<uint64_t> delivery_batches{0};
+  std::atomic<uint64_t> delivery_messages{0};
+  std::atomic<uint64_t> delivery_remote_messages{0};
+  std::atomic<uint64_t> relay_deliveries{0};
   std::atomic<uint64_t> members_lost{0}; // failovers: members seen down
   std::atomic<uint64_t> revoked_closes{0}; // sockets cut off by revocation
   std::atomic<uint64_t> accept_errors{0}; // accept() failed (EMFILE, ...)

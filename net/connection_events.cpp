@@ -10,6 +10,7 @@
 #include <optional>
 
 #include <caf/all.hpp>
+#include <spdlog/spdlog.h>
 
 #include "actors/metrics.hpp"
 #include "net/connection_state.hpp"
@@ -100,8 +101,18 @@ void on_ops_event(self_ptr self, ops_event& ev) {
     return; // the join's answer covers it (as for op_event)
   auto first = batch.ops.front().rev;
   auto last = batch.ops.back().rev;
-  if (last <= link.rev || first > link.rev + 1)
+  if (last <= link.rev)
     return;
+  if (first > link.rev + 1) {
+    // Never expected (the document and the relay keep order), but a gap
+    // must not stay: resume silently from what we have.
+    spdlog::warn("session={} doc={} event=batch_gap rev={} first={}",
+                 st.session, batch.doc, link.rev, first);
+    link.resume = true;
+    link.silent_rejoin = true;
+    send_join(self, link, batch.doc);
+    return;
+  }
   if (first <= link.rev) {
     for (auto& c : batch.ops)
       if (c.rev == link.rev + 1) {

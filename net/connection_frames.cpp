@@ -70,7 +70,7 @@ void on_join(self_ptr self, client_message& m) {
   link.silent_rejoin = false;
   link.attempts = 0;
   if (link.actor)
-    send_join(self, link);
+    send_join(self, link, m.doc);
   else
     resolve(self, m.doc);
 }

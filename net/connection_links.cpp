@@ -39,7 +39,7 @@ void on_resolved(self_ptr self, const std::string& doc, document_actor actor) {
   link.actor = actor;
   self->monitor(actor);
   st.doc_of[actor.address()] = doc;
-  send_join(self, link);
+  send_join(self, link, doc);
   // A resubmission after the document actor went away.
   if (link.unacked)
     self->send(actor, *link.unacked);
@@ -79,9 +79,15 @@ void on_resolve_failed(self_ptr self, const std::string& doc,
 
 } // namespace
 
-void send_join(self_ptr self, doc_link& link) {
+void send_join(self_ptr self, doc_link& link, const std::string& doc) {
   auto& st = self->state;
   link.state = doc_link::phase::joining;
+  // Batches come through the node's relay: registered before the document
+  // hears of the join, so the relay knows us before the first batch.
+  auto relay = st.batch ? st.ctx->relay : relay_actor{};
+  if (relay)
+    self->send(relay, relay_join_atom_v, doc,
+               caf::actor_cast<document_subscriber>(self));
   join_request req{caf::actor_cast<document_subscriber>(self),
                    st.session,
                    st.client,
@@ -89,7 +95,8 @@ void send_join(self_ptr self, doc_link& link) {
                    link.resume,
                    link.rev,
                    st.ctx->cfg.node_id,
-                   st.batch};
+                   st.batch,
+                   relay};
   self->send(link.actor, std::move(req));
 }
 
@@ -118,6 +125,9 @@ void forget_doc(self_ptr self, doc_map::iterator i) {
   auto& st = self->state;
   if (i->second.actor)
     self->send(i->second.actor, leave_request{st.session});
+  if (st.batch && st.ctx->relay)
+    self->send(st.ctx->relay, relay_leave_atom_v, i->first,
+               caf::actor_cast<document_subscriber>(self));
   unwatch(self, i->second);
   st.docs.erase(i);
 }

@@ -130,7 +130,7 @@ void on_frame(self_ptr self, std::string& text);
 void resolve(self_ptr self, const std::string& doc);
 // A delayed retry of resolve (resolve_atom to itself).
 void on_resolve_retry(self_ptr self, const std::string& doc);
-void send_join(self_ptr self, doc_link& link);
+void send_join(self_ptr self, doc_link& link, const std::string& doc);
 // Forgets a document of this session: tells its actor (when there is one)
 // and stops watching it.
 void forget_doc(self_ptr self, doc_map::iterator i);

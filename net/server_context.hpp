@@ -39,6 +39,7 @@ struct server_context {
   const node_config cfg;
   const token_verifier verifier;
   directory_actor directory;
+  relay_actor relay; // batched delivery to this node's connections
   document_store_actor store; // op history reads
   std::vector<std::string> allowed_origins; // set before serving
   uint16_t client_port = 0; // the bound port, set before serving

@@ -147,4 +147,36 @@ CAF_TEST(presence of one tick reaches batched sessions as one event) {
   CAF_CHECK_EQUAL(count_prefix(log(c), "presence client=c-b"), 1u);
 }
 
+CAF_TEST(a batch goes once to each node relay and directly without one) {
+  opts.batch_frames_per_s = 1000;
+  start();
+  auto relay1 = client(); // stands in for the relay of a node
+  auto relay2 = client();
+  auto a = client();
+  auto b = client();
+  auto c = client();
+  auto d = client(); // no relay: its batches come to it
+  join_batched(a, "a", relay1);
+  join_batched(b, "b", relay1);
+  join_batched(c, "c", relay2);
+  join_batched(d, "d");
+  submit(a, "a", 1, 0, R"(["x"])");
+  CAF_CHECK_EQUAL(log(relay1), std::vector<std::string>{"ops 1:c-a/1"});
+  CAF_CHECK_EQUAL(log(relay2), std::vector<std::string>{"ops 1:c-a/1"});
+  CAF_CHECK_EQUAL(last(d), "ops 1:c-a/1");
+  // The relay's subscribers hear of it through the relay only.
+  CAF_CHECK_EQUAL(count_prefix(log(a), "ops"), 0u);
+  CAF_CHECK_EQUAL(count_prefix(log(c), "ops"), 0u);
+  // A relay whose last subscriber left gets nothing more.
+  self->send(c, doc, leave_request{"c"});
+  run_jobs();
+  sched.trigger_timeouts();
+  run_jobs();
+  submit(b, "b", 1, 1, R"(["y"])");
+  sched.trigger_timeouts();
+  run_jobs();
+  CAF_CHECK_EQUAL(log(relay1).size(), 2u);
+  CAF_CHECK_EQUAL(log(relay2).size(), 1u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -264,8 +264,10 @@ struct fixture : test_coordinator_fixture<test_config> {
     join_as(r, session, "c-" + session, "u-" + session, resume, rev);
   }
 
-  // Session s joins as client "c-s" asking for batched delivery.
-  void join_batched(const actor& r, const std::string& session) {
+  // Session s joins as client "c-s" asking for batched delivery, its
+  // batches going to `relay` when given.
+  void join_batched(const actor& r, const std::string& session,
+                    const actor& relay = {}) {
     self->send(doc, join_request{actor_cast<document_subscriber>(r),
                                  session,
                                  "c-" + session,
@@ -273,7 +275,8 @@ struct fixture : test_coordinator_fixture<test_config> {
                                  false,
                                  0,
                                  {},
-                                 true});
+                                 true,
+                                 actor_cast<relay_actor>(relay)});
     run_jobs();
   }
 

@@ -12,9 +12,9 @@ require('./lib/deps');
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { performance } = require('node:perf_hooks');
-const { randomId, session } = require('./lib/client');
+const { randomId, session, connect } = require('./lib/client');
 const {
-  sleep, mulberry32, seedFor, startLoad, settleAll, checkDocument, getDoc, waitFor,
+  sleep, mulberry32, seedFor, startLoad, settleAll, checkDocument, getDoc, waitFor, metrics,
 } = require('./lib/durability');
 const {
   Cluster, openSpread, openClusterEditor, stats, fmt, editorTrouble, docOwnedBy, rendezvousOwner,
@@ -65,6 +65,52 @@ test('three nodes: the cluster forms, every node is ready and serves any documen
   assert.ok(o && cluster.byId(o.owner), `documents.owner is a node id: ${JSON.stringify(o)}`);
   t.diagnostic(`${doc}: owner ${cluster.nameOf(o.owner)} epoch ${o.epoch}`);
   for (const { c } of cs) c.close();
+});
+
+// docs/PROTOCOL.md "Batched delivery", fan-out per node: the owner sends
+// each batch once to the relay of each other node with subscribers, however
+// many subscribers each node has.
+test('batched viewers on three nodes: each batch crosses to each other node once', { timeout: 60000 }, async (t) => {
+  await cluster.waitMembers(); // a settled placement: the document stays put
+  const doc = randomId('cconv-fanout');
+  const batched = async (n, label) => {
+    const client = randomId('c');
+    const c = await connect(n, { label, client });
+    c.clientId = client;
+    c.send({ type: 'hello', client, v: 1, batch: true });
+    await c.next('welcome');
+    await c.join(doc);
+    return c;
+  };
+  const author = await batched(cluster.nodes[0], 'author');
+  const viewers = [];
+  for (const n of cluster.nodes) for (let i = 0; i < 8; i++) viewers.push(await batched(n, `v${i}@${n.name}`));
+  try {
+    const o = (await cluster.owners([doc])).get(doc);
+    const owner = cluster.byId(o.owner);
+    const before = await metrics(owner);
+    const ops = 20;
+    for (let seq = 1; seq <= ops; seq++) {
+      author.send({ type: 'op', doc, rev: seq - 1, seq, op: ['x'] });
+      await author.next((m) => m.type === 'ops' && m.ops.some((e) => e.client === author.clientId && e.seq === seq), 10000);
+    }
+    // Every viewer on every node saw every revision (single `op` frames
+    // are legal too, around a join).
+    const reached = (m) => (m.type === 'ops' && m.ops.some((e) => e.rev === ops)) || (m.type === 'op' && m.rev === ops);
+    for (const v of viewers) await v.next(reached, 10000);
+    const after = await metrics(owner);
+    const d = (k) => (after[k] ?? 0) - (before[k] ?? 0);
+    const batches = d('collab_delivery_batches_total');
+    const remote = d('collab_delivery_remote_messages_total');
+    t.diagnostic(`owner ${owner.name}: ${batches} batches, ${d('collab_delivery_messages_total')} messages, ${remote} to other nodes, for ${viewers.length + 1} subscribers on 3 nodes`);
+    assert.ok(batches >= 1, 'batches were sent');
+    // Two other nodes have subscribers: two cluster messages per batch, not 16.
+    assert.ok(remote <= 2 * batches, `${remote} remote messages for ${batches} batches`);
+    assert.ok(remote >= batches, 'the other nodes were reached through their relays');
+  } finally {
+    author.close();
+    viewers.forEach((v) => v.close());
+  }
 });
 
 test(`${DOCS} docs x 3 clients on 3 nodes edit concurrently (some roam): converge, gapless, exactly-once, one owner`,

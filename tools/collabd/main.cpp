@@ -31,6 +31,7 @@
 #include "actors/memory_budget.hpp"
 #include "actors/messages.hpp"
 #include "actors/node_agent.hpp"
+#include "actors/relay.hpp"
 #include "cluster.hpp"
 #include "config/node_config.hpp"
 #include "config/node_config_validate.hpp"
@@ -360,6 +361,7 @@ int main(int argc, char** argv) {
   ctx.directory = collab::spawn_directory(
     sys, ctx.store, collabd::document_options_of(cfg, budget, st),
     cfg.max_live_docs);
+  ctx.relay = collab::spawn_relay(sys);
 
   boost::asio::io_context ioc{cfg.io_threads};
   std::shared_ptr<collab::net::listener> lst;
