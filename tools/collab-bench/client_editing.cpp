@@ -20,8 +20,8 @@ const char* const wide_chars[] = {"\xc3\xa9",         "\xd0\xb6",
 } // namespace
 
 void bench_client::start_generating() {
-  if (failed_)
-    return;
+  if (failed_ || index_ >= size_t(g_.setup.opt->authors_per_doc()))
+    return; // a viewer
   generating_ = true;
   const double rate = g_.setup.opt->per_client_rate();
   if (rate <= 0) {

@@ -15,7 +15,7 @@ namespace collab::bench {
 
 double bench_options::per_client_rate() const {
   if (total_rate >= 0) {
-    const double n = double(docs) * double(clients);
+    const double n = double(docs) * double(authors_per_doc());
     return (total_rate <= 0 || n <= 0) ? 0.0 : total_rate / n;
   }
   return rate;
@@ -143,6 +143,12 @@ void add_load_options(CLI::App& app, bench_options& o) {
                 "clients per document keeping a text replica, checked for "
                 "convergence (-1 = all); the others insert at the start and "
                 "apply nothing (crowds)")
+    ->check(CLI::Range(-1, 100000))
+    ->capture_default_str();
+  app
+    .add_option("--authors", o.authors,
+                "clients per document that edit (-1 = all); the others only "
+                "read (viewers)")
     ->check(CLI::Range(-1, 100000))
     ->capture_default_str();
   app.add_option("--duration", o.duration, "measured seconds")

@@ -9,6 +9,7 @@
 // afterwards.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -93,6 +94,12 @@ struct bench_options {
   // latencies, and apply nothing, so that one load-generator core can play
   // a crowd of a thousand authors on one document.
   int replicas = -1;
+  // Clients per document that edit (-1: all); the others only read
+  // (viewers of a lecture, an all-hands).
+  int authors = -1;
+  int authors_per_doc() const {
+    return authors < 0 ? clients : std::min(authors, clients);
+  }
   int verify_docs = -1; // docs to fetch over HTTP; -1 = all, 0 = none
   std::vector<std::string> tolerate; // error codes that do not fail the run
   hostile_options hostile;

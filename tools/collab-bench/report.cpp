@@ -55,7 +55,7 @@ void print_setup(const bench_result& r) {
     std::printf("saturation (closed loop)");
   else
     std::printf("%.3g ops/s per client (%.1f offered)", pcr,
-                pcr * double(o.docs) * double(o.clients));
+                pcr * double(o.docs) * double(o.authors_per_doc()));
   std::printf(", op-size %d, %.3g s + %.3g s warmup, %d io thread%s\n",
               o.op_size, o.duration, o.warmup, o.threads,
               o.threads == 1 ? "" : "s");
@@ -207,7 +207,7 @@ void put_setup(json_writer& w, const bench_result& r) {
   put(w, "clients_per_doc", o.clients);
   put(w, "connections", r.connections);
   put(w, "rate_per_client", o.per_client_rate());
-  put(w, "offered_rate", o.per_client_rate() * o.docs * o.clients);
+  put(w, "offered_rate", o.per_client_rate() * o.docs * o.authors_per_doc());
   put(w, "saturation", o.saturation());
   put(w, "duration_s", o.duration);
   put(w, "warmup_s", o.warmup);
