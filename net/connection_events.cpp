@@ -165,7 +165,7 @@ void on_error_event(self_ptr self, error_event& ev) {
     if (link.state != doc_link::phase::joined && !ev.has_seq) {
       // The join failed: forget the document.
       unwatch(self, link);
-      st.docs.erase(i);
+      erase_doc(self, i);
     }
   }
   send_frame(self, encode_error(ev.code, ev.message, ev.doc,

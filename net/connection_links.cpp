@@ -74,7 +74,7 @@ void on_resolve_failed(self_ptr self, const std::string& doc,
                link.unacked->seq);
   else
     send_error(self, errc::unavailable, why, doc);
-  st.docs.erase(i);
+  erase_doc(self, i);
 }
 
 } // namespace
@@ -121,15 +121,20 @@ void unwatch(self_ptr self, doc_link& link) {
   self->state.doc_of.erase(link.actor.address());
 }
 
+void erase_doc(self_ptr self, doc_map::iterator i) {
+  auto& st = self->state;
+  if (st.batch && st.ctx->relay)
+    self->send(st.ctx->relay, relay_leave_atom_v, i->first,
+               caf::actor_cast<document_subscriber>(self));
+  st.docs.erase(i);
+}
+
 void forget_doc(self_ptr self, doc_map::iterator i) {
   auto& st = self->state;
   if (i->second.actor)
     self->send(i->second.actor, leave_request{st.session});
-  if (st.batch && st.ctx->relay)
-    self->send(st.ctx->relay, relay_leave_atom_v, i->first,
-               caf::actor_cast<document_subscriber>(self));
   unwatch(self, i->second);
-  st.docs.erase(i);
+  erase_doc(self, i);
 }
 
 // A document actor went away (passivated or its node died): resolve again,
@@ -158,7 +163,7 @@ void on_doc_down(self_ptr self, const caf::down_msg& dm) {
   if (dm.reason && ++link.attempts >= limit) {
     send_error(self, errc::unavailable, "document unavailable; join again",
                doc);
-    st.docs.erase(j);
+    erase_doc(self, j);
     return;
   }
   if (!dm.reason)

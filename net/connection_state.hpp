@@ -134,6 +134,8 @@ void send_join(self_ptr self, doc_link& link, const std::string& doc);
 // Forgets a document of this session: tells its actor (when there is one)
 // and stops watching it.
 void forget_doc(self_ptr self, doc_map::iterator i);
+// Drops a document from the session (and from the node relay's list).
+void erase_doc(self_ptr self, doc_map::iterator i);
 // Stops watching the document actor of `link` (if any).
 void unwatch(self_ptr self, doc_link& link);
 void on_doc_down(self_ptr self, const caf::down_msg& dm);
