@@ -87,8 +87,7 @@ void on_presence_tick(self_ptr self) {
     broadcast(self, session, sub, sub.presence, receivers::unbatched);
     if (st.batched_subs > 0)
       batch.push_back(
-        presence_update{st.doc, sub.client, sub.user,
-                        sub.presence.empty() ? "null" : sub.presence});
+        presence_update{st.doc, sub.client, sub.user, sub.presence});
     sent = true;
   }
   broadcast_batch(self, std::move(batch));

@@ -12,11 +12,14 @@ namespace collab {
 namespace {
 
 struct relay_state {
-  // The registered connections of each document, and the documents of each
-  // connection (to forget it when it ends).
+  // The registered connections of each document, and of each connection its
+  // handle and documents (to forget it when it ends).
+  struct connection {
+    document_subscriber handle;
+    std::unordered_set<std::string> docs;
+  };
   std::unordered_map<std::string, std::unordered_set<caf::actor_addr>> subs;
-  std::unordered_map<caf::actor_addr, std::unordered_set<std::string>> docs_of;
-  std::unordered_map<caf::actor_addr, document_subscriber> handles;
+  std::unordered_map<caf::actor_addr, connection> conns;
   static inline const char* name = "relay";
 };
 
@@ -31,13 +34,12 @@ void forget(self_ptr self, const std::string& doc,
     if (i->second.empty())
       st.subs.erase(i);
   }
-  auto j = st.docs_of.find(conn);
-  if (j == st.docs_of.end())
+  auto j = st.conns.find(conn);
+  if (j == st.conns.end())
     return;
-  j->second.erase(doc);
-  if (j->second.empty()) {
-    st.docs_of.erase(j);
-    st.handles.erase(conn);
+  j->second.docs.erase(doc);
+  if (j->second.docs.empty()) {
+    st.conns.erase(j);
     self->demonitor(conn);
   }
 }
@@ -49,22 +51,19 @@ void forward(self_ptr self, const std::string& doc, const Event& ev) {
   if (i == st.subs.end())
     return;
   for (auto& conn : i->second)
-    self->send(st.handles[conn], ev);
+    self->send(st.conns.at(conn).handle, ev);
   node_metrics().relay_deliveries.fetch_add(i->second.size(),
                                             std::memory_order_relaxed);
 }
 
 relay_actor::behavior_type relay(self_ptr self) {
   self->set_down_handler([=](caf::down_msg& dm) {
-    auto& st = self->state;
-    auto j = st.docs_of.find(dm.source);
-    if (j == st.docs_of.end())
+    auto j = self->state.conns.find(dm.source);
+    if (j == self->state.conns.end())
       return;
-    auto docs = std::move(j->second);
+    auto docs = j->second.docs; // forget() erases the entry with the last
     for (auto& doc : docs)
       forget(self, doc, dm.source);
-    st.docs_of.erase(dm.source);
-    st.handles.erase(dm.source);
   });
   return {
     [=](ops_event& ev) { forward(self, ev.batch.get().doc, ev); },
@@ -72,11 +71,12 @@ relay_actor::behavior_type relay(self_ptr self) {
     [=](relay_join_atom, std::string& doc, document_subscriber& conn) {
       auto& st = self->state;
       auto addr = conn.address();
-      if (st.docs_of.count(addr) == 0) {
+      auto& entry = st.conns[addr];
+      if (!entry.handle) {
         self->monitor(conn);
-        st.handles[addr] = conn;
+        entry.handle = conn;
       }
-      st.docs_of[addr].insert(doc);
+      entry.docs.insert(doc);
       st.subs[doc].insert(addr);
     },
     [=](relay_leave_atom, std::string& doc, document_subscriber& conn) {
