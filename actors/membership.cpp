@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <tuple>
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
@@ -82,29 +83,51 @@ void add_member(self_ptr self, const member_info& m) {
   publish_to_directory(self);
 }
 
-// Of two nodes that learn of each other through a third (a member list or
-// an update), only the one with the smaller id dials; the other learns of
-// it from its join. Two dials crossing on the wire cost a join timeout and
-// a redial (see redial below); this keeps them for the rare case of two
-// nodes that name each other as seeds.
-bool dials_first(const membership_state& st, const member_info& m) {
-  return st.self.node < m.node;
+// Every pair of nodes is joined by one dial, from the node whose address
+// sorts first; the other waits `answer_grace` (and a random part of it)
+// before it dials, and then only if the first has not joined it meanwhile.
+// Two dials that cross on the wire break the pair's link: CAF 0.17's BASP
+// keeps, on each side, a route on which the other has no route back, so
+// every answer between them is lost until a join times out and both hang
+// up (see redial below), which members see as a member_down. The grace
+// keeps the dial of the second node for when the first does not know it
+// (a seed list that is not symmetric) or cannot reach it.
+constexpr auto answer_grace = std::chrono::milliseconds(1500);
+
+bool dials_first(const membership_state& st, const std::string& host,
+                 uint16_t port) {
+  return std::tie(st.self.host, st.self.port) < std::tie(host, port);
 }
 
-// A join that got no answer over a connection that was set up. Two nodes
-// that dial each other at the same moment can each keep, as their route to
-// the other, the connection on which the other has no route back (CAF
-// 0.17's BASP drops the second handshake on both sides), and then every
-// message between them is lost: hang up and dial again after a random
-// pause (the other side does the same), so that the two dials do not cross
-// again.
+// Dials host:port after `pause`, plus the grace when the other node dials
+// first.
+void dial_after(self_ptr self, const std::string& host, uint16_t port,
+                std::chrono::milliseconds pause) {
+  auto& st = self->state;
+  if (!dials_first(st, host, port)) {
+    std::uniform_int_distribution<int> extra{0, int(answer_grace.count())};
+    pause += answer_grace + std::chrono::milliseconds(extra(st.jitter));
+  }
+  if (pause.count() == 0)
+    connect_to(self, host, port);
+  else
+    self->delayed_send(self, pause, dial_atom_v, host, port);
+}
+
+void dial(self_ptr self, const std::string& host, uint16_t port) {
+  dial_after(self, host, port, std::chrono::milliseconds(0));
+}
+
+// A join that got no answer over a connection that was set up: the two
+// nodes' dials crossed (see answer_grace). Hang up and dial again after a
+// random pause (the other side does the same).
 void redial(self_ptr self, const std::string& host, uint16_t port) {
   auto& st = self->state;
   if (st.hang_up)
     st.hang_up(host, port);
   std::uniform_int_distribution<int> extra{0, 2 * int(retry_interval.count())};
-  auto pause = retry_interval + std::chrono::milliseconds(extra(st.jitter));
-  self->delayed_send(self, pause, dial_atom_v, host, port);
+  dial_after(self, host, port,
+             retry_interval + std::chrono::milliseconds(extra(st.jitter)));
 }
 
 // Joins the node at host:port: connect through the middleman (never
@@ -133,9 +156,9 @@ void connect_to(self_ptr self, const std::string& host, uint16_t port) {
               for (auto& m : list) {
                 if (m.membership == remote)
                   add_member(self, m);
-                else if (dials_first(self->state, m)
+                else if (m.node != self->state.self.node
                          && self->state.members.count(m.node) == 0)
-                  connect_to(self, m.host, m.port);
+                  dial(self, m.host, m.port);
               }
             },
             [=](caf::error& err) {
@@ -150,7 +173,7 @@ void connect_to(self_ptr self, const std::string& host, uint16_t port) {
         spdlog::debug("event=seed_unreachable addr={}:{} error=\"{}\"",
                       log_escape(host), port,
                       log_escape(self->system().render(err)));
-        self->delayed_send(self, retry_interval, dial_atom_v, host, port);
+        dial_after(self, host, port, retry_interval);
       });
 }
 
@@ -175,7 +198,7 @@ void lose_member(self_ptr self, std::map<std::string, member_info>::iterator i,
   publish_to_directory(self);
   // Dial it again until it answers: a member that hung, or was cut off,
   // and comes back rejoins (a restarted one also dials its seeds).
-  self->delayed_send(self, retry_interval, dial_atom_v, gone.host, gone.port);
+  dial_after(self, gone.host, gone.port, retry_interval);
 }
 
 membership_actor::behavior_type membership(self_ptr self,
@@ -207,7 +230,7 @@ membership_actor::behavior_type membership(self_ptr self,
     auto port = static_cast<uint16_t>(std::stoi(seed.substr(colon + 1)));
     if (!is_self(st, host, port)) {
       st.joined = false;
-      connect_to(self, host, port);
+      dial(self, host, port);
     }
   }
   return {
@@ -241,8 +264,8 @@ membership_actor::behavior_type membership(self_ptr self,
       if (m.membership && i != st.members.end()
           && i->second.membership == m.membership)
         add_member(self, m); // a state change (draining), from the member
-      else if (!m.membership && i == st.members.end() && dials_first(st, m))
-        connect_to(self, m.host, m.port); // a newcomer: connect directly
+      else if (!m.membership && i == st.members.end())
+        dial(self, m.host, m.port); // a newcomer: connect directly
     },
     [=](dial_atom, const std::string& host, uint16_t port) {
       for (auto& [id, m] : self->state.members)

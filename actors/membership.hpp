@@ -3,7 +3,8 @@
 // tunnel: net/cluster_transport.hpp). A node starts with seed addresses,
 // joins each seed it can reach, learns the member list from them and
 // connects to every member directly (a full mesh: no reliance on CAF's
-// automatic connections, which open an extra listener on every interface).
+// automatic connections, which open an extra listener on every interface),
+// one dial per pair of nodes (membership.cpp, answer_grace).
 // It monitors every member's membership actor: a killed process gives a
 // down message within milliseconds, a hung one after the middleman's
 // connection timeout. Draining is a visible state: a draining member keeps

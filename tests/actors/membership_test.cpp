@@ -4,9 +4,10 @@
 // peers are scripted membership actors, and the directory records every
 // member list it is told. Covered: a lone node, joining through a seed and
 // meshing with the members it names, the `joining` state while no seed
-// answers (hang up, dial again), a join from a newcomer (and the refusals),
-// a member going down and being dialled again, draining (ours and a
-// member's), and a restarted member replacing its old process.
+// answers (hang up, dial again), one dial per pair of nodes (the smaller
+// address dials, the other after a grace), a join from a newcomer (and the
+// refusals), a member going down and being dialled again, draining (ours
+// and a member's), and a restarted member replacing its old process.
 #define CAF_SUITE actors.membership
 #define FAIL(msg) CAF_FAIL(msg) // 0.17.6: dsl.hpp uses an undefined FAIL
 
@@ -222,11 +223,12 @@ CAF_TEST(a node joins through a seed and meshes with the members it names) {
   CAF_CHECK_EQUAL(ask(nodes_atom_v), "n1=up n2=up n3=up");
 }
 
-CAF_TEST(of two nodes told of each other by a third only the smaller id dials) {
+CAF_TEST(of two nodes told of each other by a third the smaller address dials) {
   auto n2 = peer("n2", 7002);
   peer("n0", 7000);
   peer("n5", 7005);
-  // n0 sorts before n1: n0 dials n1 (it hears of n1 from n2), n1 waits.
+  // 127.0.0.1:7000 sorts before us: n0 dials n1 (it hears of n1 from n2),
+  // n1 waits.
   state_of(n2).others = {address("n0", 7000)};
   start({"127.0.0.1:7002"});
   CAF_CHECK_EQUAL(dialled(), std::vector<uint16_t>{7002});
@@ -238,6 +240,47 @@ CAF_TEST(of two nodes told of each other by a third only the smaller id dials) {
   sched.run();
   CAF_CHECK_EQUAL(dialled(), (std::vector<uint16_t>{7002, 7005}));
   CAF_CHECK_EQUAL(published(), "n1=up n2=up n5=up");
+  // n0 never dialled (it did not know us after all): after the grace (1.5
+  // to 2.5 s) n1 dials it, once per time it was told of it.
+  advance_time(1499ms);
+  sched.run();
+  CAF_CHECK_EQUAL(dialled(), (std::vector<uint16_t>{7002, 7005}));
+  advance_time(1001ms);
+  sched.run();
+  CAF_CHECK_EQUAL(dialled(), (std::vector<uint16_t>{7002, 7005, 7000}));
+  CAF_CHECK_EQUAL(published(), "n1=up n0=up n2=up n5=up");
+}
+
+// Two nodes that name each other as seeds and start together: if both
+// dialled, the dials would cross and break their link (a join timing out
+// 5 s later, then a member_down on both sides).
+CAF_TEST(
+  of two nodes naming each other as seeds only the smaller address dials) {
+  auto n0 = peer("n0", 7000);
+  start({"127.0.0.1:7000"});
+  CAF_CHECK(dialled().empty());
+  CAF_CHECK_EQUAL(ask(nodes_atom_v), "n1=joining");
+  // n0 dials us and joins within the grace: we never dial it.
+  self->send(members, member_join_atom_v, info_of(n0));
+  sched.run();
+  self->receive([](const std::vector<member_info>&) {});
+  advance_time(2500ms);
+  sched.run();
+  CAF_CHECK(dialled().empty());
+  CAF_CHECK_EQUAL(ask(nodes_atom_v), "n1=up n0=up");
+}
+
+CAF_TEST(
+  a seed at a smaller address that does not dial is dialled after the grace) {
+  peer("n0", 7000);
+  start({"127.0.0.1:7000"});
+  advance_time(1499ms);
+  sched.run();
+  CAF_CHECK(dialled().empty());
+  advance_time(1001ms);
+  sched.run();
+  CAF_CHECK_EQUAL(dialled(), std::vector<uint16_t>{7000});
+  CAF_CHECK_EQUAL(ask(nodes_atom_v), "n1=up n0=up");
 }
 
 CAF_TEST(a node is joining until a seed answers then dials again) {
