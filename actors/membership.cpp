@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <set>
 #include <tuple>
 
 #include <caf/all.hpp>
@@ -29,6 +30,7 @@ struct membership_state {
   std::minstd_rand jitter{std::random_device{}()};
   std::map<std::string, member_info> members; // by node id, without self
   std::map<std::string, member_info> lost; // seen down, for operators
+  std::set<std::string> dial_pending; // "host:port" with a dial_atom due
   bool joined = false; // reached a seed (or has none): else "joining"
   static inline const char* name = "membership";
 };
@@ -84,7 +86,7 @@ void add_member(self_ptr self, const member_info& m) {
 }
 
 // Every pair of nodes is joined by one dial, from the node whose address
-// sorts first; the other waits `answer_grace` (and a random part of it)
+// sorts first; the other waits `answer_grace` (plus up to `answer_jitter`)
 // before it dials, and then only if the first has not joined it meanwhile.
 // Two dials that cross on the wire break the pair's link: CAF 0.17's BASP
 // keeps, on each side, a route on which the other has no route back, so
@@ -93,6 +95,7 @@ void add_member(self_ptr self, const member_info& m) {
 // keeps the dial of the second node for when the first does not know it
 // (a seed list that is not symmetric) or cannot reach it.
 constexpr auto answer_grace = std::chrono::milliseconds(1500);
+constexpr auto answer_jitter = std::chrono::milliseconds(1000);
 
 bool dials_first(const membership_state& st, const std::string& host,
                  uint16_t port) {
@@ -105,12 +108,12 @@ void dial_after(self_ptr self, const std::string& host, uint16_t port,
                 std::chrono::milliseconds pause) {
   auto& st = self->state;
   if (!dials_first(st, host, port)) {
-    std::uniform_int_distribution<int> extra{0, int(answer_grace.count())};
+    std::uniform_int_distribution<int> extra{0, int(answer_jitter.count())};
     pause += answer_grace + std::chrono::milliseconds(extra(st.jitter));
   }
   if (pause.count() == 0)
     connect_to(self, host, port);
-  else
+  else if (st.dial_pending.insert(host + ":" + std::to_string(port)).second)
     self->delayed_send(self, pause, dial_atom_v, host, port);
 }
 
@@ -268,6 +271,7 @@ membership_actor::behavior_type membership(self_ptr self,
         dial(self, m.host, m.port); // a newcomer: connect directly
     },
     [=](dial_atom, const std::string& host, uint16_t port) {
+      self->state.dial_pending.erase(host + ":" + std::to_string(port));
       for (auto& [id, m] : self->state.members)
         if (m.host == host && m.port == port)
           return; // joined through someone else meanwhile
