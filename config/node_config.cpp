@@ -70,6 +70,10 @@ void add_client_options(CLI::App& app, node_config& cfg) {
   opt("actor-threads", cfg.actor_threads, "COLLAB_ACTOR_THREADS",
       "threads running actors")
     ->check(CLI::Range(1, 64));
+  opt("scheduler", cfg.scheduler, "COLLAB_SCHEDULER",
+      "how actor threads find work: sharing (one queue; idle threads "
+      "sleep) or stealing (a queue per thread; idle threads poll)")
+    ->check(CLI::IsMember({"sharing", "stealing"}));
   opt("jwt-secret", cfg.jwt_secret, "COLLAB_JWT_SECRET",
       "HS256 secret for client tokens (empty: random, development only)");
   opt("jwt-public-key", cfg.jwt_public_key, "COLLAB_JWT_PUBLIC_KEY",

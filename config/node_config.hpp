@@ -21,6 +21,11 @@ struct node_config {
   std::string tls_cert; // PEM chain: the client port speaks TLS
   std::string tls_key; // its private key (PEM)
   int actor_threads = 2;
+  // How actor threads find work: "sharing" (one queue; a thread sleeps
+  // until work comes) or "stealing" (a queue per thread; idle threads poll
+  // and steal: CAF's default, which at light load spends ~40 % of the
+  // node's CPU polling: bench/BENCHMARKS.md, "The hot path").
+  std::string scheduler = "sharing";
 
   // Authentication.
   std::string jwt_secret; // empty: a random one (development only)

@@ -157,7 +157,13 @@ void bench_client::on_connected(uint64_t gen, const error_code& ec) {
   t.idle_timeout = websocket::stream_base::none();
   t.keep_alive_pings = false;
   conn_->ws.set_option(t);
-  const std::string bearer = "Bearer " + g_.setup.opt->token;
+  // Viewers (beyond --authors) hold a token that may only read, as a
+  // crowd of readers would.
+  const auto& opt = *g_.setup.opt;
+  const bool viewer = index_ >= size_t(opt.authors_per_doc());
+  const std::string bearer
+    = "Bearer "
+      + (viewer && !opt.viewer_token.empty() ? opt.viewer_token : opt.token);
   conn_->ws.set_option(
     websocket::stream_base::decorator([bearer](websocket::request_type& req) {
       req.set(http::field::authorization, bearer);

@@ -63,7 +63,7 @@ bool parse_url(const std::string& url, endpoint& out, std::string& why) {
 }
 
 std::string mint_token(const std::string& secret, const std::string& sub,
-                       int64_t ttl_seconds) {
+                       int64_t ttl_seconds, const char* grants) {
   jwt_t* j = nullptr;
   if (jwt_new(&j) != 0 || j == nullptr)
     return {};
@@ -77,7 +77,7 @@ std::string mint_token(const std::string& secret, const std::string& sub,
       && jwt_add_grant(j, "sub", sub.c_str()) == 0
       && jwt_add_grant_int(j, "iat", static_cast<long>(now)) == 0
       && jwt_add_grant_int(j, "exp", static_cast<long>(now + ttl_seconds)) == 0
-      && jwt_add_grants_json(j, R"({"docs":["*"]})") == 0;
+      && jwt_add_grants_json(j, grants) == 0;
   if (ok) {
     char* s = jwt_encode_str(j);
     if (s != nullptr) {
@@ -251,7 +251,9 @@ int complete_options(bench_options& o, server_args& a) {
                                           + o.connect_timeout + o.drain_timeout)
                      + 3600;
     o.token = mint_token(a.secret, o.sub, ttl);
-    if (o.token.empty()) {
+    o.viewer_token = mint_token(a.secret, o.sub, ttl,
+                                R"({"docs":[],"read":["*"]})");
+    if (o.token.empty() || o.viewer_token.empty()) {
       std::fprintf(stderr, "collab-bench: could not mint a token\n");
       return 2;
     }

@@ -67,6 +67,8 @@ struct hostile_options {
 struct bench_options {
   std::vector<endpoint> urls;
   std::string token; // bearer token for the upgrade and the HTTP API
+  // Minted: the viewers' token (beyond --authors), which may only read.
+  std::string viewer_token;
   std::string secret; // HS256 secret (--hostile mints more tokens)
   std::string sub = "collab-bench";
   int docs = 100;
@@ -121,9 +123,11 @@ int parse_options(int argc, char** argv, bench_options& out);
 // Parses "ws://host[:port][/path]"; false with `why` on anything else.
 bool parse_url(const std::string& url, endpoint& out, std::string& why);
 
-// HS256 token with sub, iat, exp = now + ttl and docs = ["*"].
-// Empty string on failure.
+// HS256 token with sub, iat, exp = now + ttl and `grants` (JSON: docs =
+// ["*"] by default, or docs = [] and read = ["*"] for a reader). Empty string
+// on failure.
 std::string mint_token(const std::string& secret, const std::string& sub,
-                       int64_t ttl_seconds);
+                       int64_t ttl_seconds,
+                       const char* grants = R"({"docs":["*"]})");
 
 } // namespace collab::bench

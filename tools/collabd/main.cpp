@@ -111,6 +111,7 @@ void configure_actor_system(caf::actor_system_config& sys_cfg,
   collab::register_message_types(sys_cfg);
   sys_cfg.add_message_type<collab::stream_info>("collab::stream_info");
   sys_cfg.set("scheduler.max-threads", cfg.actor_threads);
+  sys_cfg.set("scheduler.policy", caf::atom_from_string(cfg.scheduler));
   // An actor gives its thread up after 16 messages (CAF's default is never
   // while its mailbox is not empty): a socket or document with a constant
   // stream of work must not starve the others (issue 10, defect 4).
