@@ -74,7 +74,7 @@ struct node_config {
   uint64_t memory_budget_bytes = 4ull << 30; // accounted memory of the node
                                              // (history, input, output queues)
   int64_t presence_tick_ms = 50; // presence coalesced per tick
-  int64_t batch_tick_max_ms = 50; // batched delivery: the longest tick
+  int64_t batch_tick_max_ms = 150; // batched delivery: the longest tick
   uint64_t batch_frames_per_s = 20000; // batched delivery: frames per
                                        // second of one document (its tick)
   int64_t stall_ms = 5000; // /healthz fails when actor

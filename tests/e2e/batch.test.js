@@ -12,8 +12,8 @@ const { connect, session, randomId } = require('./lib/client');
 const { getDoc } = require('./lib/http');
 
 let srv;
-// A small frame rate per document: 4 batched sessions get a 50 ms tick, so
-// the ops of several senders share a frame.
+// A small frame rate per document: 4 batched sessions get a 150 ms tick (the
+// longest, batch_tick_max_ms), so the ops of several senders share a frame.
 before(async () => { srv = await startServer({ COLLAB_BATCH_FRAMES_PER_S: '20' }); });
 after(async () => { if (srv) { const alive = srv.alive(); await srv.stop(); if (!alive) srv.assertAlive(); } });
 

@@ -76,8 +76,10 @@ bench_client::bench_client(doc_group& g, size_t index, std::string client_id,
       gen_timer_(g.strand),
       retry_timer_(g.strand),
       reconnect_timer_(g.strand) {
-  const int replicas = g.setup.opt->replicas;
-  light_ = replicas >= 0 && index >= static_cast<size_t>(replicas);
+  const auto& opt = *g.setup.opt;
+  light_ = opt.replicas >= 0 && index >= static_cast<size_t>(opt.replicas);
+  skim_ = light_ && opt.probes >= 0
+          && index >= static_cast<size_t>(opt.authors_per_doc() + opt.probes);
 }
 
 bench_client::~bench_client() = default;

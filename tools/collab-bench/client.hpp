@@ -138,6 +138,7 @@ public:
   void close(); // final: graceful close, no reconnect
   bool failed() const { return failed_; }
   bool joined() const { return phase_ == phase::joined; }
+  bool skim_ops(std::string_view frame);
   bool busy() const { return inflight_.has_value() || pending_.has_value(); }
   uint64_t rev() const { return rev_; }
   // First-send time of the unacknowledged op; -1 when none is in flight.
@@ -220,6 +221,7 @@ private:
   // OT state (ot.js client)
   ot::rope text_; // stays empty in a light client
   bool light_ = false;
+  bool skim_ = false; // a viewer that is no probe: skim_ops()
   uint64_t rev_ = 0;
   bool ever_joined_ = false;
   std::optional<ot::op> inflight_;

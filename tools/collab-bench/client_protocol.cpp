@@ -18,7 +18,51 @@ namespace collab::bench {
 using boost::system::error_code;
 using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
+namespace {
+
+// The revision in `"rev":N` at `at` (just past the key), or 0.
+uint64_t rev_at(std::string_view frame, size_t at) {
+  uint64_t rev = 0;
+  for (; at < frame.size() && frame[at] >= '0' && frame[at] <= '9'; ++at)
+    rev = rev * 10 + uint64_t(frame[at] - '0');
+  return rev;
+}
+
+} // namespace
+
+// An `ops` frame as encode_ops lays it out ({"type":"ops","doc":..,"ops":
+// [{"rev":N,...},...]}): the first and last revisions and the count, found
+// by scanning for the key (a `"rev":` inside a string has its quotes
+// escaped). False when it is not one, or not the next revisions: the full
+// parse then judges it.
+bool bench_client::skim_ops(std::string_view frame) {
+  constexpr std::string_view head = R"({"type":"ops",)";
+  constexpr std::string_view key = R"({"rev":)";
+  if (frame.substr(0, head.size()) != head)
+    return false;
+  auto first = frame.find(key);
+  auto last = frame.rfind(key);
+  if (first == std::string_view::npos)
+    return false;
+  if (rev_at(frame, first + key.size()) != rev_ + 1)
+    return false;
+  uint64_t count = 0;
+  for (auto at = first; at != std::string_view::npos;
+       at = frame.find(key, at + key.size()))
+    ++count;
+  auto rev = rev_at(frame, last + key.size());
+  if (rev != rev_ + count)
+    return false;
+  rev_ = rev;
+  g_.stats.remote_ops += count;
+  ++g_.stats.info["ops_frames"];
+  g_.stats.info["ops_in_frames"] += count;
+  return true;
+}
+
 void bench_client::handle_frame(std::string_view frame) {
+  if (skim_ && phase_ == phase::joined && skim_ops(frame))
+    return;
   scratch_.assign(frame.data(), frame.size());
   // In-situ parse with the DOM and the parse stack in per-thread buffers:
   // no heap allocation for ordinary frames (larger ones spill to the heap).

@@ -151,6 +151,12 @@ void add_load_options(CLI::App& app, bench_options& o) {
                 "read (viewers)")
     ->check(CLI::Range(-1, 100000))
     ->capture_default_str();
+  app
+    .add_option("--probes", o.probes,
+                "viewers per document that time every delivery (-1 = all); "
+                "the others read only the revisions of `ops` frames (crowds)")
+    ->check(CLI::Range(-1, 100000))
+    ->capture_default_str();
   app.add_option("--duration", o.duration, "measured seconds")
     ->check(CLI::PositiveNumber)
     ->capture_default_str();

@@ -99,6 +99,11 @@ struct bench_options {
   // Clients per document that edit (-1: all); the others only read
   // (viewers of a lecture, an all-hands).
   int authors = -1;
+  // Viewers per document that time every delivery (-1: all). The others
+  // skim `ops` frames (revisions only, no parse), so that one load-
+  // generator core can read for a crowd of ten thousand viewers; the
+  // delivery latency is then a sample: the authors and these viewers.
+  int probes = -1;
   int authors_per_doc() const {
     return authors < 0 ? clients : std::min(authors, clients);
   }
