@@ -31,7 +31,7 @@ std::string random_session_id() {
 namespace {
 std::string remote_of(ws_stream& stream) {
   beast::error_code ec;
-  auto ep = stream.next_layer().socket().remote_endpoint(ec);
+  auto ep = stream.socket().remote_endpoint(ec);
   return ec ? std::string{"?"}
             : ep.address().to_string() + ":" + std::to_string(ep.port());
 }
@@ -317,9 +317,9 @@ void ws_session::start_close(uint16_t code, std::string reason,
       if (ec)
         return; // cancelled: closed in time
       beast::error_code ignored;
-      beast::get_lowest_layer(self->ws_).socket().shutdown(
-        boost::asio::ip::tcp::socket::shutdown_both, ignored);
-      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+      auto& socket = self->ws_.next_layer().socket();
+      socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+      socket.close(ignored);
     });
   if (!writing_ && queue_.empty())
     do_close();

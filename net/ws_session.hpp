@@ -94,7 +94,7 @@ private:
   void on_closed();
 
   std::string remote_; // before ws_: read off the stream before it moves
-  websocket::stream<ws_stream> ws_;
+  websocket::stream<ws_stream, false> ws_; // no permessage-deflate
   server_context& ctx_;
   beast::flat_buffer buffer_;
   connection_actor conn_;
