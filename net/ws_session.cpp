@@ -16,7 +16,6 @@ namespace {
 
 constexpr auto close_grace = std::chrono::seconds(5);
 constexpr auto slow_reader_grace = std::chrono::seconds(1);
-constexpr size_t kept_buffer_bytes = 16 * 1024;
 
 std::string random_session_id() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -29,6 +28,32 @@ std::string random_session_id() {
 } // namespace
 
 namespace {
+// Allocates exactly what is asked. Asio's default for a handler without an
+// allocator recycles the last block its thread freed whenever that block is
+// big enough, so the read an idle socket waits in could keep a block made
+// for a larger operation (a handshake, a write) for as long as it waits.
+template<class T>
+struct exact_allocator {
+  using value_type = T;
+  exact_allocator() = default;
+  template<class U>
+  exact_allocator(const exact_allocator<U>&) noexcept {
+    // nop
+  }
+  T* allocate(size_t n) {
+    return static_cast<T*>(::operator new(n * sizeof(T)));
+  }
+  void deallocate(T* p, size_t) noexcept { ::operator delete(p); }
+  template<class U>
+  bool operator==(const exact_allocator<U>&) const noexcept {
+    return true;
+  }
+  template<class U>
+  bool operator!=(const exact_allocator<U>&) const noexcept {
+    return false;
+  }
+};
+
 std::string remote_of(ws_stream& stream) {
   beast::error_code ec;
   auto ep = stream.socket().remote_endpoint(ec);
@@ -97,7 +122,35 @@ void ws_session::on_accept(beast::error_code ec) {
   read_next();
 }
 
+// An idle socket waits for its next frame with nothing but head_ to read
+// into. A whole-message read (async_read) would make Beast prepare 1.5 KB
+// in buffer_ before the first byte came, held for as long as the peer is
+// silent: most of the memory of an idle socket.
 void ws_session::do_read() {
+  struct handler {
+    std::shared_ptr<ws_session> self;
+    using allocator_type = exact_allocator<void>;
+    allocator_type get_allocator() const noexcept { return {}; }
+    void operator()(beast::error_code ec, size_t bytes) {
+      self->on_read_head(ec, bytes);
+    }
+  };
+  ws_.async_read_some(boost::asio::buffer(head_), handler{shared_from_this()});
+}
+
+// A frame that fits head_ is whole; a longer one goes on into buffer_ (the
+// rest of the message, its limit read_message_max still checked by Beast).
+void ws_session::on_read_head(beast::error_code ec, size_t bytes) {
+  if (ec) {
+    on_read(ec, 0);
+    return;
+  }
+  if (ws_.is_message_done()) {
+    on_frame(std::string(head_.data(), bytes));
+    return;
+  }
+  buffer_.commit(boost::asio::buffer_copy(buffer_.prepare(bytes),
+                                          boost::asio::buffer(head_, bytes)));
   ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read,
                                                     shared_from_this()));
 }
@@ -111,15 +164,20 @@ void ws_session::on_read(beast::error_code ec, size_t) {
     on_closed();
     return;
   }
+  auto frame = beast::buffers_to_string(buffer_.data());
+  // A large frame leaves a large buffer: give it back rather than keep it
+  // for the life of the socket, so that idle sockets stay small.
+  buffer_ = beast::flat_buffer{};
+  on_frame(std::move(frame));
+}
+
+void ws_session::on_frame(std::string frame) {
   if (!ws_.got_text()) {
-    clear_buffer();
     start_close(websocket::close_code::unknown_data,
                 "binary frames are not part of the protocol", false);
     do_read();
     return;
   }
-  auto frame = beast::buffers_to_string(buffer_.data());
-  clear_buffer();
   read_bytes_.spend(static_cast<double>(frame.size()));
   if (!closing_) {
     unprocessed_ += frame.size();
@@ -154,14 +212,6 @@ void ws_session::read_next() {
     return;
   }
   do_read();
-}
-
-// A large frame leaves a large buffer: give it back rather than keep it for
-// the life of the socket, so that idle sockets stay small.
-void ws_session::clear_buffer() {
-  buffer_.clear();
-  if (buffer_.capacity() > kept_buffer_bytes)
-    buffer_.shrink_to_fit();
 }
 
 // Over max-input-bytes; or, with the node over its memory budget, anything

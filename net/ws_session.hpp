@@ -25,6 +25,7 @@
 // safe from any thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -75,8 +76,10 @@ private:
   // spent (then consumed() or the throttle timer calls it again).
   void read_next();
   void do_read();
+  void on_read_head(beast::error_code ec, size_t bytes);
   void on_read(beast::error_code ec, size_t bytes);
-  void clear_buffer();
+  // A whole text frame read: to the connection actor.
+  void on_frame(std::string frame);
   // Whether the input waiting for the actor is too much to read more.
   bool input_full() const;
   void resume_read();
@@ -96,6 +99,9 @@ private:
   std::string remote_; // before ws_: read off the stream before it moves
   websocket::stream<ws_stream, false> ws_; // no permessage-deflate
   server_context& ctx_;
+  // The first bytes of the next frame (most frames fit), then the rest of a
+  // longer one; buffer_ is empty between frames (see do_read).
+  std::array<char, 128> head_;
   beast::flat_buffer buffer_;
   connection_actor conn_;
   token_claims claims_;
