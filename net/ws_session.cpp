@@ -28,6 +28,7 @@ std::string random_session_id() {
 } // namespace
 
 namespace {
+
 // Allocates exactly what is asked. Asio's default for a handler without an
 // allocator recycles the last block its thread freed whenever that block is
 // big enough, so the read an idle socket waits in could keep a block made
@@ -67,9 +68,7 @@ ws_session::ws_session(ws_stream&& stream, server_context& ctx)
       ws_(std::move(stream)),
       ctx_(ctx),
       session_id_(random_session_id()),
-      read_bytes_(ctx.cfg.rate_limit_bytes, ctx.cfg.rate_burst_bytes),
-      throttle_timer_(ws_.get_executor()),
-      hard_close_timer_(ws_.get_executor()) {
+      read_bytes_(ctx.cfg.rate_limit_bytes, ctx.cfg.rate_burst_bytes) {
   // nop
 }
 
@@ -82,7 +81,7 @@ ws_session::~ws_session() {
 
 void ws_session::run(http::request<http::string_body> req, token_claims claims,
                      session_registry::user_slot slot) {
-  claims_ = std::move(claims);
+  claims_ = std::make_unique<token_claims>(std::move(claims));
   user_slot_ = std::move(slot);
   ws_.set_option(
     websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -103,7 +102,11 @@ void ws_session::on_accept(beast::error_code ec) {
                   ec.message());
     return;
   }
-  conn_ = spawn_connection(ctx_, shared_from_this(), claims_, session_id_);
+  spdlog::debug("session={} user={} event=open", session_id_,
+                log_escape(claims_->sub));
+  conn_ = spawn_connection(ctx_, shared_from_this(), std::move(*claims_),
+                           session_id_);
+  claims_.reset();
   // An actor that ends before its socket (a bug, a shutdown) would leave
   // the socket waiting for consumed() forever: close it.
   conn_->attach_functor([weak = weak_from_this()] {
@@ -117,8 +120,6 @@ void ws_session::on_accept(beast::error_code ec) {
     });
   });
   ctx_.sessions.add(this, weak_from_this(), conn_, session_id_);
-  spdlog::debug("session={} user={} event=open", session_id_,
-                log_escape(claims_.sub));
   read_next();
 }
 
@@ -203,8 +204,10 @@ void ws_session::read_next() {
   auto wait = read_bytes_.time_to_repay();
   if (wait > wait.zero()) {
     node_metrics().input_throttles.fetch_add(1, std::memory_order_relaxed);
-    throttle_timer_.expires_after(wait);
-    throttle_timer_.async_wait(
+    if (!throttle_timer_)
+      throttle_timer_ = make_timer();
+    throttle_timer_->expires_after(wait);
+    throttle_timer_->async_wait(
       [self = shared_from_this()](beast::error_code ec) {
         if (!ec)
           self->read_next();
@@ -357,12 +360,13 @@ void ws_session::start_close(uint16_t code, std::string reason,
   if (closing_)
     return;
   closing_ = true;
-  close_reason_
-    = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+  close_code_ = code;
+  close_text_ = std::move(reason);
   if (drop_queue)
     this->drop_queue();
-  hard_close_timer_.expires_after(close_grace);
-  hard_close_timer_.async_wait(
+  hard_close_timer_ = make_timer();
+  hard_close_timer_->expires_after(close_grace);
+  hard_close_timer_->async_wait(
     [self = shared_from_this()](beast::error_code ec) {
       if (ec)
         return; // cancelled: closed in time
@@ -377,21 +381,28 @@ void ws_session::start_close(uint16_t code, std::string reason,
 
 void ws_session::do_close() {
   close_sent_ = true;
-  ws_.async_close(close_reason_,
-                  [self = shared_from_this()](beast::error_code) {
-                    self->hard_close_timer_.cancel();
-                    self->on_closed();
-                  });
+  ws_.async_close(
+    websocket::close_reason(static_cast<websocket::close_code>(close_code_),
+                            close_text_),
+    [self = shared_from_this()](beast::error_code) {
+      self->hard_close_timer_->cancel();
+      self->on_closed();
+    });
 }
 
 void ws_session::on_closed() {
   if (closed_)
     return;
   closed_ = true;
-  throttle_timer_.cancel();
+  if (throttle_timer_)
+    throttle_timer_->cancel();
   user_slot_.release();
   if (conn_)
     caf::anon_send(conn_, closed_atom_v);
+}
+
+std::unique_ptr<boost::asio::steady_timer> ws_session::make_timer() {
+  return std::make_unique<boost::asio::steady_timer>(ws_.get_executor());
 }
 
 } // namespace collab::net
