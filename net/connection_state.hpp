@@ -25,6 +25,7 @@
 
 #include "actors/core/errc.hpp"
 #include "actors/document_protocol.hpp"
+#include "actors/metrics.hpp"
 #include "net/codec.hpp"
 #include "net/connection_actor.hpp"
 #include "net/token_bucket.hpp"
@@ -100,7 +101,23 @@ struct doc_link {
 
 using doc_map = std::unordered_map<std::string, doc_link>;
 
+// Counts its connection in collab_connections for as long as it lives: a
+// member of the state, which lives from the actor's spawn to its end (an
+// attached functor cost every connection an allocation more).
+struct connection_gauge {
+  connection_gauge() {
+    node_metrics().connections.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~connection_gauge() {
+    node_metrics().connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+  connection_gauge(const connection_gauge&) = delete;
+  connection_gauge& operator=(const connection_gauge&) = delete;
+};
+
 struct connection_state {
+  connection_gauge gauge;
+
   // Constant after construction.
   server_context* ctx = nullptr;
   std::shared_ptr<session_sink> sink;
