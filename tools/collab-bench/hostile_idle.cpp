@@ -10,7 +10,9 @@
 // not one client's, as long as enough sockets are in flight. "rss per
 // socket (bytes)" is the node's RSS once the crowd is set up, less before,
 // over the sockets. --idle-phase stops every socket after an earlier step
-// (tcp, upgrade, hello) to show what each step costs the node.
+// (tcp, upgrade, hello) to show what each step costs the node;
+// --idle-ping-s makes every socket ping now and then, as the JS client
+// does every 25 s (the crowd is then idle as a crowd of real clients is).
 //
 // Thread-safety: everything here runs on the pattern's thread, the one that
 // runs its io_context.
@@ -19,6 +21,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 #include <unordered_map>
 
 #include <boost/asio/steady_timer.hpp>
@@ -82,7 +85,10 @@ struct crowd {
   uint64_t want = 0;
   uint64_t docs = 1;
   size_t concurrency = 1;
+  double ping_s = 0; // > 0: each ready socket pings this often
   std::vector<char> sink = std::vector<char>(65536); // all discarded input
+  std::minstd_rand rng{std::random_device{}()};
+  uint64_t pings = 0; // sent
 
   uint64_t started = 0;
   std::unordered_map<idle_socket*, std::shared_ptr<idle_socket>> in_flight;
@@ -113,6 +119,8 @@ private:
   void on_answer(error_code ec, size_t bytes);
   void ready();
   void discard();
+  // The next ping after `after` seconds (--idle-ping-s).
+  void ping_in(double after);
 
   crowd& c_;
   const uint64_t index_;
@@ -123,6 +131,7 @@ private:
   const char* want_ = "";
   std::string doc_;
   clock::time_point started_at_;
+  std::unique_ptr<asio::steady_timer> ping_timer_;
   bool dead_ = false;
   bool setting_up_ = true;
 };
@@ -160,6 +169,7 @@ void idle_socket::on_connect(error_code ec) {
     }));
   ws_.text(true);
   ws_.auto_fragment(false);
+  ws_.write_buffer_bytes(512); // a client masks into it: 4 KiB by default
   const auto& t = c_.env.client.ep;
   ws_.async_handshake(res_, t.host + ":" + t.port, t.path,
                       beast::bind_front_handler(&idle_socket::on_upgrade,
@@ -235,6 +245,27 @@ void idle_socket::ready() {
   std::string{}.swap(doc_);
   c_.finished(this, true, {});
   discard();
+  if (c_.ping_s > 0 && c_.phase >= idle_phase::hello) // pings need a hello
+    ping_in(std::uniform_real_distribution<double>(0, c_.ping_s)(c_.rng));
+}
+
+// As the JS client does (pingIntervalMs): {"type":"ping"} now and then; the
+// pongs are discarded with the rest.
+void idle_socket::ping_in(double after) {
+  if (!ping_timer_)
+    ping_timer_ = std::make_unique<asio::steady_timer>(c_.ioc);
+  ping_timer_->expires_after(std::chrono::microseconds(int64_t(after * 1e6)));
+  ping_timer_->async_wait([self = shared_from_this()](error_code ec) {
+    if (ec || self->dead_)
+      return;
+    static const std::string ping = R"({"type":"ping"})";
+    self->ws_.async_write(asio::buffer(ping), [self](error_code ec, size_t) {
+      if (ec || self->dead_)
+        return;
+      ++self->c_.pings;
+      self->ping_in(self->c_.ping_s);
+    });
+  });
 }
 
 void idle_socket::discard() {
@@ -260,6 +291,8 @@ void idle_socket::fail(const std::string& why) {
 
 void idle_socket::abort() {
   dead_ = true;
+  if (ping_timer_)
+    ping_timer_->cancel();
   error_code ignored;
   beast::get_lowest_layer(ws_).socket().close(ignored);
 }
@@ -352,6 +385,7 @@ void abuse_idle(abuse_env& env) {
   c.want = idle_capacity(env);
   c.docs = uint64_t(std::max(h.idle_docs, 1));
   c.concurrency = size_t(std::max(h.idle_concurrency, 1));
+  c.ping_s = h.idle_ping_s;
   const int pid = env.opt->pid;
   // The node's CPU without the crowd (the honest workload's), measured while
   // the tokens are minted (at least 0.5 s), is taken off its set-up cost.
@@ -412,6 +446,8 @@ void abuse_idle(abuse_env& env) {
   for (auto& s : c.ready)
     alive += s->alive() ? 1 : 0;
   env.count("open at end", alive);
+  if (c.ping_s > 0)
+    env.count("pings sent", c.pings);
   for (auto& s : c.ready)
     s->abort();
   for (auto& [p, s] : c.in_flight)

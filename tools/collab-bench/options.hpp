@@ -50,6 +50,7 @@ struct hostile_options {
   int idle_sockets = 10000; // idle: sockets, each its own user
   int idle_docs = 2000; // idle: the documents they join
   int idle_concurrency = 256; // idle: sockets being set up at once
+  double idle_ping_s = 0; // idle: each socket pings this often (0: never)
   std::string idle_phase = "join"; // idle: the last step (tcp, upgrade,
                                    // hello, join)
   int docs_per_socket = 20000;
