@@ -82,7 +82,7 @@ void listener::do_accept() {
 }
 
 void listener::on_accept(boost::beast::error_code ec,
-                         ws_stream::socket_type socket) {
+                         boost::asio::ip::tcp::socket socket) {
   if (ec == boost::asio::error::operation_aborted || stopped_)
     return; // stopped
   if (ec) {

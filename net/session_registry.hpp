@@ -45,9 +45,7 @@ public:
   };
 
   // One open socket of a user; gives its slot back when released or
-  // destroyed. Movable; an empty slot (no user) is false. It points at its
-  // user's entry of the registry (which lives while the user has a slot)
-  // rather than keeping a copy of the name: every socket holds one.
+  // destroyed. Movable; an empty slot (no user) is false.
   class user_slot {
   public:
     user_slot() = default;
@@ -59,13 +57,12 @@ public:
 
   private:
     friend class session_registry;
-    using user_entry = std::pair<const std::string, uint64_t>;
-    user_slot(session_registry* reg, user_entry* user)
-        : reg_(reg), user_(user) {
+    user_slot(session_registry* reg, std::string user)
+        : reg_(reg), user_(std::move(user)) {
       // nop
     }
     session_registry* reg_ = nullptr;
-    user_entry* user_ = nullptr; // in reg_->users_
+    std::string user_;
   };
 
   // REQUIRES: before serving. `budget` may be null (nothing is charged).
@@ -115,7 +112,7 @@ private:
     std::string id;
     bool shed = false; // closed for the node's send budget, not yet gone
   };
-  void release_user(user_slot::user_entry* user);
+  void release_user(const std::string& user);
 
   // Constant after configure().
   std::shared_ptr<memory_budget> budget_;
@@ -126,9 +123,7 @@ private:
 
   mutable std::mutex mutex_;
   std::unordered_map<const void*, entry> sessions_;
-  // Open sockets per sub; a user_slot points at its entry (nodes of an
-  // unordered_map stay where they are).
-  std::unordered_map<std::string, uint64_t> users_;
+  std::unordered_map<std::string, uint64_t> users_; // open sockets per sub
 };
 
 } // namespace collab::net
