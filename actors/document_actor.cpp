@@ -12,6 +12,7 @@
 
 #include "actors/core/log_escape.hpp"
 #include "actors/document_state.hpp"
+#include "actors/mailbox_depth.hpp"
 #include "actors/metrics.hpp"
 
 namespace collab::doc_actor {
@@ -38,7 +39,7 @@ doc_status status_of(self_ptr self) {
   out.durable_rev = st.order->durable_rev();
   out.snapshot_rev = st.snapshot_rev;
   out.subscribers = st.subs.size();
-  out.mailbox = self->mailbox().size();
+  out.mailbox = mailbox_depth(self);
   out.ops_per_s = st.ops_rate.rate(now);
   out.idle_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   now - std::max(st.last_commit, st.last_active))

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/document_state.hpp"
+#include "actors/mailbox_depth.hpp"
 #include "actors/metrics.hpp"
 
 namespace collab::doc_actor {
@@ -118,7 +119,7 @@ void on_submit(self_ptr self, submit_request& req) {
   auto& st = self->state;
   auto conn = caf::actor_cast<document_subscriber>(self->current_sender());
   node_metrics().mailbox_depth.observe(
-    static_cast<double>(self->mailbox().size()));
+    static_cast<double>(mailbox_depth(self)));
   if (st.subs.count(req.session) == 0) {
     send_error(self, conn, errc::not_joined, "join the document first",
                &req.seq);
