@@ -73,9 +73,6 @@ void init(self_ptr self, server_context* ctx,
   st.claims = std::move(claims);
   auto& cfg = st.ctx->cfg;
   st.messages = token_bucket(cfg.rate_limit, cfg.rate_burst);
-  node_metrics().connections.fetch_add(1, std::memory_order_relaxed);
-  self->attach_functor(
-    [] { node_metrics().connections.fetch_sub(1, std::memory_order_relaxed); });
   self->set_down_handler([=](caf::down_msg& dm) { on_doc_down(self, dm); });
   arm_expiry(self);
 }

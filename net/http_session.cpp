@@ -19,12 +19,11 @@ constexpr auto read_timeout = std::chrono::seconds(30);
 constexpr size_t max_body = 64 * 1024; // no route takes a large body
 } // namespace
 
-http_session::http_session(boost::asio::ip::tcp::socket&& socket,
-                           server_context& ctx, port_kind kind)
-    : stream_(
-      ctx.tls && kind == port_kind::client
-        ? ws_stream{boost::beast::tcp_stream{std::move(socket)}, *ctx.tls}
-        : ws_stream{boost::beast::tcp_stream{std::move(socket)}}),
+http_session::http_session(ws_stream::socket_type&& socket, server_context& ctx,
+                           port_kind kind)
+    : stream_(ctx.tls && kind == port_kind::client
+                ? ws_stream{std::move(socket), *ctx.tls}
+                : ws_stream{std::move(socket)}),
       ctx_(ctx),
       kind_(kind) {
   // nop
@@ -37,7 +36,7 @@ void http_session::run() {
       self->do_read();
       return;
     }
-    self->stream_.next_layer().expires_after(read_timeout);
+    self->deadline_.arm(self->stream_.socket(), read_timeout);
     self->stream_.tls().async_handshake(
       boost::asio::ssl::stream_base::server,
       boost::beast::bind_front_handler(&http_session::on_handshake, self));
@@ -55,7 +54,7 @@ void http_session::do_read() {
   parser_->body_limit(max_body);
   parser_->header_limit(static_cast<uint32_t>(
     std::min<uint64_t>(ctx_.cfg.max_header_bytes, UINT32_MAX)));
-  stream_.next_layer().expires_after(read_timeout);
+  deadline_.arm(stream_.socket(), read_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    boost::beast::bind_front_handler(&http_session::on_read,
                                                     shared_from_this()));
@@ -64,8 +63,8 @@ void http_session::do_read() {
 void http_session::on_read(boost::beast::error_code ec, size_t) {
   if (ec == http::error::end_of_stream) {
     boost::beast::error_code ignored;
-    stream_.next_layer().socket().shutdown(
-      boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send,
+                              ignored);
     return;
   }
   if (ec == http::error::header_limit) {
@@ -117,7 +116,7 @@ void http_session::upgrade(http_request req) {
     write(std::move(res));
     return;
   }
-  stream_.next_layer().expires_never(); // the WebSocket has its own
+  deadline_.cancel(); // the WebSocket has its own
   std::make_shared<ws_session>(std::move(stream_), ctx_)
     ->run(std::move(req), std::move(claims), std::move(slot));
 }

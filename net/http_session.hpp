@@ -26,7 +26,7 @@ enum class port_kind : uint8_t { client, admin };
 
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
-  http_session(boost::asio::ip::tcp::socket&& socket, server_context& ctx,
+  http_session(ws_stream::socket_type&& socket, server_context& ctx,
                port_kind kind);
   void run();
 
@@ -43,6 +43,7 @@ private:
   void on_write(bool close, boost::beast::error_code ec, size_t bytes);
 
   ws_stream stream_; // TCP, or TLS over TCP
+  deadline deadline_; // of the TLS handshake, then of each request
   boost::beast::flat_buffer buffer_;
   server_context& ctx_;
   port_kind kind_;

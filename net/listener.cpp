@@ -82,7 +82,7 @@ void listener::do_accept() {
 }
 
 void listener::on_accept(boost::beast::error_code ec,
-                         boost::asio::ip::tcp::socket socket) {
+                         ws_stream::socket_type socket) {
   if (ec == boost::asio::error::operation_aborted || stopped_)
     return; // stopped
   if (ec) {

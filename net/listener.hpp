@@ -49,7 +49,7 @@ public:
 private:
   using clock = std::chrono::steady_clock;
   void do_accept();
-  void on_accept(boost::beast::error_code ec, boost::asio::ip::tcp::socket s);
+  void on_accept(boost::beast::error_code ec, ws_stream::socket_type s);
   void on_accept_error(boost::beast::error_code ec);
 
   boost::asio::io_context& ioc_;

@@ -13,8 +13,9 @@ session_registry::user_slot::operator=(user_slot&& other) noexcept {
   if (this != &other) {
     release();
     reg_ = other.reg_;
-    user_ = std::move(other.user_);
+    user_ = other.user_;
     other.reg_ = nullptr;
+    other.user_ = nullptr;
   }
   return *this;
 }
@@ -24,26 +25,26 @@ void session_registry::user_slot::release() {
     return;
   reg_->release_user(user_);
   reg_ = nullptr;
+  user_ = nullptr;
 }
 
 session_registry::user_slot
 session_registry::acquire_user(const std::string& user) {
   std::lock_guard<std::mutex> guard{mutex_};
-  auto& n = users_[user];
-  if (n >= limits_.max_sockets_per_user) {
-    if (n == 0)
-      users_.erase(user);
+  auto i = users_.try_emplace(user, 0).first;
+  if (i->second >= limits_.max_sockets_per_user) {
+    if (i->second == 0)
+      users_.erase(i);
     return {};
   }
-  ++n;
-  return user_slot{this, user};
+  ++i->second;
+  return user_slot{this, &*i};
 }
 
-void session_registry::release_user(const std::string& user) {
+void session_registry::release_user(user_slot::user_entry* user) {
   std::lock_guard<std::mutex> guard{mutex_};
-  auto i = users_.find(user);
-  if (i != users_.end() && --i->second == 0)
-    users_.erase(i); // the map holds only users with open sockets
+  if (--user->second == 0) // the map holds only users with open sockets
+    users_.erase(users_.find(user->first));
 }
 
 size_t session_registry::sockets_of(const std::string& user) const {

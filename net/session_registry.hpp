@@ -45,7 +45,9 @@ public:
   };
 
   // One open socket of a user; gives its slot back when released or
-  // destroyed. Movable; an empty slot (no user) is false.
+  // destroyed. Movable; an empty slot (no user) is false. It points at its
+  // user's entry of the registry (which lives while the user has a slot)
+  // rather than keeping a copy of the name: every socket holds one.
   class user_slot {
   public:
     user_slot() = default;
@@ -57,12 +59,13 @@ public:
 
   private:
     friend class session_registry;
-    user_slot(session_registry* reg, std::string user)
-        : reg_(reg), user_(std::move(user)) {
+    using user_entry = std::pair<const std::string, uint64_t>;
+    user_slot(session_registry* reg, user_entry* user)
+        : reg_(reg), user_(user) {
       // nop
     }
     session_registry* reg_ = nullptr;
-    std::string user_;
+    user_entry* user_ = nullptr; // in reg_->users_
   };
 
   // REQUIRES: before serving. `budget` may be null (nothing is charged).
@@ -112,7 +115,7 @@ private:
     std::string id;
     bool shed = false; // closed for the node's send budget, not yet gone
   };
-  void release_user(const std::string& user);
+  void release_user(user_slot::user_entry* user);
 
   // Constant after configure().
   std::shared_ptr<memory_budget> budget_;
@@ -123,7 +126,9 @@ private:
 
   mutable std::mutex mutex_;
   std::unordered_map<const void*, entry> sessions_;
-  std::unordered_map<std::string, uint64_t> users_; // open sockets per sub
+  // Open sockets per sub; a user_slot points at its entry (nodes of an
+  // unordered_map stay where they are).
+  std::unordered_map<std::string, uint64_t> users_;
 };
 
 } // namespace collab::net

@@ -16,7 +16,6 @@ namespace {
 
 constexpr auto close_grace = std::chrono::seconds(5);
 constexpr auto slow_reader_grace = std::chrono::seconds(1);
-constexpr size_t kept_buffer_bytes = 16 * 1024;
 
 std::string random_session_id() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -29,9 +28,36 @@ std::string random_session_id() {
 } // namespace
 
 namespace {
+
+// Allocates exactly what is asked. Asio's default for a handler without an
+// allocator recycles the last block its thread freed whenever that block is
+// big enough, so the read an idle socket waits in could keep a block made
+// for a larger operation (a handshake, a write) for as long as it waits.
+template<class T>
+struct exact_allocator {
+  using value_type = T;
+  exact_allocator() = default;
+  template<class U>
+  exact_allocator(const exact_allocator<U>&) noexcept {
+    // nop
+  }
+  T* allocate(size_t n) {
+    return static_cast<T*>(::operator new(n * sizeof(T)));
+  }
+  void deallocate(T* p, size_t) noexcept { ::operator delete(p); }
+  template<class U>
+  bool operator==(const exact_allocator<U>&) const noexcept {
+    return true;
+  }
+  template<class U>
+  bool operator!=(const exact_allocator<U>&) const noexcept {
+    return false;
+  }
+};
+
 std::string remote_of(ws_stream& stream) {
   beast::error_code ec;
-  auto ep = stream.next_layer().socket().remote_endpoint(ec);
+  auto ep = stream.socket().remote_endpoint(ec);
   return ec ? std::string{"?"}
             : ep.address().to_string() + ":" + std::to_string(ep.port());
 }
@@ -42,9 +68,7 @@ ws_session::ws_session(ws_stream&& stream, server_context& ctx)
       ws_(std::move(stream)),
       ctx_(ctx),
       session_id_(random_session_id()),
-      read_bytes_(ctx.cfg.rate_limit_bytes, ctx.cfg.rate_burst_bytes),
-      throttle_timer_(ws_.get_executor()),
-      hard_close_timer_(ws_.get_executor()) {
+      read_bytes_(ctx.cfg.rate_limit_bytes, ctx.cfg.rate_burst_bytes) {
   // nop
 }
 
@@ -57,7 +81,7 @@ ws_session::~ws_session() {
 
 void ws_session::run(http::request<http::string_body> req, token_claims claims,
                      session_registry::user_slot slot) {
-  claims_ = std::move(claims);
+  claims_ = std::make_unique<token_claims>(std::move(claims));
   user_slot_ = std::move(slot);
   ws_.set_option(
     websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -78,7 +102,11 @@ void ws_session::on_accept(beast::error_code ec) {
                   ec.message());
     return;
   }
-  conn_ = spawn_connection(ctx_, shared_from_this(), claims_, session_id_);
+  spdlog::debug("session={} user={} event=open", session_id_,
+                log_escape(claims_->sub));
+  conn_ = spawn_connection(ctx_, shared_from_this(), std::move(*claims_),
+                           session_id_);
+  claims_.reset();
   // An actor that ends before its socket (a bug, a shutdown) would leave
   // the socket waiting for consumed() forever: close it.
   conn_->attach_functor([weak = weak_from_this()] {
@@ -92,12 +120,38 @@ void ws_session::on_accept(beast::error_code ec) {
     });
   });
   ctx_.sessions.add(this, weak_from_this(), conn_, session_id_);
-  spdlog::debug("session={} user={} event=open", session_id_,
-                log_escape(claims_.sub));
   read_next();
 }
 
+// An idle socket waits for its next frame with nothing but head_ to read
+// into. A whole-message read (async_read) would make Beast prepare 1.5 KB
+// in buffer_ before the first byte came, held for as long as the peer is
+// silent: most of the memory of an idle socket.
 void ws_session::do_read() {
+  struct handler {
+    std::shared_ptr<ws_session> self;
+    using allocator_type = exact_allocator<void>;
+    allocator_type get_allocator() const noexcept { return {}; }
+    void operator()(beast::error_code ec, size_t bytes) {
+      self->on_read_head(ec, bytes);
+    }
+  };
+  ws_.async_read_some(boost::asio::buffer(head_), handler{shared_from_this()});
+}
+
+// A frame that fits head_ is whole; a longer one goes on into buffer_ (the
+// rest of the message, its limit read_message_max still checked by Beast).
+void ws_session::on_read_head(beast::error_code ec, size_t bytes) {
+  if (ec) {
+    on_read(ec, 0);
+    return;
+  }
+  if (ws_.is_message_done()) {
+    on_frame(std::string(head_.data(), bytes));
+    return;
+  }
+  buffer_.commit(boost::asio::buffer_copy(buffer_.prepare(bytes),
+                                          boost::asio::buffer(head_, bytes)));
   ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read,
                                                     shared_from_this()));
 }
@@ -111,15 +165,20 @@ void ws_session::on_read(beast::error_code ec, size_t) {
     on_closed();
     return;
   }
+  auto frame = beast::buffers_to_string(buffer_.data());
+  // A large frame leaves a large buffer: give it back rather than keep it
+  // for the life of the socket, so that idle sockets stay small.
+  buffer_ = beast::flat_buffer{};
+  on_frame(std::move(frame));
+}
+
+void ws_session::on_frame(std::string frame) {
   if (!ws_.got_text()) {
-    clear_buffer();
     start_close(websocket::close_code::unknown_data,
                 "binary frames are not part of the protocol", false);
     do_read();
     return;
   }
-  auto frame = beast::buffers_to_string(buffer_.data());
-  clear_buffer();
   read_bytes_.spend(static_cast<double>(frame.size()));
   if (!closing_) {
     unprocessed_ += frame.size();
@@ -145,8 +204,10 @@ void ws_session::read_next() {
   auto wait = read_bytes_.time_to_repay();
   if (wait > wait.zero()) {
     node_metrics().input_throttles.fetch_add(1, std::memory_order_relaxed);
-    throttle_timer_.expires_after(wait);
-    throttle_timer_.async_wait(
+    if (!throttle_timer_)
+      throttle_timer_ = make_timer();
+    throttle_timer_->expires_after(wait);
+    throttle_timer_->async_wait(
       [self = shared_from_this()](beast::error_code ec) {
         if (!ec)
           self->read_next();
@@ -154,14 +215,6 @@ void ws_session::read_next() {
     return;
   }
   do_read();
-}
-
-// A large frame leaves a large buffer: give it back rather than keep it for
-// the life of the socket, so that idle sockets stay small.
-void ws_session::clear_buffer() {
-  buffer_.clear();
-  if (buffer_.capacity() > kept_buffer_bytes)
-    buffer_.shrink_to_fit();
 }
 
 // Over max-input-bytes; or, with the node over its memory budget, anything
@@ -307,19 +360,20 @@ void ws_session::start_close(uint16_t code, std::string reason,
   if (closing_)
     return;
   closing_ = true;
-  close_reason_
-    = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+  close_code_ = code;
+  close_text_ = std::move(reason);
   if (drop_queue)
     this->drop_queue();
-  hard_close_timer_.expires_after(close_grace);
-  hard_close_timer_.async_wait(
+  hard_close_timer_ = make_timer();
+  hard_close_timer_->expires_after(close_grace);
+  hard_close_timer_->async_wait(
     [self = shared_from_this()](beast::error_code ec) {
       if (ec)
         return; // cancelled: closed in time
       beast::error_code ignored;
-      beast::get_lowest_layer(self->ws_).socket().shutdown(
-        boost::asio::ip::tcp::socket::shutdown_both, ignored);
-      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+      auto& socket = self->ws_.next_layer().socket();
+      socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+      socket.close(ignored);
     });
   if (!writing_ && queue_.empty())
     do_close();
@@ -327,21 +381,28 @@ void ws_session::start_close(uint16_t code, std::string reason,
 
 void ws_session::do_close() {
   close_sent_ = true;
-  ws_.async_close(close_reason_,
-                  [self = shared_from_this()](beast::error_code) {
-                    self->hard_close_timer_.cancel();
-                    self->on_closed();
-                  });
+  ws_.async_close(
+    websocket::close_reason(static_cast<websocket::close_code>(close_code_),
+                            close_text_),
+    [self = shared_from_this()](beast::error_code) {
+      self->hard_close_timer_->cancel();
+      self->on_closed();
+    });
 }
 
 void ws_session::on_closed() {
   if (closed_)
     return;
   closed_ = true;
-  throttle_timer_.cancel();
+  if (throttle_timer_)
+    throttle_timer_->cancel();
   user_slot_.release();
   if (conn_)
     caf::anon_send(conn_, closed_atom_v);
+}
+
+std::unique_ptr<boost::asio::steady_timer> ws_session::make_timer() {
+  return std::make_unique<boost::asio::steady_timer>(ws_.get_executor());
 }
 
 } // namespace collab::net

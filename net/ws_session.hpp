@@ -25,11 +25,12 @@
 // safe from any thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
@@ -49,6 +50,45 @@ namespace collab::net {
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace websocket = boost::beast::websocket;
+
+// A FIFO that holds no memory while empty (the write queue of an idle
+// socket is empty nearly always, and a std::deque keeps ~600 bytes even
+// then): a vector consumed from the front, given back whenever it runs
+// empty, compacted when its consumed part is over half of it.
+template<class T>
+class drained_fifo {
+public:
+  bool empty() const { return head_ == items_.size(); }
+  size_t size() const { return items_.size() - head_; }
+  T& front() { return items_[head_]; }
+  const T& front() const { return items_[head_]; }
+  T& back() { return items_.back(); }
+  void push_back(T v) { items_.push_back(std::move(v)); }
+  void pop_front() {
+    items_[head_++] = T{};
+    if (empty())
+      release();
+    else if (head_ >= 16 && 2 * head_ >= items_.size())
+      compact();
+  }
+  void pop_back() {
+    items_.pop_back();
+    if (empty())
+      release();
+  }
+
+private:
+  void release() {
+    std::vector<T>{}.swap(items_);
+    head_ = 0;
+  }
+  void compact() {
+    items_.erase(items_.begin(), items_.begin() + head_);
+    head_ = 0;
+  }
+  std::vector<T> items_;
+  size_t head_ = 0; // items_[0, head_) are consumed
+};
 
 class ws_session : public session_sink,
                    public std::enable_shared_from_this<ws_session> {
@@ -75,8 +115,10 @@ private:
   // spent (then consumed() or the throttle timer calls it again).
   void read_next();
   void do_read();
+  void on_read_head(beast::error_code ec, size_t bytes);
   void on_read(beast::error_code ec, size_t bytes);
-  void clear_buffer();
+  // A whole text frame read: to the connection actor.
+  void on_frame(std::string frame);
   // Whether the input waiting for the actor is too much to read more.
   bool input_full() const;
   void resume_read();
@@ -94,11 +136,15 @@ private:
   void on_closed();
 
   std::string remote_; // before ws_: read off the stream before it moves
-  websocket::stream<ws_stream> ws_;
+  websocket::stream<ws_stream, false> ws_; // no permessage-deflate
   server_context& ctx_;
+  // The first bytes of the next frame (most frames fit), then the rest of a
+  // longer one; buffer_ is empty between frames (see do_read).
+  std::array<char, 128> head_;
   beast::flat_buffer buffer_;
   connection_actor conn_;
-  token_claims claims_;
+  // From run() until on_accept() hands them to the connection actor.
+  std::unique_ptr<token_claims> claims_;
   std::string session_id_;
 
   using clock = std::chrono::steady_clock;
@@ -106,22 +152,28 @@ private:
     std::shared_ptr<const std::string> bytes;
     clock::time_point queued_at;
   };
-  std::deque<queued_frame> queue_;
+  drained_fifo<queued_frame> queue_;
   // Sent and not yet written (or dropped), frames on their way to the
   // strand included; updated off the strand by send().
   std::atomic<size_t> queued_bytes_{0};
   std::atomic<uint64_t> unprocessed_{0}; // handed to conn_, not consumed
   std::atomic<bool> read_paused_{false}; // set on the strand only
   token_bucket read_bytes_; // the byte rate in
-  boost::asio::steady_timer throttle_timer_;
+  // Timers made when first needed (most sockets never need them).
+  std::unique_ptr<boost::asio::steady_timer> throttle_timer_;
   session_registry::user_slot user_slot_;
   bool writing_ = false;
   bool front_uncounted_ = false; // the frame being written was released
   bool closing_ = false; // no more frames are taken
   bool close_sent_ = false;
   bool closed_ = false; // the actor was told
-  websocket::close_reason close_reason_;
-  boost::asio::steady_timer hard_close_timer_;
+  // What start_close() was asked (a websocket::close_reason holds 123
+  // bytes of reason in place).
+  uint16_t close_code_ = 0;
+  std::string close_text_;
+  std::unique_ptr<boost::asio::steady_timer> hard_close_timer_;
+  // A timer on the session's strand.
+  std::unique_ptr<boost::asio::steady_timer> make_timer();
 };
 
 } // namespace collab::net

@@ -19,6 +19,7 @@
 
 #include "actors/ot/op_json.hpp"
 #include "json_fields.hpp"
+#include "source_addrs.hpp"
 
 namespace collab::bench {
 
@@ -136,6 +137,18 @@ void bench_client::start_connect() {
   auto& layer = beast::get_lowest_layer(conn_->ws);
   layer.expires_after(std::chrono::seconds(5));
   const auto& eps = g_.setup.resolved[url_index_];
+  if (have_source_addrs()) { // bound first: one endpoint, no range
+    const auto& ep = pick_endpoint(eps);
+    error_code ec;
+    if (!open_bound(layer.socket(), ep, ec)) {
+      asio::post(g_.strand, [this, gen, ec] { on_connected(gen, ec); });
+      return;
+    }
+    layer.async_connect(ep, [this, gen, c = conn_](const error_code& e) {
+      on_connected(gen, e);
+    });
+    return;
+  }
   layer.async_connect(eps, [this, gen, c = conn_](const error_code& ec,
                                                   const tcp::endpoint&) {
     on_connected(gen, ec);

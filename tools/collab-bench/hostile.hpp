@@ -82,7 +82,7 @@ void abuse_spoof(abuse_env& env);
 void abuse_churn(abuse_env& env); // hostile_conns.cpp
 void abuse_docs(abuse_env& env);
 void abuse_sockets(abuse_env& env);
-void abuse_idle(abuse_env& env);
+void abuse_idle(abuse_env& env); // hostile_idle.cpp
 void abuse_http(abuse_env& env);
 void abuse_fds(abuse_env& env);
 void abuse_flood(abuse_env& env); // hostile_flow.cpp

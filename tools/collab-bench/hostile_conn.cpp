@@ -15,6 +15,7 @@
 
 #include "client.hpp" // describe_error
 #include "json_fields.hpp"
+#include "source_addrs.hpp"
 
 namespace collab::bench {
 
@@ -154,12 +155,17 @@ bool abuse_conn::open(const target& t, const std::string& token,
                       std::string& why, int rcvbuf) {
   auto& layer = beast::get_lowest_layer(s_->ws);
   auto o = std::make_shared<outcome>();
-  if (rcvbuf > 0) { // set before connecting: the window is agreed then
+  if (rcvbuf > 0 || have_source_addrs()) { // set up before connecting
+    const auto& ep = pick_endpoint(t.addrs);
     error_code ec;
-    layer.socket().open(t.addrs.front().protocol(), ec);
-    layer.socket().set_option(asio::socket_base::receive_buffer_size(rcvbuf),
-                              ec);
-    layer.async_connect(t.addrs.front(), [o, s = s_](const error_code& ec) {
+    if (!open_bound(layer.socket(), ep, ec)) {
+      s_->die(why = "connect: " + describe_error(ec));
+      return false;
+    }
+    if (rcvbuf > 0) // set before connecting: the window is agreed then
+      layer.socket().set_option(asio::socket_base::receive_buffer_size(rcvbuf),
+                                ec);
+    layer.async_connect(ep, [o, s = s_](const error_code& ec) {
       o->ec = ec;
       o->done = true;
     });
@@ -534,11 +540,24 @@ op_pump::make_fn insert_delete(size_t n, char c) {
 bool tcp_connect(asio::io_context& ioc, const target& t, tcp::socket& out,
                  double timeout_s, std::string& why) {
   auto o = std::make_shared<outcome>();
-  asio::async_connect(out, t.addrs,
-                      [o](const error_code& ec, const tcp::endpoint&) {
-                        o->ec = ec;
-                        o->done = true;
-                      });
+  if (have_source_addrs()) {
+    const auto& ep = pick_endpoint(t.addrs);
+    error_code ec;
+    if (!open_bound(out, ep, ec)) {
+      why = describe_error(ec);
+      return false;
+    }
+    out.async_connect(ep, [o](const error_code& ec) {
+      o->ec = ec;
+      o->done = true;
+    });
+  } else {
+    asio::async_connect(out, t.addrs,
+                        [o](const error_code& ec, const tcp::endpoint&) {
+                          o->ec = ec;
+                          o->done = true;
+                        });
+  }
   if (!run_until(
         ioc, [o] { return o->done; }, timeout_s)) {
     error_code ignored;

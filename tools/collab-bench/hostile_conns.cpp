@@ -1,11 +1,8 @@
 // The abuses of *how many*: connections that open and close (churn),
 // documents joined by one socket (docs), sockets of one user (sockets),
-// a crowd of idle sockets of many users (idle),
 // HTTP reads of documents that do not exist (http), and TCP connections
 // until the node runs out of file descriptors (fds). See hostile.hpp for
 // the contract of a pattern function.
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 
@@ -118,79 +115,6 @@ void abuse_sockets(abuse_env& env) {
     }
   }
   env.count("accepted", open.size());
-  hold_until_stopped(ioc, env, open);
-}
-
-namespace {
-
-// How many idle sockets this run can hold: --idle-sockets, within the fd
-// limit the bench gave the node (--fd-limit) and this process's own (its
-// soft limit raised to the hard one), each less a margin for everything
-// else the process has open.
-uint64_t idle_capacity(abuse_env& env) {
-  auto want = uint64_t(std::max(env.opt->hostile.idle_sockets, 0));
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur > 1024 && rl.rlim_cur - 1024 < want) {
-      want = rl.rlim_cur - 1024;
-      env.count("capped by this process's fd limit");
-    }
-  }
-  const int node_limit = env.opt->hostile.fd_limit;
-  if (node_limit > 1024 && uint64_t(node_limit - 1024) < want) {
-    want = uint64_t(node_limit - 1024);
-    env.count("capped by --fd-limit");
-  }
-  return want;
-}
-
-} // namespace
-
-// Idle sockets by the thousand (--idle-sockets), each of its own user, each
-// joined to one of --idle-docs documents and then silent, held until the
-// window ends: what an idle socket costs the node ("rss per socket", from
-// the node's RSS before and after they joined), how fast they are set up
-// one after the other ("sockets/s", a lower bound: each waits for its
-// welcome and joined), and the honest clients' latency beside them.
-void abuse_idle(abuse_env& env) {
-  asio::io_context ioc;
-  std::vector<std::unique_ptr<abuse_conn>> open;
-  const auto want = idle_capacity(env);
-  const int pid = env.opt->pid;
-  const auto docs = uint64_t(std::max(env.opt->hostile.idle_docs, 1));
-  const uint64_t rss_before = pid ? proc_rss_bytes(pid) : 0;
-  uint64_t refusals = 0;
-  env.begin();
-  const auto start = std::chrono::steady_clock::now();
-  for (uint64_t i = 0; i < want && !env.stopping(); ++i) {
-    auto c = std::make_unique<abuse_conn>(ioc);
-    const std::string user = "idle-" + std::to_string(i);
-    const std::string doc = env.prefix + "idle/" + std::to_string(i % docs);
-    std::string why;
-    uint64_t rev = 0;
-    if (c->open(env.client, env.token_for(user), why)
-        && c->hello(env.client_prefix + user, why) && c->join(doc, rev, why)) {
-      c->discard_input();
-      open.push_back(std::move(c));
-    } else {
-      env.count("refused:" + why);
-      after_refusal(ioc, refusals);
-    }
-  }
-  const double secs
-    = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-        .count();
-  env.count("joined", open.size());
-  if (secs > 0)
-    env.count("sockets/s", uint64_t(double(open.size()) / secs));
-  if (pid && !open.empty()) {
-    const uint64_t rss_after = proc_rss_bytes(pid);
-    env.count("rss per socket (bytes)",
-              rss_after > rss_before ? (rss_after - rss_before) / open.size()
-                                     : 0);
-  }
   hold_until_stopped(ioc, env, open);
 }
 

@@ -28,6 +28,27 @@ void add_idle_options(CLI::App& app, hostile_options& h) {
     ->check(CLI::PositiveNumber)
     ->capture_default_str()
     ->group(g);
+  app
+    .add_option("--idle-concurrency", h.idle_concurrency,
+                "idle: sockets being set up at once (connect, upgrade, "
+                "hello, join in flight)")
+    ->check(CLI::Range(1, 100000))
+    ->capture_default_str()
+    ->group(g);
+  app
+    .add_option("--idle-ping-s", h.idle_ping_s,
+                "idle: each joined socket sends a ping this often, seconds "
+                "(the JS client: 25; 0: silent)")
+    ->check(CLI::NonNegativeNumber)
+    ->capture_default_str()
+    ->group(g);
+  app
+    .add_option("--idle-phase", h.idle_phase,
+                "idle: the last step of each socket before it goes silent "
+                "(tcp, upgrade, hello, join): what each step costs the node")
+    ->check(CLI::IsMember({"tcp", "upgrade", "hello", "join"}))
+    ->capture_default_str()
+    ->group(g);
 }
 
 // The sizes of each abuse pattern (`--<pattern>-...`).

@@ -11,6 +11,8 @@
 #include <CLI/CLI.hpp>
 #include <jwt.h>
 
+#include "source_addrs.hpp"
+
 namespace collab::bench {
 
 double bench_options::per_client_rate() const {
@@ -117,6 +119,15 @@ void add_server_options(CLI::App& app, bench_options& o, server_args& a) {
                  "use this bearer token instead of minting");
   app.add_option("--sub", o.sub, "token subject when minting")
     ->capture_default_str();
+  app
+    .add_option("--source-addrs", o.source_addrs,
+                "bind outgoing sockets to these local addresses, "
+                "round-robin: a list, IPv4 ranges allowed (e.g. "
+                "127.0.0.1,127.0.0.2 or 127.0.0.1-127.0.0.32). Each adds "
+                "~28,000 ephemeral ports towards one server address, and "
+                "the kernel finds a free port faster when each address "
+                "holds a few hundred connections, not thousands")
+    ->delimiter(',');
 }
 
 // The load: documents, clients, rates, edits.
@@ -238,6 +249,11 @@ int complete_options(bench_options& o, server_args& a) {
     o.doc_prefix = buf;
   }
   o.secret = a.secret;
+  std::string why;
+  if (!set_source_addrs(o.source_addrs, why)) {
+    std::fprintf(stderr, "collab-bench: %s\n", why.c_str());
+    return 2;
+  }
   if (o.hostile.enabled) {
     // Tokens are minted per role once the server runs (hostile_run.cpp).
     if (a.secret.empty() && o.hostile.collabd.empty()) {

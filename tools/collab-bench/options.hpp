@@ -49,6 +49,10 @@ struct hostile_options {
   int sockets = 3000;
   int idle_sockets = 10000; // idle: sockets, each its own user
   int idle_docs = 2000; // idle: the documents they join
+  int idle_concurrency = 256; // idle: sockets being set up at once
+  double idle_ping_s = 0; // idle: each socket pings this often (0: never)
+  std::string idle_phase = "join"; // idle: the last step (tcp, upgrade,
+                                   // hello, join)
   int docs_per_socket = 20000;
   int http_gets = 3000;
   int slow_subscribers = 32;
@@ -71,6 +75,9 @@ struct bench_options {
   std::string viewer_token;
   std::string secret; // HS256 secret (--hostile mints more tokens)
   std::string sub = "collab-bench";
+  // Local addresses every outgoing socket binds to, round-robin
+  // (source_addrs.hpp); empty: the kernel picks.
+  std::vector<std::string> source_addrs;
   int docs = 100;
   int clients = 4; // per document
   double rate = 10; // ops/s per client; 0 = saturation (closed loop)
