@@ -97,6 +97,10 @@ void add_member(self_ptr self, const member_info& m) {
 constexpr auto answer_grace = std::chrono::milliseconds(1500);
 constexpr auto answer_jitter = std::chrono::milliseconds(1000);
 
+std::string address_key(const std::string& host, uint16_t port) {
+  return host + ":" + std::to_string(port);
+}
+
 bool dials_first(const membership_state& st, const std::string& host,
                  uint16_t port) {
   return std::tie(st.self.host, st.self.port) < std::tie(host, port);
@@ -113,7 +117,7 @@ void dial_after(self_ptr self, const std::string& host, uint16_t port,
   }
   if (pause.count() == 0)
     connect_to(self, host, port);
-  else if (st.dial_pending.insert(host + ":" + std::to_string(port)).second)
+  else if (st.dial_pending.insert(address_key(host, port)).second)
     self->delayed_send(self, pause, dial_atom_v, host, port);
 }
 
@@ -271,7 +275,7 @@ membership_actor::behavior_type membership(self_ptr self,
         dial(self, m.host, m.port); // a newcomer: connect directly
     },
     [=](dial_atom, const std::string& host, uint16_t port) {
-      self->state.dial_pending.erase(host + ":" + std::to_string(port));
+      self->state.dial_pending.erase(address_key(host, port));
       for (auto& [id, m] : self->state.members)
         if (m.host == host && m.port == port)
           return; // joined through someone else meanwhile
