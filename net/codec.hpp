@@ -98,9 +98,12 @@ std::string encode_presence(std::string_view doc, std::string_view client,
                             std::string_view user, std::string_view data_json);
 std::string encode_left(std::string_view doc);
 std::string encode_pong();
+// `retry_after_ms`: when the client may try again (an addition to v1 for
+// the errors that say "later": unavailable, overloaded, rate_limited).
 std::string encode_error(errc code, std::string_view message,
                          std::string_view doc = {},
-                         std::optional<uint64_t> seq = std::nullopt);
+                         std::optional<uint64_t> seq = std::nullopt,
+                         std::optional<uint64_t> retry_after_ms = std::nullopt);
 
 // Building blocks for other JSON answers (the HTTP document API):
 // appends `utf8` as a quoted, escaped JSON string (REQUIRES: valid UTF-8),

@@ -215,7 +215,8 @@ std::string encode_pong() {
 }
 
 std::string encode_error(errc code, std::string_view message,
-                         std::string_view doc, std::optional<uint64_t> seq) {
+                         std::string_view doc, std::optional<uint64_t> seq,
+                         std::optional<uint64_t> retry_after_ms) {
   std::string out;
   out.reserve(64 + message.size() + doc.size());
   out.append("{\"type\":\"error\",\"code\":\"");
@@ -229,6 +230,10 @@ std::string encode_error(errc code, std::string_view message,
   if (seq) {
     out.append(",\"seq\":");
     append_u64(out, *seq);
+  }
+  if (retry_after_ms) {
+    out.append(",\"retry_after_ms\":");
+    append_u64(out, *retry_after_ms);
   }
   out += '}';
   return out;

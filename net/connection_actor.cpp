@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <random>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -50,10 +51,26 @@ void send_frame(self_ptr self, std::string frame) {
                     std::make_shared<const std::string>(std::move(frame)));
 }
 
+std::chrono::milliseconds jittered(std::chrono::milliseconds base) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  std::uniform_int_distribution<int64_t> d{base.count() / 2,
+                                           base.count() * 3 / 2};
+  return std::chrono::milliseconds{d(rng)};
+}
+
+std::optional<uint64_t> retry_hint(errc code) {
+  if (code != errc::unavailable && code != errc::overloaded)
+    return std::nullopt;
+  return uint64_t(jittered(retry_after_default).count());
+}
+
 void send_error(self_ptr self, errc code, std::string_view message,
-                std::string_view doc, std::optional<uint64_t> seq) {
+                std::string_view doc, std::optional<uint64_t> seq,
+                std::optional<uint64_t> retry_after_ms) {
   node_metrics().count_error(code);
-  send_frame(self, encode_error(code, message, doc, seq));
+  send_frame(self, encode_error(code, message, doc, seq,
+                                retry_after_ms ? retry_after_ms
+                                               : retry_hint(code)));
 }
 
 void close_socket(self_ptr self, uint16_t code, std::string reason) {

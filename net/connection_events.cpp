@@ -168,9 +168,11 @@ void on_error_event(self_ptr self, error_event& ev) {
       erase_doc(self, i);
     }
   }
+  // Counted by the document that refused it.
   send_frame(self, encode_error(ev.code, ev.message, ev.doc,
                                 ev.has_seq ? std::optional<uint64_t>{ev.seq}
-                                           : std::nullopt));
+                                           : std::nullopt,
+                                retry_hint(ev.code)));
 }
 
 } // namespace collab::net::conn

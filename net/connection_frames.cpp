@@ -20,8 +20,11 @@ namespace {
 // error carries only what a bounded look at the frame's head finds.
 void refuse_rate_limited(self_ptr self, std::string_view frame) {
   auto head = peek_head(frame);
+  // When the bucket holds a message again (rounded up: never 0).
+  auto wait = self->state.messages.time_until(1);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wait).count();
   send_error(self, errc::rate_limited, "too many messages; not applied",
-             head.doc, head.seq);
+             head.doc, head.seq, uint64_t(ms) + 1);
 }
 
 void on_hello(self_ptr self, client_message& m) {

@@ -6,7 +6,6 @@
 //
 // Thread-safety: runs inside the connection actor's handlers only.
 #include <chrono>
-#include <random>
 #include <string>
 
 #include <caf/all.hpp>
@@ -19,14 +18,6 @@
 
 namespace collab::net::conn {
 namespace {
-
-// Between half and one and a half times `base`.
-std::chrono::milliseconds jittered(std::chrono::milliseconds base) {
-  thread_local std::minstd_rand rng{std::random_device{}()};
-  std::uniform_int_distribution<int64_t> d{base.count() / 2,
-                                           base.count() * 3 / 2};
-  return std::chrono::milliseconds{d(rng)};
-}
 
 // The directory found the document's actor: watch it, join it and resubmit
 // the unacked op, if any.
@@ -69,11 +60,15 @@ void on_resolve_failed(self_ptr self, const std::string& doc,
                st.session, doc, log_escape(self->system().render(err)));
   std::string why = full || busy ? directory_error_text(err)
                                  : "document unavailable";
-  if (link.unacked)
-    send_error(self, errc::unavailable, why + "; retry with the same seq", doc,
-               link.unacked->seq);
-  else
-    send_error(self, errc::unavailable, why, doc);
+  auto after = full   ? jittered(retry_after_full)
+               : busy ? jittered(retry_after_busy)
+                      : jittered(retry_after_default);
+  std::optional<uint64_t> seq;
+  if (link.unacked) {
+    why += "; retry with the same seq";
+    seq = link.unacked->seq;
+  }
+  send_error(self, errc::unavailable, why, doc, seq, uint64_t(after.count()));
   erase_doc(self, i);
 }
 

@@ -37,6 +37,14 @@ constexpr auto resolve_timeout = std::chrono::seconds(3);
 constexpr auto resolve_retry = std::chrono::milliseconds(250);
 constexpr int max_resolve_attempts = 40; // ~10 s of retries, then an error
 constexpr int max_join_attempts = 8; // ~2 s for a client waiting to join
+// The retry_after_ms of an `unavailable` or `overloaded` error (jittered):
+// storage down, a document that could not be found or loaded.
+constexpr auto retry_after_default = std::chrono::milliseconds(1000);
+// ... for a node at its max_live_docs: documents passivate after minutes.
+constexpr auto retry_after_full = std::chrono::milliseconds(10000);
+// ... for a node that stayed at max_concurrent_activations for the whole
+// wait: a restart's storm; come back when it has loaded more.
+constexpr auto retry_after_busy = std::chrono::milliseconds(2000);
 // After a node died, membership needs a moment to drop it from placement.
 constexpr auto crash_settle = std::chrono::milliseconds(150);
 // The longest the token expiry timer waits before it looks again (so that
@@ -161,9 +169,17 @@ using self_ptr = counted_connection*;
 void send_frame(self_ptr self, std::string frame);
 // Sends an already encoded frame shared with other receivers.
 void send_shared_frame(self_ptr self, std::shared_ptr<const std::string> frame);
+// Errors that say "later" (unavailable, overloaded) carry a retry_after_ms:
+// the one given, or about retry_after_default (jittered: clients refused
+// together come back spread out).
 void send_error(self_ptr self, errc code, std::string_view message,
                 std::string_view doc = {},
-                std::optional<uint64_t> seq = std::nullopt);
+                std::optional<uint64_t> seq = std::nullopt,
+                std::optional<uint64_t> retry_after_ms = std::nullopt);
+// Between half and one and a half times `base`.
+std::chrono::milliseconds jittered(std::chrono::milliseconds base);
+// The retry_after_ms for an error of `code` that says "later", if it does.
+std::optional<uint64_t> retry_hint(errc code);
 void close_socket(self_ptr self, uint16_t code, std::string reason);
 
 // ---- Token expiry (connection_expiry.cpp)

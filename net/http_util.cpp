@@ -30,6 +30,11 @@ http_response json_error(const http_request& req, http::status status,
   w.EndObject();
   auto res = make_response(req, status, buf.GetString(), "application/json");
   res.set(http::field::cache_control, "no-store");
+  // "Later" (storage down, draining, too many at once): when, in seconds
+  // (RFC 9110), for clients and proxies that retry.
+  if (status == http::status::service_unavailable
+      || status == http::status::too_many_requests)
+    res.set(http::field::retry_after, "1");
   return res;
 }
 

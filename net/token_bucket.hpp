@@ -34,12 +34,15 @@ public:
   }
 
   // How long until the bucket is out of debt (zero when it is not).
-  clock::duration time_to_repay() {
+  clock::duration time_to_repay() { return time_until(0); }
+
+  // How long until the bucket holds `n` tokens (zero when it does).
+  clock::duration time_until(double n) {
     refill();
-    if (tokens_ >= 0 || rate_ <= 0)
+    if (tokens_ >= n || rate_ <= 0)
       return clock::duration::zero();
     return std::chrono::duration_cast<clock::duration>(
-      std::chrono::duration<double>(-tokens_ / rate_));
+      std::chrono::duration<double>((n - tokens_) / rate_));
   }
 
 private:

@@ -298,6 +298,7 @@ test('a user gets max-sockets-per-user sockets on a node; the next upgrade is re
     for (let i = 0; i < 3; i++) open.push(await session(s, { token: alice(), label: `alice${i}` }));
     const refused = await tryConnect(s, { token: alice() });
     assert.equal(refused.status, 429);
+    assert.equal(refused.headers['retry-after'], '1', 'a 429 says when to try again');
     const body = JSON.parse(refused.body);
     assert.equal(body.error, 'too_many');
     assert.match(body.message, /max-sockets-per-user/);

@@ -569,6 +569,9 @@ CAF_TEST(encoders are byte exact) {
   CAF_CHECK_EQUAL(
     encode_error(errc::seq_gap, "gap", {}, 0),
     R"({"type":"error","code":"seq_gap","message":"gap","seq":0})");
+  CAF_CHECK_EQUAL(encode_error(errc::unavailable, "later", "d", 3, 1500),
+                  R"({"type":"error","code":"unavailable","message":"later",)"
+                  R"("doc":"d","seq":3,"retry_after_ms":1500})");
 }
 
 CAF_TEST(every error code encodes as its wire name) {

@@ -18,6 +18,7 @@
 
 #include <chrono>
 
+#include "actors/directory.hpp"
 #include "connection_fakes.hpp"
 #include "net/codec.hpp"
 #include "net/server_context.hpp"
@@ -135,6 +136,15 @@ struct fixture : test_coordinator_fixture<test_config> {
   }
 };
 
+// The retry_after_ms of an error frame (0 when it has none).
+uint64_t retry_after(const std::string& frame) {
+  const std::string key = "\"retry_after_ms\":";
+  auto at = frame.find(key);
+  return at == std::string::npos
+           ? 0
+           : std::stoull(frame.substr(at + key.size()));
+}
+
 } // namespace
 
 CAF_TEST_FIXTURE_SCOPE(connection_tests, fixture)
@@ -243,17 +253,63 @@ CAF_TEST(a document the directory cannot find is unavailable after retries) {
   hello();
   frame(R"({"type":"join","doc":"d9"})");
   CAF_CHECK_EQUAL(directory().asked.size(), 1u);
-  // Retried every 250 ms, 40 attempts in all, then one error.
+  // Retried every 250 ms, 40 attempts in all, then one error that says
+  // when to try again (about a second, jittered).
   for (int i = 1; i < 40; ++i) {
     advance_time(250ms);
     sched.run();
   }
   CAF_CHECK_EQUAL(directory().asked.size(), 40u);
+  auto after = retry_after(sink->last());
   CAF_CHECK_EQUAL(sink->last(), encode_error(errc::unavailable,
-                                             "document unavailable", "d9"));
+                                             "document unavailable", "d9", {},
+                                             after));
+  CAF_CHECK_GREATER_OR_EQUAL(after, 500u);
+  CAF_CHECK_LESS_OR_EQUAL(after, 1500u);
   advance_time(250ms);
   sched.run();
   CAF_CHECK_EQUAL(directory().asked.size(), 40u);
+}
+
+CAF_TEST(a node loading its limit of documents is asked again then unavailable with a retry after) {
+  connect();
+  hello();
+  directory().refusals["d9"]
+    = make_error(directory_errc::busy,
+                 "node n2 is loading 4 documents, its limit; try again shortly");
+  frame(R"({"type":"join","doc":"d9"})");
+  // Asked again after jittered pauses (at most 375 ms), 40 times in all.
+  for (int i = 1; i < 40; ++i) {
+    advance_time(375ms);
+    sched.run();
+  }
+  CAF_CHECK_EQUAL(directory().asked.size(), 40u);
+  auto after = retry_after(sink->last());
+  CAF_CHECK_EQUAL(sink->last(),
+                  encode_error(errc::unavailable,
+                               "node n2 is loading 4 documents, its limit; try "
+                               "again shortly",
+                               "d9", {}, after));
+  CAF_CHECK_GREATER_OR_EQUAL(after, 1000u);
+  CAF_CHECK_LESS_OR_EQUAL(after, 3000u);
+}
+
+CAF_TEST(a node at its limit of live documents is unavailable at once for longer) {
+  connect();
+  hello();
+  directory().refusals["d9"]
+    = make_error(directory_errc::full,
+                 "node n2 has 9 live documents, its limit; try again later");
+  frame(R"({"type":"join","doc":"d9"})");
+  CAF_CHECK_EQUAL(directory().asked.size(), 1u);
+  auto after = retry_after(sink->last());
+  CAF_CHECK_EQUAL(sink->last(),
+                  encode_error(errc::unavailable,
+                               "node n2 has 9 live documents, its limit; try "
+                               "again later",
+                               "d9", {}, after));
+  CAF_CHECK_GREATER_OR_EQUAL(after, 5000u);
+  CAF_CHECK_LESS_OR_EQUAL(after, 15000u);
 }
 
 // ---- ops
@@ -366,12 +422,21 @@ CAF_TEST(frames over the message rate limit are refused undecoded) {
   CAF_CHECK_EQUAL(sink->last(), encode_ack("d1", 1, 6));
   frame(R"({"type":"op","doc":"d1","rev":6,"seq":2,"op":["b"]})");
   // The error carries the doc and seq a bounded look at the frame found.
+  // retry_after_ms: when the bucket holds a message again (at 0.001 a
+  // second, about 1,000 s).
+  auto after = retry_after(sink->last());
   CAF_CHECK_EQUAL(sink->last(),
                   encode_error(errc::rate_limited,
-                               "too many messages; not applied", "d1", 2));
+                               "too many messages; not applied", "d1", 2,
+                               after));
+  CAF_CHECK_GREATER(after, 990'000u);
+  CAF_CHECK_LESS_OR_EQUAL(after, 1'000'001u);
   frame(R"({"type":"ping"})");
-  CAF_CHECK_EQUAL(sink->last(), encode_error(errc::rate_limited,
-                                             "too many messages; not applied"));
+  after = retry_after(sink->last());
+  CAF_CHECK_EQUAL(sink->last(),
+                  encode_error(errc::rate_limited,
+                               "too many messages; not applied", {}, {},
+                               after));
   CAF_CHECK_EQUAL(log_of(d).size(), 2u); // the join and op 1
   CAF_CHECK(sink->closes.empty());
 }

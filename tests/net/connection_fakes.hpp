@@ -55,6 +55,7 @@ private:
 
 struct directory_state {
   std::map<std::string, collab::document_actor> answers; // doc -> actor
+  std::map<std::string, caf::error> refusals; // doc -> the error answered
   std::vector<std::string> asked; // every resolve, in order
   static inline const char* name = "fake_directory";
 };
@@ -64,6 +65,9 @@ caf::behavior fake_directory(caf::stateful_actor<directory_state>* self) {
     [=](collab::resolve_atom,
         const std::string& doc) -> caf::result<collab::document_actor> {
       self->state.asked.push_back(doc);
+      if (auto r = self->state.refusals.find(doc);
+          r != self->state.refusals.end())
+        return r->second;
       auto i = self->state.answers.find(doc);
       if (i == self->state.answers.end())
         return caf::make_error(caf::sec::runtime_error, "no such document");

@@ -29,8 +29,9 @@ import {
   apply, compose, transform, normalize, diff, fits, insertOp, deleteOp,
 } from './ot.js';
 
-// Errors about our inflight op after which it can be sent again as it is.
-const RETRY_SAME_SEQ = new Set(['unavailable', 'rate_limited']);
+// Errors that say "later" (about our inflight op: send it again as it is;
+// about a join: join again). The server may say when: retry_after_ms.
+const RETRY_LATER = new Set(['unavailable', 'rate_limited', 'overloaded']);
 
 export class Doc extends Emitter {
   constructor(client, id) {
@@ -300,7 +301,7 @@ export class Doc extends Emitter {
   _onError(m) {
     const f = this._inflight;
     if (m.seq !== undefined && f && m.seq === f.seq) {
-      if (RETRY_SAME_SEQ.has(m.code)) return this._retryLater(() => this._sendInflight());
+      if (RETRY_LATER.has(m.code)) return this._retryLater(m, () => this._sendInflight());
       if (m.code === 'rev_too_old') return this._rejoin(true);
       if (m.code === 'not_joined') return this._rejoin(false);
       // Refused for good (bad_op, too_large, forbidden, ...): the local edits
@@ -313,17 +314,27 @@ export class Doc extends Emitter {
     }
     if (m.seq === undefined && this._joining) {
       if (m.code === 'rev_ahead') { this._joining = false; return this._rejoin(true); }
+      if (RETRY_LATER.has(m.code)) { // e.g. a node loading a restart's documents
+        this._joining = false;
+        return this._retryLater(m, () => this._join(), { joined: false });
+      }
       if (m.code === 'forbidden' || m.code === 'bad_request') this._joining = false;
     }
     return undefined;
   }
 
-  _retryLater(fn) {
+  // Runs fn after the error's retry_after_ms (else our backoff), if the
+  // socket has not changed meanwhile (a new socket rejoins by itself) and
+  // the document is still joined (or, for a join, neither joined nor joining).
+  _retryLater(m, fn, { joined = true } = {}) {
     clearTimeout(this._retryTimer);
+    const after = Number.isFinite(m.retry_after_ms) && m.retry_after_ms >= 0
+      ? m.retry_after_ms : this._retry.next();
     this._retryTimer = setTimeout(() => {
       this._retryTimer = null;
-      if (this._joined) fn();
-    }, this._retry.next());
+      if (this._left || !this._client._welcomed) return;
+      if (joined ? this._joined : !this._joined && !this._joining) fn();
+    }, after);
   }
 
   // ---- Rebase after a `joined` with text (see header comment) ---------------
@@ -352,8 +363,8 @@ export class Doc extends Emitter {
       p.buffer.push(m);
       return;
     }
-    if (m.type === 'error' && RETRY_SAME_SEQ.has(m.code)) {
-      this._retryLater(() => { if (this._probe === p) this._sendProbe(); });
+    if (m.type === 'error' && RETRY_LATER.has(m.code)) {
+      this._retryLater(m, () => { if (this._probe === p) this._sendProbe(); });
       return;
     }
     this._probe = null;

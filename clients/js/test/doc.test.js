@@ -112,6 +112,50 @@ test('unavailable: the same op is retried with the same seq', async () => {
   assert.equal(server.text('d'), 'x');
 });
 
+test('overloaded: the same op is retried with the same seq after retry_after_ms', async () => {
+  const server = new FakeServer();
+  const client = makeClient(server);
+  client.connect();
+  const doc = client.doc('d');
+  await doc.ready;
+  let refusals = 2;
+  server.hooks.onOp = () => (refusals-- > 0 ? { error: 'overloaded', retry_after_ms: 40 } : undefined);
+  const t0 = Date.now();
+  doc.insert(0, 'x');
+  await doc.whenSynced();
+  assert.ok(Date.now() - t0 >= 75, `retried after ${Date.now() - t0} ms, not after 2 x 40 ms`);
+  assert.deepEqual(opsSent(server, 'd').map((m) => m.seq), [1, 1, 1]);
+  assert.equal(server.text('d'), 'x');
+});
+
+test('a join answered unavailable (a node loading a storm of documents) is sent again after retry_after_ms', async () => {
+  const server = new FakeServer();
+  server.commit('d', 'other', ['abc']);
+  let refusals = 2;
+  server.hooks.onJoin = () => (refusals-- > 0 ? { error: 'unavailable', retry_after_ms: 40 } : undefined);
+  const client = makeClient(server);
+  const errors = [];
+  client.on('error', (e) => errors.push(e.code));
+  client.connect();
+  const doc = client.doc('d');
+  const t0 = Date.now();
+  await doc.ready;
+  assert.ok(Date.now() - t0 >= 75, `joined after ${Date.now() - t0} ms, not after 2 x 40 ms`);
+  assert.equal(doc.text, 'abc');
+  assert.equal(server.sent.filter((m) => m.type === 'join' && m.doc === 'd').length, 3);
+  assert.deepEqual(errors, ['unavailable', 'unavailable']);
+});
+
+test('a join refused for good (forbidden) is not sent again', async () => {
+  const server = new FakeServer();
+  server.hooks.onJoin = () => ({ error: 'forbidden' });
+  const client = makeClient(server);
+  client.connect();
+  client.doc('d');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(server.sent.filter((m) => m.type === 'join').length, 1);
+});
+
 test('a client id reused from an earlier instance skips the seqs it used', async () => {
   const server = new FakeServer();
   server.commit('d', 'dup', ['a']);

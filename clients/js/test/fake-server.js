@@ -56,7 +56,8 @@ export class FakeServer {
     this.refuse = null;      // (url) => close code to refuse with before welcome, or null
     this.replayFrom = 0;     // resumes from a rev below this get `joined` with text
     this.historyFrom = 0;    // ops based on a rev below this get rev_too_old
-    this.hooks = {};         // onOp(sock, msg) -> 'drop' (commit, lose the ack) | 'lose' | {error} | undefined
+    this.hooks = {};         // onOp(sock, msg) -> 'drop' (commit, lose the ack) | 'lose' | {error, retry_after_ms?} | undefined
+                             // onJoin(sock, msg) -> {error, retry_after_ms?} | undefined
     this.batching = false;   // grant `hello batch`: ops and presence in batches (docs/PROTOCOL.md)
     this.batchFrames = 0;    // ops frames sent, and the most ops in one
     this.largestBatch = 0;
@@ -139,6 +140,10 @@ export class FakeServer {
   }
 
   _join(sock, m) {
+    const hook = this.hooks.onJoin?.(sock, m);
+    if (hook?.error) {
+      return sock.deliver({ type: 'error', code: hook.error, message: hook.error, doc: m.doc, retry_after_ms: hook.retry_after_ms });
+    }
     const d = this.doc(m.doc);
     const head = d.ops.length;
     if (m.rev !== undefined && m.rev > head) {
@@ -164,10 +169,10 @@ export class FakeServer {
   _op(sock, m) {
     const d = this.doc(m.doc);
     const s = sock.session;
-    const err = (code) => sock.deliver({ type: 'error', code, message: code, doc: m.doc, seq: m.seq });
+    const err = (code, retryAfterMs) => sock.deliver({ type: 'error', code, message: code, doc: m.doc, seq: m.seq, retry_after_ms: retryAfterMs });
     if (!s.docs.has(m.doc)) return err('not_joined');
     const hook = this.hooks.onOp?.(sock, m);
-    if (hook?.error) return err(hook.error);
+    if (hook?.error) return err(hook.error, hook.retry_after_ms);
     if (hook === 'lose') return undefined; // never reached the document
     const last = d.seqs.get(s.client) ?? 0;
     if (m.seq <= last) {
