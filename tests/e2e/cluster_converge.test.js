@@ -267,3 +267,31 @@ test('cross-node delivery latency: an op typed on one node reaches clients on th
       r.c.close();
     }
   });
+
+// Last: it drains a node. A node's relay, once its handle has gone to the
+// owner of a document, stays in CAF's registry; shutdown must end it, or the
+// node never exits after SIGTERM (the harness's stop() hides that with a
+// SIGKILL after 5 s, hence the drain here).
+test('a node whose relay served another node\'s batches exits by itself on SIGTERM', { timeout: 60000 }, async () => {
+  await cluster.waitMembers();
+  const doc = randomId('cconv-relay-exit');
+  const viewers = [];
+  for (const n of cluster.nodes) {
+    const client = randomId('c');
+    const c = await connect(n, { label: `relay-exit@${n.name}`, client });
+    c.send({ type: 'hello', client, v: 1, batch: true });
+    await c.next('welcome');
+    await c.join(doc);
+    viewers.push({ c, n, client });
+  }
+  const o = (await cluster.owners([doc])).get(doc);
+  const author = viewers.find((v) => v.n.id === o.owner);
+  const other = viewers.find((v) => v.n.id !== o.owner);
+  author.c.send({ type: 'op', doc, rev: 0, seq: 1, op: ['x'] });
+  await other.c.next((m) => m.type === 'ops' && m.ops.some((e) => e.rev === 1), 10000);
+  for (const v of viewers) v.c.close();
+  const t0 = Date.now();
+  const exited = await Promise.race([other.n.drain(), sleep(20000).then(() => null)]);
+  assert.ok(exited, `${other.n.name} still running 20 s after SIGTERM (its relay never ended)`);
+  assert.equal(exited.code, 0, `${other.n.name} exit: ${JSON.stringify(exited)} after ${Date.now() - t0} ms`);
+});

@@ -320,6 +320,11 @@ void shut_down(caf::actor_system& sys, collab::net::server_context& ctx,
   if (ctx.redis_admin)
     caf::anon_send_exit(ctx.redis_admin, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(ctx.directory, caf::exit_reason::user_shutdown);
+  // Told explicitly like the others: an actor whose handle went to another
+  // node stays in CAF's registry (it could be addressed from there), so
+  // dropping our handle does not end it, and ~actor_system would wait for
+  // it forever (a relay that served another node's batches did just that).
+  caf::anon_send_exit(ctx.relay, caf::exit_reason::user_shutdown);
   collabd::stop_storage(ctx, st);
 }
 
