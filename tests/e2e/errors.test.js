@@ -465,6 +465,10 @@ test('rate_limited: a burst over COLLAB_RATE_LIMIT is refused, the op not applie
     assert.equal(opAnswer.type, 'error', `the op in the burst must be refused: ${JSON.stringify(opAnswer)}`);
     assert.equal(opAnswer.code, 'rate_limited');
     assert.equal(opAnswer.doc, doc);
+    // When the bucket holds a message again: at 5 a second, within ~7 s
+    // for the whole burst's debt, and never 0.
+    assert.ok(Number.isInteger(opAnswer.retry_after_ms) && opAnswer.retry_after_ms >= 1 && opAnswer.retry_after_ms <= 7000,
+      `retry_after_ms ${opAnswer.retry_after_ms}`);
     const pongs = c.all.filter((m) => m.type === 'pong').length;
     assert.ok(pongs < 30, `only part of the burst was served (${pongs} pongs)`);
     assert.ok(c.isOpen, 'a rate-limited socket stays open');

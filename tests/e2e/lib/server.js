@@ -72,7 +72,12 @@ class Server {
   async stop() {
     if (!this.alive()) return this.exited;
     this.proc.kill('SIGTERM');
-    const t = setTimeout(() => { try { this.proc.kill('SIGKILL'); } catch { /* gone */ } }, 5000);
+    const t = setTimeout(() => {
+      // A node that does not exit after SIGTERM is a defect (operators
+      // wait for it): say so, the run goes on.
+      process.stderr.write(`# collabd ${this.nodeId} still running 5 s after SIGTERM: SIGKILL\n`);
+      try { this.proc.kill('SIGKILL'); } catch { /* gone */ }
+    }, 5000);
     const r = await this.exitPromise;
     clearTimeout(t);
     return r;
