@@ -60,6 +60,12 @@ using directory_actor = caf::typed_actor<
   caf::replies_to<lookup_atom, std::string>::with<std::vector<document_actor>>,
   caf::replies_to<list_atom>::with<std::vector<document_actor>>,
   caf::replies_to<stats_atom>::with<uint64_t>, // live documents
+  // The node drains: true when another member can own its documents (they
+  // move as placement changes), false when it is alone.
+  caf::replies_to<drain_atom>::with<bool>,
+  // Passivate every local document (pending commits, a snapshot, stop) and
+  // activate none from now on; answers how many were live.
+  caf::replies_to<evict_atom>::with<uint64_t>,
   caf::reacts_to<placement_check_atom>>;
 
 // What a node tells the others about itself.

@@ -1,5 +1,6 @@
 #include "actors/directory.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <unordered_map>
 
@@ -13,6 +14,7 @@ namespace collab {
 namespace {
 
 constexpr auto placement_check = std::chrono::seconds(1);
+constexpr auto evict_timeout = std::chrono::seconds(10);
 
 struct directory_state {
   document_store_actor store;
@@ -29,6 +31,7 @@ struct directory_state {
   // member gets them from every directory that sees it join.
   std::unordered_map<std::string, std::string> pins; // doc -> node
   bool checking_placement = false; // the periodic check runs
+  bool closed = false; // evicted everything (a lone drain): no activation
   static inline const char* name = "directory";
 };
 
@@ -49,6 +52,9 @@ caf::expected<document_actor> local_document(self_ptr self,
   auto& st = self->state;
   if (auto i = st.docs.find(doc); i != st.docs.end())
     return i->second;
+  if (st.closed)
+    return make_error(directory_errc::closed,
+                      "node " + st.opts.node + " is shutting down");
   if (st.max_live_docs > 0 && st.docs.size() >= st.max_live_docs) {
     spdlog::warn("doc={} event=activation_refused live={} limit={}", doc,
                  st.docs.size(), st.max_live_docs);
@@ -214,6 +220,22 @@ directory(self_ptr self, document_store_actor store, document_options opts,
       return out;
     },
     [=](stats_atom) { return static_cast<uint64_t>(self->state.docs.size()); },
+    [=](drain_atom) {
+      auto& st = self->state;
+      return std::any_of(st.owners.begin(), st.owners.end(),
+                         [&](const std::string& n) { return n != st.opts.node; });
+    },
+    [=](evict_atom) {
+      // A lone node's drain: nobody can take the documents, so each writes
+      // a snapshot (the next start loads less) and stops.
+      auto& st = self->state;
+      st.closed = true;
+      for (auto& [doc, actor] : st.docs)
+        self->request(actor, evict_timeout, evict_atom_v)
+          .then([](uint64_t) {}, [](caf::error&) {});
+      spdlog::info("event=passivate_all docs={}", st.docs.size());
+      return static_cast<uint64_t>(st.docs.size());
+    },
   };
 }
 

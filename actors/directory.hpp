@@ -29,9 +29,12 @@ namespace collab {
 //         activates no other now; connections answer `unavailable`
 //   busy  the owner node is loading max_concurrent_activations documents
 //         (activation_gate.hpp); connections ask again shortly
+//   closed  the node drains alone and passivated its documents (evict);
+//         it activates none until it exits
 enum class directory_errc : uint8_t {
   full = 1,
   busy = 2,
+  closed = 3,
 };
 
 constexpr caf::atom_value directory_error_category = caf::atom("collab_dir");

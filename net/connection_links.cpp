@@ -45,8 +45,9 @@ void on_resolve_failed(self_ptr self, const std::string& doc,
   if (i == st.docs.end())
     return;
   auto& link = i->second;
-  // The owner node is full (max_live_docs): retrying now won't help.
-  bool full = is(err, directory_errc::full);
+  // The owner node is full (max_live_docs) or shutting down: retrying now
+  // won't help.
+  bool full = is(err, directory_errc::full) || is(err, directory_errc::closed);
   // It is loading its limit of documents (a restart's storm of joins): ask
   // again after a random pause, so that the joins spread out.
   bool busy = is(err, directory_errc::busy);

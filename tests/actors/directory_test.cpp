@@ -229,4 +229,43 @@ CAF_TEST(the limit holds for activations asked by other nodes) {
   CAF_CHECK(is(refused.error(), directory_errc::full));
 }
 
+CAF_TEST(a drain moves documents only when another member is up) {
+  auto dir1 = directory("n1");
+  // Not told of any member (not clustered): nobody can take them.
+  CAF_CHECK_EQUAL(ask<bool>(dir1, drain_atom_v), false);
+  auto dir2 = directory("n2");
+  std::vector<member_info> members(2);
+  members[0].node = "n1";
+  members[0].directory = dir1;
+  members[1].node = "n2";
+  members[1].directory = dir2;
+  self->send(dir1, members_atom_v, members);
+  run_jobs();
+  CAF_CHECK_EQUAL(ask<bool>(dir1, drain_atom_v), true);
+  // n1 drains, n2 is gone: n1 is alone.
+  members[0].state = member_state::draining;
+  members.pop_back();
+  self->send(dir1, members_atom_v, members);
+  run_jobs();
+  CAF_CHECK_EQUAL(ask<bool>(dir1, drain_atom_v), false);
+}
+
+CAF_TEST(evict passivates every live document and activates none after) {
+  auto dir = directory("n1");
+  auto d1 = resolve(dir, "d1");
+  auto d2 = resolve(dir, "d2");
+  CAF_REQUIRE(d1 && d2);
+  self->monitor(*d1);
+  self->monitor(*d2);
+  CAF_CHECK_EQUAL(ask<uint64_t>(dir, evict_atom_v), 2u);
+  run_jobs();
+  expect((down_msg), from(*d1).to(self));
+  expect((down_msg), from(*d2).to(self));
+  run_jobs();
+  CAF_CHECK_EQUAL(live(dir), 0u);
+  auto refused = resolve(dir, "d3");
+  CAF_REQUIRE(!refused);
+  CAF_CHECK(is(refused.error(), directory_errc::closed));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

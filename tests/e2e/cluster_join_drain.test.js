@@ -13,7 +13,7 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { randomId } = require('./lib/client');
 const {
-  sleep, mulberry32, seedFor, startLoad, settleAll, checkDocument, getDoc, waitFor, readyz,
+  sleep, mulberry32, seedFor, startLoad, settleAll, checkDocument, getDoc, waitFor, readyz, metrics,
 } = require('./lib/durability');
 const {
   Cluster, openSpread, openClusterEditor, stats, fmt, editorTrouble, docOwnedBy, rendezvousOwner,
@@ -338,4 +338,24 @@ test('no client hears an error about the join or the drain (only late acks)', {
   t.diagnostic(`errors heard by clients: ${JSON.stringify(codes)}`);
   for (const d of [...run.editors, ...run.n4editors]) d.stop();
   assert.deepEqual(trouble, [], 'no error, no unavailable, no not_joined');
+});
+
+// Last: it stops the cluster. A node alone cannot hand its documents to
+// anyone: it passivates them (a snapshot each) once its sockets are closed,
+// instead of waiting out the 10 s deadline of a move that cannot happen.
+test('the last node drains alone: its documents passivate and it exits at once', { timeout: 90000 }, async (t) => {
+  const [n1, n2, n3] = cluster.nodes;
+  await n2.drain();
+  await n3.drain();
+  await waitFor(async () => (await metrics(n1)).collab_live_documents > 0, 10000, 'live documents on n1');
+  const live = (await metrics(n1)).collab_live_documents;
+  const t0 = Date.now();
+  const exited = await n1.drain();
+  const ms = Date.now() - t0;
+  const passivated = n1.eventsOf('passivated').map((e) => e.line);
+  t.diagnostic(`n1 alone with ${live} live documents: exit ${JSON.stringify(exited)} ${ms} ms after SIGTERM; ${passivated.join(' ')}`);
+  assert.equal(exited.code, 0, `n1 exit ${JSON.stringify(exited)}`);
+  assert.ok(ms < 5000, `a lone node exits within 5 s of SIGTERM, not after the move deadline (${ms} ms)`);
+  assert.equal(passivated.length, 1, 'one passivation');
+  assert.match(passivated[0], /documents_left=0/);
 });

@@ -32,19 +32,40 @@ void drain_procedure::begin(bool exit_after) {
   // WebSockets are refused while the node drains.
   ctx_.draining = true;
   deadline_ = clock::now() + documents_deadline;
-  if (ctx_.membership) {
+  if (ctx_.membership)
     caf::anon_send(ctx_.membership, collab::drain_atom_v);
+  if (documents_can_move()) {
     wait_for_documents();
   } else {
+    // Alone, or not clustered: nobody can take the documents, and waiting
+    // for a move would only run out the deadline. The sockets close first
+    // (so that no client activates a document again), then every document
+    // writes a snapshot and stops.
+    passivate_ = true;
     close_sockets();
   }
 }
 
-void drain_procedure::wait_for_documents() {
+bool drain_procedure::documents_can_move() {
+  if (!ctx_.membership)
+    return false;
+  caf::scoped_actor probe{ctx_.sys};
+  bool moving = false;
+  probe->request(ctx_.directory, std::chrono::seconds(1), collab::drain_atom_v)
+    .receive([&](bool b) { moving = b; }, [&](caf::error&) {});
+  return moving;
+}
+
+uint64_t drain_procedure::live_documents() {
   caf::scoped_actor probe{ctx_.sys};
   uint64_t left = 0;
   probe->request(ctx_.directory, std::chrono::seconds(1), collab::stats_atom_v)
     .receive([&](uint64_t n) { left = n; }, [&](caf::error&) { left = 0; });
+  return left;
+}
+
+void drain_procedure::wait_for_documents() {
+  auto left = live_documents();
   if (left == 0 || clock::now() > deadline_) {
     spdlog::info("event=drained documents_left={}", left);
     close_sockets();
@@ -65,9 +86,10 @@ void drain_procedure::close_sockets() {
 
 void drain_procedure::wait_for_sockets() {
   if (ctx_.sessions.size() == 0 || clock::now() > deadline_) {
-    done_ = true;
-    if (exiting_)
-      stop_();
+    if (passivate_)
+      passivate_documents();
+    else
+      finish();
     return;
   }
   timer_.expires_after(std::chrono::milliseconds(20));
@@ -75,6 +97,35 @@ void drain_procedure::wait_for_sockets() {
     if (!ec)
       wait_for_sockets();
   });
+}
+
+void drain_procedure::passivate_documents() {
+  passivate_ = false;
+  caf::scoped_actor probe{ctx_.sys};
+  probe->request(ctx_.directory, std::chrono::seconds(1), collab::evict_atom_v)
+    .receive([](uint64_t) {}, [](caf::error&) {});
+  deadline_ = clock::now() + documents_deadline;
+  wait_for_passivation();
+}
+
+void drain_procedure::wait_for_passivation() {
+  auto left = live_documents();
+  if (left == 0 || clock::now() > deadline_) {
+    spdlog::info("event=passivated documents_left={}", left);
+    finish();
+    return;
+  }
+  timer_.expires_after(std::chrono::milliseconds(20));
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec)
+      wait_for_passivation();
+  });
+}
+
+void drain_procedure::finish() {
+  done_ = true;
+  if (exiting_)
+    stop_();
 }
 
 } // namespace collabd

@@ -1,7 +1,9 @@
 // The drain procedure of a node (SIGTERM, or collabctl drain): the node
 // turns draining (/readyz 503, new WebSockets refused, placement gives it no
 // documents), its documents move away (their subscribers follow them), then
-// its sockets close with 1001 so clients reconnect elsewhere. After a signal
+// its sockets close with 1001 so clients reconnect elsewhere. A node alone
+// (no other member up, or not clustered) closes its sockets first, then
+// passivates its documents (a snapshot each), since none can move. After a signal
 // the process then exits; after collabctl drain it stays up, draining,
 // until it is stopped.
 //
@@ -9,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 
 #include <boost/asio/io_context.hpp>
@@ -29,9 +32,14 @@ public:
   void begin(bool exit_after);
 
 private:
+  bool documents_can_move();
+  uint64_t live_documents();
   void wait_for_documents();
   void close_sockets();
   void wait_for_sockets();
+  void passivate_documents();
+  void wait_for_passivation();
+  void finish();
 
   collab::net::server_context& ctx_;
   std::function<void()> stop_;
@@ -40,6 +48,7 @@ private:
   bool started_ = false;
   bool done_ = false;
   bool exiting_ = false;
+  bool passivate_ = false; // alone: passivate once the sockets are closed
 };
 
 } // namespace collabd
