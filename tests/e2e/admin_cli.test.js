@@ -194,6 +194,10 @@ test('admin requests without the token are refused (401, collabctl exit 4); unre
   const rEnv = await collabctl(['nodes'], { node: null, token: null, env: { COLLAB_ADMIN_TOKEN: token, COLLAB_ADMIN_NODE: n2.adminAddr } });
   assert.equal(rEnv.code, 0, `token and node from the environment: ${show(rEnv)}`);
   assert.deepEqual((rEnv.json.nodes || []).map((x) => x.node).sort(), ids().sort(), `nodes through $COLLAB_ADMIN_NODE: ${show(rEnv)}`);
+  // global options after the command, as kubectl takes them
+  const rAfter = await collabctl(['nodes', '--json', '--node', n2.adminAddr, '--token', token], { node: null, token: null, json: false });
+  assert.equal(rAfter.code, 0, `global options after the command: ${show(rAfter)}`);
+  assert.deepEqual((rAfter.json.nodes || []).map((x) => x.node).sort(), ids().sort(), `nodes --json: ${show(rAfter)}`);
 
   // an unreachable node: exit 3 with a message that says so
   const port = await freePort();

@@ -470,6 +470,10 @@ int main(int argc, char** argv) {
   CLI::App app{
     "collabctl: inspect and operate a collab cluster (docs/ADMIN.md)"};
   app.require_subcommand(1);
+  // Global options anywhere on the line, as kubectl takes them
+  // (`collabctl nodes --json`): a subcommand's own options match first.
+  // Set before the subcommands are added: they inherit it.
+  app.fallthrough();
   options o;
   o.node = env_or("COLLAB_ADMIN_NODE", "127.0.0.1:9090");
   o.token = env_or("COLLAB_ADMIN_TOKEN", "");
