@@ -4,6 +4,8 @@
 #include <limits>
 #include <string>
 
+#include <pthread.h>
+
 #include <boost/asio/ip/address.hpp>
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -37,8 +39,14 @@ const char* cluster_auth_mode(bool tls, const std::string& key) {
 
 } // namespace
 
-bool start_cluster(caf::actor_system& sys, boost::asio::io_context& ioc,
-                   const collab::node_config& cfg,
+cluster::~cluster() {
+  if (thread.joinable()) {
+    ioc.stop();
+    thread.join();
+  }
+}
+
+bool start_cluster(caf::actor_system& sys, const collab::node_config& cfg,
                    collab::net::server_context& ctx, uint16_t client_port,
                    bool cluster_tls, cluster& cl) {
   auto& tunnel = cl.tunnel;
@@ -62,7 +70,7 @@ bool start_cluster(caf::actor_system& sys, boost::asio::io_context& ioc,
   try {
     boost::asio::ip::tcp::endpoint ep{
       boost::asio::ip::make_address(cfg.cluster_bind), cfg.cluster_port};
-    tunnel = std::make_unique<collab::net::cluster_tunnel>(ioc, topts, ep);
+    tunnel = std::make_unique<collab::net::cluster_tunnel>(cl.ioc, topts, ep);
   } catch (const std::exception& e) {
     spdlog::error("event=cluster_listen_failed bind={} port={} tls={} "
                   "error=\"{}\"",
@@ -81,6 +89,11 @@ bool start_cluster(caf::actor_system& sys, boost::asio::io_context& ioc,
   tunnel->start([&sys, m = ctx.membership, p = cfg.cluster_port](int fd) {
     collab::net::hand_to_basp(sys, fd, caf::actor_cast<caf::actor>(m), p);
   });
+  cl.work.emplace(cl.ioc.get_executor());
+  cl.thread = std::thread([&io = cl.ioc] {
+    pthread_setname_np(pthread_self(), "collabd.tunnel");
+    io.run();
+  });
   spdlog::info("event=cluster_listening bind={} port={} tls={} auth={} "
                "max_frame_bytes={} max_handshakes={} seeds={}",
                cfg.cluster_bind, cfg.cluster_port, cluster_tls,
@@ -90,15 +103,30 @@ bool start_cluster(caf::actor_system& sys, boost::asio::io_context& ioc,
   return true;
 }
 
-void stop_transport(caf::actor_system& sys, cluster& cl) {
-  if (cl.transport) {
-    // It dials through the tunnel: gone before the tunnel is (it traps
-    // every exit but a kill, like CAF's own middleman actor).
+void stop_cluster(caf::actor_system& sys, collab::net::server_context& ctx,
+                  cluster& cl) {
+  if (!cl.transport)
+    return;
+  {
+    // Both call into the tunnel (hang_up, dial): gone before it is. The
+    // transport traps every exit but a kill, like CAF's own middleman
+    // actor.
     caf::scoped_actor waiter{sys};
     waiter->monitor(cl.transport);
     waiter->send_exit(cl.transport, caf::exit_reason::kill);
-    waiter->receive([](const caf::down_msg&) {});
+    int left = 1;
+    if (ctx.membership) {
+      waiter->monitor(ctx.membership);
+      waiter->send_exit(ctx.membership, caf::exit_reason::user_shutdown);
+      ++left;
+    }
+    int gone = 0;
+    waiter->receive_for(gone, left)([](const caf::down_msg&) {});
   }
+  cl.tunnel->stop();
+  cl.work.reset();
+  cl.ioc.stop();
+  cl.thread.join();
 }
 
 } // namespace collabd
