@@ -19,6 +19,11 @@
 #                                (cluster_launcher: a command to start it
 #                                under, e.g. taskset -c 0)
 #   cluster_metric PORT NAME     a value of the node's /metrics (empty if none)
+#   cluster_summary LABEL        a line per node: its server-side ack latency
+#                                (mean of collab_ack_latency_seconds: the
+#                                node of the socket), its commit latency (the
+#                                owner), cluster messages sent, relay
+#                                deliveries
 #
 # Needs $top (the repository) and $bin (the executables) set by the caller.
 # Every process started here is ours: the exit trap stops exactly those pids.
@@ -128,4 +133,19 @@ cluster_stop_nodes() {
 
 cluster_metric() {
   curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n {print $2}'
+}
+
+cluster_summary() {
+  local i
+  for i in "${!cluster_ports[@]}"; do
+    curl -s "http://127.0.0.1:${cluster_ports[$i]}/metrics" | awk -v run="$1" -v n="n$((i + 1))" '
+      $1 == "collab_ack_latency_seconds_sum" { as = $2 }
+      $1 == "collab_ack_latency_seconds_count" { ac = $2 }
+      $1 == "collab_commit_latency_seconds_sum" { cs = $2 }
+      $1 == "collab_commit_latency_seconds_count" { cc = $2 }
+      $1 == "collab_delivery_remote_messages_total" { rm = $2 }
+      $1 == "collab_relay_deliveries_total" { rd = $2 }
+      END { printf "%s %s: server ack mean %.2f ms (%d acks), commit mean %.2f ms (%d commits), cluster messages sent %d, relay deliveries %d\n",
+                   run, n, ac ? 1000 * as / ac : 0, ac, cc ? 1000 * cs / cc : 0, cc, rm, rd }'
+  done
 }
