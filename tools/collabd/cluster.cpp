@@ -4,8 +4,6 @@
 #include <limits>
 #include <string>
 
-#include <pthread.h>
-
 #include <boost/asio/ip/address.hpp>
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -39,14 +37,8 @@ const char* cluster_auth_mode(bool tls, const std::string& key) {
 
 } // namespace
 
-cluster::~cluster() {
-  if (thread.joinable()) {
-    ioc.stop();
-    thread.join();
-  }
-}
-
-bool start_cluster(caf::actor_system& sys, const collab::node_config& cfg,
+bool start_cluster(caf::actor_system& sys, boost::asio::io_context& ioc,
+                   const collab::node_config& cfg,
                    collab::net::server_context& ctx, uint16_t client_port,
                    bool cluster_tls, cluster& cl) {
   auto& tunnel = cl.tunnel;
@@ -70,7 +62,7 @@ bool start_cluster(caf::actor_system& sys, const collab::node_config& cfg,
   try {
     boost::asio::ip::tcp::endpoint ep{
       boost::asio::ip::make_address(cfg.cluster_bind), cfg.cluster_port};
-    tunnel = std::make_unique<collab::net::cluster_tunnel>(cl.ioc, topts, ep);
+    tunnel = std::make_unique<collab::net::cluster_tunnel>(ioc, topts, ep);
   } catch (const std::exception& e) {
     spdlog::error("event=cluster_listen_failed bind={} port={} tls={} "
                   "error=\"{}\"",
@@ -89,11 +81,6 @@ bool start_cluster(caf::actor_system& sys, const collab::node_config& cfg,
   tunnel->start([&sys, m = ctx.membership, p = cfg.cluster_port](int fd) {
     collab::net::hand_to_basp(sys, fd, caf::actor_cast<caf::actor>(m), p);
   });
-  cl.work.emplace(cl.ioc.get_executor());
-  cl.thread = std::thread([&io = cl.ioc] {
-    pthread_setname_np(pthread_self(), "collabd.tunnel");
-    io.run();
-  });
   spdlog::info("event=cluster_listening bind={} port={} tls={} auth={} "
                "max_frame_bytes={} max_handshakes={} seeds={}",
                cfg.cluster_bind, cfg.cluster_port, cluster_tls,
@@ -103,30 +90,15 @@ bool start_cluster(caf::actor_system& sys, const collab::node_config& cfg,
   return true;
 }
 
-void stop_cluster(caf::actor_system& sys, collab::net::server_context& ctx,
-                  cluster& cl) {
-  if (!cl.transport)
-    return;
-  {
-    // Both call into the tunnel (hang_up, dial): gone before it is. The
-    // transport traps every exit but a kill, like CAF's own middleman
-    // actor.
+void stop_transport(caf::actor_system& sys, cluster& cl) {
+  if (cl.transport) {
+    // It dials through the tunnel: gone before the tunnel is (it traps
+    // every exit but a kill, like CAF's own middleman actor).
     caf::scoped_actor waiter{sys};
     waiter->monitor(cl.transport);
     waiter->send_exit(cl.transport, caf::exit_reason::kill);
-    int left = 1;
-    if (ctx.membership) {
-      waiter->monitor(ctx.membership);
-      waiter->send_exit(ctx.membership, caf::exit_reason::user_shutdown);
-      ++left;
-    }
-    int gone = 0;
-    waiter->receive_for(gone, left)([](const caf::down_msg&) {});
+    waiter->receive([](const caf::down_msg&) {});
   }
-  cl.tunnel->stop();
-  cl.work.reset();
-  cl.ioc.stop();
-  cl.thread.join();
 }
 
 } // namespace collabd

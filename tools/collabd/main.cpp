@@ -313,7 +313,9 @@ void shut_down(caf::actor_system& sys, collab::net::server_context& ctx,
                collabd::storage& st) {
   ctx.sessions.kill_all();
   caf::anon_send_exit(heartbeat, caf::exit_reason::user_shutdown);
-  collabd::stop_cluster(sys, ctx, cl);
+  if (ctx.membership)
+    caf::anon_send_exit(ctx.membership, caf::exit_reason::user_shutdown);
+  collabd::stop_transport(sys, cl);
   caf::anon_send_exit(ctx.agent, caf::exit_reason::user_shutdown);
   if (ctx.redis_admin)
     caf::anon_send_exit(ctx.redis_admin, caf::exit_reason::user_shutdown);
@@ -389,7 +391,7 @@ int main(int argc, char** argv) {
     sys, agent_options_of(cfg, ctx, ioc, drain, clustered, port));
   collabd::cluster cl;
   if (clustered
-      && !collabd::start_cluster(sys, cfg, ctx, port, cluster_tls, cl))
+      && !collabd::start_cluster(sys, ioc, cfg, ctx, port, cluster_tls, cl))
     return 1;
 
   set_allowed_origins(ctx, cfg, port);
