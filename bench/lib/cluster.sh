@@ -29,6 +29,7 @@
 # Every process started here is ours: the exit trap stops exactly those pids.
 
 cluster_pids=() cluster_ports=() cluster_urls=() cluster_launcher=()
+cluster_killed=0 # nodes that had to be killed (SIGTERM ignored for 30 s)
 cluster_secret="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 # Lifted for benchmarks: every bench client is one user, and a crowd of one
 # user's sockets would meet the per-user cap and rate limits.
@@ -125,6 +126,7 @@ cluster_stop_nodes() {
     if kill -0 "$p" 2>/dev/null; then
       echo "$cluster_name: collabd pid $p did not stop within 30 s of SIGTERM: killed" >&2
       kill -KILL "$p" 2>/dev/null || true
+      cluster_killed=$((cluster_killed + 1))
     fi
     wait "$p" 2>/dev/null || true
   done
