@@ -32,10 +32,11 @@ void print_latency(const char* name, const histogram& h) {
     std::printf("%-18s no samples\n", name);
     return;
   }
-  std::printf("%-18s p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms"
-              "  (n=%llu)\n",
+  std::printf("%-18s p50 %.3f  p90 %.3f  p95 %.3f  p99 %.3f  p99.9 %.3f  "
+              "max %.3f ms  (n=%llu)\n",
               name, ms(h.quantile(0.5)), ms(h.quantile(0.9)),
-              ms(h.quantile(0.99)), ms(h.quantile(0.999)), ms(h.max()),
+              ms(h.quantile(0.95)), ms(h.quantile(0.99)),
+              ms(h.quantile(0.999)), ms(h.max()),
               static_cast<unsigned long long>(h.count()));
 }
 
@@ -182,6 +183,7 @@ void put_latency(json_writer& w, const char* k, const histogram& h) {
   put(w, "count", uint64_t(h.count()));
   put(w, "p50", ms(h.quantile(0.5)));
   put(w, "p90", ms(h.quantile(0.9)));
+  put(w, "p95", ms(h.quantile(0.95)));
   put(w, "p99", ms(h.quantile(0.99)));
   put(w, "p999", ms(h.quantile(0.999)));
   put(w, "max", ms(h.max()));
