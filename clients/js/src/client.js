@@ -62,6 +62,9 @@ export class CollabClient extends Emitter {
     // for ops and presence; `batch: false` asks for one frame per op.
     this.batch = opts.batch ?? true;
     this._backoff = new Backoff(opts.backoff);
+    // After 1001 (the node drains): reconnect within this many ms, at random,
+    // so that a node's thousands of sockets do not all land in one instant.
+    this.drainJitterMs = opts.drainJitterMs ?? 500;
 
     this.token = opts.token;   // last token from refreshToken (or the initial one)
     this.status = 'offline';
@@ -220,8 +223,9 @@ export class CollabClient extends Emitter {
       });
       return;
     }
-    // 1001: the node drains or the document moved; any node will do, now.
-    this._scheduleReconnect(code === 1001 && wasWelcomed ? 0 : this._backoff.next());
+    // 1001: the node drains or the document moved; any node will do, soon.
+    this._scheduleReconnect(code === 1001 && wasWelcomed
+      ? Math.random() * this.drainJitterMs : this._backoff.next());
   }
 
   _scheduleReconnect(delay) {

@@ -56,7 +56,7 @@ test('failures rotate over the urls with growing delays', async () => {
   assert.ok(errors.some((e) => e.code === 'transport' && /ECONNREFUSED/.test(e.message)));
 });
 
-test('close 1001: reconnect at once to the next url, resuming the docs', async () => {
+test('close 1001: reconnect within drainJitterMs to the next url, resuming the docs', async () => {
   const server = new FakeServer();
   const client = makeClient(server, { urls: ['ws://1', 'ws://2'], backoff: { initialMs: 5000, maxMs: 5000 } });
   client.connect();
