@@ -69,6 +69,23 @@ class Services {
   stopPg() { return run(SERVICES, ['stop-pg', this.dir]); }
   startPg() { return run(SERVICES, ['start-pg', this.dir]); }
   stopRedis() { return run(SERVICES, ['stop-redis', this.dir]); }
+
+  // A synchronous standby (tools/services start-standby); resolves the
+  // COLLAB_PG_URL that names both servers, the read-write one wanted.
+  async startStandby() {
+    await run(SERVICES, ['start-standby', this.dir], 120000);
+    this.standbyPort = Number(fs.readFileSync(path.join(this.dir, 'pg-standby.port'), 'utf8').trim());
+    return /^COLLAB_PG_URL=(.*)$/m.exec(fs.readFileSync(path.join(this.dir, 'env-failover'), 'utf8'))[1].trim();
+  }
+
+  // kill -9 of the primary's postmaster.
+  killPg() { return run(SERVICES, ['kill-pg', this.dir]); }
+
+  // The standby becomes the primary; sql() asks it from now on.
+  async promoteStandby() {
+    await run(SERVICES, ['promote-standby', this.dir], 120000);
+    this.pgPort = this.standbyPort;
+  }
   startRedis() { return run(SERVICES, ['start-redis', this.dir]); }
 
   // Hangs PostgreSQL (SIGSTOP to the postmaster and every backend) or
