@@ -223,7 +223,9 @@ directory(self_ptr self, document_store_actor store, document_options opts,
     [=](drain_atom) {
       auto& st = self->state;
       return std::any_of(st.owners.begin(), st.owners.end(),
-                         [&](const std::string& n) { return n != st.opts.node; });
+                         [&](const std::string& n) {
+                           return n != st.opts.node;
+                         });
     },
     [=](evict_atom) {
       // A lone node's drain: nobody can take the documents, so each writes

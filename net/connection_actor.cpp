@@ -68,9 +68,9 @@ void send_error(self_ptr self, errc code, std::string_view message,
                 std::string_view doc, std::optional<uint64_t> seq,
                 std::optional<uint64_t> retry_after_ms) {
   node_metrics().count_error(code);
-  send_frame(self, encode_error(code, message, doc, seq,
-                                retry_after_ms ? retry_after_ms
-                                               : retry_hint(code)));
+  send_frame(self,
+             encode_error(code, message, doc, seq,
+                          retry_after_ms ? retry_after_ms : retry_hint(code)));
 }
 
 void close_socket(self_ptr self, uint16_t code, std::string reason) {

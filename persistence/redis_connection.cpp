@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <string_view>
 
 #include <pthread.h>
 
@@ -138,13 +140,67 @@ caf::error redis_connection::failed(caf::error err) {
   return err;
 }
 
+// Asks the sentinels, in order, where `ep.master` is now; the first that
+// answers sets ep.host and ep.port.
+caf::error redis_connection::locate_master() {
+  std::string why;
+  for (auto& s : ep_.sentinels) {
+    sigpipe_guard guard;
+    auto* c = redisConnectWithTimeout(s.host.c_str(), s.port,
+                                      to_timeval(connect_timeout_));
+    auto where = "sentinel " + s.host + ":" + std::to_string(s.port);
+    if (c == nullptr || c->err != 0) {
+      why = where + ": " + (c != nullptr ? c->errstr : "no context");
+      if (c != nullptr)
+        redisFree(c);
+      continue;
+    }
+    redisSetTimeout(c, to_timeval(io_timeout_));
+    redis_reply r{static_cast<redisReply*>(redisCommand(
+      c, "SENTINEL get-master-addr-by-name %s", ep_.master.c_str()))};
+    redisFree(c);
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2
+        && r->element[0]->type == REDIS_REPLY_STRING
+        && r->element[1]->type == REDIS_REPLY_STRING) {
+      ep_.host = r->element[0]->str;
+      ep_.port = static_cast<uint16_t>(std::atoi(r->element[1]->str));
+      return {};
+    }
+    why = where + " does not know master " + ep_.master;
+  }
+  return make_error(redis_errc::unavailable,
+                    "no sentinel named the master (" + why + ")");
+}
+
+// With sentinels: the server we reached must be the master (a demoted one
+// that came back is a replica, and refuses writes).
+caf::error redis_connection::check_master() {
+  std::vector<redis_reply> replies;
+  if (auto err = exchange({{"ROLE"}}, replies))
+    return err;
+  auto* r = replies.front().get();
+  if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0
+      && r->element[0]->type == REDIS_REPLY_STRING
+      && std::string_view{r->element[0]->str} == "master")
+    return {};
+  return make_error(redis_errc::unavailable,
+                    ep_.host + ":" + std::to_string(ep_.port)
+                      + " is not the master of " + ep_.master);
+}
+
 caf::error redis_connection::connect(bool force) {
   if (ctx_ != nullptr)
     return {};
-  auto where = ep_.host + ":" + std::to_string(ep_.port);
+  auto where = ep_.sentinels.empty() ? ep_.host + ":" + std::to_string(ep_.port)
+                                     : "master " + ep_.master;
   if (!force && clock::now() < retry_at_)
     return make_error(redis_errc::unavailable,
                       "Redis at " + where + " is down, backing off");
+  if (!ep_.sentinels.empty()) {
+    if (auto err = locate_master())
+      return failed(std::move(err));
+    where = ep_.host + ":" + std::to_string(ep_.port);
+  }
   {
     sigpipe_guard guard;
     ctx_ = redisConnectWithTimeout(ep_.host.c_str(), ep_.port,
@@ -175,6 +231,9 @@ caf::error redis_connection::connect(bool force) {
           make_error(redis_errc::unavailable,
                      "connect to " + where + ": " + reply_text(r.get())));
   }
+  if (!ep_.sentinels.empty())
+    if (auto err = check_master())
+      return failed(std::move(err));
   backoff_ = std::chrono::milliseconds{0};
   return {};
 }

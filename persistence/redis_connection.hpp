@@ -91,6 +91,8 @@ private:
   caf::error exchange(const std::vector<redis_command>& cmds,
                       std::vector<redis_reply>& replies);
   caf::error failed(caf::error err); // close + start/extend the backoff
+  caf::error locate_master(); // sentinels: where the master is now
+  caf::error check_master(); // sentinels: the server reached is the master
 
   redis_endpoint ep_;
   redis_connection_timeouts timeouts_; // as configured

@@ -3,6 +3,11 @@
 //
 //   redis://[[user:]password@]host[:port][/db]     port 6379, db 0 by default
 //   redis://127.0.0.1:6379/2   redis://:secret@[::1]:7000
+//   redis-sentinel://[[user:]password@]host[:port][,host[:port]...]/master[/db]
+//       Redis Sentinel (port 26379 by default): the sentinels are asked for
+//       the current address of `master` at every connect, so a connection
+//       lost in a failover reconnects to the promoted replica; the
+//       password is the master's (the sentinels are asked without one).
 //
 // An empty URL means "disabled": append does nothing and every read answers
 // not_covered, so callers need no special case.
@@ -13,12 +18,20 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace collab {
 
-struct redis_endpoint {
+struct redis_address {
   std::string host;
+  uint16_t port = 0;
+};
+
+struct redis_endpoint {
+  std::string host; // with sentinels: the master they named last
   uint16_t port = 6379;
+  std::vector<redis_address> sentinels; // empty: host and port are fixed
+  std::string master; // the master's name at the sentinels
   uint32_t db = 0;
   std::string user; // Redis 6 ACL user; empty: AUTH with password only
   std::string password; // empty: no AUTH

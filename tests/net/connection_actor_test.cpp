@@ -140,9 +140,8 @@ struct fixture : test_coordinator_fixture<test_config> {
 uint64_t retry_after(const std::string& frame) {
   const std::string key = "\"retry_after_ms\":";
   auto at = frame.find(key);
-  return at == std::string::npos
-           ? 0
-           : std::stoull(frame.substr(at + key.size()));
+  return at == std::string::npos ? 0
+                                 : std::stoull(frame.substr(at + key.size()));
 }
 
 } // namespace
@@ -261,9 +260,9 @@ CAF_TEST(a document the directory cannot find is unavailable after retries) {
   }
   CAF_CHECK_EQUAL(directory().asked.size(), 40u);
   auto after = retry_after(sink->last());
-  CAF_CHECK_EQUAL(sink->last(), encode_error(errc::unavailable,
-                                             "document unavailable", "d9", {},
-                                             after));
+  CAF_CHECK_EQUAL(sink->last(),
+                  encode_error(errc::unavailable, "document unavailable", "d9",
+                               {}, after));
   CAF_CHECK_GREATER_OR_EQUAL(after, 500u);
   CAF_CHECK_LESS_OR_EQUAL(after, 1500u);
   advance_time(250ms);
@@ -271,12 +270,13 @@ CAF_TEST(a document the directory cannot find is unavailable after retries) {
   CAF_CHECK_EQUAL(directory().asked.size(), 40u);
 }
 
-CAF_TEST(a node loading its limit of documents is asked again then unavailable with a retry after) {
+CAF_TEST(a node loading its limit of documents is asked again then unavailable
+           with a retry after) {
   connect();
   hello();
-  directory().refusals["d9"]
-    = make_error(directory_errc::busy,
-                 "node n2 is loading 4 documents, its limit; try again shortly");
+  directory().refusals["d9"] = make_error(
+    directory_errc::busy,
+    "node n2 is loading 4 documents, its limit; try again shortly");
   frame(R"({"type":"join","doc":"d9"})");
   // Asked again after jittered pauses (at most 375 ms), 40 times in all.
   for (int i = 1; i < 40; ++i) {
@@ -425,18 +425,16 @@ CAF_TEST(frames over the message rate limit are refused undecoded) {
   // retry_after_ms: when the bucket holds a message again (at 0.001 a
   // second, about 1,000 s).
   auto after = retry_after(sink->last());
-  CAF_CHECK_EQUAL(sink->last(),
-                  encode_error(errc::rate_limited,
-                               "too many messages; not applied", "d1", 2,
-                               after));
+  CAF_CHECK_EQUAL(sink->last(), encode_error(errc::rate_limited,
+                                             "too many messages; not applied",
+                                             "d1", 2, after));
   CAF_CHECK_GREATER(after, 990'000u);
   CAF_CHECK_LESS_OR_EQUAL(after, 1'000'001u);
   frame(R"({"type":"ping"})");
   after = retry_after(sink->last());
-  CAF_CHECK_EQUAL(sink->last(),
-                  encode_error(errc::rate_limited,
-                               "too many messages; not applied", {}, {},
-                               after));
+  CAF_CHECK_EQUAL(sink->last(), encode_error(errc::rate_limited,
+                                             "too many messages; not applied",
+                                             {}, {}, after));
   CAF_CHECK_EQUAL(log_of(d).size(), 2u); // the join and op 1
   CAF_CHECK(sink->closes.empty());
 }

@@ -40,6 +40,32 @@ CAF_TEST(urls) {
     CAF_CHECK_NOT_EQUAL(parse_redis_url(bad, ep), "");
 }
 
+CAF_TEST(sentinel urls) {
+  redis_endpoint ep;
+  CAF_CHECK_EQUAL(
+    parse_redis_url("redis-sentinel://:pw@s1:26380,[::1],s3/collab/2", ep), "");
+  CAF_REQUIRE_EQUAL(ep.sentinels.size(), 3u);
+  CAF_CHECK_EQUAL(ep.sentinels[0].host, "s1");
+  CAF_CHECK_EQUAL(ep.sentinels[0].port, 26380u);
+  CAF_CHECK_EQUAL(ep.sentinels[1].host, "::1");
+  CAF_CHECK_EQUAL(ep.sentinels[1].port, 26379u);
+  CAF_CHECK_EQUAL(ep.sentinels[2].host, "s3");
+  CAF_CHECK_EQUAL(ep.master, "collab");
+  CAF_CHECK_EQUAL(ep.db, 2u);
+  CAF_CHECK_EQUAL(ep.password, "pw");
+  CAF_CHECK_EQUAL(ep.host, ""); // asked at connect
+  CAF_CHECK_EQUAL(parse_redis_url("redis-sentinel://s1/m", ep), "");
+  CAF_CHECK_EQUAL(ep.master, "m");
+  CAF_CHECK_EQUAL(ep.db, 0u);
+  // A plain URL has no sentinels.
+  CAF_CHECK_EQUAL(parse_redis_url("redis://h:1", ep), "");
+  CAF_CHECK(ep.sentinels.empty());
+  for (auto bad : {"redis-sentinel://s1", "redis-sentinel://s1/",
+                   "redis-sentinel://s1,/m", "redis-sentinel://s1:0/m",
+                   "redis-sentinel:///m", "redis-sentinel://s1/m/x"})
+    CAF_CHECK_NOT_EQUAL(parse_redis_url(bad, ep), "");
+}
+
 CAF_TEST(stream layout) {
   committed_op op;
   op.doc = "acme/roadmap";

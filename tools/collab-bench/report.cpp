@@ -35,9 +35,8 @@ void print_latency(const char* name, const histogram& h) {
   std::printf("%-18s p50 %.3f  p90 %.3f  p95 %.3f  p99 %.3f  p99.9 %.3f  "
               "max %.3f ms  (n=%llu)\n",
               name, ms(h.quantile(0.5)), ms(h.quantile(0.9)),
-              ms(h.quantile(0.95)), ms(h.quantile(0.99)),
-              ms(h.quantile(0.999)), ms(h.max()),
-              static_cast<unsigned long long>(h.count()));
+              ms(h.quantile(0.95)), ms(h.quantile(0.99)), ms(h.quantile(0.999)),
+              ms(h.max()), static_cast<unsigned long long>(h.count()));
 }
 
 std::string mib(uint64_t b) {

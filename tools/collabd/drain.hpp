@@ -3,8 +3,8 @@
 // documents), its documents move away (their subscribers follow them), then
 // its sockets close with 1001 so clients reconnect elsewhere. A node alone
 // (no other member up, or not clustered) closes its sockets first, then
-// passivates its documents (a snapshot each), since none can move. After a signal
-// the process then exits; after collabctl drain it stays up, draining,
+// passivates its documents (a snapshot each), since none can move. After a
+// signal the process then exits; after collabctl drain it stays up, draining,
 // until it is stopped.
 //
 // Thread-safety: begin() runs on the I/O context (post to it from elsewhere).

@@ -81,6 +81,36 @@ class Services {
   // kill -9 of the primary's postmaster.
   killPg() { return run(SERVICES, ['kill-pg', this.dir]); }
 
+  // A replica of the Redis and a Sentinel watching it as master `collab`
+  // (tools/services start-redis-failover); resolves the redis-sentinel://
+  // COLLAB_REDIS_URL.
+  async startRedisFailover() {
+    await run(SERVICES, ['start-redis-failover', this.dir], 120000);
+    const port = (name) => Number(fs.readFileSync(path.join(this.dir, `${name}.port`), 'utf8').trim());
+    this.replicaPort = port('redis-replica');
+    this.sentinelPort = port('sentinel');
+    return /^COLLAB_REDIS_URL=(.*)$/m.exec(fs.readFileSync(path.join(this.dir, 'env-redis-failover'), 'utf8'))[1].trim();
+  }
+
+  // kill -9 of the Redis master.
+  killRedis() { return run(SERVICES, ['kill-redis', this.dir]); }
+
+  // Resolves once the Sentinel names the replica as master; redis() and
+  // the stream helpers ask it from then on.
+  async waitRedisFailover(timeoutMs = 30000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const out = await run('redis-cli', ['-p', String(this.sentinelPort), '--raw', 'SENTINEL',
+        'get-master-addr-by-name', 'collab'], 5000).catch(() => '');
+      if (out.split('\n').map((l) => l.trim()).includes(String(this.replicaPort))) {
+        this.redisPort = this.replicaPort;
+        return;
+      }
+      if (Date.now() > deadline) throw new Error(`no failover within ${timeoutMs} ms: the Sentinel says ${out.trim()}`);
+      await sleep(50);
+    }
+  }
+
   // The standby becomes the primary; sql() asks it from now on.
   async promoteStandby() {
     await run(SERVICES, ['promote-standby', this.dir], 120000);
