@@ -427,6 +427,23 @@ test('conns --node N: that node\'s sockets, with user, client, joined documents 
   assert.equal(all.conns.length, total, 'conns without --node: every node\'s sockets');
 });
 
+test('top --limit N: the N busiest documents (ops/s, then subscribers) and sessions (queued bytes, then messages in) over every node; --once prints the tables', { timeout: 30000 }, async () => {
+  requireReady();
+  const r = await ctl.json(n2, ['top', '--limit', '2']);
+  assert.deepEqual(r.nodes.map((x) => x.node).sort(), ids().sort(), `top: every node: ${JSON.stringify(r.nodes)}`);
+  assert.ok(r.docs.length >= 1 && r.docs.length <= 2, `top --limit 2: ${r.docs.length} documents`);
+  assert.ok(r.conns.length >= 1 && r.conns.length <= 2, `top --limit 2: ${r.conns.length} sessions`);
+  for (let i = 1; i < r.docs.length; i++) assert.ok(r.docs[i - 1].ops_per_s >= r.docs[i].ops_per_s, 'documents by ops/s');
+  for (let i = 1; i < r.conns.length; i++) {
+    assert.ok(r.conns[i - 1].send_queue_bytes >= r.conns[i].send_queue_bytes, 'sessions by queued bytes');
+  }
+  const text = await collabctl(['top', '--once', '--limit', '3'], { node: n1.adminAddr, token: cluster.adminToken, json: false });
+  assert.equal(text.code, 0, show(text));
+  assert.match(text.stdout, /busiest documents:/, show(text));
+  assert.match(text.stdout, /busiest sessions:/, show(text));
+  for (const id of ids()) assert.ok(text.stdout.includes(id), `top names ${id}: ${show(text)}`);
+});
+
 test('human-readable nodes and docs (no --json) name the nodes and the documents', { timeout: 30000 }, async () => {
   requireReady();
   const r = await collabctl(['nodes'], { node: n3.adminAddr, token: cluster.adminToken, json: false });

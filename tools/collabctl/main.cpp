@@ -249,6 +249,79 @@ int show_conns(const options& o, const std::string& node) {
   return ok;
 }
 
+// Keeps the `limit` rows that sort first by `keys` (each descending), then
+// by `id` (ascending, so the order is stable).
+void keep_top(rapidjson::Value& rows, std::initializer_list<const char*> keys,
+              const char* id, size_t limit) {
+  std::sort(rows.Begin(), rows.End(), [&](auto& a, auto& b) {
+    for (auto key : keys) {
+      auto x = a[key].GetDouble(), y = b[key].GetDouble();
+      if (x != y)
+        return x > y;
+    }
+    return std::string{a[id].GetString()} < b[id].GetString();
+  });
+  if (rows.Size() > limit)
+    rows.Erase(rows.Begin() + limit, rows.End());
+}
+
+// The busiest documents (ops/s, subscribers, mailbox) and sessions (queued
+// bytes, messages in) across the cluster, with the nodes above them.
+int show_top(const options& o, size_t limit) {
+  rapidjson::Document nodes, docs, conns;
+  if (auto rc = call(o, "GET", "/admin/v1/nodes", "", nodes))
+    return rc;
+  if (auto rc = call(o, "GET", "/admin/v1/docs", "", docs))
+    return rc;
+  if (auto rc = call(o, "GET", "/admin/v1/conns", "", conns))
+    return rc;
+  keep_top(docs["docs"], {"ops_per_s", "subscribers", "mailbox"}, "doc", limit);
+  keep_top(conns["conns"], {"send_queue_bytes", "messages_in"}, "session",
+           limit);
+  if (o.json) {
+    std::cout << "{\"nodes\":" << json_string(nodes["nodes"])
+              << ",\"docs\":" << json_string(docs["docs"])
+              << ",\"conns\":" << json_string(conns["conns"]) << "}\n";
+    return ok;
+  }
+  uint64_t sockets = 0, documents = 0;
+  double ops = 0;
+  for (auto& n : nodes["nodes"].GetArray()) {
+    sockets += n["connections"].GetUint64();
+    documents += n["documents"].GetUint64();
+    ops += n["ops_per_s"].GetDouble();
+  }
+  std::cout << "collab: " << nodes["nodes"].Size() << " nodes, " << sockets
+            << " sockets, " << documents << " documents, " << ops
+            << " ops/s\n\n";
+  derive(nodes, nodes["nodes"], "rss", mib);
+  print_table(std::cout, nodes["nodes"],
+              {{"NODE", "node"},
+               {"STATE", "state"},
+               {"CONNS", "connections"},
+               {"DOCS", "documents"},
+               {"OPS/S", "ops_per_s"},
+               {"RSS", "rss"}});
+  std::cout << "\nbusiest documents:\n";
+  print_table(std::cout, docs["docs"],
+              {{"DOC", "doc"},
+               {"NODE", "node"},
+               {"OPS/S", "ops_per_s"},
+               {"SUBS", "subscribers"},
+               {"MAILBOX", "mailbox"},
+               {"REV", "rev"}});
+  std::cout << "\nbusiest sessions:\n";
+  print_table(std::cout, conns["conns"],
+              {{"SESSION", "session"},
+               {"NODE", "node"},
+               {"USER", "user"},
+               {"QUEUED", "send_queue_bytes"},
+               {"IN", "messages_in"},
+               {"OUT", "messages_out"}});
+  print_missing(docs);
+  return ok;
+}
+
 // POST commands: JSON answer, or a one-line summary.
 int post(const options& o, const std::string& target, const std::string& body,
          const std::function<std::string(const rapidjson::Document&)>& say) {
@@ -284,6 +357,8 @@ int watch(double seconds, const std::function<int()>& show) {
 // The subcommands and what they were given.
 struct command_line {
   std::string filter_node, sort = "ops";
+  size_t limit = 10; // top
+  bool once = false; // top
   std::string id, target_node, session;
   std::string sub, jti;
   std::vector<std::string> patterns, read;
@@ -292,6 +367,7 @@ struct command_line {
   CLI::App* docs = nullptr;
   CLI::App* doc = nullptr;
   CLI::App* conns = nullptr;
+  CLI::App* top = nullptr;
   CLI::App* drain = nullptr;
   CLI::App* move = nullptr;
   CLI::App* snapshot = nullptr;
@@ -302,7 +378,7 @@ struct command_line {
   CLI::App* revocations = nullptr;
 };
 
-// nodes, docs, doc, conns.
+// nodes, docs, doc, conns, top.
 void add_inspect_commands(CLI::App& app, options& o, command_line& c) {
   c.nodes = app.add_subcommand("nodes", "members: state, load, memory");
   c.nodes->add_option("--watch", o.watch_s, "refresh every SECONDS")
@@ -322,6 +398,13 @@ void add_inspect_commands(CLI::App& app, options& o, command_line& c) {
 
   c.conns = app.add_subcommand("conns", "open sockets");
   c.conns->add_option("--node", c.filter_node, "only sockets on node N");
+
+  c.top = app.add_subcommand("top", "the busiest documents and sessions, "
+                                    "refreshed in place");
+  c.top->add_option("--limit", c.limit, "rows of each list (10)")
+    ->check(CLI::Range(size_t{1}, size_t{10000}));
+  c.top->add_option("--watch", o.watch_s, "refresh every SECONDS (2)");
+  c.top->add_flag("--once", c.once, "print once (as --json does)");
 }
 
 // drain, move, snapshot, evict, kick.
@@ -377,6 +460,12 @@ std::optional<int> run_inspect(const options& o, const command_line& c) {
     return show_doc(o, c.id);
   if (c.conns->parsed())
     return show_conns(o, c.filter_node);
+  if (c.top->parsed()) {
+    if (c.once || o.json)
+      return show_top(o, c.limit);
+    return watch(o.watch_s > 0 ? o.watch_s : 2,
+                 [&] { return show_top(o, c.limit); });
+  }
   return std::nullopt;
 }
 
