@@ -23,6 +23,7 @@
 CAF_ADD_ATOM(collab, collab, member_join_atom, "mjoin")
 CAF_ADD_ATOM(collab, collab, member_update_atom, "mupdate")
 CAF_ADD_ATOM(collab, collab, members_atom, "members")
+CAF_ADD_ATOM(collab, collab, seeds_atom, "seeds")
 CAF_ADD_ATOM(collab, collab, stats_atom, "stats")
 // Own timers (self-messages): membership dials a node again, the directory
 // checks placement again.
@@ -43,7 +44,10 @@ using membership_actor = caf::typed_actor<
   caf::reacts_to<drain_atom>,
   caf::replies_to<members_atom>::with<std::vector<member_info>>,
   caf::replies_to<nodes_atom>::with<std::vector<member_info>>, // + the lost
-  caf::reacts_to<dial_atom, std::string, uint16_t>>;
+  caf::reacts_to<dial_atom, std::string, uint16_t>,
+  // The addresses ("ip:port") a DNS seed resolves to now (collabd's seed
+  // resolver, every seed_refresh): those not yet members are dialled.
+  caf::reacts_to<seeds_atom, std::vector<std::string>>>;
 
 // One per node: finds (and activates) documents, here or at their owner
 // (actors/directory.hpp).

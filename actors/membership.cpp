@@ -1,11 +1,14 @@
 #include "actors/membership.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <random>
 #include <set>
 #include <tuple>
+
+#include <arpa/inet.h>
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
@@ -184,6 +187,29 @@ void connect_to(self_ptr self, const std::string& host, uint16_t port) {
       });
 }
 
+// A numeric address (dialled as given); otherwise a DNS name, whose
+// addresses collabd resolves and sends (seeds_atom).
+bool is_ip_literal(const std::string& host) {
+  unsigned char buf[sizeof(in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1
+         || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+// Splits "host:port" (false when it is not that).
+bool split_address(const std::string& a, std::string& host, uint16_t& port) {
+  auto colon = a.rfind(':');
+  if (colon == std::string::npos || colon + 1 == a.size())
+    return false;
+  unsigned long p = 0;
+  for (auto c : a.substr(colon + 1)) {
+    if (c < '0' || c > '9' || (p = p * 10 + unsigned(c - '0')) > 65535)
+      return false;
+  }
+  host = a.substr(0, colon);
+  port = static_cast<uint16_t>(p);
+  return !host.empty() && port != 0;
+}
+
 bool is_self(const membership_state& st, const std::string& host,
              uint16_t port) {
   return port == st.self.port
@@ -230,11 +256,11 @@ membership_actor::behavior_type membership(self_ptr self,
   publish_to_directory(self);
   st.joined = true;
   for (auto& seed : st.seeds) {
-    auto colon = seed.rfind(':');
-    if (colon == std::string::npos)
+    std::string host;
+    uint16_t port = 0;
+    // A DNS name is dialled at the addresses it resolves to (seeds_atom).
+    if (!split_address(seed, host, port) || !is_ip_literal(host))
       continue;
-    auto host = seed.substr(0, colon);
-    auto port = static_cast<uint16_t>(std::stoi(seed.substr(colon + 1)));
     if (!is_self(st, host, port)) {
       st.joined = false;
       dial(self, host, port);
@@ -273,6 +299,25 @@ membership_actor::behavior_type membership(self_ptr self,
         add_member(self, m); // a state change (draining), from the member
       else if (!m.membership && i == st.members.end())
         dial(self, m.host, m.port); // a newcomer: connect directly
+    },
+    [=](seeds_atom, const std::vector<std::string>& addresses) {
+      auto& st = self->state;
+      for (auto& a : addresses) {
+        std::string host;
+        uint16_t port = 0;
+        if (!split_address(a, host, port) || is_self(st, host, port)
+            || st.dial_pending.count(address_key(host, port)) > 0)
+          continue;
+        auto known = std::any_of(
+          st.members.begin(), st.members.end(), [&](const auto& kv) {
+            return kv.second.host == host && kv.second.port == port;
+          });
+        if (!known) {
+          spdlog::info("event=seed_resolved addr={}:{}", log_escape(host),
+                       port);
+          dial(self, host, port);
+        }
+      }
     },
     [=](dial_atom, const std::string& host, uint16_t port) {
       self->state.dial_pending.erase(address_key(host, port));

@@ -34,7 +34,9 @@ constexpr const char* cluster_protocol_version = "collab-cluster/4";
 
 struct membership_options {
   member_info self; // node, host, port of this node
-  std::vector<std::string> seeds; // host:port of other nodes
+  std::vector<std::string> seeds; // host:port of other nodes; a DNS name is
+                                  // dialled at what it resolves to
+                                  // (seeds_atom), not by name
   directory_actor directory; // this node's directory
   // What connects to other nodes: the cluster tunnel's middleman actor
   // (net/cluster_transport.hpp); null: CAF's own (tests).

@@ -20,7 +20,9 @@ std::vector<std::string> with_environment(const CLI::App& app, int argc,
   for (const auto* opt : app.get_options()) {
     auto env = opt->get_envname();
     const char* value = env.empty() ? nullptr : std::getenv(env.c_str());
-    if (value == nullptr)
+    // Empty is unset (COLLAB_SEEDS= means no seeds): "--seeds=" would take
+    // the next argument as its value.
+    if (value == nullptr || *value == '\0')
       continue;
     auto flag = "--" + opt->get_single_name();
     bool on_command_line = false;

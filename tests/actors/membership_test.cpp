@@ -283,6 +283,29 @@ CAF_TEST(
   CAF_CHECK_EQUAL(ask(nodes_atom_v), "n1=up n0=up");
 }
 
+CAF_TEST(
+  a DNS seed is dialled at the addresses it resolves to that are not members) {
+  peer("n2", 7002);
+  peer("n3", 7003);
+  start({"collab.internal:7001"}); // a name: collabd resolves it
+  CAF_CHECK(dialled().empty());
+  CAF_CHECK_EQUAL(ask(nodes_atom_v), "n1=up");
+  // The record holds us and n2: we are skipped, n2 dialled (7002 sorts
+  // after us, so at once).
+  self->send(members, seeds_atom_v,
+             std::vector<std::string>{"127.0.0.1:7001", "127.0.0.1:7002"});
+  sched.run();
+  CAF_CHECK_EQUAL(dialled(), std::vector<uint16_t>{7002});
+  CAF_CHECK_EQUAL(ask(members_atom_v), "n1=up n2=up");
+  // Resolved again later, n3 has joined the record: only n3 is dialled.
+  self->send(members, seeds_atom_v,
+             std::vector<std::string>{"127.0.0.1:7001", "127.0.0.1:7002",
+                                      "127.0.0.1:7003", "not-an-address"});
+  sched.run();
+  CAF_CHECK_EQUAL(dialled(), (std::vector<uint16_t>{7002, 7003}));
+  CAF_CHECK_EQUAL(ask(members_atom_v), "n1=up n2=up n3=up");
+}
+
 CAF_TEST(a node is joining until a seed answers then dials again) {
   auto n2 = peer("n2", 7002);
   state_of(n2).answer_joins = false;

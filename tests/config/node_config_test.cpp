@@ -141,6 +141,14 @@ CAF_TEST(the environment overrides the config file) {
   CAF_CHECK_EQUAL(cfg.seeds, (std::vector<std::string>{"c:3", "d:4"}));
 }
 
+CAF_TEST(an empty variable is unset and takes no other option with it) {
+  setenv("COLLAB_SEEDS", "", 1);
+  setenv("COLLAB_CLUSTER_BIND", "10.0.0.7", 1);
+  auto cfg = parsed({});
+  CAF_CHECK(cfg.seeds.empty());
+  CAF_CHECK_EQUAL(cfg.cluster_bind, "10.0.0.7");
+}
+
 CAF_TEST(the command line overrides the environment and the file) {
   auto file = config_file("node-id = \"from-file\"\nclient-port = 9001\n");
   setenv("COLLAB_NODE_ID", "from-env", 1);

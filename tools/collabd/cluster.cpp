@@ -15,6 +15,9 @@ namespace collabd {
 
 namespace {
 
+// How often seeds that are DNS names are resolved again (docs/CONFIG-KEYS.md).
+constexpr auto seed_refresh = std::chrono::seconds(30);
+
 // The largest BASP payload a cluster connection may announce: configured,
 // else room for two documents of max_doc_bytes (a snapshot and its ops)
 // plus 1 MiB.
@@ -78,6 +81,10 @@ bool start_cluster(caf::actor_system& sys, boost::asio::io_context& ioc,
     t->hang_up(host, port);
   };
   ctx.membership = collab::spawn_membership(sys, mopts);
+  cl.seeds = std::make_unique<seed_resolver>(ioc, cfg.seeds, ctx.membership,
+                                             seed_refresh);
+  if (!cl.seeds->start())
+    cl.seeds.reset();
   tunnel->start([&sys, m = ctx.membership, p = cfg.cluster_port](int fd) {
     collab::net::hand_to_basp(sys, fd, caf::actor_cast<caf::actor>(m), p);
   });

@@ -1,7 +1,7 @@
 // collabd's cluster side (only with a cluster port): the tunnel that owns
 // the cluster port (it authenticates every connection and checks every
-// frame), the middleman that hands BASP its socketpairs, and the membership
-// actor; and their stop at exit.
+// frame), the middleman that hands BASP its socketpairs, the membership
+// actor and the resolver of DNS seeds; and their stop at exit.
 //
 // Thread-safety: main's thread only.
 #pragma once
@@ -16,12 +16,14 @@
 #include "config/node_config.hpp"
 #include "net/cluster_tunnel.hpp"
 #include "net/server_context.hpp"
+#include "seed_resolver.hpp"
 
 namespace collabd {
 
 struct cluster {
   std::unique_ptr<collab::net::cluster_tunnel> tunnel;
   caf::io::middleman_actor transport;
+  std::unique_ptr<seed_resolver> seeds; // only with DNS names among them
 };
 
 // Opens the cluster port and spawns the transport and ctx.membership.
