@@ -14,8 +14,9 @@ seed_resolver::seed_resolver(asio::io_context& ioc,
                              std::chrono::milliseconds interval)
     : membership_(std::move(membership)),
       interval_(interval),
-      resolver_(ioc),
-      timer_(ioc) {
+      strand_(asio::make_strand(ioc)),
+      resolver_(strand_),
+      timer_(strand_) {
   for (auto& s : seeds) {
     auto colon = s.rfind(':');
     if (colon == std::string::npos)

@@ -5,7 +5,8 @@
 // cluster finds a new node, without anyone's configuration changing.
 // Numeric seeds are membership's own (dialled at start).
 //
-// Thread-safety: runs on the io_context it was given; start() from main.
+// Thread-safety: its handlers run on a strand of the io_context it was
+// given (which may have several threads); start() from main, before run.
 #pragma once
 
 #include <chrono>
@@ -16,6 +17,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include "actors/cluster_protocol.hpp"
 
@@ -41,6 +43,7 @@ private:
   std::vector<name> names_;
   collab::membership_actor membership_;
   std::chrono::milliseconds interval_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::ip::tcp::resolver resolver_;
   boost::asio::steady_timer timer_;
   size_t pending_ = 0;
