@@ -71,11 +71,7 @@ void drain_procedure::wait_for_documents() {
     close_sockets();
     return;
   }
-  timer_.expires_after(std::chrono::milliseconds(50));
-  timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec)
-      wait_for_documents();
-  });
+  again(&drain_procedure::wait_for_documents, std::chrono::milliseconds(50));
 }
 
 void drain_procedure::close_sockets() {
@@ -92,11 +88,7 @@ void drain_procedure::wait_for_sockets() {
       finish();
     return;
   }
-  timer_.expires_after(std::chrono::milliseconds(20));
-  timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec)
-      wait_for_sockets();
-  });
+  again(&drain_procedure::wait_for_sockets, std::chrono::milliseconds(20));
 }
 
 void drain_procedure::passivate_documents() {
@@ -115,10 +107,17 @@ void drain_procedure::wait_for_passivation() {
     finish();
     return;
   }
-  timer_.expires_after(std::chrono::milliseconds(20));
-  timer_.async_wait([this](boost::system::error_code ec) {
+  again(&drain_procedure::wait_for_passivation, std::chrono::milliseconds(20));
+}
+
+// Each wait_for_* step polls: it runs again after `pause` until its
+// condition holds or its deadline passes.
+void drain_procedure::again(void (drain_procedure::*step)(),
+                            std::chrono::milliseconds pause) {
+  timer_.expires_after(pause);
+  timer_.async_wait([this, step](boost::system::error_code ec) {
     if (!ec)
-      wait_for_passivation();
+      (this->*step)();
   });
 }
 

@@ -39,6 +39,7 @@ private:
   void wait_for_sockets();
   void passivate_documents();
   void wait_for_passivation();
+  void again(void (drain_procedure::*step)(), std::chrono::milliseconds pause);
   void finish();
 
   collab::net::server_context& ctx_;
